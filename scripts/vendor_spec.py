@@ -49,6 +49,18 @@ def write(name: str, data: object) -> None:
     print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size // 1024} KiB)")
 
 
+def concrete_resource_types(src: Path) -> list[str]:
+    """The R4 resource types that are neither abstract nor only R4B, sorted."""
+    bundle = json.loads((src / "profiles-resources.json").read_text())
+    names = []
+    for entry in bundle["entry"]:
+        sd = entry["resource"]
+        if (sd.get("resourceType") == "StructureDefinition" and sd.get("kind") == "resource"
+                and not sd.get("abstract") and sd.get("derivation") == "specialization"):
+            names.append(sd["type"])
+    return sorted(set(names))
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,6 +75,7 @@ def main() -> int:
         write("search-parameters.json", params)
         compartment = json.loads((src / "compartmentdefinition-patient.json").read_text())
         write("compartmentdefinition-patient.json", compartment)
+        write("resource-types.json", concrete_resource_types(src))
     return 0
 
 

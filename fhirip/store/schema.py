@@ -43,7 +43,7 @@ metadata = MetaData(
 Key = BigInteger().with_variant(Integer(), "sqlite")
 # PostgreSQL keeps the current version as JSONB as well, so operators and the
 # consent layer can query resource content in SQL; SQLite keeps it as JSON text.
-Document = JSON().with_variant(JSONB(), "postgresql")
+Document = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 resource = Table(
     "resource",

@@ -1,0 +1,52 @@
+"""Runtime settings, read once from the environment and the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Everything an operator can configure. Defaults suit a local developer run."""
+
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    # An SQLAlchemy URL; None means the embedded SQLite store in data_dir.
+    database_url: str | None = None
+    # Bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Reject references to local resources that do not exist (HAPI's default too).
+    referential_integrity: bool = True
+    # The base URL used in Location headers and fullUrls; None = taken from the request.
+    base_url: str | None = None
+    default_page_size: int = 20
+    max_page_size: int = 1000
+    max_bundle_entries: int = 1000
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fhirip.sqlite3').resolve()}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        settings = cls(
+            data_dir=Path(os.environ.get("FHIRIP_DATA_DIR", "data")),
+            database_url=os.environ.get("FHIRIP_DATABASE_URL") or None,
+            max_body_bytes=int(os.environ.get("FHIRIP_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            referential_integrity=_env_bool("FHIRIP_REFERENTIAL_INTEGRITY", True),
+            base_url=os.environ.get("FHIRIP_BASE_URL") or None,
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(settings, key, value)
+        return settings

@@ -1,0 +1,21 @@
+"""Alembic environment: runs migrations on the engine the store hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from fhirip.store.schema import metadata
+
+engine = context.config.attributes.get("engine")
+if engine is None:  # `alembic` run by hand: FHIRIP_DATABASE_URL or the default SQLite file
+    from fhirip.config import Settings
+    from fhirip.store.engine import make_engine
+
+    engine = make_engine(Settings.from_env().effective_database_url)
+
+with engine.connect() as connection:
+    connection.info["write"] = True
+    context.configure(connection=connection, target_metadata=metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,291 @@
+"""The resource store: versions, current state, links and search index in one transaction.
+
+The store knows nothing of HTTP or FHIR interactions. It keeps every version of
+every resource as canonical JSON bytes (served as stored), the current state of
+each resource, its literal local references, and (through the indexer) its
+search index. Every interaction runs as one database transaction via `Store.run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from fhirip.model.references import LocalReference
+from fhirip.model.resources import canonical_bytes
+from fhirip.store.engine import make_engine
+from fhirip.store.schema import resource, resource_link, resource_version
+
+T = TypeVar("T")
+
+
+class Indexer(Protocol):
+    """Writes the search index of a resource in the caller's transaction."""
+
+    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None: ...
+
+    def delete_index(self, conn: Connection, rid: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Current:
+    """The current state of one resource."""
+
+    rid: int
+    res_type: str
+    res_id: str
+    version: int
+    last_updated: datetime
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One stored version; `content` is None for a deletion."""
+
+    seq: int
+    rid: int
+    res_type: str
+    res_id: str
+    version: int
+    last_updated: datetime
+    method: str
+    deleted: bool
+    content: bytes | None
+
+
+def now_utc() -> datetime:
+    """Now, in UTC, at the millisecond precision that meta.lastUpdated carries."""
+    moment = datetime.now(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def instant(moment: datetime) -> str:
+    """A naive-UTC datetime as a FHIR instant."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
+
+
+_VERSION_COLUMNS = (
+    resource_version.c.seq, resource_version.c.rid, resource_version.c.res_type,
+    resource_version.c.res_id, resource_version.c.version, resource_version.c.last_updated,
+    resource_version.c.method, resource_version.c.deleted, resource_version.c.content,
+)
+
+
+class Store:
+    """Opens transactions on one database; see `run` for the unit of work."""
+
+    def __init__(self, url: str, *, indexer: Indexer | None = None, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.indexer = indexer
+        self.dialect = self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from fhirip.store.migrations import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator["Tx"]:
+        with self.engine.connect() as conn:
+            conn.info["write"] = write
+            try:
+                with conn.begin():
+                    yield Tx(conn, self)
+            finally:
+                conn.info.pop("write", None)
+
+    def run(self, work: Callable[["Tx"], T], *, write: bool, attempts: int = 3) -> T:
+        """Run `work` in one transaction; retry it when a concurrent writer won a race.
+
+        A race shows up as a unique-key violation (two creators of the same id) or a
+        serialization failure / deadlock on PostgreSQL. `work` must not keep state
+        outside the transaction, so running it again is safe.
+        """
+        for attempt in range(attempts):
+            try:
+                with self.transaction(write=write) as tx:
+                    return work(tx)
+            except (IntegrityError, DBAPIError) as exc:
+                if attempt + 1 == attempts or not _is_race(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _is_race(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in {"40001", "40P01"}
+
+
+class Tx:
+    """One open transaction on the store."""
+
+    def __init__(self, conn: Connection, store: Store):
+        self.conn = conn
+        self.store = store
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def current(self, res_type: str, res_id: str, *, lock: bool = False) -> Current | None:
+        query = select(resource.c.rid, resource.c.res_type, resource.c.res_id, resource.c.version,
+                       resource.c.last_updated, resource.c.deleted).where(
+            resource.c.res_type == res_type, resource.c.res_id == res_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return Current(*row) if row else None
+
+    def read(self, res_type: str, res_id: str, version: int | None = None) -> StoredVersion | None:
+        """The newest version (or the given one), deleted or not; None if never existed."""
+        query = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == res_type,
+                                                resource_version.c.res_id == res_id)
+        if version is None:
+            query = query.order_by(resource_version.c.version.desc()).limit(1)
+        else:
+            query = query.where(resource_version.c.version == version)
+        row = self.conn.execute(query).first()
+        return StoredVersion(*row) if row else None
+
+    def read_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """Current content of existing, non-deleted resources, by (type, id)."""
+        if not keys:
+            return {}
+        query = (select(resource.c.res_type, resource.c.res_id, resource_version.c.content)
+                 .join(resource_version, and_(resource_version.c.rid == resource.c.rid,
+                                              resource_version.c.version == resource.c.version))
+                 .where(tuple_(resource.c.res_type, resource.c.res_id).in_(list(keys)),
+                        resource.c.deleted.is_(False)))
+        return {(t, i): c for t, i, c in self.conn.execute(query)}
+
+    def existing(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (type, id) pairs exist and are not deleted."""
+        if not keys:
+            return set()
+        query = select(resource.c.res_type, resource.c.res_id).where(
+            tuple_(resource.c.res_type, resource.c.res_id).in_(list(keys)),
+            resource.c.deleted.is_(False))
+        return {(t, i) for t, i in self.conn.execute(query)}
+
+    def referrers(self, res_type: str, res_id: str, limit: int = 100) -> list[tuple[str, str]]:
+        """Current, non-deleted resources that hold a literal reference to (type, id)."""
+        query = (select(resource.c.res_type, resource.c.res_id).distinct()
+                 .join(resource_link, resource_link.c.rid == resource.c.rid)
+                 .where(resource_link.c.target_type == res_type, resource_link.c.target_id == res_id,
+                        resource.c.deleted.is_(False))
+                 .order_by(resource.c.res_type, resource.c.res_id).limit(limit))
+        return [(t, i) for t, i in self.conn.execute(query)]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, resource_json: dict[str, Any], *, method: str, previous: Current | None,
+              links: Sequence[LocalReference] = (), moment: datetime | None = None) -> Current:
+        """Store `resource_json` as the next version of its resource (or its first).
+
+        Sets `meta.versionId` and `meta.lastUpdated` in the dict it is given.
+        """
+        res_type, res_id = resource_json["resourceType"], resource_json["id"]
+        moment = moment or now_utc()
+        version = previous.version + 1 if previous else 1
+        meta = dict(resource_json.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = instant(moment)
+        resource_json["meta"] = meta
+        content = canonical_bytes(resource_json)
+        text = content.decode("utf-8")
+        if previous is None:
+            rid = self.conn.execute(insert(resource).values(
+                res_type=res_type, res_id=res_id, version=version, last_updated=moment,
+                deleted=False, content=text).returning(resource.c.rid)).scalar_one()
+        else:
+            rid = previous.rid
+            changed = self.conn.execute(update(resource).where(
+                resource.c.rid == rid, resource.c.version == previous.version).values(
+                version=version, last_updated=moment, deleted=False, content=text)).rowcount
+            if changed != 1:
+                raise IntegrityError("concurrent update", None, Exception("version moved"))
+        self.conn.execute(insert(resource_version).values(
+            rid=rid, res_type=res_type, res_id=res_id, version=version, last_updated=moment,
+            method=method, deleted=False, content=content))
+        self._replace_links(rid, links, had_links=previous is not None)
+        if self.store.indexer is not None:
+            self.store.indexer.write_index(self.conn, rid, res_type, resource_json)
+        return Current(rid, res_type, res_id, version, moment, False)
+
+    def delete(self, current: Current, moment: datetime | None = None) -> Current:
+        """Record a deletion as a new version without content (a tombstone)."""
+        moment = moment or now_utc()
+        version = current.version + 1
+        changed = self.conn.execute(update(resource).where(
+            resource.c.rid == current.rid, resource.c.version == current.version).values(
+            version=version, last_updated=moment, deleted=True, content=None)).rowcount
+        if changed != 1:
+            raise IntegrityError("concurrent delete", None, Exception("version moved"))
+        self.conn.execute(insert(resource_version).values(
+            rid=current.rid, res_type=current.res_type, res_id=current.res_id, version=version,
+            last_updated=moment, method="DELETE", deleted=True, content=None))
+        self._replace_links(current.rid, (), had_links=True)
+        if self.store.indexer is not None:
+            self.store.indexer.delete_index(self.conn, current.rid)
+        return Current(current.rid, current.res_type, current.res_id, version, moment, True)
+
+    def _replace_links(self, rid: int, links: Sequence[LocalReference], *, had_links: bool) -> None:
+        if had_links:
+            self.conn.execute(delete(resource_link).where(resource_link.c.rid == rid))
+        rows = {(link.res_type, link.res_id, link.path[:255]) for link in links}
+        if rows:
+            self.conn.execute(insert(resource_link), [
+                {"rid": rid, "target_type": t, "target_id": i, "path": p} for t, i, p in rows])
+
+    # -- history ---------------------------------------------------------------------------
+
+    def history(self, *, res_type: str | None = None, res_id: str | None = None,
+                since: datetime | None = None, at: tuple[datetime, datetime] | None = None,
+                before_seq: int | None = None, limit: int = 50) -> list[StoredVersion]:
+        """Versions newest first; `before_seq` pages back through them stably."""
+        query = self._history_query(select(*_VERSION_COLUMNS), res_type, res_id, since, at)
+        if before_seq is not None:
+            query = query.where(resource_version.c.seq < before_seq)
+        query = query.order_by(resource_version.c.seq.desc()).limit(limit)
+        return [StoredVersion(*row) for row in self.conn.execute(query)]
+
+    def history_count(self, *, res_type: str | None = None, res_id: str | None = None,
+                      since: datetime | None = None, at: tuple[datetime, datetime] | None = None) -> int:
+        query = self._history_query(select(func.count()).select_from(resource_version),
+                                    res_type, res_id, since, at)
+        return int(self.conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _history_query(query: Any, res_type: str | None, res_id: str | None,
+                       since: datetime | None, at: tuple[datetime, datetime] | None) -> Any:
+        if res_type is not None:
+            query = query.where(resource_version.c.res_type == res_type)
+        if res_id is not None:
+            query = query.where(resource_version.c.res_id == res_id)
+        if since is not None:
+            query = query.where(resource_version.c.last_updated >= since)
+        if at is not None:
+            # Versions that were current at some moment in [low, high): written before
+            # the range ends, and not replaced before it starts.
+            low, high = at
+            following = resource_version.alias("following")
+            replaced_before = (select(following.c.seq).where(
+                following.c.rid == resource_version.c.rid,
+                following.c.version == resource_version.c.version + 1,
+                following.c.last_updated <= low).exists())
+            query = query.where(resource_version.c.last_updated < high, ~replaced_before)
+        return query
+
+
