@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     DateTime,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -88,4 +90,141 @@ resource_link = Table(
     Column("path", String(255), nullable=False),
     Index(None, "rid"),
     Index(None, "target_type", "target_id"),
+)
+
+# --- search index tables (fhirip.search) ---
+# One table per search parameter type; each row is one value of one parameter
+# of one resource (rid). `grp` groups the component values of one composite
+# match; it is 0 for ordinary parameters. Lookups lead with (res_type, param,
+# value, rid) so an equality or prefix search is a single index range that
+# already holds the rid; the (rid) index serves deletes, _include and
+# correlated checks.
+
+# Prefix searches are range scans (value >= 'abc' AND value < 'abd'); on
+# PostgreSQL that needs byte (C) ordering, which SQLite has by default.
+IndexText = String().with_variant(String(collation="C"), "postgresql")
+
+search_string = Table(
+    "search_string",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("value", IndexText, nullable=False),  # normalised: case and accents folded
+    Column("exact", Text, nullable=False),  # as written, for :exact
+    Index(None, "res_type", "param", "value", "rid"),
+    Index(None, "rid"),
+)
+
+search_token = Table(
+    "search_token",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("system", IndexText, nullable=True),
+    Column("code", IndexText, nullable=True),
+    Column("text", IndexText, nullable=True),  # normalised display/text, for :text
+    Column("type_system", IndexText, nullable=True),  # Identifier.type, for :of-type
+    Column("type_code", IndexText, nullable=True),
+    Index(None, "res_type", "param", "code", "rid"),
+    Index(None, "rid"),
+)
+
+search_reference = Table(
+    "search_reference",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("target_type", String(64), nullable=True),  # local reference Type/id
+    Column("target_id", String(64), nullable=True),
+    Column("url", IndexText, nullable=True),  # absolute or canonical reference
+    Column("url_version", String(64), nullable=True),  # canonical|version
+    Column("ident_system", IndexText, nullable=True),  # Reference.identifier, for :identifier
+    Column("ident_value", IndexText, nullable=True),
+    Index(None, "target_id", "target_type", "res_type", "param", "rid"),
+    Index(None, "res_type", "param", "url"),
+    Index(None, "rid"),
+)
+
+search_date = Table(
+    "search_date",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("low", DateTime, nullable=False),  # first instant of the value (UTC)
+    Column("high", DateTime, nullable=False),  # last instant of the value (UTC)
+    Index(None, "res_type", "param", "low", "rid"),
+    Index(None, "res_type", "param", "high", "rid"),
+    Index(None, "rid"),
+)
+
+search_number = Table(
+    "search_number",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("value", Float, nullable=False),
+    Index(None, "res_type", "param", "value", "rid"),
+    Index(None, "rid"),
+)
+
+search_quantity = Table(
+    "search_quantity",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("value", Float, nullable=False),
+    Column("system", IndexText, nullable=True),
+    Column("code", IndexText, nullable=True),
+    Column("unit", IndexText, nullable=True),
+    Index(None, "res_type", "param", "value", "rid"),
+    Index(None, "rid"),
+)
+
+search_uri = Table(
+    "search_uri",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("grp", Integer, nullable=False, default=0),
+    Column("value", IndexText, nullable=False),
+    Index(None, "res_type", "param", "value", "rid"),
+    Index(None, "rid"),
+)
+
+# Stable paging: a search whose matches span several pages stores the ordered
+# rids once under a random id; later pages are read from here (and filtered by
+# the caller's policy again), so writes in between do not shift the pages.
+search_session = Table(
+    "search_session",
+    metadata,
+    Column("search_id", String(64), primary_key=True),
+    Column("created", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False),
+    Column("res_types", Text, nullable=False),  # JSON list, [] = system search
+    Column("query", Text, nullable=False),  # JSON list of the accepted (name, value) pairs
+    Column("compartment", Text, nullable=True),  # "Patient/123" for compartment searches
+    Column("total", Integer, nullable=True),
+    Index(None, "expires"),
+)
+
+search_result = Table(
+    "search_result",
+    metadata,
+    Column("search_id", String(64), nullable=False),
+    Column("pos", Integer, nullable=False),
+    Column("rid", Key, nullable=False),
+    PrimaryKeyConstraint("search_id", "pos"),
 )
