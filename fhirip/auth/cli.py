@@ -1,0 +1,79 @@
+"""`fhirip token`: mint a development bearer token signed with the local dev key."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from fhirip.auth.devkeys import DEFAULT_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS, DevKeys, person_claims
+
+PURPOSES = ("TREAT", "ETREAT", "BTG", "COC")
+
+
+def _digits(count: str, what: str):
+    pattern = re.compile(rf"^[0-9]{{{count}}}$")
+
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise argparse.ArgumentTypeError(f"{what} must be {count.replace(',', '-')} digits, got {text!r}")
+        return text
+
+    return check
+
+
+def _lifetime(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"lifetime must be whole seconds, got {text!r}") from None
+    if not 0 < seconds <= MAX_LIFETIME_SECONDS:
+        raise argparse.ArgumentTypeError(f"lifetime must be between 1 and {MAX_LIFETIME_SECONDS} seconds")
+    return seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fhirip token",
+        description="Print a development bearer token signed with the key in <data-dir>/keys/ "
+                    "(generated on first use). Only a server in development mode trusts it.")
+    parser.add_argument("--data-dir", required=True, help="the server's data directory")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--practitioner", metavar="HPR", type=_digits("1,10", "an HPR number"),
+                     help="act as the health professional with this HPR number")
+    who.add_argument("--person", metavar="FNR", type=_digits("11", "a fødselsnummer"),
+                     help="act as the citizen with this fødselsnummer (patient or relative)")
+    who.add_argument("--system", action="store_true", help="act as a backend client, no person")
+    parser.add_argument("--org", metavar="ORGNR", type=_digits("9", "an organisation number"),
+                        help="organisation number of the legal entity acting")
+    parser.add_argument("--scope", help="SMART scopes, space-separated (default by kind of actor)")
+    parser.add_argument("--purpose", choices=PURPOSES, help="purpose of use (ETREAT or BTG with --reason "
+                                                            "breaks the glass)")
+    parser.add_argument("--reason", help="the stated reason for break-the-glass")
+    parser.add_argument("--name", help="display name of the person")
+    parser.add_argument("--lifetime", type=_lifetime, default=DEFAULT_LIFETIME_SECONDS,
+                        help=f"seconds until the token expires (default {DEFAULT_LIFETIME_SECONDS})")
+    parser.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for the subcommand; argv is what follows `fhirip token`."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.reason and args.purpose not in ("ETREAT", "BTG"):
+        parser.print_usage(sys.stderr)
+        print("fhirip token: error: --reason belongs with --purpose ETREAT or BTG", file=sys.stderr)
+        return 2
+    claims = person_claims(practitioner=args.practitioner, person=args.person, org=args.org,
+                           scope=args.scope, purpose=args.purpose, reason=args.reason, name=args.name)
+    keys = DevKeys.load_or_create(args.data_dir)
+    print(keys.mint(claims, lifetime=args.lifetime, alg=args.alg))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

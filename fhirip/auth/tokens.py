@@ -1,0 +1,178 @@
+"""Bearer JWT verification: RS256/ES256 signatures from trusted keys, iss, aud, exp, nbf.
+
+https://www.rfc-editor.org/rfc/rfc6750 (bearer tokens)
+https://www.rfc-editor.org/rfc/rfc7519#section-7.2 (validating a JWT)
+https://www.rfc-editor.org/rfc/rfc8725 (JWT best current practices)
+
+Every failure is an :class:`fhirip.errors.Unauthorized` with a WWW-Authenticate
+challenge; nothing a client sends may surface as another exception. The algorithm is
+taken from the trusted key, never from the token alone, so ``alg: none`` and HS256
+signed with the public key cannot pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jwt
+
+from fhirip.auth.actor import Actor
+from fhirip.auth.challenges import invalid_request, invalid_token, missing_token
+from fhirip.auth.jwks import KeySet, key_set_for
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
+DEFAULT_CLOCK_SKEW_SECONDS = 30.0
+MAX_TOKEN_LENGTH = 16_384  # far above any real access token; bounds the work per request
+REQUIRED_CLAIMS = ("exp", "iss", "aud")
+
+ENV_JWKS = "FHIRIP_JWKS"
+ENV_ISSUER = "FHIRIP_ISSUER"
+ENV_AUDIENCE = "FHIRIP_AUDIENCE"
+ENV_CLOCK_SKEW = "FHIRIP_CLOCK_SKEW"
+
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+class AuthConfigError(Exception):
+    """Authentication is not configured well enough to run (a start-up error, not a 401)."""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Where the trusted keys are, and what a token must say to be for this server."""
+
+    jwks: str  # path or http(s) URL
+    issuer: str
+    audience: str
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 dev_data_dir: str | os.PathLike[str] | None = None) -> "AuthSettings":
+        """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW.
+
+        With ``dev_data_dir`` (development mode only) and no FHIRIP_JWKS, the local
+        development keys are trusted, with the development issuer and audience unless
+        those variables are set.
+        """
+        env = os.environ if environ is None else environ
+        skew = _clock_skew(env.get(ENV_CLOCK_SKEW))
+        jwks = env.get(ENV_JWKS, "").strip()
+        if not jwks and dev_data_dir is not None:
+            from fhirip.auth import devkeys  # only development mode needs key generation
+
+            keys = devkeys.DevKeys.load_or_create(dev_data_dir)
+            return cls(str(keys.jwks_path), env.get(ENV_ISSUER) or devkeys.DEV_ISSUER,
+                       env.get(ENV_AUDIENCE) or devkeys.DEV_AUDIENCE, skew)
+        missing = [name for name in (ENV_JWKS, ENV_ISSUER, ENV_AUDIENCE) if not env.get(name, "").strip()]
+        if missing:
+            raise AuthConfigError(f"authentication needs {', '.join(missing)} to be set")
+        return cls(jwks, env[ENV_ISSUER].strip(), env[ENV_AUDIENCE].strip(), skew)
+
+
+def _clock_skew(text: str | None) -> float:
+    if text is None or not text.strip():
+        return DEFAULT_CLOCK_SKEW_SECONDS
+    try:
+        skew = float(text)
+    except ValueError:
+        raise AuthConfigError(f"{ENV_CLOCK_SKEW}={text!r} is not a number of seconds") from None
+    if not 0 <= skew <= 300:
+        raise AuthConfigError(f"{ENV_CLOCK_SKEW}={text!r} must be between 0 and 300 seconds")
+    return skew
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token from an Authorization header value, or the matching 401."""
+    if authorization is None or not authorization.strip():
+        raise missing_token()
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise missing_token()  # no bearer credentials were offered (RFC 6750 §3.1)
+    token = token.strip()
+    if not token or " " in token:
+        raise invalid_request("expected 'Authorization: Bearer <token>'")
+    return token
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against one issuer, one audience and one key set."""
+
+    def __init__(self, settings: AuthSettings, keys: KeySet | None = None) -> None:
+        self.settings = settings
+        self.keys = keys if keys is not None else key_set_for(settings.jwks)
+
+    def authenticate(self, authorization: str | None) -> Actor:
+        """The Actor behind an Authorization header value; Unauthorized if there is none."""
+        return Actor.from_claims(self.verify(bearer_token(authorization)))
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The verified claims of a compact JWS token."""
+        if not isinstance(token, str) or not token:
+            raise missing_token()
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise invalid_token(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+        if not _COMPACT_JWS.match(token):
+            raise invalid_token("malformed token (expected a compact JWS: header.payload.signature)")
+        try:
+            return self._verify(token)
+        except jwt.PyJWTError as error:
+            raise invalid_token(_describe(error)) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as error:
+            # Garbage inside well-formed base64 (deeply nested JSON, odd numbers, bad key
+            # material): still the client's token that is wrong, never a server error.
+            log.info("bearer token rejected: %s: %s", type(error).__name__, error)
+            raise invalid_token("malformed token") from None
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in ACCEPTED_ALGORITHMS:
+            shown = alg if isinstance(alg, str) else type(alg).__name__
+            raise invalid_token(f"algorithm '{shown}' is not accepted (only RS256 and ES256)")
+        if "crit" in header:
+            raise invalid_token("the token has critical header parameters this server does not support")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise invalid_token("the token header has no key id (kid)")
+        key = self.keys.get(kid)
+        if key is None:
+            raise invalid_token(f"unknown key id '{kid}'")
+        if key.alg != alg:
+            raise invalid_token(f"key '{kid}' signs with {key.alg}, not {alg}")
+        return jwt.decode(
+            token,
+            key=key.public_key,
+            algorithms=[key.alg],
+            audience=self.settings.audience,
+            issuer=self.settings.issuer,
+            leeway=self.settings.clock_skew_seconds,
+            options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+        )
+
+
+def _describe(error: jwt.PyJWTError) -> str:
+    """A short, client-facing reason for a rejected token."""
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "the token is not yet valid (nbf or iat is in the future)"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "the token is not meant for this server (wrong audience)"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "the token is not from the trusted issuer (wrong issuer)"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"the token has no '{error.claim}' claim"
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "the signature does not verify"
+    if isinstance(error, jwt.InvalidAlgorithmError):
+        return "the token's algorithm is not accepted"
+    if isinstance(error, jwt.DecodeError):
+        return f"malformed token ({error})"
+    return str(error) or type(error).__name__
