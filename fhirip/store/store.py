@@ -191,10 +191,12 @@ class Tx:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, resource_json: dict[str, Any], *, method: str, previous: Current | None,
-              links: Sequence[LocalReference] = (), moment: datetime | None = None) -> Current:
+              links: Sequence[LocalReference] = (),
+              moment: datetime | None = None) -> tuple[Current, bytes]:
         """Store `resource_json` as the next version of its resource (or its first).
 
-        Sets `meta.versionId` and `meta.lastUpdated` in the dict it is given.
+        Sets `meta.versionId` and `meta.lastUpdated` in the dict it is given and
+        returns the new state with the canonical bytes that were stored.
         """
         res_type, res_id = resource_json["resourceType"], resource_json["id"]
         moment = moment or now_utc()
@@ -222,7 +224,7 @@ class Tx:
         self._replace_links(rid, links, had_links=previous is not None)
         if self.store.indexer is not None:
             self.store.indexer.write_index(self.conn, rid, res_type, resource_json)
-        return Current(rid, res_type, res_id, version, moment, False)
+        return Current(rid, res_type, res_id, version, moment, False), content
 
     def delete(self, current: Current, moment: datetime | None = None) -> Current:
         """Record a deletion as a new version without content (a tombstone)."""

@@ -1,0 +1,267 @@
+"""FHIR batch and transaction interactions.
+
+https://hl7.org/fhir/R4/http.html#transaction
+https://hl7.org/fhir/R4/http.html#trules (processing rules and order)
+
+Each entry becomes a `FhirRequest` and runs through the same handler as the
+equivalent HTTP request, inside the one database transaction of the Bundle.
+A transaction is all or nothing: the first failing entry fails the whole Bundle
+and nothing is stored. A batch runs each entry in its own savepoint and reports
+each entry's outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+
+from fhirip.errors import BadRequest, Conflict, FhirError, Issue, PreconditionFailed, operation_outcome
+from fhirip.interactions.conditional import criteria_of, find_matches
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.write import new_id
+from fhirip.model.dates import parse_instant
+from fhirip.model.references import rewrite_references
+from fhirip.model.resources import is_resource_type, parse_json
+
+# https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+
+
+class _Entry:
+    def __init__(self, index: int, req: FhirRequest, segments: list[str], full_url: str | None):
+        self.index = index
+        self.req = req
+        self.segments = segments
+        self.full_url = full_url
+        self.route: Any = None
+        self.response: FhirResponse | None = None
+
+    @property
+    def where(self) -> str:
+        return f"Bundle.entry[{self.index}]"
+
+
+def batch_or_transaction(ctx: Context, req: FhirRequest) -> FhirResponse:
+    bundle = req.resource if req.resource is not None else parse_json(req.body or b"")
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise BadRequest("POST to the base URL takes a Bundle of type batch or transaction")
+    kind = bundle.get("type")
+    if kind not in ("batch", "transaction"):
+        raise BadRequest(f"Bundle.type must be batch or transaction, not '{kind}'",
+                         expression=["Bundle.type"])
+    raw_entries = bundle.get("entry") or []
+    if not isinstance(raw_entries, list):
+        raise BadRequest("Bundle.entry must be a list", expression=["Bundle.entry"])
+    if len(raw_entries) > ctx.settings.max_bundle_entries:
+        raise BadRequest(f"The Bundle has {len(raw_entries)} entries; at most "
+                         f"{ctx.settings.max_bundle_entries} are accepted", expression=["Bundle.entry"])
+    if kind == "transaction":
+        return _transaction(ctx, req, raw_entries)
+    return _batch(ctx, req, raw_entries)
+
+
+def _entry(ctx: Context, outer: FhirRequest, index: int, raw: Any) -> _Entry:
+    from fhirip.interactions.router import resolve, split_url
+
+    where = f"Bundle.entry[{index}]"
+    request = raw.get("request") if isinstance(raw, dict) else None
+    if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
+        raise BadRequest(f"{where}.request needs a method and a url", expression=[f"{where}.request"])
+    method = str(request["method"]).upper()
+    if method not in _ORDER:
+        raise BadRequest(f"{where}.request.method '{method}' is not a FHIR HTTP verb",
+                         expression=[f"{where}.request.method"])
+    segments, params = split_url(str(request["url"]), ctx.base_url)
+    resource = raw.get("resource")
+    if resource is not None and not isinstance(resource, (dict, list)):
+        raise BadRequest(f"{where}.resource must be a resource", expression=[f"{where}.resource"])
+    entry_req = FhirRequest(
+        method=method, params=params, resource=resource, base_url=outer.base_url,
+        if_match=request.get("ifMatch"), if_none_match=request.get("ifNoneMatch"),
+        if_none_exist=request.get("ifNoneExist"), prefer_return=outer.prefer_return,
+        content_type="application/json-patch+json" if isinstance(resource, list) else None,
+        if_modified_since=_since(request.get("ifModifiedSince"), where),
+        url=str(request["url"]))
+    if isinstance(resource, dict) and resource.get("resourceType") == "Binary" and method == "PATCH":
+        entry_req.content_type = "application/json-patch+json"  # Binary-wrapped JSON Patch
+    entry = _Entry(index, entry_req, segments, raw.get("fullUrl"))
+    entry.route = resolve(entry_req, segments)
+    if entry.route.interaction == "batch":
+        raise BadRequest(f"{where}: a Bundle entry may not itself be a batch or transaction",
+                         expression=[f"{where}.request"])
+    return entry
+
+
+def _since(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(str(value))
+    except ValueError:
+        raise BadRequest(f"{where}.request.ifModifiedSince is not an instant",
+                         expression=[f"{where}.request.ifModifiedSince"]) from None
+
+
+def _response_entry(response: FhirResponse) -> dict[str, Any]:
+    status = HTTPStatus(response.status)
+    entry: dict[str, Any] = {"response": {"status": f"{status.value} {status.phrase}"}}
+    headers = response.headers
+    if "Location" in headers:
+        entry["response"]["location"] = headers["Location"]
+    if "ETag" in headers:
+        entry["response"]["etag"] = headers["ETag"]
+    if "Last-Modified" in headers and response.body is not None:
+        meta = orjson.loads(response.body).get("meta", {})
+        if "lastUpdated" in meta:
+            entry["response"]["lastModified"] = meta["lastUpdated"]
+    if response.body is not None:
+        entry["resource"] = orjson.Fragment(response.body)
+    elif response.resource is not None:
+        if response.resource.get("resourceType") == "OperationOutcome" and response.status >= 300:
+            entry["response"]["outcome"] = response.resource
+        else:
+            entry["resource"] = response.resource
+    return entry
+
+
+def _error_entry(error: FhirError) -> dict[str, Any]:
+    status = HTTPStatus(error.status)
+    return {"response": {"status": f"{status.value} {status.phrase}", "outcome": error.outcome()}}
+
+
+def _batch(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> FhirResponse:
+    out = []
+    for index, raw in enumerate(raw_entries):
+        try:
+            with ctx.tx.conn.begin_nested():
+                entry = _entry(ctx, req, index, raw)
+                out.append(_response_entry(entry.route.handler(ctx, entry.req)))
+        except FhirError as error:
+            out.append(_error_entry(error))
+        except IntegrityError:
+            out.append(_error_entry(Conflict("A concurrent write changed this resource; try again")))
+    return FhirResponse(200, resource={"resourceType": "Bundle", "type": "batch-response", "entry": out})
+
+
+def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> FhirResponse:
+    ctx.in_transaction = True
+    entries = []
+    for index, raw in enumerate(raw_entries):
+        entries.append(_in_entry(index, lambda i=index, r=raw: _entry(ctx, req, i, r)))
+    _refuse_duplicates(entries)
+    ids = _assign_ids(ctx, entries)
+    for entry in entries:
+        if isinstance(entry.req.resource, dict):
+            _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
+    for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
+        if entry.response is None:
+            entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
+    out = [_response_entry(entry.response) for entry in entries]
+    return FhirResponse(200, resource={"resourceType": "Bundle", "type": "transaction-response",
+                                       "entry": out})
+
+
+def _in_entry(index: int, work: Any) -> Any:
+    """Run `work`; an error fails the transaction and names the entry it came from."""
+    try:
+        return work()
+    except FhirError as error:
+        where = f"Bundle.entry[{index}]"
+        issues = [Issue(i.severity, i.code, f"{where}: {i.diagnostics}", i.expression or (where,))
+                  for i in error.issues]
+        raise type(error)(f"{where}: {error.diagnostics}", issues=issues, headers=error.headers) from None
+
+
+def _refuse_duplicates(entries: list[_Entry]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        if entry.req.res_id is None or entry.req.method in ("GET", "HEAD"):
+            continue
+        key = (entry.req.res_type or "", entry.req.res_id)
+        if key in seen:
+            raise BadRequest(f"Bundle.entry[{entry.index}] and Bundle.entry[{seen[key]}] both change "
+                             f"{key[0]}/{key[1]}", expression=[f"Bundle.entry[{entry.index}]"])
+        seen[key] = entry.index
+
+
+def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
+    """fullUrl → 'Type/id' for every entry that creates or updates a resource."""
+    from fhirip.interactions import update
+
+    ids: dict[str, str] = {}
+    for entry in entries:
+        req = entry.req
+        if req.method == "POST" and entry.route.interaction == "create":
+            if req.if_none_exist:
+                existing = _in_entry(entry.index, lambda r=req: _existing(ctx, r))
+                if existing is not None:
+                    entry.response = existing
+                    ids_key = f"{req.res_type}/{_id_from_location(existing)}"
+                    if entry.full_url:
+                        ids[entry.full_url] = ids_key
+                    continue
+            req.assigned_id = new_id()
+            if entry.full_url:
+                ids[entry.full_url] = f"{req.res_type}/{req.assigned_id}"
+        elif req.method == "PUT" and req.res_id is None and isinstance(req.resource, dict):
+            # Conditional update: settle its target now, so references to it resolve.
+            matches = _in_entry(entry.index, lambda r=req: find_matches(ctx, r.res_type, r.params))
+            if len(matches) > 1:
+                _in_entry(entry.index, lambda r=req: _raise(PreconditionFailed(
+                    f"The criteria match more than one {r.res_type}; nothing was updated")))
+            req.res_id = matches[0] if matches else (req.resource.get("id") or new_id())
+            req.resource["id"] = req.res_id
+            req.params = []
+            entry.route = type(entry.route)("update", update.update, True)
+            if entry.full_url:
+                ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
+        elif req.method == "PUT" and req.res_id is not None and entry.full_url:
+            ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
+    return ids
+
+
+def _raise(error: FhirError) -> None:
+    raise error
+
+
+def _existing(ctx: Context, req: FhirRequest) -> FhirResponse | None:
+    from fhirip.interactions.create import existing_match
+
+    return existing_match(ctx, req)
+
+
+def _id_from_location(response: FhirResponse) -> str:
+    return response.headers["Location"].split("/_history/")[0].rsplit("/", 1)[1]
+
+
+def _resolve_references(ctx: Context, entry: _Entry, ids: dict[str, str]) -> None:
+    resource = entry.req.resource
+    cache: dict[str, str] = {}
+
+    def replace(reference: str) -> str | None:
+        if reference in ids:
+            return ids[reference]
+        if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
+            if reference.startswith("urn:uuid:"):
+                raise BadRequest(f"The reference '{reference}' matches no fullUrl in the transaction")
+            return None
+        if "?" in reference and is_resource_type(reference.split("?", 1)[0]):
+            if reference not in cache:
+                res_type = reference.split("?", 1)[0]
+                found = find_matches(ctx, res_type, criteria_of(reference, "A conditional reference"))
+                if len(found) != 1:
+                    raise PreconditionFailed(
+                        f"The conditional reference '{reference}' matches {len(found)} resources, not one")
+                cache[reference] = f"{res_type}/{found[0]}"
+            return cache[reference]
+        return None
+
+    rewrite_references(resource, replace)
+
+
+__all__ = ["batch_or_transaction", "operation_outcome"]

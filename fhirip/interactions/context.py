@@ -1,0 +1,48 @@
+"""What an interaction handler works with: the services and the open transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhirip.config import Settings
+from fhirip.errors import Issue
+from fhirip.store import Current, Store, Tx
+
+# A write hook sees the resource about to be stored (and the version it replaces)
+# and returns issues: errors refuse the write (422), warnings travel with the response.
+WriteHook = Callable[["Context", dict[str, Any], Current | None], list[Issue]]
+
+
+@dataclass
+class Services:
+    """Long-lived parts shared by all requests of one server process."""
+
+    settings: Settings
+    store: Store
+    write_hooks: list[WriteHook] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # search engine, validator, terminology …
+
+
+@dataclass
+class Context:
+    """One interaction: the services, its transaction and who is asking."""
+
+    services: Services
+    tx: Tx
+    base_url: str
+    actor: Any = None
+    # Entries of a transaction see the ids given to earlier entries (urn:uuid → Type/id).
+    in_transaction: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        bases = [self.base_url]
+        if self.settings.base_url and self.settings.base_url != self.base_url:
+            bases.append(self.settings.base_url)
+        return tuple(bases)

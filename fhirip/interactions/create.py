@@ -1,0 +1,45 @@
+"""FHIR create interaction, plain and conditional (If-None-Exist).
+
+https://hl7.org/fhir/R4/http.html#create
+https://hl7.org/fhir/R4/http.html#ccreate
+"""
+
+from __future__ import annotations
+
+from fhirip.errors import PreconditionFailed
+from fhirip.interactions.conditional import criteria_of, find_matches
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse, location, version_headers, written
+from fhirip.interactions.write import new_id, save
+from fhirip.model.resources import check_resource, parse_resource
+
+
+def create(ctx: Context, req: FhirRequest) -> FhirResponse:
+    resource = (check_resource(req.resource, req.res_type) if req.resource is not None
+                else parse_resource(req.body or b"", req.res_type))
+    if req.if_none_exist:
+        existing = existing_match(ctx, req)
+        if existing is not None:
+            return existing
+    # The server assigns the id of a created resource; a client id in the body is ignored.
+    resource["id"] = req.assigned_id or new_id()
+    current, content, warnings = save(ctx, resource, previous=None, method="POST")
+    return written(req, 201, current, content, warnings)
+
+
+def existing_match(ctx: Context, req: FhirRequest) -> FhirResponse | None:
+    """The answer to a conditional create whose criteria already match, else None."""
+    ids = find_matches(ctx, req.res_type, criteria_of(req.if_none_exist, "If-None-Exist"))
+    if not ids:
+        return None
+    if len(ids) > 1:
+        raise PreconditionFailed(
+            f"If-None-Exist matches more than one {req.res_type}; the criteria are not selective enough")
+    stored = ctx.tx.read(req.res_type, ids[0])
+    from fhirip.interactions.read import state_of
+
+    current = state_of(stored)
+    headers = version_headers(current) | {"Location": location(req.base_url, current)}
+    if req.prefer_return == "minimal":
+        return FhirResponse(200, headers=headers)
+    return FhirResponse(200, body=stored.content, headers=headers)

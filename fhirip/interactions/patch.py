@@ -1,0 +1,76 @@
+"""FHIR patch interaction: JSON Patch and FHIRPath Patch, plain and conditional.
+
+https://hl7.org/fhir/R4/http.html#patch
+https://hl7.org/fhir/R4/fhirpatch.html
+
+The patch is applied to the current version; the result is checked like any
+update (structure, write hooks, references) and stored as the next version.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonpatch
+import orjson
+
+from fhirip.errors import BadRequest, NotFound, PreconditionFailed, Unprocessable, UnsupportedMediaType
+from fhirip.interactions.conditional import find_matches
+from fhirip.interactions.context import Context
+from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.update import store_update
+from fhirip.model.resources import check_resource, parse_json
+
+JSON_PATCH = "application/json-patch+json"
+FHIR_JSON = ("application/fhir+json", "application/json")
+
+
+def patch(ctx: Context, req: FhirRequest) -> FhirResponse:
+    stored = ctx.tx.read(req.res_type, req.res_id)
+    if stored is None or stored.deleted:
+        raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known or was deleted")
+    original = orjson.loads(stored.content or b"{}")
+    patched = apply_patch(req, original)
+    if patched.get("resourceType") != req.res_type or patched.get("id") != req.res_id:
+        raise Unprocessable("A patch may not change the resourceType or the id",
+                            expression=[f"{req.res_type}.id"])
+    resource = check_resource(patched, req.res_type)
+    return store_update(ctx, req, resource, method="PATCH")
+
+
+def conditional_patch(ctx: Context, req: FhirRequest) -> FhirResponse:
+    ids = find_matches(ctx, req.res_type, req.params)
+    if not ids:
+        raise NotFound(f"No {req.res_type} matches the criteria of the conditional patch")
+    if len(ids) > 1:
+        raise PreconditionFailed(f"The criteria match more than one {req.res_type}; nothing was patched")
+    req.res_id = ids[0]
+    return patch(ctx, req)
+
+
+def apply_patch(req: FhirRequest, original: dict[str, Any]) -> dict[str, Any]:
+    media = (req.content_type or "").split(";")[0].strip().lower()
+    body = req.resource if req.resource is not None else parse_json(req.body or b"")
+    if media == JSON_PATCH or (req.resource is not None and isinstance(body, list)):
+        return _json_patch(original, body)
+    if media in FHIR_JSON or req.resource is not None:
+        if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+            raise BadRequest("A FHIRPath Patch is a Parameters resource")
+        return apply_fhirpath_patch(copy.deepcopy(original), body)
+    raise UnsupportedMediaType(
+        f"PATCH takes {JSON_PATCH} (JSON Patch) or application/fhir+json (FHIRPath Patch), "
+        f"not '{req.content_type}'")
+
+
+def _json_patch(original: dict[str, Any], operations: Any) -> dict[str, Any]:
+    if not isinstance(operations, list):
+        raise BadRequest("A JSON Patch document is a JSON array of operations")
+    try:
+        return jsonpatch.apply_patch(original, operations, in_place=False)
+    except jsonpatch.JsonPatchTestFailed as exc:
+        raise Unprocessable(f"JSON Patch test failed: {exc}") from None
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError,
+            KeyError, IndexError) as exc:
+        raise BadRequest(f"The JSON Patch cannot be applied: {exc}") from None

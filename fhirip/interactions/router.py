@@ -1,0 +1,147 @@
+"""The REST surface of the server in one table: which request shape runs which interaction.
+
+https://hl7.org/fhir/R4/http.html
+
+Reading `ROUTES` is reading the API. The HTTP facade and the batch/transaction
+processor both resolve requests here, and the CapabilityStatement is generated
+from the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from fhirip import operations
+from fhirip.errors import MethodNotAllowed, NotFound
+from fhirip.interactions import create, delete, history, patch, read, search, update, vread
+from fhirip.interactions.capabilities import capabilities
+from fhirip.interactions.context import Context, Services
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.model.resources import is_resource_type
+from fhirip.store import Tx
+
+Handler = Callable[[Context, FhirRequest], FhirResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    interaction: str  # the FHIR restful-interaction code
+    handler: Handler
+    writes: bool
+
+
+def _batch(ctx: Context, req: FhirRequest) -> FhirResponse:
+    from fhirip.interactions.bundle import batch_or_transaction
+
+    return batch_or_transaction(ctx, req)
+
+
+# (shape, method) → route. Shapes: "" system, "T" type, "T/id" instance, …
+ROUTES: dict[tuple[str, str], Route] = {
+    ("metadata", "GET"): Route("capabilities", capabilities, False),
+    ("", "POST"): Route("batch", _batch, True),
+    ("", "GET"): Route("search-system", search.search_system, False),
+    ("_search", "POST"): Route("search-system", search.search_system, False),
+    ("_history", "GET"): Route("history-system", history.history, False),
+    ("T", "GET"): Route("search-type", search.search_type, False),
+    ("T", "POST"): Route("create", create.create, True),
+    ("T", "PUT"): Route("update", update.conditional_update, True),
+    ("T", "DELETE"): Route("delete", delete.conditional_delete, True),
+    ("T", "PATCH"): Route("patch", patch.conditional_patch, True),
+    ("T/_search", "POST"): Route("search-type", search.search_type, False),
+    ("T/_history", "GET"): Route("history-type", history.history, False),
+    ("T/id", "GET"): Route("read", read.read, False),
+    ("T/id", "PUT"): Route("update", update.update, True),
+    ("T/id", "DELETE"): Route("delete", delete.delete, True),
+    ("T/id", "PATCH"): Route("patch", patch.patch, True),
+    ("T/id/_history", "GET"): Route("history-instance", history.history, False),
+    ("T/id/_history/vid", "GET"): Route("vread", vread.vread, False),
+    ("T/id/C", "GET"): Route("search-type", search.search_compartment, False),
+}
+
+
+def split_url(url: str, base_url: str = "") -> tuple[list[str], list[tuple[str, str]]]:
+    """A request URL (absolute under base_url, or relative) → path segments and query pairs."""
+    if base_url and url.startswith(base_url):
+        url = url[len(base_url):]
+    parts = urlsplit(url)
+    segments = [unquote(s) for s in parts.path.split("/") if s]
+    return segments, parse_qsl(parts.query, keep_blank_values=True)
+
+
+def resolve(req: FhirRequest, segments: list[str]) -> Route:
+    """Fill the request's type/id/version/operation from the path and find its route."""
+    method = "GET" if req.method == "HEAD" else req.method
+    shape = _shape(req, segments)
+    if shape.endswith("$"):
+        return _operation_route(req, shape, method)
+    route = ROUTES.get((shape, method))
+    if route is None:
+        if any(s == shape for s, _ in ROUTES):
+            allowed = sorted({m for s, m in ROUTES if s == shape})
+            raise MethodNotAllowed(f"{req.method} is not allowed on this URL; use {', '.join(allowed)}",
+                                   headers={"Allow": ", ".join(allowed)})
+        raise NotFound(f"No FHIR interaction has the URL /{'/'.join(segments)}")
+    return route
+
+
+def _shape(req: FhirRequest, segments: list[str]) -> str:
+    if not segments:
+        return ""
+    first = segments[0]
+    if first.startswith("$"):
+        req.operation = first[1:]
+        return "$"
+    if first in ("metadata", "_history", "_search") and len(segments) == 1:
+        return first
+    if not is_resource_type(first):
+        raise NotFound(f"Unknown resource type '{first}'")
+    req.res_type = first
+    rest = segments[1:]
+    if not rest:
+        return "T"
+    if rest[0].startswith("$") and len(rest) == 1:
+        req.operation = rest[0][1:]
+        return "T/$"
+    if rest[0] in ("_search", "_history") and len(rest) == 1:
+        return f"T/{rest[0]}"
+    req.res_id = rest[0]
+    if len(rest) == 1:
+        return "T/id"
+    if rest[1].startswith("$") and len(rest) == 2:
+        req.operation = rest[1][1:]
+        return "T/id/$"
+    if rest[1] == "_history":
+        if len(rest) == 2:
+            return "T/id/_history"
+        if len(rest) == 3:
+            req.version_id = rest[2]
+            return "T/id/_history/vid"
+    if len(rest) == 2 and is_resource_type(rest[1]):
+        req.compartment = rest[1]
+        return "T/id/C"
+    raise NotFound(f"No FHIR interaction has the URL /{'/'.join(segments)}")
+
+
+def _operation_route(req: FhirRequest, shape: str, method: str) -> Route:
+    level = {"$": "system", "T/$": "type", "T/id/$": "instance"}[shape]
+    operation = operations.find(req.operation or "", level, req.res_type)
+    if operation is None:
+        where = f" on {req.res_type}" if req.res_type else ""
+        raise NotFound(f"Unknown operation ${req.operation} at {level} level{where}")
+    if operation.writes and method == "GET":
+        raise MethodNotAllowed(f"${operation.name} changes data and must be invoked with POST",
+                               headers={"Allow": "POST"})
+    return Route(f"operation:{operation.name}", operation.handler, operation.writes)
+
+
+def handle(services: Services, req: FhirRequest, segments: list[str], actor: object = None) -> FhirResponse:
+    """Run one request as one database transaction."""
+    route = resolve(req, segments)
+
+    def work(tx: Tx) -> FhirResponse:
+        return route.handler(Context(services, tx, req.base_url, actor), req)
+
+    return services.store.run(work, write=route.writes)

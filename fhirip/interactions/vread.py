@@ -1,0 +1,22 @@
+"""FHIR vread interaction. https://hl7.org/fhir/R4/http.html#vread"""
+
+from __future__ import annotations
+
+from fhirip.errors import Gone, NotFound
+from fhirip.interactions.context import Context
+from fhirip.interactions.read import state_of
+from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers
+from fhirip.interactions.shaping import shape_stored
+
+
+def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
+    if not (req.version_id or "").isdigit():
+        raise NotFound(f"Version '{req.version_id}' of {req.res_type}/{req.res_id} is not known")
+    stored = ctx.tx.read(req.res_type, req.res_id, int(req.version_id))
+    if stored is None:
+        raise NotFound(f"Version {req.version_id} of {req.res_type}/{req.res_id} is not known")
+    headers = version_headers(state_of(stored))
+    if stored.deleted:
+        raise Gone(f"Version {req.version_id} of {req.res_type}/{req.res_id} is a deletion",
+                   headers=headers)
+    return shape_stored(req, stored.content or b"", headers)

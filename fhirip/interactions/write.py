@@ -1,0 +1,65 @@
+"""The path every write takes: business checks, referential integrity, then the store.
+
+Create, update, patch, conditional writes and transaction entries all end here,
+so a rule added to the write hooks holds for every way a resource can change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fhirip.errors import Issue, PreconditionFailed, Unprocessable
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, parse_etag
+from fhirip.model.references import LocalReference, local_references
+from fhirip.store import Current
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_if_match(req: FhirRequest, current: Current | None) -> None:
+    """Optimistic locking: https://hl7.org/fhir/R4/http.html#concurrency"""
+    if req.if_match is None:
+        return
+    wanted = parse_etag(req.if_match)
+    if current is None or current.deleted or str(current.version) != wanted:
+        have = "no current version" if current is None or current.deleted else f'W/"{current.version}"'
+        raise PreconditionFailed(
+            f"If-Match {req.if_match} does not match the current version ({have}) of "
+            f"{req.res_type}/{req.res_id}")
+
+
+def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
+         method: str) -> tuple[Current, bytes, list[Issue]]:
+    """Check and store one resource version; returns its state, bytes and warnings."""
+    warnings: list[Issue] = []
+    errors: list[Issue] = []
+    for hook in ctx.services.write_hooks:
+        for issue in hook(ctx, resource, previous):
+            (errors if issue.severity in ("error", "fatal") else warnings).append(issue)
+    links = _links(resource, ctx)
+    if ctx.settings.referential_integrity:
+        errors.extend(_dangling(ctx, resource, links))
+    if errors:
+        raise Unprocessable(errors[0].diagnostics, issues=errors + warnings)
+    current, content = ctx.tx.write(resource, method=method, previous=previous, links=links)
+    return current, content, warnings
+
+
+def _links(resource: dict[str, Any], ctx: Context) -> list[LocalReference]:
+    if resource["resourceType"] == "Bundle":  # a stored document's references are its own
+        return []
+    return local_references(resource, ctx.base_urls)
+
+
+def _dangling(ctx: Context, resource: dict[str, Any], links: list[LocalReference]) -> list[Issue]:
+    own = (resource["resourceType"], resource["id"])
+    wanted = {(link.res_type, link.res_id) for link in links} - {own}
+    found = ctx.tx.existing(wanted)
+    return [Issue("error", "not-found",
+                  f"{link.path} refers to {link.res_type}/{link.res_id}, which does not exist on "
+                  "this server", (link.path,))
+            for link in links if (link.res_type, link.res_id) in wanted - found]

@@ -1,0 +1,64 @@
+"""FHIR operations ($name): a registry that modules add themselves to.
+
+https://hl7.org/fhir/R4/operations.html
+
+An operation module calls `register(...)` at import; `load_all()` imports the
+built-in ones. The router and the CapabilityStatement read the registry, so a
+new operation needs no change anywhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]  # (Context, FhirRequest) -> FhirResponse
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # without '$'
+    levels: frozenset[str]  # system | type | instance
+    handler: Handler
+    resource_types: frozenset[str] | None = None  # None: any type
+    writes: bool = False  # needs a write transaction
+    definition: str | None = None  # canonical of its OperationDefinition
+    documentation: str = ""
+
+    def applies(self, level: str, res_type: str | None) -> bool:
+        if level not in self.levels:
+            return False
+        return self.resource_types is None or res_type is None or res_type in self.resource_types
+
+
+_REGISTRY: dict[str, list[Operation]] = {}
+
+# Modules that register built-in operations; imported lazily by load_all().
+BUILT_IN: list[str] = []
+
+
+def register(operation: Operation) -> Operation:
+    _REGISTRY.setdefault(operation.name, []).append(operation)
+    return operation
+
+
+def find(name: str, level: str, res_type: str | None) -> Operation | None:
+    for operation in _REGISTRY.get(name, []):
+        if operation.applies(level, res_type):
+            return operation
+    return None
+
+
+def known(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def all_operations() -> list[Operation]:
+    return [op for ops in _REGISTRY.values() for op in ops]
+
+
+def load_all() -> None:
+    for module in BUILT_IN:
+        importlib.import_module(module)

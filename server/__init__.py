@@ -1,0 +1,1 @@
+"""The Flask facade of fhirip: HTTP in, OperationOutcome-shaped errors out."""

@@ -1,0 +1,63 @@
+"""The Flask application: every FHIR URL goes through one view into the core router.
+
+The facade only translates HTTP: it builds a FhirRequest, lets the core decide,
+and writes the FhirResponse back. Errors of any kind leave as an OperationOutcome.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from fhirip.bootstrap import build_services
+from fhirip.config import Settings
+from fhirip.errors import FhirError, Issue
+from fhirip.interactions.context import Services
+from fhirip.interactions.request import FhirResponse
+from fhirip.interactions.router import handle
+from server.http import error_response, to_fhir_request, to_http
+
+log = logging.getLogger("fhirip.server")
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    services = services or build_services(settings)
+    app = Flask("fhirip")
+    app.config["FHIRIP_SERVICES"] = services
+    # Werkzeug refuses larger bodies itself; the facade also checks, to answer with an OperationOutcome.
+    app.config["MAX_CONTENT_LENGTH"] = None
+
+    def base_url() -> str:
+        return settings.base_url or request.host_url.rstrip("/") + request.script_root
+
+    def pretty() -> bool:
+        return request.args.get("_pretty") == "true"
+
+    @app.route("/", defaults={"path": ""}, methods=ALL_METHODS)
+    @app.route("/<path:path>", methods=ALL_METHODS)
+    def fhir(path: str) -> Response:
+        try:
+            req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
+            response = handle(services, req, segments, actor=None)
+        except FhirError as error:
+            return error_response(error, pretty=pretty())
+        return to_http(response, pretty=pretty(), head=request.method == "HEAD")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        fhir_error = FhirError(error.description or error.name)
+        fhir_error.status = error.code or 500  # type: ignore[misc]
+        return error_response(fhir_error, pretty=False)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error")
+        outcome = FhirResponse(500, resource={"resourceType": "OperationOutcome", "issue": [
+            Issue("fatal", "exception", "The server failed to process the request").to_json()]})
+        return to_http(outcome, pretty=False)
+
+    return app

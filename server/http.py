@@ -1,0 +1,127 @@
+"""HTTP ↔ FHIR: turning a Flask request into a FhirRequest and a FhirResponse back.
+
+https://hl7.org/fhir/R4/http.html#mime-type  (content types, _format)
+https://hl7.org/fhir/R4/http.html#prefer      (Prefer: return, handling)
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+from flask import Request, Response
+
+from fhirip.errors import BadRequest, FhirError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.model.dates import to_naive_utc
+
+FHIR_JSON = "application/fhir+json"
+_JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}
+_BODY_TYPES = _JSON_TYPES | {"application/json-patch+json"}
+_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+_ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*", "application/json-patch+json"}
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";")[0].strip().lower()
+
+
+def check_negotiation(request: Request) -> None:
+    """406 when the client wants a format we do not produce (we speak JSON only)."""
+    fmt = request.args.get("_format")
+    if fmt is not None and fmt.split(";")[0].strip().lower() not in _FORMATS:
+        raise NotAcceptable(f"_format '{fmt}' is not supported; this server speaks FHIR JSON "
+                            "(application/fhir+json)", expression=["_format"])
+    accept = request.headers.get("Accept")
+    if fmt is None and accept:
+        wanted = {media_type(part) for part in accept.split(",")}
+        if wanted and not wanted & _ACCEPTABLE:
+            raise NotAcceptable(f"Cannot produce any of '{accept}'; this server speaks "
+                                "application/fhir+json")
+
+
+def read_body(request: Request, max_bytes: int) -> bytes | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"The body has {length} bytes; the limit is {max_bytes}")
+    body = request.stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"The body is larger than the limit of {max_bytes} bytes")
+    return body
+
+
+def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[FhirRequest, list[str]]:
+    check_negotiation(request)
+    segments = [s for s in request.path.split("/") if s]
+    params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("_format", "_pretty")]
+    content_type = media_type(request.headers.get("Content-Type"))
+    body = read_body(request, max_body)
+    is_search_post = request.method == "POST" and segments and segments[-1] == "_search"
+    if is_search_post:
+        if body and content_type == "application/x-www-form-urlencoded":
+            from urllib.parse import parse_qsl
+
+            params += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        elif body:
+            raise UnsupportedMediaType("POST _search takes application/x-www-form-urlencoded parameters")
+        body = None
+    elif body is not None:
+        if not body.strip() and request.method != "POST":
+            raise BadRequest("The request has no body")
+        if content_type not in _BODY_TYPES and not (request.method == "POST" and not body.strip()):
+            raise UnsupportedMediaType(
+                f"Content-Type '{request.headers.get('Content-Type') or ''}' is not supported; "
+                "send application/fhir+json")
+    prefer = _prefer(request.headers.get("Prefer"))
+    req = FhirRequest(
+        method=request.method, params=params, body=body, content_type=content_type or None,
+        if_match=request.headers.get("If-Match"), if_none_match=request.headers.get("If-None-Match"),
+        if_none_exist=request.headers.get("If-None-Exist"),
+        if_modified_since=_http_date(request.headers.get("If-Modified-Since")),
+        prefer_return=prefer.get("return"), prefer_handling=prefer.get("handling"),
+        base_url=base_url, url=request.url)
+    return req, segments
+
+
+def _prefer(header: str | None) -> dict[str, str]:
+    prefs: dict[str, str] = {}
+    for part in (header or "").replace(";", ",").split(","):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            prefs[key.strip().lower()] = value.strip().strip('"')
+    if prefs.get("return") not in (None, "minimal", "representation", "OperationOutcome"):
+        raise BadRequest(f"Prefer: return={prefs['return']} is not one of minimal, representation, "
+                         "OperationOutcome")
+    return prefs
+
+
+def _http_date(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return to_naive_utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError):
+        raise BadRequest(f"If-Modified-Since '{value}' is not an HTTP date") from None
+
+
+def to_http(response: FhirResponse, *, pretty: bool, head: bool = False) -> Response:
+    body = b""
+    if response.body is not None:
+        body = response.body
+    elif response.resource is not None:
+        body = orjson.dumps(response.resource)
+    if pretty and body:
+        # Re-indent the whole: stored bytes and embedded fragments are compact.
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+    http = Response(b"" if head else body, status=response.status, headers=response.headers)
+    if response.has_content:
+        http.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+    return http
+
+
+def error_response(error: FhirError, *, pretty: bool) -> Response:
+    return to_http(FhirResponse(error.status, resource=error.outcome(), headers=dict(error.headers)),
+                   pretty=pretty)
