@@ -23,7 +23,7 @@ from fhirip.errors import BadRequest, Conflict, FhirError, Issue, PreconditionFa
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
-from fhirip.interactions.write import new_id
+from fhirip.interactions.write import check_deferred_references, new_id
 from fhirip.model.dates import parse_instant
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import is_resource_type, parse_json
@@ -161,6 +161,7 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
     for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
         if entry.response is None:
             entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
+    check_deferred_references(ctx)
     out = [_response_entry(entry.response) for entry in entries]
     return FhirResponse(200, resource={"resourceType": "Bundle", "type": "transaction-response",
                                        "entry": out})

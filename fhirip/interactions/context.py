@@ -33,8 +33,10 @@ class Context:
     tx: Tx
     base_url: str
     actor: Any = None
-    # Entries of a transaction see the ids given to earlier entries (urn:uuid → Type/id).
+    # Inside a transaction, references are checked once all entries are written, so
+    # entries may refer to each other in any order.
     in_transaction: bool = False
+    deferred_references: list[tuple[dict[str, Any], list[Any]]] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:

@@ -42,7 +42,10 @@ def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
             (errors if issue.severity in ("error", "fatal") else warnings).append(issue)
     links = _links(resource, ctx)
     if ctx.settings.referential_integrity:
-        errors.extend(_dangling(ctx, resource, links))
+        if ctx.in_transaction:
+            ctx.deferred_references.append((resource, links))
+        else:
+            errors.extend(_dangling(ctx, resource, links))
     if errors:
         raise Unprocessable(errors[0].diagnostics, issues=errors + warnings)
     current, content = ctx.tx.write(resource, method=method, previous=previous, links=links)
@@ -53,6 +56,14 @@ def _links(resource: dict[str, Any], ctx: Context) -> list[LocalReference]:
     if resource["resourceType"] == "Bundle":  # a stored document's references are its own
         return []
     return local_references(resource, ctx.base_urls)
+
+
+def check_deferred_references(ctx: Context) -> None:
+    """At the end of a transaction: every reference its entries wrote must resolve."""
+    errors = [issue for resource, links in ctx.deferred_references
+              for issue in _dangling(ctx, resource, links)]
+    if errors:
+        raise Unprocessable(errors[0].diagnostics, issues=errors)
 
 
 def _dangling(ctx: Context, resource: dict[str, Any], links: list[LocalReference]) -> list[Issue]:

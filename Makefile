@@ -1,0 +1,38 @@
+# fhirip — make serve | make test | make bench
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DATA_DIR ?= ./data
+WORKERS ?= 2
+STAMP := $(VENV)/.installed
+
+.PHONY: venv serve test bench postgres clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: venv
+	$(BIN)/fhirip serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --workers $(WORKERS)
+
+# PostgreSQL for the suite: Debian's server package; the tests run initdb in a temp dir.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL (Debian package postgresql)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+test: venv postgres
+	$(BIN)/pytest -q
+
+bench: venv postgres
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,112 @@
+"""The `fhirip` command: serve, migrate, reindex, token, load-demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from fhirip.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None)
+
+
+def load_demo(settings: Settings) -> bool:
+    """Load the demo data once; returns whether it was loaded now."""
+    from fhirip.bootstrap import build_services
+    from fhirip.demo import demo_bundle
+    from fhirip.interactions.request import FhirRequest
+    from fhirip.interactions.router import handle
+
+    services = build_services(settings)
+    try:
+        if services.store.run(lambda tx: tx.current("CarePlan", "demo-plan"), write=False):
+            return False
+        request = FhirRequest(method="POST", resource=demo_bundle(), base_url=settings.base_url or "")
+        handle(services, request, [])
+        return True
+    finally:
+        services.store.dispose()
+
+
+def _examples(base: str) -> str:
+    return f"""
+fhirip is starting on {base}
+
+Try:
+  curl -s {base}/metadata | head -c 400; echo
+  curl -s '{base}/Patient/demo-kari?_pretty=true'
+  curl -s '{base}/CarePlan/demo-plan/_history?_pretty=true'
+  curl -s -X PATCH {base}/CarePlan/demo-plan -H 'Content-Type: application/json-patch+json' \\
+       -d '[{{"op":"replace","path":"/title","value":"Individuell plan for Kari (revidert)"}}]'
+  curl -s -X POST {base}/Goal -H 'Content-Type: application/fhir+json' \\
+       -d '{{"resourceType":"Goal","lifecycleStatus":"proposed","description":{{"text":"Delta i fotball"}},"subject":{{"reference":"Patient/demo-kari"}}}}'
+"""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["FHIRIP_DATA_DIR"] = str(settings.data_dir.resolve())
+    from fhirip.bootstrap import build_services
+
+    build_services(settings).store.dispose()  # migrate once, before the workers start
+    if not args.no_demo and load_demo(settings):
+        print("Loaded the demo data set (Patient/demo-kari, CarePlan/demo-plan, …)")
+    base = settings.base_url or f"http://{args.host}:{args.port}"
+    print(_examples(base), flush=True)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
+               "--access-logfile", "-", "--preload", "server.wsgi:app"]
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from fhirip.store import Store
+
+    store = Store(_settings(args).effective_database_url)
+    store.migrate()
+    print("schema is at the newest revision")
+    return 0
+
+
+def cmd_load_demo(args: argparse.Namespace) -> int:
+    print("loaded" if load_demo(_settings(args)) else "demo data already present")
+    return 0
+
+
+def cmd_token(argv: list[str]) -> int:
+    from fhirip.auth.cli import main as token_main
+
+    return token_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["token"]:
+        return cmd_token(argv[1:])
+    parser = argparse.ArgumentParser(prog="fhirip", description="FHIR server for the individual plan")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data-dir", default="data")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--no-demo", action="store_true", help="start empty, without the demo data")
+    serve.set_defaults(func=cmd_serve)
+    for name, func, text in (("migrate", cmd_migrate, "bring the schema to the newest revision"),
+                             ("load-demo", cmd_load_demo, "load the demo data set")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--data-dir", default="data")
+        command.set_defaults(func=func)
+    sub.add_parser("token", help="mint a development bearer token (see fhirip token --help)")
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tools for running fhirip against real databases in tests and benchmarks."""
