@@ -1,0 +1,373 @@
+"""Search criteria as SQL: each criterion becomes a set of matching resource rids.
+
+https://hl7.org/fhir/R4/search.html#ptypes (matching rules per parameter type)
+https://hl7.org/fhir/R4/search.html#prefix (prefixes and date ranges)
+
+A criterion turns into a `RidSet`: a SELECT of rids that the main query tests
+with `rid IN (...)` (the most selective one, which then drives the query) or a
+correlated EXISTS / NOT EXISTS (the others). Chains and `_has` join the
+resources they pass through and apply the caller's policy there too, so a
+resource the actor may not see can never make another one match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.sql.expression import FromClause
+
+from fhirip.errors import BadRequest
+from fhirip.search import parameters as pv
+from fhirip.search.index import TABLES
+from fhirip.search.query import ChainCriterion, Criterion, HasCriterion, ValueCriterion
+from fhirip.search.registry import Registry, SearchParam
+from fhirip.search.values import (
+    MAX_INSTANT,
+    MIN_INSTANT,
+    approximate_margin,
+    implicit_range,
+    normalise_string,
+    prefix_upper_bound,
+)
+from fhirip.store.schema import resource, search_reference
+
+Policy = Callable[[FromClause], ColumnElement[bool]]
+ValueSetExpander = Callable[[str], "set[tuple[str, str]] | None"]
+
+
+@dataclass
+class RidSet:
+    """The rids matching one criterion (or, if `negated`, those that must not match)."""
+
+    rid: Any  # the rid column inside `select`
+    select: Select[Any]
+    selectivity: int
+    negated: bool = False
+
+    def test(self, outer_rid: Any, *, drive: bool = False) -> ColumnElement[bool]:
+        if drive and not self.negated:
+            return outer_rid.in_(self.select)
+        found = exists(self.select.where(self.rid == outer_rid))
+        return not_(found) if self.negated else found
+
+
+@dataclass
+class BuildContext:
+    registry: Registry
+    policy: Policy | None
+    expand: ValueSetExpander | None
+    now: datetime
+
+    def visible(self, alias: FromClause) -> ColumnElement[bool]:
+        """Not deleted and, if there is a policy, permitted by it."""
+        condition = alias.c.deleted.is_(False)
+        return and_(condition, self.policy(alias)) if self.policy else condition
+
+
+def criterion_rids(c: Criterion, ctx: BuildContext) -> RidSet:
+    if isinstance(c, ChainCriterion):
+        return _chain(c, ctx)
+    if isinstance(c, HasCriterion):
+        return _has(c, ctx)
+    if c.param.code == "_id":
+        return _resource_column(c, ctx)
+    if c.param.code == "_lastUpdated":
+        return _resource_column(c, ctx)
+    return _value(c, ctx)
+
+
+def _types_clause(column: Any, types: tuple[str, ...]) -> ColumnElement[bool]:
+    if not types:
+        return true()
+    return column == types[0] if len(types) == 1 else column.in_(types)
+
+
+# -- _id and _lastUpdated live on the resource row ----------------------------------------
+
+def _resource_column(c: ValueCriterion, ctx: BuildContext) -> RidSet:
+    r = resource.alias()
+    if c.modifier == "missing":  # every resource has both; `missing=true` matches none
+        condition = false() if c.values[0] else true()
+        return RidSet(r.c.rid, select(r.c.rid).where(_types_clause(r.c.res_type, c.types),
+                                                     condition), 1)
+    if c.param.code == "_id":
+        ids = [v.code for v in c.values]
+        return RidSet(r.c.rid, select(r.c.rid).where(_types_clause(r.c.res_type, c.types),
+                                                     r.c.res_id.in_(ids)),
+                      100, negated=c.modifier == "not")
+    conditions = [_date_match(r.c.last_updated, r.c.last_updated, v, ctx.now) for v in c.values]
+    return RidSet(r.c.rid, select(r.c.rid).where(_types_clause(r.c.res_type, c.types),
+                                                 or_(*conditions)), 30)
+
+
+# -- value parameters ------------------------------------------------------------------------
+
+def _value(c: ValueCriterion, ctx: BuildContext) -> RidSet:
+    param = c.param
+    if param.type == "composite":
+        return _composite(c, ctx)
+    table = TABLES[param.type].alias()
+    scope = and_(_types_clause(table.c.res_type, c.types), table.c.param == param.code)
+    if c.modifier == "missing":
+        return RidSet(table.c.rid, select(table.c.rid).where(scope), 5, negated=c.values[0])
+    negated = c.modifier in ("not", "not-in")
+    match = or_(*[_value_match(table, param.type, c.modifier, v, ctx, c.name) for v in c.values])
+    return RidSet(table.c.rid, select(table.c.rid).where(scope, match),
+                  _selectivity(param, c.modifier), negated)
+
+
+def _selectivity(param: SearchParam, modifier: str | None) -> int:
+    if param.type == "reference":
+        return 90
+    if param.type == "token":
+        return 70 if "identifier" in param.code or param.code in ("telecom", "email", "phone") \
+            else 40
+    if param.type == "string":
+        return 10 if modifier == "contains" else 60
+    if param.type == "uri":
+        return 50
+    return 30
+
+
+def _value_match(t: FromClause, kind: str, modifier: str | None, v: Any, ctx: BuildContext,
+                 name: str) -> ColumnElement[bool]:
+    if kind == "string":
+        return _string_match(t, modifier, v)
+    if kind == "token":
+        return _token_match(t, modifier, v, ctx, name)
+    if kind == "reference":
+        return _reference_match(t, modifier, v)
+    if kind == "date":
+        return _date_match(t.c.low, t.c.high, v, ctx.now)
+    if kind == "number":
+        return _number_match(t.c.value, v)
+    if kind == "quantity":
+        return _quantity_match(t, v)
+    if kind == "uri":
+        return _uri_match(t, modifier, v)
+    raise AssertionError(kind)
+
+
+def _string_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[bool]:
+    if modifier == "exact":
+        return and_(t.c.value == normalise_string(text), t.c.exact == text)
+    folded = normalise_string(text)
+    if not folded:
+        return false()
+    if modifier == "contains":
+        return t.c.value.like(f"%{_like_escape(folded)}%", escape="\\")
+    # starts-with as an index range; correct under byte order on both databases
+    return and_(t.c.value >= folded, t.c.value < prefix_upper_bound(folded))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _token_match(t: FromClause, modifier: str | None, v: Any, ctx: BuildContext,
+                 name: str) -> ColumnElement[bool]:
+    if modifier == "text":
+        folded = normalise_string(v)
+        return and_(t.c.text >= folded, t.c.text < prefix_upper_bound(folded))
+    if modifier in ("in", "not-in"):
+        codes = ctx.expand(v) if ctx.expand else None
+        if codes is None:
+            raise BadRequest(f"Value set {v!r} of {name!r} is not known to this server",
+                             expression=(name,))
+        if not codes:
+            return false()
+        return tuple_(t.c.system, t.c.code).in_(sorted(codes))
+    if modifier == "of-type":
+        condition = and_(t.c.type_code == v.type_code, t.c.code == v.value)
+        return and_(condition, t.c.type_system == v.type_system) if v.type_system else condition
+    conditions = []
+    if v.code is not None:
+        conditions.append(t.c.code == v.code)
+    if v.system == "":
+        conditions.append(t.c.system.is_(None))
+    elif v.system is not None:
+        conditions.append(t.c.system == v.system)
+    return and_(*conditions)
+
+
+def _reference_match(t: FromClause, modifier: str | None, v: Any) -> ColumnElement[bool]:
+    if modifier == "identifier":
+        condition = t.c.ident_value == v.code
+        if v.system:
+            condition = and_(condition, t.c.ident_system == v.system)
+        return condition
+    if v.url is not None:
+        condition = t.c.url == v.url
+        return and_(condition, t.c.url_version == v.version) if v.version else condition
+    condition = t.c.target_id == v.target_id
+    if v.target_type:
+        condition = and_(condition, t.c.target_type == v.target_type)
+    return condition
+
+
+def _date_match(low: Any, high: Any, v: pv.DateValue, now: datetime) -> ColumnElement[bool]:
+    """The specification's date comparisons between the stored and the searched range."""
+    contained = and_(low >= v.low, high <= v.high)
+    match v.prefix:
+        case "eq":
+            return contained
+        case "ne":
+            return not_(contained)
+        case "gt":
+            return high > v.high
+        case "lt":
+            return low < v.low
+        case "ge":
+            return or_(high > v.high, contained)
+        case "le":
+            return or_(low < v.low, contained)
+        case "sa":
+            return low > v.high
+        case "eb":
+            return high < v.low
+        case "ap":
+            margin = approximate_margin(v.low, v.high, now)
+            start = max(MIN_INSTANT + margin, v.low) - margin
+            end = min(MAX_INSTANT - margin, v.high) + margin
+            return and_(low <= end, high >= start)
+    raise AssertionError(v.prefix)
+
+
+def _number_match(column: Any, v: Any) -> ColumnElement[bool]:
+    number: Decimal = v.number
+    low, high = implicit_range(number)
+    exact = float(number)
+    match v.prefix:
+        case "eq":
+            return and_(column >= low, column < high)
+        case "ne":
+            return or_(column < low, column >= high)
+        case "gt" | "sa":
+            return column > exact
+        case "lt" | "eb":
+            return column < exact
+        case "ge":
+            return column >= exact
+        case "le":
+            return column <= exact
+        case "ap":
+            margin = abs(exact) / 10
+            return and_(column >= exact - margin, column <= exact + margin)
+    raise AssertionError(v.prefix)
+
+
+def _quantity_match(t: FromClause, v: pv.QuantityValue) -> ColumnElement[bool]:
+    condition = _number_match(t.c.value, v)
+    if v.system:
+        condition = and_(condition, t.c.system == v.system)
+    if v.code:
+        unit = t.c.code == v.code if v.system else or_(t.c.code == v.code, t.c.unit == v.code)
+        condition = and_(condition, unit)
+    return condition
+
+
+def _uri_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[bool]:
+    if modifier == "below":
+        return and_(t.c.value >= text, t.c.value < prefix_upper_bound(text))
+    if modifier == "above":  # stored value is a prefix of the searched one
+        return literal(text).like(t.c.value + "%")
+    return t.c.value == text
+
+
+# -- composites: components in the same group ------------------------------------------------
+
+def _composite(c: ValueCriterion, ctx: BuildContext) -> RidSet:
+    param = c.param
+    first_table = None
+    alternatives = []
+    for value in c.values:
+        tables, conditions = [], []
+        for position, (component, part) in enumerate(zip(param.components, value)):
+            kind = ctx.registry.by_url[component.definition].type
+            t = TABLES[kind].alias()
+            conditions += [_types_clause(t.c.res_type, c.types),
+                           t.c.param == f"{param.code}${position}",
+                           _value_match(t, kind, None, part, ctx, c.name)]
+            if tables:
+                conditions += [t.c.rid == tables[0].c.rid, t.c.grp == tables[0].c.grp]
+            tables.append(t)
+        alternatives.append((tables, conditions))
+    selects = [select(ts[0].c.rid).select_from(*ts).where(*cs) for ts, cs in alternatives]
+    union = selects[0] if len(selects) == 1 else selects[0].union(*selects[1:])
+    sub = union.subquery() if len(selects) > 1 else None
+    if sub is not None:
+        return RidSet(sub.c.rid, select(sub.c.rid), 40)
+    first_table = alternatives[0][0][0]
+    return RidSet(first_table.c.rid, selects[0], 40)
+
+
+# -- chains and reverse chains ------------------------------------------------------------
+
+def _chain(c: ChainCriterion, ctx: BuildContext) -> RidSet:
+    """Resources whose reference `c.param` points at a visible target matching `c.next`."""
+    link = search_reference.alias()
+    target = resource.alias()
+    inner = criterion_rids(c.next, ctx)
+    query = (select(link.c.rid)
+             .join(target, and_(target.c.res_type == link.c.target_type,
+                                target.c.res_id == link.c.target_id))
+             .where(_types_clause(link.c.res_type, c.types), link.c.param == c.param.code,
+                    _types_clause(target.c.res_type, c.target_types), ctx.visible(target),
+                    inner.test(target.c.rid, drive=True)))
+    return RidSet(link.c.rid, query, 80)
+
+
+def _has(c: HasCriterion, ctx: BuildContext) -> RidSet:
+    """Resources some visible `c.source_type` refers to (via `c.ref_param`) and that matches."""
+    link = search_reference.alias()
+    source = resource.alias()
+    target = resource.alias()
+    inner = criterion_rids(c.next, ctx)
+    query = (select(target.c.rid)
+             .select_from(link)
+             .join(source, source.c.rid == link.c.rid)
+             .join(target, and_(target.c.res_type == link.c.target_type,
+                                target.c.res_id == link.c.target_id))
+             .where(link.c.res_type == c.source_type, link.c.param == c.ref_param.code,
+                    _types_clause(target.c.res_type, c.types), ctx.visible(source),
+                    inner.test(source.c.rid, drive=True)))
+    return RidSet(target.c.rid, query, 80)
+
+
+def compartment_rids(types: tuple[str, ...], compartment: tuple[str, str],
+                     ctx: BuildContext) -> RidSet:
+    """`Patient/[id]/[type]`: resources that refer to the patient by a compartment parameter."""
+    comp_type, comp_id = compartment
+    if comp_type != "Patient":
+        raise BadRequest(f"Compartment {comp_type} is not supported; only Patient")
+    link = search_reference.alias()
+    per_type = []
+    for res_type in types:
+        params = ctx.registry.patient_compartment.get(res_type)
+        if not params:
+            raise BadRequest(f"{res_type} is not in the Patient compartment")
+        per_type.append(and_(link.c.res_type == res_type, link.c.param.in_(params)))
+    query = select(link.c.rid).where(or_(*per_type), link.c.target_type == comp_type,
+                                     link.c.target_id == comp_id)
+    return RidSet(link.c.rid, query, 85)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,263 @@
+"""Running a search: matches, total, includes and stable pages.
+
+https://hl7.org/fhir/R4/search.html
+https://hl7.org/fhir/R4/http.html#paging
+
+Paging. A search whose matches fit on one page is answered by one query with
+LIMIT _count+1 and stores nothing. When there are more, the ordered rids of all
+matches are written once, by a single INSERT ... SELECT, to `search_result`
+under a random search id (with an expiry), and the `next`/`previous` links read
+pages from there. This is chosen over keyset paging because the index holds
+only current values: a resource updated between two page requests could move
+across a keyset cursor and be shown twice or never, while a stored order cannot
+shift. Every stored page is filtered by the caller's policy *again* when it is
+read (the links may be followed by someone else, or after a consent change),
+and the content served is the resource's current version; a resource deleted
+meanwhile drops out. The cost is one write of the matches' rids per multi-page
+search, the same trade-off common FHIR servers make.
+
+Nothing is filtered in Python: the policy is part of every SQL statement, so
+totals, pages and includes only ever count what the actor may see.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Connection, and_, delete, func, insert, literal, select
+
+from fhirip.errors import BadRequest, Gone, Issue
+from fhirip.search.conditions import (
+    BuildContext,
+    Policy,
+    RidSet,
+    ValueSetExpander,
+    compartment_rids,
+    criterion_rids,
+    utc_now,
+)
+from fhirip.search.includes import find_included
+from fhirip.search.query import MAX_COUNT, ParsedQuery, QueryParser
+from fhirip.search.registry import registry
+from fhirip.search.sorting import order_by
+from fhirip.store.schema import resource, resource_version, search_result, search_session
+
+SEARCH_RESULT_LIFETIME = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Entry:
+    res_type: str
+    res_id: str
+    version: int
+    content: bytes  # canonical JSON as stored
+    mode: str  # match | include
+
+
+@dataclass
+class SearchResult:
+    entries: list[Entry]
+    total: int | None
+    links: dict[str, str]  # relation (self, first, previous, next) -> URL
+    issues: list[Issue] = field(default_factory=list)  # warnings for the outcome entry
+    summary: str | None = None  # _summary to apply to each resource (None = full)
+    elements: list[str] | None = None  # _elements to apply to each resource
+    search_id: str | None = None
+
+
+def search(conn: Connection, res_type: str | None, params: list[tuple[str, str]], *,
+           base_url: str, policy: Policy | None = None, strict: bool = False,
+           expand: ValueSetExpander | None = None,
+           compartment: tuple[str, str] | None = None) -> SearchResult:
+    """Search `res_type` (or, with None, the whole system / `_type`) with `params`.
+
+    `params` are the request's (name, value) pairs in order, from the query
+    string or the POST body. `policy(resource_alias)` returns a SQL condition an
+    entry must meet; it is applied to matches, includes, chains and `_has`.
+    `expand(valueset_url)` gives the (system, code) pairs of a value set for
+    :in / :not-in (None if unknown). `compartment=("Patient", id)` restricts the
+    search to that patient's compartment. May write to `search_result` (see the
+    module docstring), so the caller commits the transaction.
+    """
+    names = {name for name, _ in params}
+    ctx = BuildContext(registry(), policy, expand, utc_now())
+    if "_getpages" in names:
+        return _stored_page(conn, params, base_url, ctx, strict)
+    types = _types(res_type, params, compartment, ctx)
+    parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(params)
+    return _first_page(conn, parsed, base_url, ctx, compartment, res_type)
+
+
+def _types(res_type: str | None, params: list[tuple[str, str]],
+           compartment: tuple[str, str] | None, ctx: BuildContext) -> tuple[str, ...]:
+    known = set(ctx.registry.resource_types())
+    if res_type is not None:
+        if res_type not in known:
+            raise BadRequest(f"Unknown resource type {res_type!r}")
+        return (res_type,)
+    listed = [t for name, value in params if name == "_type" for t in value.split(",") if t]
+    unknown = [t for t in listed if t not in known]
+    if unknown:
+        raise BadRequest(f"_type: unknown resource type(s) {', '.join(unknown)}",
+                         expression=("_type",))
+    if not listed and compartment is not None:
+        listed = sorted(ctx.registry.patient_compartment)
+    return tuple(dict.fromkeys(listed))
+
+
+# -- the first page --------------------------------------------------------------------------
+
+def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
+           compartment: tuple[str, str] | None) -> list[Any]:
+    sets: list[RidSet] = [criterion_rids(c, ctx) for c in parsed.criteria]
+    if compartment is not None:
+        sets.append(compartment_rids(parsed.types, compartment, ctx))
+    positives = sorted((s for s in sets if not s.negated), key=lambda s: -s.selectivity)
+    conditions = [ctx.visible(r)]
+    if parsed.types:
+        conditions.append(r.c.res_type == parsed.types[0] if len(parsed.types) == 1
+                          else r.c.res_type.in_(parsed.types))
+    for position, rid_set in enumerate(positives):
+        conditions.append(rid_set.test(r.c.rid, drive=position == 0))
+    conditions += [s.test(r.c.rid) for s in sets if s.negated]
+    return conditions
+
+
+def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: BuildContext,
+                compartment: tuple[str, str] | None, res_type: str | None) -> SearchResult:
+    r = resource.alias("r")
+    where = _where(parsed, r, ctx, compartment)
+    self_link = _self_link(base_url, res_type, compartment, parsed)
+    result = SearchResult([], None, {"self": self_link}, parsed.issues, parsed.summary,
+                          parsed.elements)
+    if parsed.summary == "count" or parsed.count == 0:
+        if parsed.total != "none":
+            result.total = conn.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
+        return result
+    ordering = order_by(r, parsed.sort, parsed.types, ctx.registry)
+    rows = conn.execute(
+        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
+        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                     resource_version.c.version == r.c.version))
+        .where(*where).order_by(*ordering).limit(parsed.count + 1)).all()
+    if len(rows) <= parsed.count:
+        total = len(rows)
+    else:
+        rows = rows[:parsed.count]
+        result.search_id, total = _store(conn, parsed, r, where, ordering, compartment)
+        result.links.update(_page_links(base_url, result.search_id, 0, parsed.count, total))
+    if parsed.total != "none":
+        result.total = total
+    _fill_entries(conn, result, rows, parsed, ctx)
+    return result
+
+
+def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], ordering: list[Any],
+           compartment: tuple[str, str] | None) -> tuple[str, int]:
+    now = utc_now()
+    expired = select(search_session.c.search_id).where(search_session.c.expires < now)
+    conn.execute(delete(search_result).where(search_result.c.search_id.in_(expired)))
+    conn.execute(delete(search_session).where(search_session.c.expires < now))
+    search_id = secrets.token_urlsafe(24)
+    stored = conn.execute(insert(search_result).from_select(
+        ["search_id", "pos", "rid"],
+        select(literal(search_id), func.row_number().over(order_by=ordering), r.c.rid)
+        .where(*where))).rowcount
+    conn.execute(insert(search_session).values(
+        search_id=search_id, created=now, expires=now + SEARCH_RESULT_LIFETIME,
+        res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
+        compartment="/".join(compartment) if compartment else None, total=stored))
+    return search_id, stored
+
+
+def _fill_entries(conn: Connection, result: SearchResult, rows: list[Any], parsed: ParsedQuery,
+                  ctx: BuildContext) -> None:
+    result.entries = [Entry(t, i, v, bytes(c), "match") for _, t, i, v, c in rows]
+    matches = {row[0]: row[1] for row in rows}
+    included, truncated = find_included(conn, parsed.includes, matches, ctx)
+    result.entries += [Entry(t, i, v, bytes(c), "include") for _, t, i, v, c in included]
+    if truncated:
+        result.issues.append(Issue("warning", "too-costly",
+                                   f"Only the first {len(included)} included resources are "
+                                   "returned for this page"))
+
+
+# -- later pages -----------------------------------------------------------------------------
+
+def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
+                 ctx: BuildContext, strict: bool) -> SearchResult:
+    values = dict(params)
+    search_id = values["_getpages"]
+    try:
+        offset = int(values.get("_getpagesoffset", "0"))
+        count = min(int(values.get("_count", "20")), MAX_COUNT)
+    except ValueError:
+        raise BadRequest("_getpagesoffset and _count must be whole numbers") from None
+    if offset < 0 or count < 1:
+        raise BadRequest("_getpagesoffset must not be negative and _count must be positive")
+    session = conn.execute(select(search_session).where(
+        search_session.c.search_id == search_id)).first()
+    if session is None or session.expires < ctx.now:
+        raise Gone(f"Search {search_id} has expired or never existed; run the search again",
+                   expression=("_getpages",))
+    types = tuple(json.loads(session.res_types))
+    stored_params = [tuple(p) for p in json.loads(session.query)]
+    parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(
+        stored_params)  # type: ignore[arg-type]
+    r = resource.alias("r")
+    in_search = [search_result.c.search_id == search_id, ctx.visible(r)]
+    rows = conn.execute(
+        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
+        .select_from(search_result)
+        .join(r, r.c.rid == search_result.c.rid)
+        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                     resource_version.c.version == r.c.version))
+        .where(*in_search, search_result.c.pos > offset, search_result.c.pos <= offset + count)
+        .order_by(search_result.c.pos)).all()
+    result = SearchResult([], None, _page_links(base_url, search_id, offset, count,
+                                                session.total),
+                          [], parsed.summary, parsed.elements, search_id)
+    result.links["self"] = _page_url(base_url, search_id, offset, count)
+    if parsed.total != "none":  # counted again under this caller's policy
+        result.total = conn.execute(select(func.count()).select_from(search_result).join(
+            r, r.c.rid == search_result.c.rid).where(*in_search)).scalar_one()
+    _fill_entries(conn, result, rows, parsed, ctx)
+    return result
+
+
+# -- links ---------------------------------------------------------------------------------
+
+def _self_link(base_url: str, res_type: str | None, compartment: tuple[str, str] | None,
+               parsed: ParsedQuery) -> str:
+    path = base_url.rstrip("/")
+    if compartment:
+        path += f"/{compartment[0]}/{compartment[1]}/{res_type or '*'}"
+    elif res_type:
+        path += f"/{res_type}"
+    pairs = list(parsed.accepted)
+    if res_type is None and parsed.types and not compartment:
+        pairs.insert(0, ("_type", ",".join(parsed.types)))
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def _page_url(base_url: str, search_id: str, offset: int, count: int) -> str:
+    return base_url.rstrip("/") + "?" + urlencode(
+        [("_getpages", search_id), ("_getpagesoffset", offset), ("_count", count),
+         ("_bundletype", "searchset")])
+
+
+def _page_links(base_url: str, search_id: str, offset: int, count: int,
+                stored: int) -> dict[str, str]:
+    links = {"first": _page_url(base_url, search_id, 0, count)}
+    if offset > 0:
+        links["previous"] = _page_url(base_url, search_id, max(offset - count, 0), count)
+    if offset + count < stored:
+        links["next"] = _page_url(base_url, search_id, offset + count, count)
+    last = max((stored - 1) // count * count, 0)
+    links["last"] = _page_url(base_url, search_id, last, count)
+    return links
