@@ -30,7 +30,9 @@ def _flagged(resource_type: str, flag: str) -> frozenset[str]:
     names = set()
     for name, info in fields.items():
         extra = info.json_schema_extra or {}
-        if isinstance(extra, dict) and extra.get(flag):
+        # The models flag required primitives; required complex elements are plain required fields.
+        required = flag == "element_required" and info.is_required()
+        if required or (isinstance(extra, dict) and extra.get(flag)):
             names.add(info.alias or name)
     return frozenset(names)
 
