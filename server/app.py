@@ -32,7 +32,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["MAX_CONTENT_LENGTH"] = None
 
     def base_url() -> str:
-        return settings.base_url or request.host_url.rstrip("/") + request.script_root
+        if settings.base_url:
+            return settings.base_url
+        environ = request.environ
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{request.script_root}"
 
     def pretty() -> bool:
         return request.args.get("_pretty") == "true"

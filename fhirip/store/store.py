@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
@@ -76,6 +76,16 @@ _VERSION_COLUMNS = (
     resource_version.c.res_id, resource_version.c.version, resource_version.c.last_updated,
     resource_version.c.method, resource_version.c.deleted, resource_version.c.content,
 )
+
+# Built once: the hot reads reuse one compiled statement each.
+_CURRENT = select(resource.c.rid, resource.c.res_type, resource.c.res_id, resource.c.version,
+                  resource.c.last_updated, resource.c.deleted).where(
+    resource.c.res_type == bindparam("t"), resource.c.res_id == bindparam("i"))
+_CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
+_BY_NAME = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == bindparam("t"),
+                                           resource_version.c.res_id == bindparam("i"))
+_NEWEST = _BY_NAME.order_by(resource_version.c.version.desc()).limit(1)
+_VERSION = _BY_NAME.where(resource_version.c.version == bindparam("v"))
 
 
 class Store:
@@ -140,23 +150,16 @@ class Tx:
     # -- reading ---------------------------------------------------------------------------
 
     def current(self, res_type: str, res_id: str, *, lock: bool = False) -> Current | None:
-        query = select(resource.c.rid, resource.c.res_type, resource.c.res_id, resource.c.version,
-                       resource.c.last_updated, resource.c.deleted).where(
-            resource.c.res_type == res_type, resource.c.res_id == res_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        query = _CURRENT_FOR_UPDATE if lock else _CURRENT
+        row = self.conn.execute(query, {"t": res_type, "i": res_id}).first()
         return Current(*row) if row else None
 
     def read(self, res_type: str, res_id: str, version: int | None = None) -> StoredVersion | None:
         """The newest version (or the given one), deleted or not; None if never existed."""
-        query = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == res_type,
-                                                resource_version.c.res_id == res_id)
         if version is None:
-            query = query.order_by(resource_version.c.version.desc()).limit(1)
+            row = self.conn.execute(_NEWEST, {"t": res_type, "i": res_id}).first()
         else:
-            query = query.where(resource_version.c.version == version)
-        row = self.conn.execute(query).first()
+            row = self.conn.execute(_VERSION, {"t": res_type, "i": res_id, "v": version}).first()
         return StoredVersion(*row) if row else None
 
     def read_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes]:

@@ -1,0 +1,1 @@
+"""Benchmarks of fhirip, run with `make bench` (python -m bench.run)."""
