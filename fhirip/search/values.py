@@ -30,11 +30,17 @@ _DATE = re.compile(
 )
 
 
+# Letters that carry their "accent" without a Unicode decomposition; folded so that
+# `tromso` finds Tromsø just as `hernandez` finds Hernández.
+_UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th",
+                               "ð": "d", "ı": "i"})
+
+
 def normalise_string(value: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded."""
     decomposed = unicodedata.normalize("NFKD", value)
     folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return " ".join(folded.split())[:MAX_INDEXED_CHARS]
+    return " ".join(folded.translate(_UNDECOMPOSED).split())[:MAX_INDEXED_CHARS]
 
 
 def cut(value: str) -> str:
