@@ -17,6 +17,7 @@ from fhirip import __version__, operations
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import RESOURCE_TYPES
+from fhirip.search.registry import capability_search_params
 
 _TYPE_LEVEL = ("read", "vread", "update", "patch", "delete", "history-instance",
                "history-type", "create", "search-type")
@@ -39,8 +40,7 @@ def _routed() -> set[str]:
 
 def capability_statement(ctx: Context) -> dict[str, Any]:
     routed = _routed()
-    search = ctx.services.extras.get("search")
-    has_search = search is not None
+    has_search = True
     resources = []
     for res_type in sorted(RESOURCE_TYPES):
         codes = [c for c in _TYPE_LEVEL if c in routed and (has_search or not c.startswith("search"))]
@@ -57,8 +57,7 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
             "referencePolicy": ["literal", "local", "enforced"] if ctx.settings.referential_integrity
             else ["literal", "local"],
         }
-        if has_search:
-            entry.update(search.capability_entry(res_type))
+        entry.update(search_capabilities(res_type))
         type_ops = [op for op in operations.all_operations()
                     if op.resource_types is None or res_type in op.resource_types]
         type_ops = [op for op in type_ops if op.levels & {"type", "instance"}]
@@ -91,6 +90,15 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [rest],
     }
+
+
+def search_capabilities(res_type: str) -> dict[str, Any]:
+    """searchParam, searchInclude and searchRevInclude of one type, from the registry."""
+    params = capability_search_params(res_type)
+    references = [p["name"] for p in params if p["type"] == "reference"]
+    return {"searchInclude": ["*", *(f"{res_type}:{name}" for name in references)],
+            "searchRevInclude": ["*"],
+            "searchParam": params}
 
 
 def _operation(op: operations.Operation) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 https://hl7.org/fhir/R4/http.html#ccreate  https://hl7.org/fhir/R4/http.html#cond-update
 https://hl7.org/fhir/R4/http.html#3.1.0.7.1 (conditional delete)
 
-The criteria are an ordinary search on the type; the caller decides what zero,
-one or several matches mean for its interaction.
+The criteria are an ordinary search on the type, evaluated strictly (an unknown
+parameter is an error, never silently ignored: ignoring it would widen the match)
+and under the caller's access policy, so a match the caller may not see is not a
+match at all. The caller decides what zero, one or several matches mean.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from urllib.parse import parse_qsl
 
 from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
+from fhirip.search import search
+
+_NOT_CRITERIA = {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
+                 "_format", "_pretty"}
 
 
 def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
@@ -28,5 +34,9 @@ def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
 def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
                  limit: int = 2) -> list[str]:
     """Ids of current resources of `res_type` that match; at most `limit` of them."""
-    engine = ctx.services.extras["search"]
-    return engine.match_ids(ctx, res_type, params, limit=limit)
+    criteria = [(k, v) for k, v in params if k not in _NOT_CRITERIA]
+    if not criteria:
+        raise BadRequest("A conditional interaction needs search criteria")
+    result = search(ctx.tx.conn, res_type, [*criteria, ("_count", str(limit)), ("_total", "none")],
+                    base_url=ctx.base_url, policy=ctx.policy, strict=True, expand=ctx.services.expand)
+    return [entry.res_id for entry in result.entries if entry.mode == "match"][:limit]

@@ -22,7 +22,12 @@ class Services:
     settings: Settings
     store: Store
     write_hooks: list[WriteHook] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)  # search engine, validator, terminology …
+    extras: dict[str, Any] = field(default_factory=dict)  # validator, terminology …
+
+    def expand(self, valueset_url: str) -> set[tuple[str, str]] | None:
+        """(system, code) pairs of a value set, for search's :in / :not-in; None if unknown."""
+        terminology = self.extras.get("terminology")
+        return terminology.codes(valueset_url) if terminology is not None else None
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Context:
     tx: Tx
     base_url: str
     actor: Any = None
+    # The consent layer's SQL condition on a resource row alias; None = no restriction.
+    policy: Callable[[Any], Any] | None = None
     # Inside a transaction, references are checked once all entries are written, so
     # entries may refer to each other in any order.
     in_transaction: bool = False

@@ -4,23 +4,37 @@ https://hl7.org/fhir/R4/http.html#search
 https://hl7.org/fhir/R4/search.html
 
 The HTTP side of search; the engine (parameters, SQL, paging, includes) lives in
-`fhirip.search` and is reached through `ctx.services.extras["search"]`.
+`fhirip.search`. The caller's access policy goes into the engine's SQL, never
+after it.
 """
 
 from __future__ import annotations
 
+from fhirip.errors import NotFound
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.search import search, searchset_bundle
+
+COMPARTMENTS = ("Patient",)
+
+
+def _run(ctx: Context, req: FhirRequest, res_type: str | None,
+         compartment: tuple[str, str] | None = None) -> FhirResponse:
+    result = search(ctx.tx.conn, res_type, req.params, base_url=ctx.base_url, policy=ctx.policy,
+                    strict=req.prefer_handling == "strict", expand=ctx.services.expand,
+                    compartment=compartment)
+    return FhirResponse(200, resource=searchset_bundle(result, ctx.base_url))
 
 
 def search_type(ctx: Context, req: FhirRequest) -> FhirResponse:
-    return ctx.services.extras["search"].search(ctx, req, req.res_type)
+    return _run(ctx, req, req.res_type)
 
 
 def search_system(ctx: Context, req: FhirRequest) -> FhirResponse:
-    return ctx.services.extras["search"].search(ctx, req, None)
+    return _run(ctx, req, None)
 
 
 def search_compartment(ctx: Context, req: FhirRequest) -> FhirResponse:
-    return ctx.services.extras["search"].search(ctx, req, req.compartment,
-                                                compartment=(req.res_type, req.res_id))
+    if req.res_type not in COMPARTMENTS:
+        raise NotFound(f"Compartment search is offered for {', '.join(COMPARTMENTS)} only")
+    return _run(ctx, req, req.compartment, compartment=(req.res_type, req.res_id or ""))

@@ -136,6 +136,10 @@ class Store:
 def _is_race(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
+    # SQLite: a read transaction that must start writing after another writer
+    # committed gets "database is locked" at once; the retry starts afresh.
+    if "database is locked" in str(getattr(exc, "orig", "")):
+        return True
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return code in {"40001", "40P01"}
 
