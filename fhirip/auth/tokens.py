@@ -15,6 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -30,6 +33,8 @@ ACCEPTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 DEFAULT_CLOCK_SKEW_SECONDS = 30.0
 MAX_TOKEN_LENGTH = 16_384  # far above any real access token; bounds the work per request
 REQUIRED_CLAIMS = ("exp", "iss", "aud")
+CACHE_SECONDS = 60.0  # how long a verified token is trusted without re-checking its signature
+CACHE_ENTRIES = 4096
 
 ENV_JWKS = "FHIRIP_JWKS"
 ENV_ISSUER = "FHIRIP_ISSUER"
@@ -102,26 +107,47 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class TokenVerifier:
-    """Verifies bearer tokens against one issuer, one audience and one key set."""
+    """Verifies bearer tokens against one issuer, one audience and one key set.
 
-    def __init__(self, settings: AuthSettings, keys: KeySet | None = None) -> None:
+    A client sends the same token on many requests, and a signature check costs far
+    more than the request's policy work, so a verified token is remembered for up to
+    ``cache_seconds`` (never past its own exp). A key removed from the JWKS therefore
+    stops working for tokens already seen within that time.
+    """
+
+    def __init__(self, settings: AuthSettings, keys: KeySet | None = None, *,
+                 cache_seconds: float = CACHE_SECONDS, cache_entries: int = CACHE_ENTRIES) -> None:
         self.settings = settings
         self.keys = keys if keys is not None else key_set_for(settings.jwks)
+        self._cache_seconds = cache_seconds
+        self._cache_entries = cache_entries
+        self._cache: OrderedDict[str, tuple[float, dict[str, Any], Actor]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def authenticate(self, authorization: str | None) -> Actor:
         """The Actor behind an Authorization header value; Unauthorized if there is none."""
-        return Actor.from_claims(self.verify(bearer_token(authorization)))
+        token = bearer_token(authorization)
+        cached = self._cached(token)
+        if cached is None:
+            claims = self.verify(token)
+            cached = self._cached(token)
+            if cached is None:  # caching is off (or the entry was just evicted)
+                return Actor.from_claims(claims)
+        return cached[1]
 
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of a compact JWS token."""
         if not isinstance(token, str) or not token:
             raise missing_token()
+        cached = self._cached(token)
+        if cached is not None:
+            return dict(cached[0])
         if len(token) > MAX_TOKEN_LENGTH:
             raise invalid_token(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
         if not _COMPACT_JWS.match(token):
             raise invalid_token("malformed token (expected a compact JWS: header.payload.signature)")
         try:
-            return self._verify(token)
+            claims = self._verify(token)
         except jwt.PyJWTError as error:
             raise invalid_token(_describe(error)) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as error:
@@ -129,6 +155,34 @@ class TokenVerifier:
             # material): still the client's token that is wrong, never a server error.
             log.info("bearer token rejected: %s: %s", type(error).__name__, error)
             raise invalid_token("malformed token") from None
+        self._remember(token, claims)
+        return dict(claims)
+
+    def _cached(self, token: str) -> tuple[dict[str, Any], Actor] | None:
+        with self._cache_lock:
+            entry = self._cache.get(token)
+            if entry is None:
+                return None
+            valid_until, claims, actor = entry
+            if time.time() >= valid_until:
+                del self._cache[token]
+                return None
+            self._cache.move_to_end(token)
+            return claims, actor
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        if self._cache_seconds <= 0:
+            return
+        actor = Actor.from_claims(claims)  # a token whose claims do not map is never cached
+        # exp already passed int() in the JWT library, but may be huge: compare before adding floats.
+        cache_until = time.time() + self._cache_seconds
+        expires = int(claims["exp"])
+        valid_until = cache_until if expires >= cache_until else expires + self.settings.clock_skew_seconds
+        with self._cache_lock:
+            self._cache[token] = (valid_until, claims, actor)
+            self._cache.move_to_end(token)
+            while len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
 
     def _verify(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)

@@ -252,3 +252,26 @@ def test_error_renders_as_an_operation_outcome(verifier: TokenVerifier) -> None:
     outcome = rejected(verifier, "a.b.c").outcome()
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "login"
+
+
+def test_verified_token_is_remembered_until_its_expiry(dev_keys: DevKeys) -> None:
+    verifier = TokenVerifier(AuthSettings(str(dev_keys.jwks_path), DEV_ISSUER, DEV_AUDIENCE, clock_skew_seconds=0))
+    token = dev_keys.mint({**PRACTITIONER, "exp": int(time.time()) + 2})
+    first = verifier.authenticate(f"Bearer {token}")
+    assert verifier.authenticate(f"Bearer {token}") is first  # served from the cache
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.authenticate(f"Bearer {token}")
+
+
+def test_huge_expiry_is_accepted_without_overflow(verifier: TokenVerifier, dev_keys: DevKeys) -> None:
+    token = dev_keys.mint({**PRACTITIONER, "exp": 10 ** 400})
+    assert verifier.verify(token)["exp"] == 10 ** 400
+    assert verifier.verify(token)["exp"] == 10 ** 400  # and again from the cache
+
+
+def test_without_a_cache_every_request_is_verified(dev_keys: DevKeys) -> None:
+    verifier = TokenVerifier(AuthSettings(str(dev_keys.jwks_path), DEV_ISSUER, DEV_AUDIENCE), cache_seconds=0)
+    header = f"Bearer {dev_keys.mint(PRACTITIONER)}"
+    assert verifier.authenticate(header) == verifier.authenticate(header)
+    assert verifier.authenticate(header) is not verifier.authenticate(header)
