@@ -45,12 +45,15 @@ def compiled(expression: str) -> Callable[..., list]:
         raise InvariantError(f"cannot compile FHIRPath {expression!r}: {exc}") from exc
 
 
-def holds(expression: str, element: Any, type_path: str, resource: dict) -> bool:
+def holds(expression: str, element: Any, type_path: str, resource: dict, *,
+          empty_passes: bool = True) -> bool:
     """Evaluate an invariant on `element` (of FHIR type or element path `type_path`).
 
-    An empty result counts as satisfied: FHIRPath yields empty where it cannot decide
-    (e.g. comparing dates of different precision), and an undecidable rule must not
-    reject data. Only an explicit false fails.
+    The invariant holds when the result is true. For the base specification's
+    invariants an empty result also passes: FHIRPath yields empty where it cannot
+    decide (e.g. dates of different precision), and an undecidable rule must not reject
+    data. The project's own invariants are written to be decisive, so for them
+    (empty_passes=False) empty fails, as in the reference validator.
     """
     node = ResourceNode.create_node(element, type_path)
     try:
@@ -59,7 +62,9 @@ def holds(expression: str, element: Any, type_path: str, resource: dict) -> bool
         raise
     except Exception as exc:
         raise InvariantError(f"cannot evaluate FHIRPath {expression!r}: {exc}") from exc
-    return not (len(result) == 1 and result[0] is False)
+    if len(result) == 1 and isinstance(result[0], bool):
+        return result[0]
+    return empty_passes and not result
 
 
 # --- native implementations -----------------------------------------------------------

@@ -230,7 +230,7 @@ def check_constraint(constraint: Constraint, item: Any, type_path: str, expr: st
     native = fhirpath.NATIVE.get(constraint.key)
     try:
         ok = native(item, resource) if native else fhirpath.holds(
-            constraint.expression, item, type_path, resource)
+            constraint.expression, item, type_path, resource, empty_passes=source == "FHIR R4")
     except fhirpath.InvariantError as exc:
         issues.append(issue("warning", "exception", expr,
                             f"{expr}: invariant {constraint.key} could not be evaluated: {exc}"))
