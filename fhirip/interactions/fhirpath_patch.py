@@ -10,6 +10,7 @@ with fhirpathpy against each candidate element.
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +146,8 @@ def _add(resource: dict[str, Any], path: str, parts: dict[str, Any], where: str)
     if isinstance(existing, list):
         existing.append(value)
     elif existing is None:
-        target[name] = value
+        # A repeating element is a JSON array even when it holds a single value.
+        target[name] = [value] if _repeats(resource["resourceType"], path, name) else value
     else:
         raise Unprocessable(f"{where}: '{path}.{name}' already has a value; use replace", expression=[where])
 
@@ -198,6 +200,39 @@ def _move(resource: dict[str, Any], path: str, parts: dict[str, Any], where: str
     if not (0 <= source < len(lst) and 0 <= destination < len(lst)):
         raise Unprocessable(f"{where}: source or destination is outside the list", expression=[where])
     lst.insert(destination, lst.pop(source))
+
+
+def _repeats(resource_type: str, path: str, name: str) -> bool:
+    """Whether element `name` below `path` has max cardinality '*', from the R4B models."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from fhirip.model.resources import model_class
+
+    def field_type(cls: Any, element: str) -> tuple[Any, bool] | None:
+        for field_name, info in cls.model_fields.items():
+            if element in (info.alias, field_name):
+                annotation, repeats = info.annotation, False
+                while typing.get_args(annotation):  # unwrap Optional[List[Annotated[...]]]
+                    repeats = repeats or typing.get_origin(annotation) in (list, typing.List)
+                    annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+                return annotation, repeats
+        return None
+
+    cls: Any = model_class(resource_type)
+    steps = [s for s in _split(path) if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", s)]
+    if steps and steps[0] == resource_type:
+        steps = steps[1:]
+    for step in steps:
+        found = field_type(cls, step)
+        if found is None:
+            return False
+        type_name = getattr(found[0], "__name__", "").removesuffix("Type")
+        try:
+            cls = get_fhir_model_class(type_name)
+        except Exception:  # a primitive or an unknown type: nothing below it to walk
+            return False
+    found = field_type(cls, name)
+    return found is not None and found[1]
 
 
 _OPERATIONS = {"add": _add, "insert": _insert, "delete": _delete, "replace": _replace, "move": _move}
