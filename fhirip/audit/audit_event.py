@@ -9,14 +9,30 @@ actor (anchors-norway.md §6.4). A pure function: storing it is the caller's job
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from fhirip.audit.agents import client_reference, organization_reference, person_reference
-from fhirip.audit.codes import (AUDIT_ENTITY_TYPE, AUDIT_EVENT_TYPE, BREAK_THE_GLASS_LABEL, DICOM,
-                                EXTRA_SECURITY_ROLE_TYPE, INTERACTION_ACTION, OBJECT_ROLE, OUTCOMES,
-                                QUERY_INTERACTIONS, RESTFUL_INTERACTION, SECURITY_SOURCE_TYPE, V3_ACT_REASON,
-                                V3_PARTICIPATION_TYPE, V3_ROLE_CLASS, coding, instant, mask_person_numbers)
+from fhirip.audit.codes import (
+    AUDIT_ENTITY_TYPE,
+    AUDIT_EVENT_TYPE,
+    BREAK_THE_GLASS_LABEL,
+    DICOM,
+    EXTRA_SECURITY_ROLE_TYPE,
+    INTERACTION_ACTION,
+    OBJECT_ROLE,
+    OUTCOMES,
+    QUERY_INTERACTIONS,
+    RESTFUL_INTERACTION,
+    SECURITY_SOURCE_TYPE,
+    V3_ACT_REASON,
+    V3_PARTICIPATION_TYPE,
+    V3_ROLE_CLASS,
+    coding,
+    instant,
+    mask_person_numbers,
+)
 from fhirip.auth.actor import Actor, ActorKind
 
 SOURCE_OBSERVER = "fhirip"

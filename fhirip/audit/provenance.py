@@ -5,12 +5,12 @@ https://hl7.org/fhir/R4/provenance.html
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from fhirip.audit.agents import client_reference, organization_reference, person_reference
-from fhirip.audit.codes import (PROVENANCE_PARTICIPANT_TYPE, V3_ACT_REASON, V3_DATA_OPERATION, coding,
-                                instant)
+from fhirip.audit.codes import PROVENANCE_PARTICIPANT_TYPE, V3_ACT_REASON, V3_DATA_OPERATION, coding, instant
 from fhirip.auth.actor import Actor
 
 # FHIR interaction → v3-DataOperation code; the v3 codes themselves are accepted as they are.

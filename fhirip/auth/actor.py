@@ -23,9 +23,10 @@ layer resolves a PERSON actor with :meth:`Actor.resolved_as`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from fhirip.auth.challenges import invalid_token
 from fhirip.auth.scopes import Context, Restriction, ScopeSet
@@ -89,7 +90,7 @@ class Actor:
     btg_reason: str | None = None
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> "Actor":
+    def from_claims(cls, claims: Mapping[str, Any]) -> Actor:
         """Map verified token claims to an Actor; malformed claims are an invalid token."""
         issuer = _optional_string(claims, "iss") or ""
         client_id = _optional_string(claims, "client_id") or _optional_string(claims, "azp")
@@ -148,7 +149,7 @@ class Actor:
         system = DNR_SYSTEM if self.person_id[0] in "4567" else FNR_SYSTEM
         return system, self.person_id
 
-    def resolved_as(self, kind: ActorKind) -> "Actor":
+    def resolved_as(self, kind: ActorKind) -> Actor:
         """The same person, now known to be the patient or a relative."""
         if self.kind is not ActorKind.PERSON or kind not in (ActorKind.PATIENT, ActorKind.RELATIVE):
             raise ValueError(f"cannot resolve a {self.kind} actor as {kind}")

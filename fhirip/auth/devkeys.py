@@ -13,17 +13,23 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from fhirip.auth.actor import (CLAIM_BTG_REASON, CLAIM_HPR_NUMBER, CLAIM_ORG_NUMBER, CLAIM_PERSON_ID,
-                               CLAIM_PURPOSE_OF_USE)
+from fhirip.auth.actor import (
+    CLAIM_BTG_REASON,
+    CLAIM_HPR_NUMBER,
+    CLAIM_ORG_NUMBER,
+    CLAIM_PERSON_ID,
+    CLAIM_PURPOSE_OF_USE,
+)
 
 DEV_ISSUER = "http://127.0.0.1:8080/dev-issuer"
 DEV_AUDIENCE = "http://127.0.0.1:8080/fhir"
@@ -95,7 +101,7 @@ class DevKeys:
         return self.directory / JWKS_FILE
 
     @classmethod
-    def load_or_create(cls, data_dir: str | os.PathLike[str]) -> "DevKeys":
+    def load_or_create(cls, data_dir: str | os.PathLike[str]) -> DevKeys:
         directory = Path(data_dir) / "keys"
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         private_keys: dict[str, PrivateKey] = {}

@@ -107,7 +107,7 @@ class ScopeSet:
     clinical: tuple[ClinicalScope, ...]
 
     @classmethod
-    def parse(cls, scope_claim: str) -> "ScopeSet":
+    def parse(cls, scope_claim: str) -> ScopeSet:
         raw = tuple(token for token in scope_claim.split() if token)
         parsed = (parse_clinical_scope(token) for token in raw)
         return cls(raw, tuple(scope for scope in parsed if scope is not None))

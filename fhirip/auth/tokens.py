@@ -18,8 +18,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 
@@ -59,7 +60,7 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
-                 dev_data_dir: str | os.PathLike[str] | None = None) -> "AuthSettings":
+                 dev_data_dir: str | os.PathLike[str] | None = None) -> AuthSettings:
         """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW.
 
         With ``dev_data_dir`` (development mode only) and no FHIRIP_JWKS, the local

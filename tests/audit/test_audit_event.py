@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,10 +11,20 @@ from fhir.resources.R4B.auditevent import AuditEvent
 
 from fhirip.audit import audit_event, mask_person_numbers, outcome_for_status
 from fhirip.audit.codes import INTERACTION_ACTION
-from fhirip.auth.actor import (CLAIM_BTG_REASON, CLAIM_HPR_NUMBER, CLAIM_ORG_NUMBER, CLAIM_PERSON_ID,
-                               CLAIM_PURPOSE_OF_USE, FNR_SYSTEM, HPR_SYSTEM, ORG_NUMBER_SYSTEM, Actor, ActorKind)
+from fhirip.auth.actor import (
+    CLAIM_BTG_REASON,
+    CLAIM_HPR_NUMBER,
+    CLAIM_ORG_NUMBER,
+    CLAIM_PERSON_ID,
+    CLAIM_PURPOSE_OF_USE,
+    FNR_SYSTEM,
+    HPR_SYSTEM,
+    ORG_NUMBER_SYSTEM,
+    Actor,
+    ActorKind,
+)
 
-RECORDED = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+RECORDED = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 ISSUER = "https://helseid-sts.test.nhn.no"
 
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.provenance import Provenance
 
 from fhirip.audit import provenance
-from fhirip.auth.actor import (CLAIM_HPR_NUMBER, CLAIM_ORG_NUMBER, CLAIM_PERSON_ID, CLAIM_PURPOSE_OF_USE,
-                               HPR_SYSTEM, ORG_NUMBER_SYSTEM, Actor, ActorKind)
+from fhirip.auth.actor import (
+    CLAIM_HPR_NUMBER,
+    CLAIM_ORG_NUMBER,
+    CLAIM_PERSON_ID,
+    CLAIM_PURPOSE_OF_USE,
+    HPR_SYSTEM,
+    ORG_NUMBER_SYSTEM,
+    Actor,
+    ActorKind,
+)
 
-RECORDED = datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+RECORDED = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
 
 def make_actor(**claims: Any) -> Actor:

@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
-from fhirip.auth.actor import (CLAIM_BTG_REASON, CLAIM_HPR_NUMBER, CLAIM_ORG_NUMBER, CLAIM_PERSON_ID,
-                               CLAIM_PURPOSE_OF_USE, DNR_SYSTEM, FNR_SYSTEM, Actor, ActorKind)
+from fhirip.auth.actor import (
+    CLAIM_BTG_REASON,
+    CLAIM_HPR_NUMBER,
+    CLAIM_ORG_NUMBER,
+    CLAIM_PERSON_ID,
+    CLAIM_PURPOSE_OF_USE,
+    DNR_SYSTEM,
+    FNR_SYSTEM,
+    Actor,
+    ActorKind,
+)
 from fhirip.errors import Unauthorized
 
 BASE = {"iss": "https://helseid-sts.test.nhn.no", "sub": "pseudonym-1", "client_id": "ip-client"}

@@ -17,6 +17,7 @@ from fhirip.auth.devkeys import DEV_AUDIENCE, DEV_ISSUER, DevKeys, person_claims
 from fhirip.auth.tokens import MAX_TOKEN_LENGTH, AuthSettings, TokenVerifier, bearer_token
 from fhirip.errors import Unauthorized
 
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
