@@ -107,9 +107,14 @@ class KeySet:
         key = self._keys.get(kid)
         if key is not None and not self._is_stale():
             return key
-        with self._lock:
+        # A known key that is merely stale need not wait for another thread's fetch.
+        if not self._lock.acquire(blocking=key is None):
+            return key
+        try:
             if self._may_reload():
                 self._reload(initial=False)
+        finally:
+            self._lock.release()
         return self._keys.get(kid)
 
     def kids(self) -> tuple[str, ...]:

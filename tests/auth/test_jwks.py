@@ -153,3 +153,18 @@ def test_unreachable_jwks_url_rejects_tokens_without_crashing(dev_keys: DevKeys)
     verifier = TokenVerifier(AuthSettings(url, DEV_ISSUER, DEV_AUDIENCE), KeySet(url))
     with pytest.raises(Unauthorized, match="unknown key id"):
         verifier.verify(dev_keys.mint(CLAIMS))
+
+
+def test_stale_url_keys_are_refetched_after_their_maximum_age(
+        jwks_server: tuple[str, type[_JwksHandler]], dev_keys: DevKeys) -> None:
+    url, handler = jwks_server
+    handler.document = _jwks(dev_keys)
+    clock = FakeClock()
+    keys = KeySet(url, min_refresh_seconds=30, max_age_seconds=600, clock=clock)
+    kid = dev_keys.kids["RS256"]
+    assert keys.get(kid) is not None and handler.requests == 1
+    clock.now += 300
+    assert keys.get(kid) is not None and handler.requests == 1
+    handler.document = {"keys": []}  # the issuer has withdrawn the key
+    clock.now += 301
+    assert keys.get(kid) is None and handler.requests == 2
