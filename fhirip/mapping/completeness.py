@@ -1,0 +1,69 @@
+"""When is an imported plan complete enough to keep its legacy status?
+
+An incomplete plan is imported as ``draft`` and never ``active`` (forskrift om individuell
+plan: no plan without consent unless under compulsory mental health care; one responsible
+coordinator at all times; the plan holds goals and measures). Each rule named in
+mappings/ip-resources.json ("completeness.rules") is a function here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+from fhirip.canonical import STRUCTURE_DEFINITION
+from fhirip.mapping.paths import get_value
+
+COORDINATOR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.1.9034"
+COORDINATOR_CODES = {"8", "18"}
+_LEGAL_BASIS = f"extension({STRUCTURE_DEFINITION}/ip-legal-basis).valueCode"
+
+
+def _of_type(resources: list[dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
+    return [r for r in resources if r.get("resourceType") == resource_type]
+
+
+def _has_legal_basis_or_plan_consent(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    if str(get_value(plan, _LEGAL_BASIS) or "").startswith("tvungent"):
+        return None
+    for consent in _of_type(resources, "Consent"):
+        codes = {c.get("code") for cat in consent.get("category", []) for c in cat.get("coding", [])}
+        if "ip-utarbeidelse" in codes and consent.get("status") == "active":
+            return None
+    return "no active consent to the plan and no compulsory-care legal basis"
+
+
+def _is_current(period: dict[str, Any] | None, today: date) -> bool:
+    end = (period or {}).get("end")
+    return not end or end[:10] >= today.isoformat()[: len(end[:10])]
+
+
+def _has_one_current_coordinator(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    count = 0
+    for team in _of_type(resources, "CareTeam"):
+        for participant in team.get("participant", []):
+            codings = [c for role in participant.get("role", []) for c in role.get("coding", [])]
+            if any(c.get("system") == COORDINATOR_SYSTEM and c.get("code") in COORDINATOR_CODES for c in codings) \
+                    and _is_current(participant.get("period"), today):
+                count += 1
+    if count == 1:
+        return None
+    return "no current coordinator" if count == 0 else f"{count} current coordinators, the rule is exactly one"
+
+
+def _has_goal_or_measure(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    if plan.get("activity") or _of_type(resources, "Goal"):
+        return None
+    return "no goals and no measures"
+
+
+RULES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]], date], str | None]] = {
+    "has-legal-basis-or-plan-consent": _has_legal_basis_or_plan_consent,
+    "has-one-current-coordinator": _has_one_current_coordinator,
+    "has-goal-or-measure": _has_goal_or_measure,
+}
+
+
+def incompleteness(plan: dict[str, Any], resources: list[dict[str, Any]], rules: list[str], today: date) -> list[str]:
+    """What the plan lacks, one phrase per broken rule; empty when complete."""
+    return [problem for name in rules if (problem := RULES[name](plan, resources, today))]

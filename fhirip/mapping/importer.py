@@ -1,0 +1,187 @@
+"""The import loop: one transaction per plan, resumable, with a loss report and a progress bar.
+
+Resuming after a kill is safe twice over: a checkpoint file lists the plan keys whose
+transaction was answered, and every create is conditional (``ifNoneExist`` on a business
+identifier), so a plan that was submitted but not yet checkpointed creates nothing new when
+it is sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from fhirip.mapping.bundle import PlanNotMappable, to_bundle
+from fhirip.mapping.conversion import read_plans
+from fhirip.mapping.records import Loss, RecordError
+
+EXIT_OK, EXIT_SKIPPED, EXIT_LOSSES = 0, 1, 2
+
+
+@dataclass
+class ImportSummary:
+    """What a run did. ``exit_code``: 0 all plans imported with nothing lost, 1 at least one
+    plan (or source record) skipped, 2 everything imported but some values could not be mapped."""
+
+    format: str
+    path: str
+    dry_run: bool
+    plans_read: int = 0
+    plans_imported: int = 0
+    plans_already_done: int = 0
+    plans_skipped: int = 0
+    resources_created: int = 0
+    resources_existing: int = 0
+    seconds: float = 0.0
+    errors: list[RecordError] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return EXIT_SKIPPED
+        return EXIT_LOSSES if self.losses else EXIT_OK
+
+    @property
+    def plans_per_second(self) -> float:
+        return self.plans_read / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "path": self.path, "dryRun": self.dry_run, "exitCode": self.exit_code,
+                "plansRead": self.plans_read, "plansImported": self.plans_imported,
+                "plansAlreadyDone": self.plans_already_done, "plansSkipped": self.plans_skipped,
+                "resourcesCreated": self.resources_created, "resourcesExisting": self.resources_existing,
+                "seconds": round(self.seconds, 3),
+                "errors": [e.to_json() for e in self.errors], "losses": [l.to_json() for l in self.losses]}
+
+
+class _Checkpoint:
+    """An append-only file of plan keys whose transaction the server answered."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.done: set[str] = set()
+        if path is not None and path.exists():
+            self.done = {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        self._file = path.open("a", encoding="utf-8") if path is not None else None
+
+    def mark(self, key: str) -> None:
+        self.done.add(key)
+        if self._file is not None:
+            self._file.write(key + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _count_outcomes(response: dict[str, Any], summary: ImportSummary) -> None:
+    for entry in response.get("entry", []):
+        status = str(entry.get("response", {}).get("status", ""))
+        if status.startswith("201"):
+            summary.resources_created += 1
+        elif status.startswith("200"):
+            summary.resources_existing += 1
+
+
+def _response_error(response: dict[str, Any]) -> str | None:
+    if response.get("resourceType") == "OperationOutcome":
+        return "; ".join(i.get("diagnostics", i.get("code", "")) for i in response.get("issue", [])) or "rejected"
+    for entry in response.get("entry", []):
+        status = str(entry.get("response", {}).get("status", ""))
+        if status and not status.startswith("2"):
+            return f"entry answered {status}"
+    return None
+
+
+def _plan_identity(plan_key: str, format: str) -> str:
+    return f"{format}:{plan_key}"
+
+
+def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]], *,
+               dry_run: bool = False, report_path: Path | None = None, progress: bool = True,
+               checkpoint: Path | None = None) -> ImportSummary:
+    """Import every plan at path, one transaction Bundle per plan, through ``submit``."""
+    summary = ImportSummary(format, str(path), dry_run)
+    done = _Checkpoint(None if dry_run else checkpoint)
+    skipped_keys: set[str] = set()
+    started = time.perf_counter()
+    bar = _progress_bar(progress)
+    task = bar.add_task("import", total=None, skipped=0) if bar else None
+    try:
+        for item in read_plans(format, Path(path)):
+            if isinstance(item, RecordError):
+                summary.errors.append(item)
+                if item.plan_key not in skipped_keys:
+                    skipped_keys.add(item.plan_key or f"{item.file}:{item.line}")
+                    summary.plans_skipped += 1
+                continue
+            summary.plans_read += 1
+            identity = _plan_identity(item.key, format)
+            if identity in done.done:
+                summary.plans_already_done += 1
+            else:
+                _import_one(item, identity, submit, dry_run, done, summary)
+            if bar is not None:
+                bar.update(task, advance=1, skipped=summary.plans_skipped)
+    finally:
+        done.close()
+        if bar is not None:
+            bar.stop()
+        summary.seconds = time.perf_counter() - started
+    if report_path is not None:
+        Path(report_path).write_text(json.dumps(summary.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+    return summary
+
+
+def _import_one(plan, identity: str, submit, dry_run: bool, done: _Checkpoint, summary: ImportSummary) -> None:
+    try:
+        bundle, losses = to_bundle(plan)
+    except PlanNotMappable as error:
+        summary.errors.append(RecordError(plan.source, None, f"plan {plan.key}", str(error), plan.key))
+        summary.plans_skipped += 1
+        return
+    summary.losses.extend(losses)
+    if dry_run:
+        summary.plans_imported += 1
+        return
+    try:
+        response = submit(bundle)
+    except Exception as error:  # the store's refusal must not stop the run: report and go on
+        response = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": f"{type(error).__name__}: {error}"}]}
+    problem = _response_error(response)
+    if problem is not None:
+        plan_row = plan.single("plan")
+        summary.errors.append(RecordError(plan_row.file if plan_row else plan.source, plan_row.line if plan_row else None,
+                                          f"plan {plan.key}", f"transaction refused: {problem}", plan.key))
+        summary.plans_skipped += 1
+        return
+    _count_outcomes(response, summary)
+    done.mark(identity)
+    summary.plans_imported += 1
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Plans per second, averaged over the run so far."""
+
+        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+            elapsed = task.elapsed or 0.0
+            rate = task.completed / elapsed if elapsed > 0 else 0.0
+            return Text(f"{rate:,.1f} plans/s")
+
+    bar = Progress(SpinnerColumn(), TextColumn("plans {task.completed:,.0f}"),
+                   TextColumn("skipped {task.fields[skipped]}"), RateColumn(), TimeElapsedColumn())
+    bar.start()
+    return bar
