@@ -128,20 +128,21 @@ class QueryParser:
         elif base in ("_include", "_revinclude"):
             modifier = name.partition(":")[2]
             if modifier not in ("", "iterate", "recurse"):
-                raise BadRequest(f"Unknown modifier :{modifier} on {base}", expression=(name,))
+                raise BadRequest(f"{name}: unknown modifier :{modifier} on {base}",
+                                 expression=(name,))
             for item in value.split(","):
                 query.includes.append(self._include(name, item, modifier != "",
                                                     base == "_revinclude"))
         elif base == "_summary":
             if value not in SUMMARY_MODES:
-                raise BadRequest(f"_summary must be one of {', '.join(SUMMARY_MODES)}, not "
+                raise BadRequest(f"{name} must be one of {', '.join(SUMMARY_MODES)}, not "
                                  f"{value!r}", expression=(name,))
             query.summary = None if value == "false" else value
         elif base == "_elements":
             query.elements = [e.strip() for e in value.split(",") if e.strip()]
         elif base == "_total":
             if value not in TOTAL_MODES:
-                raise BadRequest(f"_total must be one of {', '.join(TOTAL_MODES)}, not "
+                raise BadRequest(f"{name} must be one of {', '.join(TOTAL_MODES)}, not "
                                  f"{value!r}", expression=(name,))
             query.total = value
         else:
@@ -150,13 +151,14 @@ class QueryParser:
 
     def _sort_key(self, name: str, key: str) -> tuple[str, bool]:
         descending = key.startswith("-")
-        code = key.lstrip("-")
-        for res_type in self.types or ("Resource",):
-            param = self.registry.get(res_type, code) if self.types else (
-                code if code in ("_id", "_lastUpdated") else None)
-            if param is None or (not isinstance(param, str) and param.type == "composite"):
-                raise BadRequest(f"Cannot sort on {code!r}: not a sortable search parameter of "
-                                 f"{res_type}", expression=(name,))
+        code = key.removeprefix("-")
+        if code in ("_id", "_lastUpdated"):
+            return code, descending
+        for res_type in self.types or ("all resource types",):
+            param = self.registry.get(res_type, code) if self.types else None
+            if param is None or param.type == "composite":
+                raise BadRequest(f"{name}: cannot sort on {code!r}, it is not a sortable search "
+                                 f"parameter of {res_type}", expression=(name,))
         return code, descending
 
     def _include(self, name: str, item: str, iterate: bool, reverse: bool) -> Include:
@@ -218,14 +220,14 @@ class QueryParser:
             allowed = frozenset({"not", "missing"})
         type_modifier = None
         if modifier and modifier not in allowed:
-            if param.type == "reference" and self.registry.resource_types().count(modifier):
+            if param.type == "reference" and self.registry.is_resource_type(modifier):
                 if param.targets and modifier not in param.targets:
                     raise BadRequest(f"{name}: {param.code} cannot point at {modifier}",
                                      expression=(name,))
                 type_modifier, modifier = modifier, None
             else:
-                raise BadRequest(f"Modifier :{modifier} is not supported on {param.type} "
-                                 f"parameter {param.code!r}", expression=(name,))
+                raise BadRequest(f"{name}: modifier :{modifier} is not supported on "
+                                 f"{param.type} parameter {param.code!r}", expression=(name,))
         try:
             if modifier == "missing":
                 if value not in ("true", "false"):
@@ -235,7 +237,7 @@ class QueryParser:
                 values = [self._one_value(param, modifier, type_modifier, v)
                           for v in pv.split_escaped(value, ",")]
         except ValueError as exc:
-            raise BadRequest(f"Invalid value {value!r} for search parameter {name!r}: {exc}",
+            raise BadRequest(f"{name}: invalid value {value!r}: {exc}",
                              expression=(name,)) from None
         if type_modifier:
             modifier = f"type:{type_modifier}"

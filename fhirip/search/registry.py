@@ -157,6 +157,9 @@ class Registry:
     def resource_types(self) -> list[str]:
         return sorted(self._by_type)
 
+    def is_resource_type(self, name: str) -> bool:
+        return name in self._by_type
+
     def get(self, res_type: str, code: str) -> SearchParam | None:
         """The parameter `code` of `res_type`, if it is defined and supported."""
         param = self._by_type.get(res_type, {}).get(code) or self._common.get(code)

@@ -36,7 +36,8 @@ def _element_flags(res_type: str) -> tuple[frozenset[str], frozenset[str]]:
         name = field.alias or ""
         if extra.get("summary_element_property"):
             summary.add(name)
-        if extra.get("element_required") or extra.get("one_of_many_required"):
+        if field.is_required() or extra.get("element_required") or \
+                extra.get("one_of_many_required"):
             mandatory.add(name)
     return frozenset(summary), frozenset(mandatory)
 

@@ -3,8 +3,9 @@
 https://hl7.org/fhir/R4/search.html#sort
 
 A parameter with several values sorts by its lowest value ascending and by its
-highest value descending (for dates: the earliest start / the latest end), as
-the specification describes. Resources without a value come last either way.
+highest value descending. Dates sort on the start of their range both ways: an
+open-ended period (every active plan) has no end to sort by, and "newest
+first" means the latest start. Resources without a value come last either way.
 The rid is always the final key, so the order is total and paging is stable.
 """
 
@@ -33,7 +34,7 @@ def sort_expression(r: FromClause, code: str, descending: bool, types: tuple[str
         assert param is not None and param.type in TABLES  # checked by the parser
         table = TABLES[param.type].alias()
         if param.type == "date":
-            column = func.max(table.c.high) if descending else func.min(table.c.low)
+            column = (func.max if descending else func.min)(table.c.low)
         else:
             column = (func.max if descending else func.min)(table.c[_SORT_COLUMN[param.type]])
         key = (select(column)
