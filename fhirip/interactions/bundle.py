@@ -158,13 +158,24 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
     for entry in entries:
         if isinstance(entry.req.resource, dict):
             _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
+    owners: list[int] = []  # the entry that wrote each deferred reference check
     for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
         if entry.response is None:
             entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
-    check_deferred_references(ctx)
+            owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
+    _check_references(ctx, owners)
     out = [_response_entry(entry.response) for entry in entries]
     return FhirResponse(200, resource={"resourceType": "Bundle", "type": "transaction-response",
                                        "entry": out})
+
+
+def _check_references(ctx: Context, owners: list[int]) -> None:
+    """After all entries: every reference written must resolve; a dangling one names its entry."""
+    deferred = ctx.deferred_references
+    for owner, item in zip(owners, deferred):
+        ctx.deferred_references = [item]
+        _in_entry(owner, lambda: check_deferred_references(ctx))
+    ctx.deferred_references = []
 
 
 def _in_entry(index: int, work: Any) -> Any:
