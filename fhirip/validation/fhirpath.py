@@ -125,6 +125,30 @@ def _ctm_1(element: Any, resource: dict) -> bool:
     return member_type in (None, "Practitioner")
 
 
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _dom_3(element: Any, resource: dict) -> bool:
+    """dom-3: every contained resource is referred to from the resource ('#id' as a
+    reference, canonical or uri), or itself refers to its container ('#')."""
+    contained = element.get("contained") if isinstance(element, dict) else None
+    if not contained:
+        return True
+    used = set(_strings({k: v for k, v in element.items() if k != "contained"}))
+    for item in contained:
+        used.update(s for other in contained if other is not item for s in _strings(other))
+    return all(("#" + str(item.get("id"))) in used or "#" in set(_strings(item))
+               for item in contained if isinstance(item, dict))
+
+
 _FORBIDDEN_XHTML = re.compile(r"<\s*(script|iframe|object|embed|form|input|base|link|meta|style)\b"
                               r"|\son[a-z]+\s*=", re.IGNORECASE)
 
@@ -142,7 +166,7 @@ def _txt_2(element: Any, resource: dict) -> bool:
 
 NATIVE: dict[str, Callable[[Any, dict], bool]] = {
     "ext-1": _ext_1, "per-1": _per_1, "ref-1": _ref_1, "ctm-1": _ctm_1,
-    "txt-1": _txt_1, "txt-2": _txt_2,
+    "txt-1": _txt_1, "txt-2": _txt_2, "dom-3": _dom_3,
 }
 # ele-1 (no empty elements) is checked by the element walker itself, which sees every node.
 SKIPPED = frozenset({"ele-1"})
