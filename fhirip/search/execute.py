@@ -164,10 +164,13 @@ def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], orde
     conn.execute(delete(search_result).where(search_result.c.search_id.in_(expired)))
     conn.execute(delete(search_session).where(search_session.c.expires < now))
     search_id = secrets.token_urlsafe(24)
-    stored = conn.execute(insert(search_result).from_select(
+    conn.execute(insert(search_result).from_select(
         ["search_id", "pos", "rid"],
         select(literal(search_id), func.row_number().over(order_by=ordering), r.c.rid)
-        .where(*where))).rowcount
+        .where(*where)))
+    # rowcount of INSERT ... SELECT is not reported by every driver; the last position is
+    stored = conn.execute(select(func.max(search_result.c.pos)).where(
+        search_result.c.search_id == search_id)).scalar_one() or 0
     conn.execute(insert(search_session).values(
         search_id=search_id, created=now, expires=now + SEARCH_RESULT_LIFETIME,
         res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
