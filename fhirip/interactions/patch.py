@@ -9,6 +9,7 @@ update (structure, write hooks, references) and stored as the next version.
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -53,6 +54,8 @@ def conditional_patch(ctx: Context, req: FhirRequest) -> FhirResponse:
 def apply_patch(req: FhirRequest, original: dict[str, Any]) -> dict[str, Any]:
     media = (req.content_type or "").split(";")[0].strip().lower()
     body = req.resource if req.resource is not None else parse_json(req.body or b"")
+    if isinstance(body, dict) and body.get("resourceType") == "Binary":
+        body = _binary_patch(body)
     if media == JSON_PATCH or (req.resource is not None and isinstance(body, list)):
         return _json_patch(original, body)
     if media in FHIR_JSON or req.resource is not None:
@@ -62,6 +65,17 @@ def apply_patch(req: FhirRequest, original: dict[str, Any]) -> dict[str, Any]:
     raise UnsupportedMediaType(
         f"PATCH takes {JSON_PATCH} (JSON Patch) or application/fhir+json (FHIRPath Patch), "
         f"not '{req.content_type}'")
+
+
+def _binary_patch(binary: dict[str, Any]) -> Any:
+    """A JSON Patch in a Bundle entry travels as a Binary: https://hl7.org/fhir/R4/http.html#patch"""
+    if binary.get("contentType", "").split(";")[0].strip() != JSON_PATCH:
+        raise UnsupportedMediaType(f"A Binary patch must have contentType {JSON_PATCH}",
+                                   expression=["Binary.contentType"])
+    try:
+        return orjson.loads(base64.b64decode(binary.get("data") or "", validate=True))
+    except (ValueError, orjson.JSONDecodeError):
+        raise BadRequest("Binary.data is not base64-encoded JSON", expression=["Binary.data"]) from None
 
 
 def _json_patch(original: dict[str, Any], operations: Any) -> dict[str, Any]:
