@@ -86,7 +86,9 @@ class Expander:
             self._cache.clear()
             self._code_systems.clear()
         else:
-            self._cache = {k: v for k, v in self._cache.items() if not k.startswith(url)}
+            # Expansions of server-stored value sets may depend on the changed resource too.
+            self._cache = {k: v for k, v in self._cache.items()
+                           if not k.startswith(url) and v[0].static}
 
     def code_system(self, system: str, version: str | None = None
                     ) -> tuple[CodeSystemIndex, bool] | None:

@@ -5,6 +5,11 @@ https://hl7.org/fhir/R4/terminology-service.html
 Inputs and outputs are FHIR JSON (ValueSet with expansion, Parameters); errors are
 fhirip.errors (NotFound for unknown value sets, code systems, codes and maps;
 BadRequest for missing or contradictory parameters, naming the parameter).
+
+Wiring: build one service per process; pass `extra=` a function (resourceType, canonical)
+-> resource for terminology stored on the server, and call `invalidate(url)` after such a
+resource is written. Expansions of the files are cached for the process lifetime, those of
+server-stored resources for `dynamic_ttl` seconds (other workers see a change after that).
 """
 
 from __future__ import annotations
