@@ -277,7 +277,8 @@ class _BundleBuilder:
         if missing and care_plan.get("status") != wanted:
             plan_row = self.plan.single("plan")
             self.losses.append(Loss(plan_row.file if plan_row else self.plan.source, plan_row.line if plan_row else None,
-                                    f"plan {self.plan.key}", "status", str(care_plan.get("status")),
+                                    plan_row.describe(self.plan.key) if plan_row else f"plan {self.plan.key}",
+                                    "status", str(care_plan.get("status")),
                                     f"plan is incomplete ({'; '.join(missing)}): imported as {wanted}"))
             care_plan["status"] = wanted
 

@@ -164,7 +164,7 @@ class _Export:
                 continue
             yield self._record(plan_key, person_key)
         for owner, kinds in self.rows.items():
-            if owner not in seen and "person" not in kinds:
+            if owner not in seen and "person" not in kinds and owner not in self.errors:
                 for rows in kinds.values():
                     source_row, raw = rows[0]
                     yield RecordError(source_row.file, raw.first_line, f"{source_row.kind} {source_row.key}",

@@ -2,10 +2,10 @@
 
 https://hl7.org/fhir/R4/conceptmap.html  (and $translate, conceptmap-operation-translate)
 
-The engine only talks to the ``Translator`` protocol. ``ConceptMapFiles`` reads ConceptMap
-JSON from the project's ``terminology/`` directory first and from ``mappings/conceptmaps/``
-after it, so a map published in ``terminology/`` with the same id wins over the interim one.
-Switching to the terminology service is the one line in ``default_translator``.
+The engine only talks to the ``Translator`` protocol. ``ServiceTranslator`` asks the
+project's terminology service (the maps published in ``terminology/``) and falls back to the
+format-specific maps kept beside the specs in ``mappings/conceptmaps/`` (``ConceptMapFiles``)
+for the code lists the terminology does not publish.
 """
 
 from __future__ import annotations
@@ -109,10 +109,55 @@ class ConceptMapFiles:
         return concept_map in self._maps or f"{CONCEPT_MAP}/{concept_map}" in self._maps
 
 
+class ServiceTranslator:
+    """Translator over fhirip.terminology.TerminologyService, answers remembered per code."""
+
+    def __init__(self, service: Any, fallback: ConceptMapFiles) -> None:
+        self.service, self.fallback = service, fallback
+        self._forward: dict[tuple[str, str], Coding | None] = {}
+        self._backward: dict[tuple[str, str | None, str], str | None] = {}
+        self._published: dict[str, bool] = {}
+
+    def _url(self, concept_map: str) -> str:
+        return concept_map if "/" in concept_map else f"{CONCEPT_MAP}/{concept_map}"
+
+    def _service_knows(self, concept_map: str) -> bool:
+        if concept_map not in self._published:
+            from fhirip.errors import FhirError
+            try:
+                self.service.map_code(self._url(concept_map), "\x00")
+                self._published[concept_map] = True
+            except FhirError:
+                self._published[concept_map] = False
+        return self._published[concept_map]
+
+    def translate(self, concept_map: str, code: str) -> Coding | None:
+        key = (concept_map, code)
+        if key not in self._forward:
+            if self._service_knows(concept_map):
+                found = self.service.map_code(self._url(concept_map), code)
+                self._forward[key] = Coding(found["system"], found["code"], found.get("display")) if found else None
+            else:
+                self._forward[key] = self.fallback.translate(concept_map, code)
+        return self._forward[key]
+
+    def translate_back(self, concept_map: str, system: str | None, code: str) -> str | None:
+        key = (concept_map, system, code)
+        if key not in self._backward:
+            if self._service_knows(concept_map):
+                from fhirip.errors import FhirError
+                try:
+                    found = self.service.map_code(self._url(concept_map), code, system=system, reverse=True)
+                except FhirError:
+                    found = None
+                self._backward[key] = found["code"] if found else None
+            else:
+                self._backward[key] = self.fallback.translate_back(concept_map, system, code)
+        return self._backward[key]
+
+
 @lru_cache(maxsize=1)
 def default_translator() -> Translator:
-    return ConceptMapFiles()
+    from fhirip.terminology.service import TerminologyService
 
-
-def coding_json(value: Any) -> dict[str, Any] | None:
-    return value.to_json() if isinstance(value, Coding) else None
+    return ServiceTranslator(TerminologyService(), ConceptMapFiles((REPOSITORY_ROOT / "mappings" / "conceptmaps",)))

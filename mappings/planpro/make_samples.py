@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from fhirip.mapping.planpro import write_planpro  # noqa: E402
 from fhirip.mapping.records import PlanRecord, SourceRow  # noqa: E402
 from fhirip.mapping.spec import load_spec  # noqa: E402
-from fhirip.mapping.values import fnr_check_digits  # noqa: E402
+from fhirip.mapping.values import fnr_check_digits, parse_norwegian_datetime  # noqa: E402
 
 GIVEN = ["Kari", "Ola", "Ingrid", "Per", "Åse", "Bjørn", "Sølvi", "Håkon", "Marit", "Øystein", "Linnéa", "Trond"]
 FAMILY = ["Nordmann", "Hansen", "Olsen", "Bakke", "Sæther", "Løvås", "Æsøy", "Strøm", "Dahl", "Haugen"]
@@ -50,6 +50,11 @@ def synthetic_fnr(rng: random.Random) -> tuple[str, str]:
 
 def _date(rng: random.Random, start: int = 2015, end: int = 2024) -> str:
     return f"{rng.randint(start, end):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def _oslo_time(day: str, clock: str) -> str:
+    year, month, date = day.split("-")
+    return parse_norwegian_datetime(f"{date}.{month}.{year} {clock}")
 
 
 def _partial(rng: random.Random) -> str:
@@ -114,7 +119,7 @@ def synthetic_plan(number: int, rng: random.Random, staff: list[SourceRow], code
             values["part_of"] = f"T-{number}-1"
         record.add(SourceRow("measure", measure_key, values, "tiltak.csv"))
         record.add(SourceRow("measure_note", f"TN-{number}-{index}", {
-            "measure": measure_key, "time": f"{_date(rng, 2023, 2024)}T10:30:00+01:00", "author": "Koordinator",
+            "measure": measure_key, "time": _oslo_time(_date(rng, 2023, 2024), "10:30"), "author": "Koordinator",
             "text": "Brukeren kontakter selv psykoterapeuten; avtalt oppfølging om tre uker."}, "tiltaksnotater.csv"))
         if values["status"] == "30":
             record.add(SourceRow("application", f"SO-{number}-{index}", {
@@ -127,7 +132,7 @@ def synthetic_plan(number: int, rng: random.Random, staff: list[SourceRow], code
                 "satisfied_extent": "Ja", "satisfied_quality": "Delvis", "conclusion": rng.choice(["FORTSETTE", "ENDRES", "OPPHORE"]),
                 "comment": "Brukeren og fagpersonen er enige."}, "evalueringer.csv"))
     record.add(SourceRow("note", f"N-{number}-1", {
-        "note_type": "Individuell plan-notat", "date": f"{start}T09:00:00+01:00", "author": "Koordinator",
+        "note_type": "Individuell plan-notat", "date": _oslo_time(start, "09:00"), "author": "Koordinator",
         "title": "Referat fra planmøte", "text": f"Møte med {given}.\nAvtalt: ny evaluering om tre måneder."}, "notater.csv"))
     return record
 

@@ -1,0 +1,53 @@
+"""Bad legacy input is reported per record with file and line, and the run goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fhirip.mapping import read_plans, to_bundle
+from fhirip.mapping.records import PlanRecord, RecordError
+
+BAD = Path(__file__).resolve().parents[2] / "mappings" / "planpro" / "samples" / "bad"
+
+
+def _read(case: str) -> tuple[list[PlanRecord], list[RecordError]]:
+    items = list(read_plans("planpro", BAD / case))
+    return [i for i in items if isinstance(i, PlanRecord)], [i for i in items if isinstance(i, RecordError)]
+
+
+def test_an_impossible_date_is_a_loss_with_file_and_line_and_the_plan_still_imports() -> None:
+    plans, errors = _read("impossible-date")
+    assert errors == [] and len(plans) == 6
+    _, losses = to_bundle(plans[0])
+    loss = next(l for l in losses if l.value == "30.02.2021")
+    assert (loss.file, loss.line, loss.field) == ("tiltak.csv", 2, "oppstartdato")
+    assert "impossible date" in loss.reason
+
+
+def test_a_missing_required_column_drops_those_records_with_their_lines() -> None:
+    plans, errors = _read("missing-column")
+    assert errors == [] and len(plans) == 6
+    losses = [l for p in plans for l in p.losses if l.file == "tiltak.csv"]
+    assert any(l.line == 1 and l.field == "status" and "column missing" in l.reason for l in losses)
+    assert any(l.line == 2 and "record not imported" in l.reason for l in losses)
+    assert all(not p.rows_of("measure") for p in plans)
+
+
+def test_a_utf8_row_in_a_cp1252_export_skips_its_plan_only() -> None:
+    plans, errors = _read("wrong-encoding")
+    assert [(e.file, e.line, e.plan_key) for e in errors] == [("deltakere.csv", 2, "IP-000001")]
+    assert "UTF-8" in errors[0].reason
+    assert {p.key for p in plans} == {"IP-000002", "IP-000003", "IP-000004", "IP-000005", "IP-UFERDIG"}
+
+
+def test_a_row_with_too_many_fields_and_an_orphan_row_are_reported_and_others_import() -> None:
+    plans, errors = _read("broken-rows")
+    assert ("plan.csv", 4, "IP-000002") in {(e.file, e.line, e.plan_key) for e in errors}
+    orphan = next(e for e in errors if e.plan_key == "IP-FINNES-IKKE")
+    assert orphan.file == "mal.csv" and orphan.line is not None
+    assert "IP-000002" not in {p.key for p in plans} and len(plans) == 5
+
+
+def test_a_missing_plan_file_is_one_clear_error() -> None:
+    plans, errors = _read("missing-plan-file")
+    assert plans == [] and [(e.file, e.reason) for e in errors] == [("plan.csv", "file missing from the export")]
