@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from fhirip import operations
+from fhirip.conformance import load_conformance
 from fhirip.config import Settings
 from fhirip.interactions.context import Services
 from fhirip.search import index as search_index
+from fhirip.search import search
 from fhirip.store import Store
+from fhirip.terminology import Resolver, TerminologyService
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -15,4 +22,20 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         store.migrate()
     operations.load_all()
     services = Services(settings=settings, store=store)
+    services.extras["terminology"] = TerminologyService(extra=_stored_terminology(store))
+    if migrate:
+        load_conformance(services)
     return services
+
+
+def _stored_terminology(store: Store) -> Resolver:
+    """Lets the terminology service find CodeSystems/ValueSets/ConceptMaps written over the API."""
+
+    def resolve(resource_type: str, url: str) -> dict[str, Any] | None:
+        def work(tx: Any) -> dict[str, Any] | None:
+            result = search(tx.conn, resource_type, [("url", url), ("_count", "1")], base_url="")
+            return orjson.loads(result.entries[0].content) if result.entries else None
+
+        return store.run(work, write=False)
+
+    return resolve

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhirip.config import Settings
-from fhirip.errors import Issue
+from fhirip.errors import FhirError, Issue
 from fhirip.store import Current, Store, Tx
 
 # A write hook sees the resource about to be stored (and the version it replaces)
@@ -27,7 +27,22 @@ class Services:
     def expand(self, valueset_url: str) -> set[tuple[str, str]] | None:
         """(system, code) pairs of a value set, for search's :in / :not-in; None if unknown."""
         terminology = self.extras.get("terminology")
-        return terminology.codes(valueset_url) if terminology is not None else None
+        if terminology is None:
+            return None
+        try:
+            expansion = terminology.expand(url=valueset_url)
+        except FhirError:  # unknown or too large to expand: the caller reports it
+            return None
+        return {(c.get("system", ""), c["code"]) for c in _flatten(expansion["expansion"].get("contains", []))}
+
+
+def _flatten(contains: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for item in contains:
+        if "code" in item:
+            out.append(item)
+        out.extend(_flatten(item.get("contains", [])))
+    return out
 
 
 @dataclass

@@ -36,7 +36,9 @@ class Operation:
 _REGISTRY: dict[str, list[Operation]] = {}
 
 # Modules that register built-in operations; imported lazily by load_all().
-BUILT_IN: list[str] = []
+BUILT_IN: list[str] = [
+    "fhirip.operations.terminology",
+]
 
 
 def register(operation: Operation) -> Operation:
