@@ -48,14 +48,14 @@ class ElementDef:
     content_reference: str | None = None
     # child JSON key -> (definition, concrete type code of a choice key, or None)
     children: dict[str, tuple[ElementDef, str | None]] = field(default_factory=dict)
+    # children with min > 0, each with every JSON key that can carry it
+    required: list[tuple[ElementDef, list[str]]] = field(default_factory=list)
+    name: str = ""
+    max_count: int | None = None
 
-    @property
-    def name(self) -> str:
-        return self.path.rsplit(".", 1)[-1]
-
-    @property
-    def max_count(self) -> int | None:
-        return None if self.max == "*" else int(self.max)
+    def __post_init__(self) -> None:
+        self.name = self.path.rsplit(".", 1)[-1]
+        self.max_count = None if self.max == "*" else int(self.max)
 
 
 def constraint_from_json(data: dict[str, Any]) -> Constraint:
@@ -109,6 +109,13 @@ class BaseDefinitions:
                 else:
                     parent.children[name] = (element, None)
             self.elements[type_name] = by_path
+        for by_path in self.elements.values():
+            for element in by_path.values():
+                grouped: dict[int, tuple[ElementDef, list[str]]] = {}
+                for key, (child, _) in element.children.items():
+                    if child.min > 0:
+                        grouped.setdefault(id(child), (child, []))[1].append(key)
+                element.required = list(grouped.values())
 
     @classmethod
     def load(cls, path: Path | None = None) -> BaseDefinitions:

@@ -23,8 +23,9 @@ from fhirip.validation.partial_dates import compare_partial
 
 R4_MODEL = models["r4"]
 
-_OPTIONS = {
-    "traceFn": lambda label, value: None,  # invariants use trace(); keep it off stdout
+_QUIET = {"traceFn": lambda label, value: None}  # invariants use trace(); keep it off stdout
+_WITH_HAS_VALUE = {
+    **_QUIET,
     "userInvocationTable": {
         # hasValue(): true for a single primitive that carries a value, not only extensions.
         "hasValue": {"fn": lambda inputs: len(inputs) == 1 and inputs[0] is not None
@@ -40,7 +41,9 @@ class InvariantError(Exception):
 @lru_cache(maxsize=2048)
 def compiled(expression: str) -> Callable[..., list]:
     try:
-        return compile_fhirpath(expression, R4_MODEL, _OPTIONS)
+        # fhirpathpy rebuilds the user function table on every call, so pass it only when used.
+        options = _WITH_HAS_VALUE if "hasValue" in expression else _QUIET
+        return compile_fhirpath(expression, R4_MODEL, options)
     except Exception as exc:  # the parser raises bare Exceptions
         raise InvariantError(f"cannot compile FHIRPath {expression!r}: {exc}") from exc
 

@@ -77,6 +77,7 @@ class BaseWalker:
     def __init__(self, definitions: BaseDefinitions, value_sets: BaseValueSets) -> None:
         self.defs = definitions
         self.value_sets = value_sets
+        self._constraint_cache: dict[tuple[int, str | None], tuple[Constraint, ...]] = {}
 
     def walk(self, resource: dict[str, Any], issues: list[Issue],
              expr_root: str | None = None) -> InstanceIndex:
@@ -87,7 +88,8 @@ class BaseWalker:
         if not self.defs.has_type(resource_type):
             return index
         root = self.defs.root(resource_type)
-        self._check_constraints(root.constraints, resource, resource_type, expr_root, resource, issues)
+        self._check_constraints(self._constraints_of(root, None), resource, resource_type, expr_root,
+                                resource, issues)
         self._walk_object(resource, root, resource_type, expr_root, index, issues)
         return index
 
@@ -121,22 +123,11 @@ class BaseWalker:
                 type_code = choice_type or (child.types[0].code if len(child.types) == 1 else None)
                 self._visit(item, child, type_code, child_path, key if choice_type else None,
                             item_expr, expr, index, issues)
-        for child, keys in self._required(parent):
+        for child, keys in parent.required:
             if not any(k in obj or f"_{k}" in obj for k in keys):
                 issues.append(issue("error", "required", f"{expr}.{child.name.replace('[x]', '')}",
                                     f"{expr}.{child.name}: minimum cardinality {child.min} "
                                     f"(FHIR R4 {child.path}), but it is missing"))
-
-    def _required(self, parent: ElementDef) -> list[tuple[ElementDef, list[str]]]:
-        cached = getattr(parent, "_required_cache", None)
-        if cached is None:
-            grouped: dict[int, tuple[ElementDef, list[str]]] = {}
-            for key, (child, _) in parent.children.items():
-                if child.min > 0:
-                    grouped.setdefault(id(child), (child, []))[1].append(key)
-            cached = list(grouped.values())
-            parent._required_cache = cached  # type: ignore[attr-defined]
-        return cached
 
     def _walk_primitive_extensions(self, name: str, value: Any, children: dict, path: str,
                                    expr: str, index: InstanceIndex, issues: list[Issue]) -> None:
@@ -178,10 +169,9 @@ class BaseWalker:
 
         if element.binding_strength == "required" and type_code in CODED_TYPES:
             self._check_required_binding(element, occurrence, issues)
-        constraints = element.constraints
-        if complex_type:
-            constraints = constraints + self.defs.root(type_code).constraints
-        self._check_constraints(constraints, item, type_path, expr, index.resource, issues)
+        constraints = self._constraints_of(element, type_code if complex_type else None)
+        if constraints:
+            self._check_constraints(constraints, item, type_path, expr, index.resource, issues)
 
         if element.content_reference:
             target_path = element.content_reference.lstrip("#")
@@ -214,13 +204,26 @@ class BaseWalker:
                             f"{occurrence.expr}: {shown} is not in the required value set {url} "
                             f"(FHIR R4 {element.path})"))
 
-    def _check_constraints(self, constraints: tuple[Constraint, ...], item: Any, type_path: str,
+    def _constraints_of(self, element: ElementDef, complex_type: str | None) -> tuple[Constraint, ...]:
+        """The invariants an element of this definition and type must meet, deduplicated
+        by key, without those the walk checks itself; computed once per pair."""
+        key = (id(element), complex_type)
+        cached = self._constraint_cache.get(key)
+        if cached is None:
+            candidates = element.constraints
+            if complex_type:
+                candidates = candidates + self.defs.root(complex_type).constraints
+            unique: dict[str, Constraint] = {}
+            for constraint in candidates:
+                if constraint.key not in fhirpath.SKIPPED:
+                    unique.setdefault(constraint.key, constraint)
+            cached = self._constraint_cache[key] = tuple(unique.values())
+        return cached
+
+    @staticmethod
+    def _check_constraints(constraints: tuple[Constraint, ...], item: Any, type_path: str,
                            expr: str, resource: dict, issues: list[Issue]) -> None:
-        seen: set[str] = set()
         for constraint in constraints:
-            if constraint.key in seen or constraint.key in fhirpath.SKIPPED:
-                continue
-            seen.add(constraint.key)
             check_constraint(constraint, item, type_path, expr, resource, issues)
 
 
