@@ -101,11 +101,13 @@ def plan(index: int, seed: int = 1) -> Plan:
     consents = [
         {"resourceType": "Consent", "id": f"cs-plan-{index}", "status": "active",
          "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]},
+         "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5"},
          "category": [{"coding": [{"system": f"{CODE_SYSTEM}/ip-consent-category", "code": "ip-samtykke-plan"}]}],
          "patient": _ref("Patient", pid), "dateTime": start},
         {"resourceType": "Consent", "id": f"cs-share-{index}", "status": "active",
          "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                "code": "patient-privacy"}]},
+         "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5, helsepersonelloven § 22"},
          "category": [{"coding": [{"system": f"{CODE_SYSTEM}/ip-consent-category", "code": "ip-samtykke-deling"}]}],
          "patient": _ref("Patient", pid), "dateTime": start,
          "provision": {"type": "permit", "actor": [{"role": {"coding": [{
@@ -130,7 +132,9 @@ def plan(index: int, seed: int = 1) -> Plan:
                 "goal": [_ref("Goal", g["id"]) for g in goals],
                 "author": _ref("Practitioner", f"pr-{municipality}-{coordinator}"),
                 "extension": [{"url": f"{STRUCTURE_DEFINITION}/ip-next-evaluation",
-                               "valueDate": f"20{rng.randint(24, 27)}-{rng.randint(1, 12):02d}-01"}],
+                               "valueDate": f"20{rng.randint(24, 27)}-{rng.randint(1, 12):02d}-01"},
+                              {"url": f"{STRUCTURE_DEFINITION}/ip-legal-basis", "valueCodeableConcept": {
+                                  "coding": [{"system": f"{CODE_SYSTEM}/ip-legal-basis", "code": "samtykke"}]}}],
                 "activity": activities[:3]}
     versions = []
     for v in range(rng.randint(4, 19)):

@@ -8,12 +8,14 @@ import orjson
 
 from fhirip import operations
 from fhirip.conformance import load_conformance
+from fhirip.interactions.conformance_check import conformance_hook
 from fhirip.config import Settings
 from fhirip.interactions.context import Services
 from fhirip.search import index as search_index
 from fhirip.search import search
 from fhirip.store import Store
 from fhirip.terminology import Resolver, TerminologyService
+from fhirip.validation.validator import Validator
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -22,7 +24,11 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         store.migrate()
     operations.load_all()
     services = Services(settings=settings, store=store)
-    services.extras["terminology"] = TerminologyService(extra=_stored_terminology(store))
+    terminology = TerminologyService(extra=_stored_terminology(store))
+    validator = Validator(terminology=terminology,
+                          allow_synthetic_identifiers=settings.allow_synthetic_identifiers)
+    services.extras.update(terminology=terminology, validator=validator)
+    services.write_hooks.append(conformance_hook(validator))
     if migrate:
         load_conformance(services)
     return services

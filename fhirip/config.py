@@ -30,6 +30,8 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     max_bundle_entries: int = 1000
+    # Accept synthetic national identity numbers (test data); never in production.
+    allow_synthetic_identifiers: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -45,6 +47,7 @@ class Settings:
             max_body_bytes=int(os.environ.get("FHIRIP_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             referential_integrity=_env_bool("FHIRIP_REFERENTIAL_INTEGRITY", True),
             base_url=os.environ.get("FHIRIP_BASE_URL") or None,
+            allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
         )
         for key, value in overrides.items():
             if value is not None:

@@ -107,6 +107,7 @@ def demo_bundle() -> dict[str, Any]:
         {"resourceType": "Consent", "id": "demo-consent-sharing", "status": "active",
          "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                                "code": "patient-privacy"}]},
+         "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5, helsepersonelloven § 22"},
          "category": [{"coding": [{"system": f"{CODE_SYSTEM}/ip-consent-category", "code": "ip-samtykke-deling"}]}],
          "patient": {"reference": "Patient/demo-kari"}, "dateTime": "2026-01-10",
          "provision": {"type": "permit", "period": {"start": "2026-01-10", "end": "2027-01-10"},
@@ -120,7 +121,10 @@ def demo_bundle() -> dict[str, Any]:
          "careTeam": [{"reference": "CareTeam/demo-team"}],
          "goal": [{"reference": "Goal/demo-goal-school"}, {"reference": "Goal/demo-goal-home"}],
          "author": {"reference": "Practitioner/demo-ola"},
-         "extension": [{"url": f"{STRUCTURE_DEFINITION}/ip-next-evaluation", "valueDate": "2026-06-15"}],
+         "extension": [
+             {"url": f"{STRUCTURE_DEFINITION}/ip-next-evaluation", "valueDate": "2026-06-15"},
+             {"url": f"{STRUCTURE_DEFINITION}/ip-legal-basis", "valueCodeableConcept": {"coding": [
+                 {"system": f"{CODE_SYSTEM}/ip-legal-basis", "code": "samtykke", "display": "Samtykke"}]}}],
          "activity": [{"detail": {
              "status": "in-progress", "description": "Assistent i skoletiden, 10 timer i uken",
              "performer": [{"reference": "Organization/demo-kommune"}],

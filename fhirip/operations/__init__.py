@@ -38,6 +38,7 @@ _REGISTRY: dict[str, list[Operation]] = {}
 # Modules that register built-in operations; imported lazily by load_all().
 BUILT_IN: list[str] = [
     "fhirip.operations.terminology",
+    "fhirip.operations.validate",
 ]
 
 
