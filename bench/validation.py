@@ -28,10 +28,10 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "profiles" / "examples" / "ip-Ca
 MEASURES = 10
 
 
-def realistic_plan() -> dict:
+def realistic_plan(measures: int = MEASURES) -> dict:
     plan = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     activities = plan["activity"]
-    while len(activities) < MEASURES:
+    while len(activities) < measures:
         activities.append(copy.deepcopy(activities[len(activities) % 3]))
     return plan
 
@@ -48,9 +48,10 @@ def rate(action: Callable[[], object], seconds: float) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--measures", type=int, default=MEASURES, help="measures (tiltak) in the plan")
     args = parser.parse_args()
 
-    plan = realistic_plan()
+    plan = realistic_plan(args.measures)
     validator = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)
     issues = validator.validate(plan)
     assert not [i for i in issues if i.severity in ("error", "fatal")], issues
