@@ -51,3 +51,41 @@ def test_a_row_with_too_many_fields_and_an_orphan_row_are_reported_and_others_im
 def test_a_missing_plan_file_is_one_clear_error() -> None:
     plans, errors = _read("missing-plan-file")
     assert plans == [] and [(e.file, e.reason) for e in errors] == [("plan.csv", "file missing from the export")]
+
+
+ACOS_BAD = Path(__file__).resolve().parents[2] / "mappings" / "acos" / "samples" / "bad"
+
+
+def _acos(case: str) -> list[PlanRecord | RecordError]:
+    return list(read_plans("acos", ACOS_BAD / case))
+
+
+def test_an_xml_bomb_is_refused_before_any_entity_is_expanded() -> None:
+    [error] = _acos("bomb.xml")
+    assert isinstance(error, RecordError) and "DTDForbidden" in error.reason
+
+
+def test_broken_xml_is_reported_with_its_line() -> None:
+    [error] = _acos("broken.xml")
+    assert isinstance(error, RecordError) and error.line == 99 and "mismatched tag" in error.reason
+
+
+def test_latin1_bytes_in_a_utf8_xml_document_are_reported_with_their_line() -> None:
+    [error] = _acos("wrong-encoding.xml")
+    assert isinstance(error, RecordError) and error.line == 17
+
+
+def test_a_plan_without_fodselsnummer_is_skipped_with_the_line_of_the_person() -> None:
+    [error] = _acos("missing-fnr.xml")
+    assert isinstance(error, RecordError) and (error.line, error.plan_key) == (3, "A-0001")
+
+
+def test_an_impossible_xml_date_is_a_loss_with_its_line() -> None:
+    [plan] = _acos("impossible-date.xml")
+    loss = next(l for l in plan.losses if l.value == "2022-13-40")
+    assert loss.line == 73 and loss.field == "Oppstart"
+
+
+def test_a_whole_directory_of_bad_documents_reads_to_the_end() -> None:
+    items = list(read_plans("acos", ACOS_BAD))
+    assert len(items) == 5 and sum(isinstance(i, PlanRecord) for i in items) == 1

@@ -28,7 +28,7 @@ def _good_plans(format: str) -> list[PlanRecord]:
     return plans
 
 
-@pytest.mark.parametrize("format", ["planpro"])
+@pytest.mark.parametrize("format", ["planpro", "acos", "docx"])
 def test_every_mapped_field_of_every_sample_survives_the_round_trip(format: str) -> None:
     for plan in _good_plans(format):
         again, losses, _ = through_fhir(plan)
