@@ -140,21 +140,38 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
             result.total = conn.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
         return result
     ordering = order_by(r, parsed.sort, parsed.types, ctx.registry)
-    rows = conn.execute(
-        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
-        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
-                                     resource_version.c.version == r.c.version))
-        .where(*where).order_by(*ordering).limit(parsed.count + 1)).all()
-    if len(rows) <= parsed.count:
-        total = len(rows)
+    # An unordered probe decides between one page (sort the few rows) and several
+    # (sort once, into the stored result, and read the first page from there).
+    probe = conn.execute(select(r.c.rid).where(*where).limit(parsed.count + 1)).all()
+    if len(probe) <= parsed.count:
+        total = len(probe)
+        rows = conn.execute(
+            select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
+            .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                         resource_version.c.version == r.c.version))
+            .where(r.c.rid.in_([row[0] for row in probe])).order_by(*ordering)).all()
     else:
-        rows = rows[:parsed.count]
         result.search_id, total = _store(conn, parsed, r, where, ordering, compartment)
+        rows = _read_stored(conn, result.search_id, 0, parsed.count, ctx)
         result.links.update(_page_links(base_url, result.search_id, 0, parsed.count, total))
     if parsed.total != "none":
         result.total = total
     _fill_entries(conn, result, rows, parsed, ctx)
     return result
+
+
+def _read_stored(conn: Connection, search_id: str, offset: int, count: int,
+                 ctx: BuildContext) -> list[Any]:
+    r = resource.alias("r")
+    return conn.execute(
+        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
+        .select_from(search_result)
+        .join(r, r.c.rid == search_result.c.rid)
+        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                     resource_version.c.version == r.c.version))
+        .where(search_result.c.search_id == search_id, ctx.visible(r),
+               search_result.c.pos > offset, search_result.c.pos <= offset + count)
+        .order_by(search_result.c.pos)).all()
 
 
 def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], ordering: list[Any],
@@ -212,23 +229,16 @@ def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
     stored_params = [tuple(p) for p in json.loads(session.query)]
     parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(
         stored_params)  # type: ignore[arg-type]
-    r = resource.alias("r")
-    in_search = [search_result.c.search_id == search_id, ctx.visible(r)]
-    rows = conn.execute(
-        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
-        .select_from(search_result)
-        .join(r, r.c.rid == search_result.c.rid)
-        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
-                                     resource_version.c.version == r.c.version))
-        .where(*in_search, search_result.c.pos > offset, search_result.c.pos <= offset + count)
-        .order_by(search_result.c.pos)).all()
+    rows = _read_stored(conn, search_id, offset, count, ctx)
     result = SearchResult([], None, _page_links(base_url, search_id, offset, count,
                                                 session.total),
                           [], parsed.summary, parsed.elements, search_id)
     result.links["self"] = _page_url(base_url, search_id, offset, count)
     if parsed.total != "none":  # counted again under this caller's policy
+        r = resource.alias("r")
         result.total = conn.execute(select(func.count()).select_from(search_result).join(
-            r, r.c.rid == search_result.c.rid).where(*in_search)).scalar_one()
+            r, r.c.rid == search_result.c.rid).where(
+            search_result.c.search_id == search_id, ctx.visible(r))).scalar_one()
     _fill_entries(conn, result, rows, parsed, ctx)
     return result
 

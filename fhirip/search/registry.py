@@ -213,6 +213,11 @@ class Registry:
             return None
         resolve_types = tuple(sorted(set(_RESOLVE_IS.findall(expression))))
         param_expression = _RESOLVE_IS.sub("", expression)
+        from fhirip.search.paths import simple_path_evaluator
+
+        fast = simple_path_evaluator(param_expression)
+        if fast is not None:
+            return TypedExtractor(fast, resolve_types)
         try:
             compiled = fhirpath_compile(param_expression, models["r4"])
             compiled({"resourceType": res_type})
