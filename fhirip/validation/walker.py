@@ -119,6 +119,8 @@ class BaseWalker:
             child_path = f"{path}.{child.name}"
             is_list = isinstance(value, list)
             for i, item in enumerate(items):
+                if item is None and is_list:
+                    continue  # a null holds the place of a primitive that only has extensions (_key)
                 item_expr = f"{expr}.{key}[{i}]" if is_list else f"{expr}.{key}"
                 type_code = choice_type or (child.types[0].code if len(child.types) == 1 else None)
                 self._visit(item, child, type_code, child_path, key if choice_type else None,

@@ -124,3 +124,10 @@ def test_contained_resource_nobody_refers_to_fails_dom_3(strict_validator: Valid
     contained = [{"resourceType": "Patient", "id": "p1", "text": NARRATIVE}]
     issues = strict_validator.validate(careplan(contained=contained))
     assert [(i.expression, "dom-3" in i.diagnostics) for i in issues] == [(("CarePlan",), True)]
+
+
+def test_null_placeholder_of_an_extended_primitive_is_accepted(strict_validator: Validator) -> None:
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "name": [{
+        "given": ["Kari", None],
+        "_given": [None, {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}]}]}
+    assert found(strict_validator, patient) == []
