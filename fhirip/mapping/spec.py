@@ -186,6 +186,8 @@ def load_spec(family: str, mappings_dir: Path = MAPPINGS_DIR) -> FamilySpec:
         kind = KindSpec(kind_name, bool(kind_data.get("single", False)),
                         [_output(o, kind_name) for o in kind_data["outputs"]], [], source)
         kind.fields = [_field(f, kind, f"{spec_path}: records.{kind_name}") for f in source.get("fields", [])]
+        for output in kind.outputs:  # a family may narrow an identity, e.g. names that are unique only per plan
+            output.scope = data.get("scopes", {}).get(f"{kind_name}.{output.name}", output.scope)
         kinds[kind_name] = kind
     unknown = set(records) - set(kinds)
     if unknown:

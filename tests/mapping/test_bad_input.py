@@ -89,3 +89,25 @@ def test_an_impossible_xml_date_is_a_loss_with_its_line() -> None:
 def test_a_whole_directory_of_bad_documents_reads_to_the_end() -> None:
     items = list(read_plans("acos", ACOS_BAD))
     assert len(items) == 5 and sum(isinstance(i, PlanRecord) for i in items) == 1
+
+
+DOCX_BAD = Path(__file__).resolve().parents[2] / "mappings" / "docx" / "samples" / "bad"
+
+
+def test_a_corrupted_docx_is_reported_and_the_directory_read_goes_on() -> None:
+    items = list(read_plans("docx", DOCX_BAD))
+    errors = {Path(i.file).name: i for i in items if isinstance(i, RecordError)}
+    assert "not a readable .docx" in errors["corrupted.docx"].reason
+    assert "not a readable .docx" in errors["not-a-docx.docx"].reason
+    assert any(isinstance(i, PlanRecord) and i.key == "W-006" for i in items)
+
+
+def test_a_wrong_fodselsnummer_in_a_word_plan_skips_it_with_the_line() -> None:
+    [error] = list(read_plans("docx", DOCX_BAD / "bad-fnr-and-date.docx"))
+    assert isinstance(error, RecordError) and error.line == 3 and "control digits" in error.reason
+
+
+def test_an_impossible_date_in_a_word_table_is_a_loss_with_its_line() -> None:
+    [plan] = list(read_plans("docx", DOCX_BAD / "impossible-date.docx"))
+    loss = next(l for l in plan.losses if l.value == "30.02.2022")
+    assert loss.field == "Oppstart" and loss.line is not None
