@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from fhirip.mapping.bundle import PlanNotMappable, to_bundle
 from fhirip.mapping.conversion import read_plans
-from fhirip.mapping.records import Loss, RecordError
+from fhirip.mapping.records import Loss, PlanRecord, RecordError
 
 EXIT_OK, EXIT_SKIPPED, EXIT_LOSSES = 0, 1, 2
 
@@ -140,7 +140,8 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     return summary
 
 
-def _import_one(plan, identity: str, submit, dry_run: bool, done: _Checkpoint, summary: ImportSummary) -> None:
+def _import_one(plan: PlanRecord, identity: str, submit: Callable[[dict[str, Any]], dict[str, Any]], dry_run: bool,
+                done: _Checkpoint, summary: ImportSummary) -> None:
     try:
         bundle, losses = to_bundle(plan)
     except PlanNotMappable as error:

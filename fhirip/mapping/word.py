@@ -190,7 +190,7 @@ def write_docx(spec: FamilySpec, records: list[PlanRecord]) -> tuple[dict[str, b
                         and all(row.values.get(f) == v for f, v in source.get("constants", {}).items())]
                 if source["layout"] == "key-value":
                     rows = rows[:1]
-                    table = _key_value_table(document, section, by_section)
+                    table = _key_value_table(document)
                     for row in rows:
                         placed.add((kind.name, row.key))
                         for spec_field in kind.fields:
@@ -221,7 +221,7 @@ def write_docx(spec: FamilySpec, records: list[PlanRecord]) -> tuple[dict[str, b
     return files, []
 
 
-def _key_value_table(document: Document, section: str, by_section: dict) -> Table:
+def _key_value_table(document: Document) -> Table:
     """One label/value table per section, shared by the kinds that section holds (Personalia)."""
     last = document.element.body[-2] if len(document.element.body) > 1 else None
     if last is not None and last.tag.endswith("tbl") and document.tables and document.tables[-1]._tbl is last:

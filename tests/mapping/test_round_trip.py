@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fhirip.mapping import read_plans
 from fhirip.mapping.planpro import read_planpro, write_planpro
-from fhirip.mapping.records import PlanRecord, RecordError
+from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.spec import load_spec
 
 from .helpers import mapped_differences, through_fhir
