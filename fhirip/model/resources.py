@@ -20,6 +20,7 @@ import orjson
 from pydantic import ValidationError
 
 from fhirip.errors import BadRequest, Issue, Unprocessable
+from fhirip.model.json_types import check_json_types
 
 SPEC_DIR = Path(__file__).resolve().parent.parent.parent / "spec" / "r4"
 
@@ -87,10 +88,13 @@ def check_resource(data: Any, expected_type: str | None = None) -> dict[str, Any
     if "id" in data and (not isinstance(data["id"], str) or not is_valid_id(data["id"])):
         raise BadRequest("The id must be 1-64 characters of A-Z, a-z, 0-9, '-' and '.'",
                          expression=[f"{resource_type}.id"])
+    check_json_types(data)
     try:
         model_class(resource_type).model_validate(data)
     except ValidationError as exc:
         raise_validation_error(resource_type, exc)
+    except (KeyError, TypeError) as exc:  # the models fail this way on shapes they do not expect
+        raise BadRequest(f"The {resource_type} cannot be parsed: {exc!r}") from None
     return data
 
 
