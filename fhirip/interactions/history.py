@@ -32,7 +32,7 @@ def history(ctx: Context, req: FhirRequest) -> FhirResponse:
                           maximum=ctx.settings.max_page_size)
     since = _instant_param(req, "_since")
     at = _range_param(req, "_at")
-    cursor = req.int_param("_cursor", 0, minimum=1) if req.param("_cursor") else None
+    cursor = req.int_param("_cursor", 0, minimum=1, maximum=2**62) if req.param("_cursor") else None
     scope = {"res_type": req.res_type, "res_id": req.res_id, "since": since, "at": at}
     versions = ctx.tx.history(**scope, before_seq=cursor, limit=count + 1) if count else []
     total = ctx.tx.history_count(**scope)

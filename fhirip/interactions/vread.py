@@ -10,7 +10,9 @@ from fhirip.interactions.shaping import shape_stored
 
 
 def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
-    if not (req.version_id or "").isdigit():
+    # Version ids are positive 32-bit integers; anything else names no version.
+    version = req.version_id or ""
+    if not (version.isascii() and version.isdigit()) or len(version) > 9:
         raise NotFound(f"Version '{req.version_id}' of {req.res_type}/{req.res_id} is not known")
     stored = ctx.tx.read(req.res_type, req.res_id, int(req.version_id))
     if stored is None:
