@@ -76,6 +76,9 @@ def _entry(ctx: Context, outer: FhirRequest, index: int, raw: Any) -> _Entry:
     if method not in _ORDER:
         raise BadRequest(f"{where}.request.method '{method}' is not a FHIR HTTP verb",
                          expression=[f"{where}.request.method"])
+    for key in ("url", "ifMatch", "ifNoneMatch", "ifNoneExist", "ifModifiedSince"):
+        if key in request and not isinstance(request[key], str):
+            raise BadRequest(f"{where}.request.{key} must be a string", expression=[f"{where}.request.{key}"])
     segments, params = split_url(str(request["url"]), ctx.base_url)
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, (dict, list)):
