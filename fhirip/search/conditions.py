@@ -295,7 +295,6 @@ def _uri_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[
 
 def _composite(c: ValueCriterion, ctx: BuildContext) -> RidSet:
     param = c.param
-    first_table = None
     alternatives = []
     for value in c.values:
         tables, conditions = [], []
