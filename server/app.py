@@ -17,6 +17,7 @@ from fhirip.errors import FhirError, Issue
 from fhirip.interactions.context import Services
 from fhirip.interactions.request import FhirResponse
 from fhirip.interactions.router import handle
+from server.auth import Authenticator
 from server.http import error_response, to_fhir_request, to_http
 
 log = logging.getLogger("fhirip.server")
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["FHIRIP_SERVICES"] = services
     # Werkzeug refuses larger bodies itself; the facade also checks, to answer with an OperationOutcome.
     app.config["MAX_CONTENT_LENGTH"] = None
+    authenticator = Authenticator(settings)
+    services.extras["security_statement"] = authenticator.security_statement()
 
     def base_url() -> str:
         if settings.base_url:
@@ -45,8 +48,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.route("/<path:path>", methods=ALL_METHODS)
     def fhir(path: str) -> Response:
         try:
+            if path == ".well-known/smart-configuration" and request.method in ("GET", "HEAD"):
+                return to_http(FhirResponse(200, resource=authenticator.smart_configuration()), pretty=pretty())
+            actor = authenticator.actor(request.path, request.headers.get("Authorization"))
             req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
-            response = handle(services, req, segments, actor=None)
+            response = handle(services, req, segments, actor=actor)
         except FhirError as error:
             return error_response(error, pretty=pretty())
         return to_http(response, pretty=pretty(), head=request.method == "HEAD")

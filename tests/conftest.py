@@ -7,20 +7,14 @@ app served over real HTTP on a loopback port.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy import text
-from werkzeug.serving import make_server
 
-from fhirip.bootstrap import build_services
-from fhirip.config import Settings
-from fhirip.interactions.context import Services
-from fhirip.store.schema import metadata
+from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer, make_services, token_for
 from fhirip.testing.postgres import TemporaryPostgres
+
+__all__ = ["Fhir", "LiveServer", "make_services", "token_for"]  # used by the suites' own conftests
 
 STORES = ["sqlite", "postgresql"]
 
@@ -35,56 +29,9 @@ def postgres() -> Iterator[TemporaryPostgres | None]:
         yield cluster
 
 
-def _database_url(kind: str, tmp: Path, postgres: TemporaryPostgres | None, name: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / (name + '.sqlite3')}"
-    if postgres is None:
-        return os.environ["FHIRIP_TEST_POSTGRES_URL"]
-    return postgres.create_database(name)
-
-
 @pytest.fixture(scope="session", params=STORES)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-class LiveServer:
-    def __init__(self, services: Services):
-        from server.app import create_app
-
-        self.services = services
-        self.app = create_app(services.settings, services)
-        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def reset(self) -> None:
-        """Empty every table, so each test starts from a clean store."""
-        engine = self.services.store.engine
-        tables = list(reversed(metadata.sorted_tables))
-        with engine.connect() as conn:
-            conn.info["write"] = True
-            with conn.begin():
-                if engine.dialect.name == "postgresql":
-                    names = ", ".join(t.name for t in tables)
-                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                else:
-                    for table in tables:
-                        conn.execute(table.delete())
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.services.store.dispose()
-
-
-def make_services(kind: str, tmp: Path, postgres: TemporaryPostgres | None, name: str,
-                  **settings: object) -> Services:
-    url = _database_url(kind, tmp, postgres, name)
-    config = Settings(data_dir=tmp, database_url=url)
-    for key, value in settings.items():
-        setattr(config, key, value)
-    return build_services(config)
 
 
 @pytest.fixture(scope="session")
@@ -96,29 +43,18 @@ def live_server(store_kind: str, postgres: TemporaryPostgres | None,
     server.stop()
 
 
-class Fhir(httpx.Client):
-    """An HTTP client for the live server that sends FHIR JSON by default."""
-
-    def send_json(self, method: str, url: str, body: object, **headers: str) -> httpx.Response:
-        import orjson
-
-        return self.request(method, url, content=orjson.dumps(body),
-                            headers={"Content-Type": "application/fhir+json", **headers})
-
-    def create(self, resource: dict, **headers: str) -> httpx.Response:
-        return self.send_json("POST", f"/{resource['resourceType']}", resource, **headers)
-
-    def put(self, url: str, body: object = None, **kwargs: object) -> httpx.Response:  # type: ignore[override]
-        if body is not None and not kwargs:
-            return self.send_json("PUT", url, body)
-        return super().put(url, **kwargs)  # type: ignore[arg-type]
-
-    def update(self, resource: dict, **headers: str) -> httpx.Response:
-        return self.send_json("PUT", f"/{resource['resourceType']}/{resource['id']}", resource, **headers)
+@pytest.fixture
+def fhir(live_server: LiveServer) -> Iterator[Fhir]:
+    """A client with a system token that may do everything its scopes allow."""
+    live_server.reset()
+    token = token_for(live_server.services, **SYSTEM_CLAIMS)
+    with Fhir(base_url=live_server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
 
 
 @pytest.fixture
-def fhir(live_server: LiveServer) -> Iterator[Fhir]:
+def anonymous(live_server: LiveServer) -> Iterator[Fhir]:
+    """A client without any token."""
     live_server.reset()
     with Fhir(base_url=live_server.url, timeout=30) as client:
         yield client

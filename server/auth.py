@@ -1,0 +1,63 @@
+"""Who is calling: the bearer JWT of each request, verified, as an Actor.
+
+https://www.rfc-editor.org/rfc/rfc6750 (bearer tokens, WWW-Authenticate)
+https://build.fhir.org/ig/HL7/smart-app-launch/conformance.html (.well-known/smart-configuration)
+
+Without FHIRIP_JWKS the server is in development mode: it trusts the keys that
+`fhirip token` signs with, kept in `<data-dir>/keys/`. Production sets FHIRIP_JWKS,
+FHIRIP_ISSUER and FHIRIP_AUDIENCE to the identity provider's (e.g. HelseID).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fhirip.auth import Actor
+from fhirip.auth.tokens import ENV_JWKS, AuthSettings, TokenVerifier
+from fhirip.config import Settings
+
+log = logging.getLogger("fhirip.auth")
+
+# Answered without a token: what the server can do, and how to get a token for it.
+PUBLIC_PATHS = frozenset({"/metadata", "/.well-known/smart-configuration"})
+
+
+class Authenticator:
+    def __init__(self, settings: Settings):
+        development = not os.environ.get(ENV_JWKS, "").strip()
+        if development:
+            log.warning("FHIRIP_JWKS is not set: trusting the development keys in %s/keys",
+                        settings.data_dir)
+        self.development = development
+        self.auth_settings = AuthSettings.from_env(dev_data_dir=settings.data_dir if development else None)
+        self.verifier = TokenVerifier(self.auth_settings)
+
+    def actor(self, path: str, authorization: str | None) -> Actor | None:
+        """The caller; None for the public paths. Raises Unauthorized (401) otherwise."""
+        if path in PUBLIC_PATHS:
+            return None
+        return self.verifier.authenticate(authorization)
+
+    def smart_configuration(self) -> dict[str, Any]:
+        return {
+            "issuer": self.auth_settings.issuer,
+            "jwks_uri": self.auth_settings.jwks if self.auth_settings.jwks.startswith("http") else None,
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "scopes_supported": ["patient/*.rs", "user/*.cruds", "system/*.cruds", "openid", "fhirUser"],
+            "capabilities": ["permission-v2", "permission-patient", "permission-user",
+                             "client-confidential-asymmetric"],
+        }
+
+    def security_statement(self) -> dict[str, Any]:
+        """CapabilityStatement.rest.security."""
+        return {
+            "cors": False,
+            "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                     "code": "SMART-on-FHIR"}]}],
+            "description": "Bearer JWT (RS256/ES256) from the configured issuer; HelseID-style claims "
+                           "(HPR number, person identifier, organisation number, purpose of use) and SMART v2 "
+                           "scopes. Access is decided from the patient's Consent resources on every request.",
+        }
