@@ -79,6 +79,53 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from fhirip.bootstrap import build_services
+    from fhirip.mapping import run_import
+    from fhirip.migration import submitter
+
+    services = build_services(_settings(args))
+    try:
+        summary = run_import(args.format, Path(args.path), submitter(services), dry_run=args.dry_run,
+                             report_path=Path(args.report) if args.report else None,
+                             progress=sys.stderr.isatty(),
+                             checkpoint=Path(args.checkpoint) if args.checkpoint else
+                             services.settings.data_dir / f"import-{args.format}.checkpoint")
+    finally:
+        services.store.dispose()
+    print(f"plans read {summary.plans_read}, imported {summary.plans_imported}, already done "
+          f"{summary.plans_already_done}, skipped {summary.plans_skipped}; resources created "
+          f"{summary.resources_created}, existing {summary.resources_existing}; values lost "
+          f"{len(summary.losses)}; {summary.plans_per_second:.1f} plans/s")
+    for error in summary.errors[:20]:
+        print(f"  {error}", file=sys.stderr)
+    return summary.exit_code
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fhirip.bootstrap import build_services
+    from fhirip.mapping import export_plan_with_losses
+    from fhirip.migration import plan_resources
+
+    services = build_services(_settings(args))
+    try:
+        resources = plan_resources(services, args.patient)
+    finally:
+        services.store.dispose()
+    if not resources:
+        print(f"Patient/{args.patient} is not known", file=sys.stderr)
+        return 1
+    files, losses = export_plan_with_losses(args.format, resources)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+        print(out / name)
+    for loss in losses:
+        print(f"  not exported: {loss}", file=sys.stderr)
+    return 0
+
+
 def cmd_token(argv: list[str]) -> int:
     from fhirip.auth.cli import main as token_main
 
@@ -103,6 +150,20 @@ def main(argv: list[str] | None = None) -> int:
         command = sub.add_parser(name, help=text)
         command.add_argument("--data-dir", default="data")
         command.set_defaults(func=func)
+    importer = sub.add_parser("import", help="import legacy plans (one transaction per plan)")
+    importer.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
+    importer.add_argument("path", help="the export directory or file")
+    importer.add_argument("--data-dir", default="data")
+    importer.add_argument("--dry-run", action="store_true", help="map and report, store nothing")
+    importer.add_argument("--report", help="write the loss and error report (JSON) here")
+    importer.add_argument("--checkpoint", help="resume file (default <data-dir>/import-<format>.checkpoint)")
+    importer.set_defaults(func=cmd_import)
+    exporter = sub.add_parser("export", help="export a patient's plan to a legacy format")
+    exporter.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
+    exporter.add_argument("--patient", required=True, help="the Patient id")
+    exporter.add_argument("--out", default="export", help="directory for the files")
+    exporter.add_argument("--data-dir", default="data")
+    exporter.set_defaults(func=cmd_export)
     sub.add_parser("token", help="mint a development bearer token (see fhirip token --help)")
     args = parser.parse_args(argv)
     return int(args.func(args))

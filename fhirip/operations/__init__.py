@@ -39,6 +39,9 @@ _REGISTRY: dict[str, list[Operation]] = {}
 BUILT_IN: list[str] = [
     "fhirip.operations.terminology",
     "fhirip.operations.validate",
+    "fhirip.operations.convert",
+    "fhirip.operations.current_plan",
+    "fhirip.operations.handover",
 ]
 
 
