@@ -1,0 +1,123 @@
+"""Who the actor is in the data: the resources that name them, found from the token's identifiers.
+
+The token carries identifiers (HPR number, fødselsnummer/D-nummer, organisation
+number). A person is the patient of every Patient with their number and the
+relative of every RelatedPerson with it; a practitioner is every Practitioner with
+their HPR number and every current PractitionerRole of those (for the
+organisation they act for); both are members of the CareTeams that list any of
+these (or the actor's organisation) as a current participant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from fhirip.auth.actor import Actor
+from fhirip.consent import lookups
+from fhirip.consent.lookups import Found, Ref, local_ref
+from fhirip.consent.timing import period_covers
+from fhirip.consent.vocabulary import (
+    COORDINATING_UNIT_ROLE,
+    COORDINATOR_CODES,
+    HPR_SYSTEM,
+    ORG_NUMBER_SYSTEM,
+    PERSON_SYSTEMS,
+)
+
+# EpisodeOfCare statuses in which its care manager is coordinating.
+_COORDINATING_EPISODE = frozenset({"planned", "waitlist", "active", "onhold"})
+
+
+@dataclass
+class Identity:
+    """The actor's resources and memberships at the moment of the decision."""
+
+    own_patients: list[Found] = field(default_factory=list)
+    related_persons: list[Found] = field(default_factory=list)
+    practitioners: list[Found] = field(default_factory=list)  # Practitioner and PractitionerRole
+    organizations: list[Found] = field(default_factory=list)
+    care_teams: list[Found] = field(default_factory=list)  # current memberships
+    # Patients whose current coordinator the actor is (CareTeam role 8/18 or EpisodeOfCare.careManager).
+    coordinated_patients: set[str] = field(default_factory=set)
+    identifiers: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def member_refs(self) -> set[Ref]:
+        """What a CareTeam participant or a provision actor may refer to for this actor."""
+        return {f.ref for f in self.related_persons + self.practitioners + self.organizations}
+
+    @property
+    def refs(self) -> set[Ref]:
+        return self.member_refs | {team.ref for team in self.care_teams}
+
+
+def is_coordinating_unit(actor: Actor) -> bool:
+    """The koordinerende enhet: an organisation number and the role claim naming the unit."""
+    return actor.org_number is not None and COORDINATING_UNIT_ROLE in actor.roles
+
+
+def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
+    identity = Identity()
+    if actor.org_number is not None:
+        identity.identifiers.add((ORG_NUMBER_SYSTEM, actor.org_number))
+        identity.organizations = lookups.by_identifier(conn, ("Organization",), (ORG_NUMBER_SYSTEM,),
+                                                       actor.org_number)
+    if actor.is_person and actor.person_id is not None:
+        identity.identifiers |= {(system, actor.person_id) for system in PERSON_SYSTEMS}
+        found = lookups.by_identifier(conn, ("Patient", "RelatedPerson"), PERSON_SYSTEMS, actor.person_id)
+        identity.own_patients = [f for f in found if f.res_type == "Patient" and f.content.get("active") is not False]
+        identity.related_persons = [f for f in found if f.res_type == "RelatedPerson"
+                                    and f.content.get("active") is not False
+                                    and period_covers(f.content.get("period"), now)]
+    if actor.hpr_number is not None:
+        identity.identifiers.add((HPR_SYSTEM, actor.hpr_number))
+        people = lookups.by_identifier(conn, ("Practitioner",), (HPR_SYSTEM,), actor.hpr_number)
+        people = [p for p in people if p.content.get("active") is not False]
+        roles = lookups.referring(conn, "PractitionerRole", "practitioner", {p.ref for p in people})
+        org_refs = {o.ref for o in identity.organizations}
+        identity.practitioners = people + [r for r in roles if _current_role(r, org_refs, now)]
+    members = identity.member_refs
+    if members:
+        teams = lookups.referring(conn, "CareTeam", "participant", members)
+        for team in teams:
+            if team.content.get("status") != "active":
+                continue
+            current = [p for p in team.content.get("participant") or []
+                       if isinstance(p, dict) and local_ref(p.get("member")) in members
+                       and period_covers(p.get("period"), now)]
+            if not current:
+                continue
+            identity.care_teams.append(team)
+            patient = local_ref(team.content.get("subject"))
+            if patient and patient[0] == "Patient" and any(_is_coordinator(p) for p in current):
+                identity.coordinated_patients.add(patient[1])
+    practitioner_refs = {p.ref for p in identity.practitioners}
+    if practitioner_refs:
+        for episode in lookups.referring(conn, "EpisodeOfCare", "care-manager", practitioner_refs):
+            content = episode.content
+            patient = local_ref(content.get("patient"))
+            if (patient and patient[0] == "Patient" and content.get("status") in _COORDINATING_EPISODE
+                    and period_covers(content.get("period"), now)):
+                identity.coordinated_patients.add(patient[1])
+    return identity
+
+
+def _current_role(role: Found, org_refs: set[Ref], now: datetime) -> bool:
+    """A PractitionerRole counts while active, in its period, and (if it names an
+    organisation) only when the actor acts for that organisation."""
+    content = role.content
+    if content.get("active") is False or not period_covers(content.get("period"), now):
+        return False
+    organization = local_ref(content.get("organization"))
+    return organization is None or organization in org_refs
+
+
+def _is_coordinator(participant: dict) -> bool:
+    for concept in participant.get("role") or []:
+        for coding in (concept or {}).get("coding") or []:
+            if (coding.get("system"), coding.get("code")) in COORDINATOR_CODES:
+                return True
+    return False

@@ -1,0 +1,212 @@
+"""AccessPolicy: one request's access decision, as SQL for reads and as checks for writes.
+
+Built by `fhirip.consent.decide` at the start of every request from the current
+data; nothing of it outlives the request, so a withdrawn Consent takes effect on
+the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, tuple_
+from sqlalchemy.sql.expression import FromClause
+
+from fhirip.auth.actor import Actor, ActorKind
+from fhirip.auth.scopes import INTERACTION_PERMISSION
+from fhirip.consent import sql as policy_sql
+from fhirip.consent.access import Access, Basis
+from fhirip.consent.administrative import hidden_search_params, mask_care_plan
+from fhirip.consent.compartment import patients_of
+from fhirip.consent.lookups import Ref, local_ref
+from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
+from fhirip.store.schema import resource as resource_table
+
+WRITE_INTERACTIONS = frozenset({"create", "update", "patch", "delete"})
+# Interactions that reach across all patients at once; emergency access is for one patient.
+_SYSTEM_WIDE = frozenset({"search-system", "history-system", "history-type"})
+# Interaction names the router uses that the scope table knows under another name.
+_SCOPE_INTERACTION = {"search-compartment": "search-type", "history-instance": "history"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A write decision; `reason` is safe to show the caller (it never depends on
+    data the caller may not see)."""
+
+    permitted: bool
+    reason: str = ""
+
+
+@dataclass
+class AccessPolicy:
+    """What one actor may do during one request."""
+
+    actor: Actor | None
+    decided_at: datetime
+    # patient id → the accesses into that patient's compartment
+    grants: Mapping[str, tuple[Access, ...]] = field(default_factory=dict)
+    patient_rids: Mapping[str, int] = field(default_factory=dict)
+    # Types readable without any patient (directory, definitions; for a system client
+    # every type its scopes name).
+    open_types: frozenset[str] = frozenset()
+    # Emergency access to every patient's compartment (break-the-glass).
+    everyone: Access | None = None
+    # Types the token's scopes let the actor read at all; None = no limit from scopes.
+    scope_read_types: frozenset[str] | None = None
+    system_writes: frozenset[str] = frozenset()  # a system client's writable types
+    # Organisations whose new Patients the coordinating unit may register.
+    unit_organizations: frozenset[Ref] = frozenset()
+    break_the_glass: bool = False
+    break_the_glass_refused: str | None = None
+    coordinating_unit: bool = False
+    consents: tuple[str, ...] = ()
+
+    # -- what the audit record needs --------------------------------------------------------
+
+    @property
+    def patients(self) -> frozenset[str]:
+        """Ids of the patients whose compartment the actor may read (not counting
+        break-the-glass, which reaches every patient: see `break_the_glass`)."""
+        return frozenset(self.grants)
+
+    @property
+    def administrative_only(self) -> bool:
+        """Every access is the coordinating unit's administrative view."""
+        accesses = [a for group in self.grants.values() for a in group]
+        return bool(accesses) and self.everyone is None and \
+            all(a.basis is Basis.ADMINISTRATIVE for a in accesses)
+
+    def bases(self, patient_id: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.basis.value for a in self.grants.get(patient_id, ())))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def sql(self, alias: FromClause) -> ColumnElement[bool]:
+        """The rows of `resource` (as `alias`) the actor may read."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.open_types:
+            conditions.append(policy_sql.type_clause(alias, self.open_types))
+        for access, patient_ids in policy_sql.grouped(self.grants):
+            rids = [self.patient_rids[p] for p in patient_ids if p in self.patient_rids]
+            conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, rids))
+        if self.everyone is not None:
+            conditions.append(policy_sql.compartment_clause(alias, self.everyone, None, ()))
+        if not conditions:
+            return false()
+        permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
+        if self.scope_read_types is not None:
+            permitted = and_(policy_sql.type_clause(alias, self.scope_read_types), permitted)
+        return permitted
+
+    __call__ = sql  # usable wherever a search `Policy` callable is expected
+
+    def visible(self, conn: Connection, keys: Collection[Ref]) -> set[Ref]:
+        """Which of these (type, id) the actor may see: current, not deleted, permitted.
+        For read, for referential-integrity checks and for error messages alike, so a
+        resource the actor may not see behaves exactly as one that does not exist."""
+        if not keys:
+            return set()
+        r = resource_table.alias("visible_resource")
+        query = select(r.c.res_type, r.c.res_id).where(
+            tuple_(r.c.res_type, r.c.res_id).in_(sorted(keys)), r.c.deleted.is_(False), self.sql(r))
+        return {(t, i) for t, i in conn.execute(query)}
+
+    def may(self, interaction: str, res_type: str | None) -> bool:
+        """Upper bound for an interaction on a type, before any data is touched: the
+        token's scopes and the actor's role. True still leaves the rows to `sql` and
+        each write to `can_write`."""
+        actor = self.actor
+        if actor is None:
+            return False
+        if interaction in ("capabilities", "batch", "transaction") or interaction.startswith("operation:"):
+            return True  # each entry / the operation is decided on its own
+        scope_interaction = _SCOPE_INTERACTION.get(interaction, interaction)
+        if scope_interaction not in INTERACTION_PERMISSION:
+            return False
+        if res_type is None:  # system-level search or history: per type in the SQL
+            return interaction not in WRITE_INTERACTIONS and not (self.break_the_glass and not self.grants)
+        if interaction in WRITE_INTERACTIONS and res_type == AUDIT_TYPE:
+            return False
+        if not actor.scope_allows(res_type, scope_interaction):
+            return False
+        if actor.kind is ActorKind.SYSTEM and not self.coordinating_unit:
+            return res_type in (self.system_writes if interaction in WRITE_INTERACTIONS else self.open_types)
+        if interaction in WRITE_INTERACTIONS:
+            if res_type == "Patient" and interaction == "create" and self.unit_organizations:
+                return True
+            return any(a.writes(res_type) for group in self.grants.values() for a in group)
+        if self.break_the_glass and not self.grants and interaction in _SYSTEM_WIDE:
+            return False
+        return self.reads_type(res_type)
+
+    def reads_type(self, res_type: str) -> bool:
+        if self.scope_read_types is not None and res_type not in self.scope_read_types:
+            return False
+        if res_type in self.open_types:
+            return True
+        if self.everyone is not None and self.everyone.reads(res_type):
+            return True
+        return any(a.reads(res_type) for group in self.grants.values() for a in group)
+
+    def hidden_search_params(self, res_type: str) -> frozenset[str]:
+        """Search parameters the actor may not use on this type: where some patient is
+        seen only through the administrative view, a match on masked content would
+        reveal it."""
+        if self.everyone is not None:
+            return frozenset()
+        for accesses in self.grants.values():
+            readers = [a for a in accesses if a.reads(res_type)]
+            if readers and all(a.basis is Basis.ADMINISTRATIVE for a in readers):
+                return hidden_search_params(res_type)
+        return frozenset()
+
+    def mask(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource as this actor may see it: masked where the only access to its
+        patient is the administrative view, unchanged otherwise."""
+        if resource.get("resourceType") != "CarePlan":
+            return resource
+        patients = patients_of(resource) or _subject(resource)
+        accesses = [a for p in patients for a in self.grants.get(p, ())]
+        if self.everyone is not None or any(a.basis is not Basis.ADMINISTRATIVE and a.reads("CarePlan")
+                                            for a in accesses):
+            return resource
+        if any(a.basis is Basis.ADMINISTRATIVE for a in accesses):
+            return mask_care_plan(resource)
+        return resource
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def can_write(self, conn: Connection, resource: dict[str, Any],
+                  previous_content: dict[str, Any] | None) -> Decision:
+        """Whether the actor may store `resource` (replacing `previous_content`, the
+        current version, or creating it when None). The caller answers 404 before this
+        for a previous version the actor may not see."""
+        from fhirip.consent.writes import can_write
+
+        return can_write(self, conn, resource, previous_content)
+
+    def can_delete(self, conn: Connection, previous_content: dict[str, Any]) -> Decision:
+        from fhirip.consent.writes import can_delete
+
+        return can_delete(self, conn, previous_content)
+
+
+def _subject(resource: dict[str, Any]) -> frozenset[str]:
+    ref = local_ref(resource.get("subject"))
+    return frozenset({ref[1]}) if ref and ref[0] == "Patient" else frozenset()
+
+
+def scope_read_types(actor: Actor) -> frozenset[str] | None:
+    """Types some scope lets the actor read or search; None when every type is allowed."""
+    types = frozenset(t for t in all_resource_types()
+                      if actor.scope_allows(t, "read") or actor.scope_allows(t, "search"))
+    return None if types == all_resource_types() else types
+
+
+def scope_write_types(actor: Actor) -> frozenset[str]:
+    return frozenset(t for t in all_resource_types()
+                     if any(actor.scope_allows(t, i) for i in ("create", "update", "delete")))

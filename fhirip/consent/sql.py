@@ -1,0 +1,89 @@
+"""The access decision as one SQL condition on a `resource` row.
+
+The condition is AND-ed into every statement that returns resources (search,
+includes, chains, `_has`, totals, stored pages, read, vread, history), so what an
+actor may not see is never fetched, counted or used to match. It is built from:
+
+- the permitted patients' own Patient rows (by rid);
+- compartment membership: `rid IN (SELECT rid FROM search_reference WHERE
+  target_type = 'Patient' AND target_id IN (…) AND (res_type, param) IN (the patient
+  compartment's parameters))`, driven by the (target_id, target_type, res_type,
+  param, rid) index, so its cost follows the number of permitted patients, not the
+  size of the store;
+- per group of patients with the same restrictions: type lists, `meta.security`
+  labels (EXISTS on the `_security` token rows) and withheld single resources;
+- the types readable without a patient (directory and definitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, tuple_
+from sqlalchemy.sql.expression import FromClause
+
+from fhirip.consent.access import Access, Label
+from fhirip.consent.vocabulary import compartment_pairs
+from fhirip.store.schema import search_reference, search_token
+
+
+def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
+                       patient_rids: Collection[int]) -> ColumnElement[bool]:
+    """Rows of `alias` in the compartments of these patients (None = of any patient) that
+    `access` lets the actor read."""
+    pairs = [pair for pair in compartment_pairs() if access.reads(pair[0])]
+    link = search_reference.alias()
+    membership = [link.c.target_type == "Patient"]
+    if patient_ids is not None:
+        membership.append(link.c.target_id.in_(sorted(patient_ids)))
+    if access.read_types is not None:
+        membership.append(link.c.res_type.in_(sorted(access.read_types)))
+    membership.append(tuple_(link.c.res_type, link.c.param).in_(pairs) if pairs else false())
+
+    inside: list[ColumnElement[bool]] = []
+    if access.reads("Patient"):
+        if patient_ids is None:
+            inside.append(alias.c.res_type == "Patient")
+        elif patient_rids:
+            inside.append(and_(alias.c.res_type == "Patient", alias.c.rid.in_(sorted(patient_rids))))
+    if patient_ids is None:  # every patient (break-the-glass): test the row's own links
+        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)))
+    else:
+        inside.append(alias.c.rid.in_(select(link.c.rid).where(*membership)))
+
+    conditions: list[ColumnElement[bool]] = [or_(*inside)]
+    if access.excluded_types:
+        conditions.append(alias.c.res_type.not_in(sorted(access.excluded_types)))
+    if access.required_labels is not None:
+        conditions.append(_labelled(alias, access.required_labels))
+    if access.denied_labels:
+        conditions.append(not_(_labelled(alias, access.denied_labels)))
+    if access.excluded_resources:
+        conditions.append(not_(tuple_(alias.c.res_type, alias.c.res_id).in_(sorted(access.excluded_resources))))
+    return and_(*conditions)
+
+
+def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool]:
+    token = search_token.alias()
+    return exists(select(token.c.rid).where(
+        token.c.rid == alias.c.rid, token.c.param == "_security",
+        or_(*[and_(token.c.code == code, token.c.system == system) if system else token.c.code == code
+              for system, code in sorted(labels, key=lambda label: (label[0] or "", label[1]))])))
+
+
+def type_clause(alias: FromClause, types: Collection[str]) -> ColumnElement[bool]:
+    return alias.c.res_type.in_(sorted(types)) if types else false()
+
+
+def grouped(grants: Mapping[str, tuple[Access, ...]]) -> list[tuple[Access, list[str]]]:
+    """Patients sharing the same restrictions, so each group is one clause."""
+    groups: dict[tuple[Any, ...], tuple[Access, list[str]]] = {}
+    for patient_id, accesses in sorted(grants.items()):
+        for access in accesses:
+            key = access.sql_key()
+            if key not in groups:
+                groups[key] = (access, [])
+            if patient_id not in groups[key][1]:
+                groups[key][1].append(patient_id)
+    return list(groups.values())

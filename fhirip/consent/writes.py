@@ -1,0 +1,118 @@
+"""Write decisions: who may create, change or delete what.
+
+- AuditEvent is written by the server only: never through the API, by anyone.
+- A Consent is never deleted; it is withdrawn by setting its status to inactive.
+- A resource in a patient's compartment (judged by the same parameters the index
+  uses, for the new content AND the version it replaces, so nothing can be moved
+  out of or into a compartment the actor may not write) needs, for every patient
+  it belongs to, an access that writes its type:
+  * the patient, and a parent/guardian of a minor: Consent, Goal,
+    QuestionnaireResponse, Communication (what the person states themselves);
+  * a practitioner, organisation or relative: a sharing Consent whose provision has
+    the action `correct` (within its `class`);
+  * the current coordinator (CareTeam role Volven 9034 code 8/18): every type their
+    consent lets them read;
+  * the coordinating unit: Patient, CareTeam, EpisodeOfCare, Consent of the patients
+    it administers, and a NEW Patient whose managingOrganization is the unit;
+  * break-the-glass: read only.
+- A resource outside every compartment (directory, definitions, Bundle, Binary …)
+  is written by system clients only (registry syncs, deployment, migration).
+- A system client writes exactly the types its `system/` scopes name.
+
+Every reason names only the actor's own rights and the type, never whether some
+other resource or patient exists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from fhirip.auth.actor import ActorKind
+from fhirip.consent.compartment import in_compartment, patients_of
+from fhirip.consent.lookups import local_ref
+from fhirip.consent.vocabulary import AUDIT_TYPE
+
+if TYPE_CHECKING:
+    from fhirip.consent.policy import AccessPolicy, Decision
+
+
+def _decision(permitted: bool, reason: str = "") -> Decision:
+    from fhirip.consent.policy import Decision
+
+    return Decision(permitted, reason)
+
+
+def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
+              previous_content: dict[str, Any] | None) -> Decision:
+    res_type = str(resource.get("resourceType"))
+    interaction = "create" if previous_content is None else "update"
+    refused = _refused_upfront(policy, res_type, interaction)
+    if refused is not None:
+        return refused
+    actor = policy.actor
+    assert actor is not None
+    if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit:
+        return _decision(True)
+    if not in_compartment(res_type):
+        return _decision(False, f"{res_type} resources are maintained by system clients only")
+    patients = set(patients_of(resource))
+    if previous_content is not None:
+        patients |= patients_of(previous_content)
+    if not patients:
+        return _decision(False, f"A {res_type} must belong to a patient you may write for "
+                                "(no patient reference was found in it)")
+    if (res_type == "Patient" and previous_content is None and len(patients) == 1
+            and _registers_for_unit(policy, resource)):
+        return _decision(True)
+    for patient in sorted(patients):
+        if not any(a.writes(res_type) for a in policy.grants.get(patient, ())):
+            return _decision(False, f"Your access does not let you write {res_type} resources "
+                                    f"for Patient/{patient}")
+    return _decision(True)
+
+
+def can_delete(policy: AccessPolicy, conn: Connection, previous_content: dict[str, Any]) -> Decision:
+    res_type = str(previous_content.get("resourceType"))
+    if res_type == "Consent":
+        return _decision(False, "A Consent is never deleted; withdraw it by setting its status "
+                                "to 'inactive'")
+    refused = _refused_upfront(policy, res_type, "delete")
+    if refused is not None:
+        return refused
+    actor = policy.actor
+    assert actor is not None
+    if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit:
+        return _decision(True)
+    if not in_compartment(res_type):
+        return _decision(False, f"{res_type} resources are maintained by system clients only")
+    patients = patients_of(previous_content)
+    if not patients:
+        return _decision(False, f"Your access does not let you delete this {res_type}")
+    for patient in sorted(patients):
+        if not any(a.writes(res_type) for a in policy.grants.get(patient, ())):
+            return _decision(False, f"Your access does not let you delete {res_type} resources "
+                                    f"for Patient/{patient}")
+    return _decision(True)
+
+
+def _refused_upfront(policy: AccessPolicy, res_type: str, interaction: str) -> Decision | None:
+    actor = policy.actor
+    if actor is None:
+        return _decision(False, "Authentication is required")
+    if res_type == AUDIT_TYPE:
+        return _decision(False, "AuditEvent records are written by the server only; they cannot be "
+                                "created, changed or deleted through the API")
+    if not actor.scope_allows(res_type, interaction):
+        return _decision(False, f"The token's scopes do not permit {interaction} on {res_type}")
+    if policy.break_the_glass and not any(a.writes(res_type) for g in policy.grants.values() for a in g):
+        return _decision(False, "Emergency (break-the-glass) access is read only")
+    if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit and res_type not in policy.system_writes:
+        return _decision(False, f"The token's system scopes do not name {res_type}")
+    return None
+
+
+def _registers_for_unit(policy: AccessPolicy, patient: dict[str, Any]) -> bool:
+    """A new Patient registered by the coordinating unit as managed by the unit itself."""
+    return local_ref(patient.get("managingOrganization")) in policy.unit_organizations

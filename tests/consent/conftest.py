@@ -1,0 +1,95 @@
+"""Consent tests run on both real stores with the test world written through the real write path.
+
+Resources go through `fhirip.interactions.write.save` (the path every create,
+update and transaction entry takes), so links and the search index are filled
+exactly as the server fills them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from fhirip.auth import Actor
+from fhirip.consent import AccessPolicy, decide
+from fhirip.interactions.context import Context, Services
+from fhirip.interactions.write import check_deferred_references, save
+from fhirip.search import search
+from fhirip.store import Tx
+from fhirip.testing.live import make_services
+import consent_world as world
+
+BASE = "http://fhirip.test/fhir"
+
+
+def put_all(services: Services, resources: list[dict[str, Any]]) -> None:
+    def work(tx: Tx) -> None:
+        ctx = Context(services, tx, BASE, in_transaction=True)
+        for resource in resources:
+            body = orjson.loads(orjson.dumps(resource))
+            save(ctx, body, previous=tx.current(body["resourceType"], body["id"]), method="PUT")
+        check_deferred_references(ctx)
+    services.store.run(work, write=True)
+
+
+class World:
+    """The loaded test world and the questions the tests ask of it."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def policy(self, claims: dict[str, Any], *, now: datetime = world.NOW) -> AccessPolicy:
+        actor = Actor.from_claims(claims)
+        with self.services.store.transaction(write=False) as tx:
+            return decide(tx.conn, actor, now=now, token_issued_at=world.issued_at(claims))
+
+    def ids(self, policy: AccessPolicy, res_type: str | None, query: str = "") -> list[str]:
+        """`Type/id` of every entry (matches and includes) the search returns under the policy."""
+        params = [tuple(part.split("=", 1)) for part in query.split("&") if part]
+        with self.services.store.transaction(write=False) as tx:
+            result = search(tx.conn, res_type, params, base_url=BASE, policy=policy.sql)  # type: ignore[arg-type]
+        return sorted(f"{e.res_type}/{e.res_id}" for e in result.entries)
+
+    def total(self, policy: AccessPolicy, res_type: str, query: str = "") -> int | None:
+        params = [tuple(part.split("=", 1)) for part in query.split("&") if part] + [("_total", "accurate")]
+        with self.services.store.transaction(write=False) as tx:
+            return search(tx.conn, res_type, params, base_url=BASE, policy=policy.sql).total  # type: ignore[arg-type]
+
+    def can_read(self, policy: AccessPolicy, reference: str) -> bool:
+        res_type, res_id = reference.split("/")
+        with self.services.store.transaction(write=False) as tx:
+            return (res_type, res_id) in policy.visible(tx.conn, {(res_type, res_id)})
+
+    def content(self, reference: str) -> dict[str, Any]:
+        res_type, res_id = reference.split("/")
+        with self.services.store.transaction(write=False) as tx:
+            stored = tx.read(res_type, res_id)
+        assert stored is not None and stored.content is not None
+        return orjson.loads(stored.content)
+
+    def can_write(self, policy: AccessPolicy, resource: dict[str, Any], *, new: bool = False) -> tuple[bool, str]:
+        previous = None if new else self.content(f"{resource['resourceType']}/{resource['id']}")
+        with self.services.store.transaction(write=False) as tx:
+            decision = policy.can_write(tx.conn, resource, previous)
+        return decision.permitted, decision.reason
+
+
+@pytest.fixture(scope="module")
+def services(store_kind: str, request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
+    tmp = tmp_path_factory.mktemp(f"consent-{store_kind}")
+    name = f"consent_{request.module.__name__.rsplit('.', 1)[-1]}"
+    built = make_services(store_kind, tmp, postgres, name)
+    put_all(built, world.records() + world.audit_records())
+    yield built
+    built.store.dispose()
+
+
+@pytest.fixture(scope="module")
+def w(services: Services) -> World:
+    return World(services)
