@@ -1,8 +1,7 @@
-"""Consent tests run on both real stores with the test world written through the real write path.
+"""Consent tests run on both real stores with the test world written through the real store.
 
-Resources go through `fhirip.interactions.write.save` (the path every create,
-update and transaction entry takes), so links and the search index are filled
-exactly as the server fills them.
+Resources are stored with `Tx.write` and their literal references, so the links
+and the search index are filled exactly as the server fills them.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ import pytest
 
 from fhirip.auth import Actor
 from fhirip.consent import AccessPolicy, decide
-from fhirip.interactions.context import Context, Services
-from fhirip.interactions.write import check_deferred_references, save
+from fhirip.interactions.context import Services
+from fhirip.model.references import local_references
 from fhirip.search import search
 from fhirip.store import Tx
 from fhirip.testing.live import make_services
@@ -28,11 +27,10 @@ BASE = "http://fhirip.test/fhir"
 
 def put_all(services: Services, resources: list[dict[str, Any]]) -> None:
     def work(tx: Tx) -> None:
-        ctx = Context(services, tx, BASE, in_transaction=True)
         for resource in resources:
             body = orjson.loads(orjson.dumps(resource))
-            save(ctx, body, previous=tx.current(body["resourceType"], body["id"]), method="PUT")
-        check_deferred_references(ctx)
+            tx.write(body, method="PUT", previous=tx.current(body["resourceType"], body["id"]),
+                     links=local_references(body, (BASE,)))
     services.store.run(work, write=True)
 
 
