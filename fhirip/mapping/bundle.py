@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from fhirip.mapping.completeness import incompleteness
+from fhirip.mapping.completeness import LEGAL_BASIS_PATH, has_active_plan_consent, incompleteness
 from fhirip.mapping.paths import get_value, set_value
 from fhirip.mapping.records import Loss, PlanRecord, SourceRow
 from fhirip.mapping.spec import FamilySpec, FieldSpec, KindSpec, OutputRef, OutputSpec, load_spec
@@ -70,6 +70,7 @@ class _BundleBuilder:
             for row in self.plan.rows_of(kind.name):
                 self._row(kind, row)
         self._attach_original()
+        self._derive_legal_basis()
         self._apply_completeness()
         return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}, self.losses
 
@@ -87,6 +88,8 @@ class _BundleBuilder:
             if field.mapped and value is not None:
                 filled |= self._place(kind, field, value, instances, row)
         created = [o for o in kind.outputs if o.always or o.name in filled]
+        for output in created:
+            _fill_required(instances[output.name], output.fill)
         # resources first: elements and links point at them
         created = [o for o in created
                    if not o.resource or self._register_resource(kind, o, instances[o.name], row)]
@@ -267,20 +270,40 @@ class _BundleBuilder:
         care_plan = self.instances[("plan", "CarePlan", None)]
         care_plan.setdefault("supportingInfo", []).append({"reference": url})
 
+    def _derive_legal_basis(self) -> None:
+        """A family without a legal-basis field (the Word template) states consent to the plan
+        instead; an active consent to draw up the plan is the legal basis 'samtykke'."""
+        rule = self.spec.derive.get("legal_basis_from_plan_consent")
+        care_plan = self.instances.get(("plan", "CarePlan", None))
+        if not rule or care_plan is None or get_value(care_plan, LEGAL_BASIS_PATH) is not None:
+            return
+        resources = [entry["resource"] for entry in self.entries]
+        if has_active_plan_consent(resources):
+            set_value(care_plan, LEGAL_BASIS_PATH, {"coding": [dict(rule)]})
+
     def _apply_completeness(self) -> None:
         care_plan = self.instances.get(("plan", "CarePlan", None))
         if care_plan is None:
             return
+        completeness = self.spec.structure["completeness"]
+        if care_plan.get("status") not in completeness["statuses_checked"]:
+            return
         resources = [entry["resource"] for entry in self.entries]
-        missing = incompleteness(care_plan, resources, self.spec.structure["completeness"]["rules"], date.today())
-        wanted = self.spec.structure["completeness"]["status_when_incomplete"]
-        if missing and care_plan.get("status") != wanted:
+        missing = incompleteness(care_plan, resources, completeness["rules"], date.today())
+        wanted = completeness["status_when_incomplete"]
+        if missing:
             plan_row = self.plan.single("plan")
             self.losses.append(Loss(plan_row.file if plan_row else self.plan.source, plan_row.line if plan_row else None,
                                     plan_row.describe(self.plan.key) if plan_row else f"plan {self.plan.key}",
                                     "status", str(care_plan.get("status")),
                                     f"plan is incomplete ({'; '.join(missing)}): imported as {wanted}"))
             care_plan["status"] = wanted
+
+
+def _fill_required(instance: dict[str, Any], fill: dict[str, str]) -> None:
+    for path, source in fill.items():
+        if get_value(instance, path) is None and (value := get_value(instance, source)) is not None:
+            set_value(instance, path, copy.deepcopy(value))
 
 
 def _merge_concept(target: dict[str, Any], path: str, part: dict[str, Any]) -> None:

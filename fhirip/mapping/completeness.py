@@ -2,8 +2,10 @@
 
 An incomplete plan is imported as ``draft`` and never ``active`` (forskrift om individuell
 plan: no plan without consent unless under compulsory mental health care; one responsible
-coordinator at all times; the plan holds goals and measures). Each rule named in
-mappings/ip-resources.json ("completeness.rules") is a function here.
+coordinator at all times; the plan holds goals). The rules mirror what profiles/ip-CarePlan.json
+demands of an active plan (ip-cp-2: period start, care team and goal; ip-cp-8: legal basis), so
+an active legacy plan that the profile would refuse lands as a draft instead of not at all.
+Each rule named in mappings/ip-resources.json ("completeness.rules") is a function here.
 """
 
 from __future__ import annotations
@@ -16,21 +18,34 @@ from fhirip.mapping.paths import get_value
 
 COORDINATOR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.1.9034"
 COORDINATOR_CODES = {"8", "18"}
-_LEGAL_BASIS = f"extension({STRUCTURE_DEFINITION}/ip-legal-basis).valueCode"
+PLAN_CONSENT_CODE = "ip-samtykke-plan"
+LEGAL_BASIS_PATH = f"extension({STRUCTURE_DEFINITION}/ip-legal-basis).valueCodeableConcept"
 
 
 def _of_type(resources: list[dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
     return [r for r in resources if r.get("resourceType") == resource_type]
 
 
-def _has_legal_basis_or_plan_consent(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
-    if str(get_value(plan, _LEGAL_BASIS) or "").startswith("tvungent"):
-        return None
+def has_active_plan_consent(resources: list[dict[str, Any]]) -> bool:
+    """An active consent to draw up the plan among the resources."""
     for consent in _of_type(resources, "Consent"):
         codes = {c.get("code") for cat in consent.get("category", []) for c in cat.get("coding", [])}
-        if "ip-utarbeidelse" in codes and consent.get("status") == "active":
-            return None
+        if PLAN_CONSENT_CODE in codes and consent.get("status") == "active":
+            return True
+    return False
+
+
+def _has_legal_basis(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    codes = [c.get("code") for c in (get_value(plan, LEGAL_BASIS_PATH) or {}).get("coding", [])]
+    if not codes:
+        return "no legal basis (consent or compulsory care) recorded"
+    if any(str(code).startswith("tvungent") for code in codes) or has_active_plan_consent(resources):
+        return None
     return "no active consent to the plan and no compulsory-care legal basis"
+
+
+def _has_period_start(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    return None if get_value(plan, "period.start") else "no start of the plan period"
 
 
 def _is_current(period: dict[str, Any] | None, today: date) -> bool:
@@ -51,16 +66,15 @@ def _has_one_current_coordinator(plan: dict[str, Any], resources: list[dict[str,
     return "no current coordinator" if count == 0 else f"{count} current coordinators, the rule is exactly one"
 
 
-def _has_goal_or_measure(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
-    if plan.get("activity") or _of_type(resources, "Goal"):
-        return None
-    return "no goals and no measures"
+def _has_goal(plan: dict[str, Any], resources: list[dict[str, Any]], today: date) -> str | None:
+    return None if plan.get("goal") else "no goals"
 
 
 RULES: dict[str, Callable[[dict[str, Any], list[dict[str, Any]], date], str | None]] = {
-    "has-legal-basis-or-plan-consent": _has_legal_basis_or_plan_consent,
+    "has-legal-basis": _has_legal_basis,
+    "has-period-start": _has_period_start,
     "has-one-current-coordinator": _has_one_current_coordinator,
-    "has-goal-or-measure": _has_goal_or_measure,
+    "has-goal": _has_goal,
 }
 
 

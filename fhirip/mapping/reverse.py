@@ -160,6 +160,9 @@ class _PlanReader:
         raw = get_value(holder, field.path or "")
         if raw is None:
             return None
+        fill_source = kind.output(field.output or "").fill.get(field.path or "")
+        if fill_source is not None and raw == get_value(holder, fill_source):
+            return None  # filled in on import because the profile requires it; the record had none
         if field.type == "ref":
             target = self.index.resolve(raw)
             if target is None or field.ref is None:

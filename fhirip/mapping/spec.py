@@ -57,6 +57,9 @@ class OutputSpec:
     links: dict[str, OutputRef] = field(default_factory=dict)
     referenced_from: dict[OutputRef, str] = field(default_factory=dict)
     select: dict[str, str] = field(default_factory=dict)
+    # an element a profile requires, taken from another element of the same record when the
+    # legacy record leaves it empty: {"detail.description": "detail.code.text"}
+    fill: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +124,7 @@ class FamilySpec:
     code_systems: dict[str, dict[str, Any]]
     structure: dict[str, Any]
     directory: Path
+    derive: dict[str, Any] = field(default_factory=dict)  # values a family states only indirectly
 
     def legacy_system(self, identifier: str) -> str:
         return self.structure["legacy_identifier_system"].format(family=self.family, identifier=identifier)
@@ -136,7 +140,7 @@ def _output(data: dict[str, Any], kind: str) -> OutputSpec:
         always=bool(data.get("always", False)),
         links={path: OutputRef.parse(target) for path, target in data.get("links", {}).items()},
         referenced_from={OutputRef.parse(target): path for target, path in data.get("referenced_from", {}).items()},
-        select=data.get("select", {}))
+        select=data.get("select", {}), fill=data.get("fill", {}))
 
 
 def _split_fhir(fhir: str, kind: KindSpec, where: str) -> tuple[str, str]:
@@ -195,4 +199,4 @@ def load_spec(family: str, mappings_dir: Path = MAPPINGS_DIR) -> FamilySpec:
     if "person" not in kinds or "plan" not in kinds:
         raise SpecError(f"{spec_path}: a family spec needs the record kinds person and plan")
     return FamilySpec(family, data.get("format", {}), kinds, data.get("code_systems", {}),
-                      structure, mappings_dir / family)
+                      structure, mappings_dir / family, data.get("derive", {}))
