@@ -17,7 +17,7 @@ from fhirip import __version__, operations
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import RESOURCE_TYPES
-from fhirip.search.registry import capability_search_params
+from fhirip.search.registry import capability_search_params, registry
 
 _TYPE_LEVEL = ("read", "vread", "update", "patch", "delete", "history-instance",
                "history-type", "create", "search-type")
@@ -40,9 +40,11 @@ def _routed() -> set[str]:
 
 def capability_statement(ctx: Context) -> dict[str, Any]:
     routed = _routed()
-    has_search = True
+    # Search (and so conditional writes) covers the types the search registry knows.
+    searchable = set(registry().resource_types())
     resources = []
     for res_type in sorted(RESOURCE_TYPES):
+        has_search = res_type in searchable
         codes = [c for c in _TYPE_LEVEL if c in routed and (has_search or not c.startswith("search"))]
         entry: dict[str, Any] = {
             "type": res_type,
@@ -68,7 +70,7 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
         "mode": "server",
         "resource": resources,
         "interaction": [{"code": c} for c in _SYSTEM_LEVEL
-                        if c in routed and (has_search or c != "search-system")],
+                        if c in routed and (bool(searchable) or c != "search-system")],
     }
     system_ops = [op for op in operations.all_operations() if "system" in op.levels]
     if system_ops:
