@@ -6,11 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rest_checks import SMALL_BODY_LIMIT
 
-from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer, make_services, token_for
+from fhirip.testing.live import (
+    SYSTEM_CLAIMS,
+    Fhir,
+    LiveServer,
+    make_services,
+    token_for,
+)
 from fhirip.testing.postgres import TemporaryPostgres
-
-SMALL_BODY_LIMIT = 2048
 
 
 @pytest.fixture(scope="session")

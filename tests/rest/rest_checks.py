@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+# The body limit of the small-body server (tests/rest/conftest.py).
+SMALL_BODY_LIMIT = 2048
+
 
 def patient(family: str = "Nordmann", **extra: Any) -> dict[str, Any]:
     return {"resourceType": "Patient", "name": [{"family": family, "given": ["Kari"]}], **extra}

@@ -10,8 +10,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from conftest import SMALL_BODY_LIMIT
-from rest_checks import assert_outcome, patient
+from rest_checks import SMALL_BODY_LIMIT, assert_outcome, patient
 
 
 def _post_raw(fhir, url: str, content: bytes, content_type: str = "application/fhir+json"):
