@@ -42,6 +42,12 @@ BUILT_IN: list[str] = [
     "fhirip.operations.convert",
     "fhirip.operations.current_plan",
     "fhirip.operations.handover",
+    "fhirip.operations.overdue_measures",
+    "fhirip.operations.revision_due",
+    "fhirip.operations.stale_plans",
+    "fhirip.operations.without_coordinator",
+    "fhirip.operations.caseload",
+    "fhirip.operations.render",
 ]
 
 

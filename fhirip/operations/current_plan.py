@@ -1,0 +1,47 @@
+"""The current individual plan of a person: `CarePlan/$current` and `Patient/[id]/$current-plan`.
+
+https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-current)
+
+`GET CarePlan/$current?patient-identifier=<system>|<value>` is what a hospital or
+GP system calls when it knows the person only by fødselsnummer or D-nummer;
+`GET Patient/[id]/$current-plan` does the same for a known Patient record.
+Both return the searchset described in `fhirip.plans.current`, filtered by the
+caller's consent policy.
+"""
+
+from __future__ import annotations
+
+from fhirip.canonical import OPERATION_DEFINITION
+from fhirip.errors import NotFound
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.operations import Operation, register
+from fhirip.plans.current import current_plan_bundle, parse_identifier
+from fhirip.plans.fetching import Fetch
+
+
+def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
+    system, value = parse_identifier(req.param("patient-identifier"))
+    fetch = Fetch.for_request(ctx)
+    patients = fetch.search("Patient", [("identifier", f"{system}|{value}")])
+    return FhirResponse(200, resource=current_plan_bundle(fetch, patients, req.url))
+
+
+def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
+    fetch = Fetch.for_request(ctx)
+    patients = fetch.by_ids("Patient", [req.res_id or ""])
+    if not patients:
+        raise NotFound(f"Patient/{req.res_id} is not known")
+    return FhirResponse(200, resource=current_plan_bundle(fetch, patients, req.url))
+
+
+register(Operation(
+    name="current", levels=frozenset({"type"}), handler=current_by_identifier,
+    resource_types=frozenset({"CarePlan"}), definition=f"{OPERATION_DEFINITION}/CarePlan-current",
+    documentation="The person's current individual plan with open measures, goals, care team, "
+                  "coordinator and consent status; patient-identifier=<system>|<value>"))
+register(Operation(
+    name="current-plan", levels=frozenset({"instance"}), handler=current_of_patient,
+    resource_types=frozenset({"Patient"}), definition=f"{OPERATION_DEFINITION}/Patient-current-plan",
+    documentation="The current individual plan of this Patient (and of every Patient record "
+                  "with the same fødselsnummer/D-nummer)"))

@@ -1,0 +1,28 @@
+"""Plans due for revision: `GET CarePlan/$revision-due`, a worklist for coordinators and the coordinating unit.
+
+https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-revision-due)
+
+Active individual plans whose revision date (next-evaluation) has passed. Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
+for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+"""
+
+from __future__ import annotations
+
+from fhirip.canonical import OPERATION_DEFINITION
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.operations import Operation, register
+from fhirip.plans.fetching import Fetch
+from fhirip.plans.worklist_request import as_of
+from fhirip.plans.worklists import revision_due, worklist_bundle
+
+
+def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
+    plans = revision_due(Fetch.for_request(ctx), as_of(req))
+    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
+
+
+register(Operation(
+    name="revision-due", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
+    definition=f"{OPERATION_DEFINITION}/CarePlan-revision-due",
+    documentation="Active individual plans whose revision date (next-evaluation) has passed"))

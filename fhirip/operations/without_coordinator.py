@@ -1,0 +1,28 @@
+"""Plans without a coordinator: `GET CarePlan/$without-coordinator`, a worklist for coordinators and the coordinating unit.
+
+https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-without-coordinator)
+
+Active individual plans with no coordinator in force (neither in the care team nor a coordinator episode). Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
+for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+"""
+
+from __future__ import annotations
+
+from fhirip.canonical import OPERATION_DEFINITION
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.operations import Operation, register
+from fhirip.plans.fetching import Fetch
+from fhirip.plans.worklist_request import as_of
+from fhirip.plans.worklists import without_coordinator, worklist_bundle
+
+
+def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
+    plans = without_coordinator(Fetch.for_request(ctx), as_of(req))
+    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
+
+
+register(Operation(
+    name="without-coordinator", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
+    definition=f"{OPERATION_DEFINITION}/CarePlan-without-coordinator",
+    documentation="Active individual plans with no coordinator in force (neither in the care team nor a coordinator episode)"))

@@ -1,0 +1,182 @@
+"""The coordinator: who it is at a given day, and the rule that there is never more than one.
+
+A coordinator is a CareTeam participant with role Volven 9034 code 8 (code 18 in
+the specialist health service) and a `period`; a coordinator without a plan is
+an EpisodeOfCare of that type with `careManager`. Periods of the same kind of
+coordinator must not overlap: a handover ends one the day before the next starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, select
+
+from fhirip.errors import Issue
+from fhirip.interactions.context import Context
+from fhirip.plans.codes import (
+    OPEN_EPISODE_STATUSES,
+    coordinator_code,
+    covers,
+    has_code,
+    overlaps,
+    period_range,
+    reference_id,
+    VOLVEN_9034,
+    COORDINATOR_CODES,
+)
+from fhirip.plans.persons import subject_patients
+from fhirip.store import Current
+from fhirip.store.schema import resource, resource_version, search_reference, search_token
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    """One coordinator appointment: who, of which kind, when, and where it is recorded."""
+
+    member: dict[str, Any]  # the Reference to the Practitioner(Role)/Organization
+    code: str  # Volven 9034: 8 or 18
+    period: dict[str, Any]
+    source: str  # "CareTeam/x" or "EpisodeOfCare/y"
+
+
+def team_coordinators(careteam: dict[str, Any]) -> list[Coordinator]:
+    """Every coordinator appointment in a CareTeam, past, present and future."""
+    found = []
+    for participant in careteam.get("participant") or []:
+        code = coordinator_code(participant.get("role"))
+        if code is not None and isinstance(participant.get("member"), dict):
+            found.append(Coordinator(participant["member"], code, participant.get("period") or {},
+                                     f"CareTeam/{careteam.get('id')}"))
+    return found
+
+
+def episode_coordinator(episode: dict[str, Any]) -> Coordinator | None:
+    """The coordinator an EpisodeOfCare records, if it is a coordinator episode with a careManager."""
+    code = coordinator_code(episode.get("type"))
+    if code is None or not isinstance(episode.get("careManager"), dict):
+        return None
+    if episode.get("status") not in OPEN_EPISODE_STATUSES:
+        return None
+    return Coordinator(episode["careManager"], code, episode.get("period") or {},
+                       f"EpisodeOfCare/{episode.get('id')}")
+
+
+def current(coordinators: Iterable[Coordinator], on: date) -> list[Coordinator]:
+    """The appointments in force on `on`; the municipal coordinator (8) before the specialist one (18)."""
+    now = [c for c in coordinators if _covers(c.period, on)]
+    return sorted(now, key=lambda c: c.code != "8")
+
+
+def _covers(period: dict[str, Any], on: date) -> bool:
+    try:
+        return covers(period, on)
+    except ValueError:
+        return False
+
+
+# -- the write rule ---------------------------------------------------------------------------
+
+def overlap_issues(appointments: list[Coordinator], where: str) -> list[Issue]:
+    """An error for each pair of appointments of the same kind whose periods overlap."""
+    issues = []
+    for index, first in enumerate(appointments):
+        for second in appointments[index + 1:]:
+            if first.code != second.code:
+                continue
+            try:
+                clash = overlaps(period_range(first.period), period_range(second.period))
+            except ValueError as error:
+                issues.append(Issue("error", "invalid", f"A coordinator period is not a date: {error}",
+                                    (where,)))
+                continue
+            if clash:
+                issues.append(Issue(
+                    "error", "business-rule",
+                    f"Two coordinators (Volven 9034 code {first.code}) overlap: "
+                    f"{_who(first)} {_when(first.period)} in {first.source} and {_who(second)} "
+                    f"{_when(second.period)} in {second.source}. There is one responsible "
+                    "coordinator at any time; end one period the day before the next starts "
+                    "($handover does this)", (where,)))
+    return issues
+
+
+def _who(c: Coordinator) -> str:
+    return c.member.get("reference") or c.member.get("display") or "a coordinator"
+
+
+def _when(period: dict[str, Any]) -> str:
+    return f"[{period.get('start') or '…'} – {period.get('end') or '…'}]"
+
+
+def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
+                                    previous: Current | None) -> list[Issue]:
+    """Write hook on CareTeam and EpisodeOfCare: no two coordinators of one kind at once."""
+    if written.get("resourceType") == "CareTeam":
+        if written.get("status") == "entered-in-error":
+            return []
+        return overlap_issues(team_coordinators(written), "CareTeam.participant")
+    if written.get("resourceType") == "EpisodeOfCare":
+        mine = episode_coordinator(written)
+        if mine is None:
+            return []
+        others = [c for c in (episode_coordinator(e) for e in _person_episodes(
+            ctx.tx.conn, subject_patients(ctx.tx.conn, written.get("patient")))
+            if e.get("id") != written.get("id")) if c is not None]
+        return overlap_issues([mine, *others], "EpisodeOfCare.period")
+    return []
+
+
+# -- reading what is stored -------------------------------------------------------------------
+
+def _contents(conn: Connection, query: Any) -> list[dict[str, Any]]:
+    return [orjson.loads(content) for content in conn.execute(query).scalars()]
+
+
+def _current_content(r: Any) -> Any:
+    return (select(resource_version.c.content)
+            .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
+            .where(r.c.deleted.is_(False)))
+
+
+def _person_episodes(conn: Connection, patient_ids: set[str]) -> list[dict[str, Any]]:
+    """Open coordinator EpisodeOfCare resources of the given Patients (no consent policy: a rule)."""
+    if not patient_ids:
+        return []
+    r = resource.alias()
+    patient = search_reference.alias()
+    kind = search_token.alias()
+    query = (_current_content(r)
+             .join(patient, patient.c.rid == r.c.rid)
+             .join(kind, kind.c.rid == r.c.rid)
+             .where(r.c.res_type == "EpisodeOfCare", patient.c.res_type == "EpisodeOfCare",
+                    patient.c.param == "patient", patient.c.target_type == "Patient",
+                    patient.c.target_id.in_(list(patient_ids)),
+                    kind.c.res_type == "EpisodeOfCare", kind.c.param == "type",
+                    kind.c.system == VOLVEN_9034, kind.c.code.in_(COORDINATOR_CODES))
+             .distinct())
+    return [e for e in _contents(conn, query) if e.get("status") in OPEN_EPISODE_STATUSES]
+
+
+def plan_coordinators(conn: Connection, careplan: dict[str, Any], on: date) -> list[Coordinator]:
+    """The coordinators in force on `on` for a plan: its care teams', else the person's episodes."""
+    team_ids = [i for i in (reference_id(t, "CareTeam") for t in careplan.get("careTeam") or []) if i]
+    teams: list[dict[str, Any]] = []
+    if team_ids:
+        r = resource.alias()
+        teams = _contents(conn, _current_content(r).where(r.c.res_type == "CareTeam",
+                                                          r.c.res_id.in_(team_ids)))
+    in_teams = current((c for t in teams if t.get("status") not in ("inactive", "entered-in-error")
+                        for c in team_coordinators(t)), on)
+    if in_teams:
+        return in_teams
+    episodes = _person_episodes(conn, subject_patients(conn, careplan.get("subject")))
+    return current((c for c in (episode_coordinator(e) for e in episodes) if c is not None), on)
+
+
+def is_coordinator_episode(episode: dict[str, Any]) -> bool:
+    return has_code(episode.get("type") or [], VOLVEN_9034, COORDINATOR_CODES)

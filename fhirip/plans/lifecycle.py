@@ -1,0 +1,187 @@
+"""The plan lifecycle: what activating a plan needs, and what a plan consent does to the plan.
+
+https://hl7.org/fhir/R4/careplan.html#status, https://hl7.org/fhir/R4/consent.html
+
+- A plan becomes `active` only with a legal basis (an active plan Consent, or
+  compulsory mental health care recorded in the ip-legal-basis extension), a
+  current coordinator, a period and at least one goal (§ 19 c, g, h; ip-cp-2).
+- A new active plan Consent supersedes the person's earlier ones: they become
+  `inactive` in the same transaction, each with a Provenance.
+- Withdrawing the plan Consent (active → inactive or rejected) revokes the plans
+  it was the basis of, in the same transaction: a new version with status
+  `revoked` and an end date, with a Provenance; the history stays.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, exists, select
+
+from fhirip.errors import Issue
+from fhirip.interactions.context import Context
+from fhirip.plans.codes import (
+    CONSENT_CATEGORY,
+    OPEN_PLAN_STATUSES,
+    PLAN_CONSENT_CODES,
+    covers,
+    has_compulsory_care_basis,
+    is_individual_plan,
+    is_plan_consent,
+    reference_id,
+)
+from fhirip.plans.coordinator import plan_coordinators
+from fhirip.plans.one_plan import open_plan_ids
+from fhirip.plans.persons import subject_patients
+from fhirip.plans.recording import read_current, record_provenance, write_version
+from fhirip.store import Current
+from fhirip.store.schema import resource, resource_version, search_reference, search_token
+
+WITHDRAWN = ("inactive", "rejected")
+
+# Set while the rules themselves retire a superseded consent: that is not a withdrawal.
+_superseding: ContextVar[bool] = ContextVar("superseding", default=False)
+
+
+def today() -> date:
+    return date.today()
+
+
+# -- activation -------------------------------------------------------------------------------
+
+def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[Issue]:
+    """What is missing before this individual plan may be active (empty when nothing is)."""
+    conn = ctx.tx.conn
+    issues = []
+    if not has_compulsory_care_basis(careplan) and not active_plan_consents(
+            conn, subject_patients(conn, careplan.get("subject")), on):
+        issues.append(Issue(
+            "error", "business-rule",
+            "An individual plan can only be activated with the person's consent: no active plan "
+            "Consent (category ip-consent-category 'plan') exists for this person, and the plan "
+            "records no compulsory mental health care as its legal basis (extension ip-legal-basis "
+            "'tvungent-psykisk-helsevern')", ("CarePlan.extension",)))
+    if not plan_coordinators(conn, careplan, on):
+        issues.append(Issue(
+            "error", "business-rule",
+            "An individual plan can only be activated with a coordinator: neither the plan's "
+            "CareTeam (participant with role Volven 9034 code 8 or 18, period covering today) "
+            "nor an EpisodeOfCare of the person (careManager) names a current coordinator",
+            ("CarePlan.careTeam",)))
+    if not (careplan.get("period") or {}).get("start"):
+        issues.append(Issue("error", "required",
+                            "An individual plan can only be activated with a plan period (§ 19 g): "
+                            "CarePlan.period.start is missing", ("CarePlan.period",)))
+    if not careplan.get("goal"):
+        issues.append(Issue("error", "required",
+                            "An individual plan can only be activated with at least one of the "
+                            "person's goals (§ 19 a): CarePlan.goal is empty", ("CarePlan.goal",)))
+    return issues
+
+
+def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current | None) -> list[Issue]:
+    """Write hook: an individual plan going active must have all that activation needs."""
+    if not is_individual_plan(careplan) or careplan.get("status") != "active":
+        return []
+    if previous is not None and not previous.deleted:
+        before = read_current(ctx, "CarePlan", careplan["id"])
+        if before is not None and before.get("status") == "active":
+            return []  # a revision of an active plan, not its activation
+    return activation_issues(ctx, careplan, today())
+
+
+# -- plan consents ----------------------------------------------------------------------------
+
+def active_plan_consents(conn: Connection, patient_ids: set[str], on: date,
+                         exclude: str | None = None) -> list[dict[str, Any]]:
+    """The person's active plan Consents whose provision period (if any) covers `on`."""
+    if not patient_ids:
+        return []
+    r = resource.alias()
+    patient, category, status = search_reference.alias(), search_token.alias(), search_token.alias()
+    query = (select(resource_version.c.content)
+             .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
+             .join(patient, patient.c.rid == r.c.rid)
+             .where(r.c.res_type == "Consent", r.c.deleted.is_(False),
+                    patient.c.res_type == "Consent", patient.c.param == "patient",
+                    patient.c.target_type == "Patient", patient.c.target_id.in_(list(patient_ids)),
+                    exists(select(category.c.rid).where(
+                        category.c.rid == r.c.rid, category.c.res_type == "Consent",
+                        category.c.param == "category", category.c.system == CONSENT_CATEGORY,
+                        category.c.code.in_(PLAN_CONSENT_CODES))),
+                    exists(select(status.c.rid).where(
+                        status.c.rid == r.c.rid, status.c.res_type == "Consent",
+                        status.c.param == "status", status.c.code == "active")))
+             .distinct())
+    consents = [orjson.loads(content) for content in conn.execute(query).scalars()]
+    return [c for c in consents if c.get("id") != exclude and _in_force(c, on)]
+
+
+def _in_force(consent: dict[str, Any], on: date) -> bool:
+    period = (consent.get("provision") or {}).get("period")
+    if not period:
+        return True
+    try:
+        return covers(period, on)
+    except ValueError:
+        return False
+
+
+def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current | None) -> list[Issue]:
+    """Write hook on Consent: a new plan consent supersedes the old; a withdrawn one ends the plan."""
+    if not is_plan_consent(consent):
+        return []
+    before = read_current(ctx, "Consent", consent["id"]) if previous is not None else None
+    was_active = before is not None and before.get("status") == "active"
+    status = consent.get("status")
+    if status == "active" and not was_active:
+        _supersede_older(ctx, consent)
+    elif status in WITHDRAWN and was_active and not _superseding.get():
+        _revoke_plans(ctx, consent)
+    return []
+
+
+def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
+    conn = ctx.tx.conn
+    patients = subject_patients(conn, consent.get("patient"))
+    older = [c for c in active_plan_consents(conn, patients, today(), exclude=consent["id"])]
+    # A consent for a later plan period replaces the earlier; one for the same period too.
+    token = _superseding.set(True)
+    try:
+        for old in older:
+            old["status"] = "inactive"
+            written = write_version(ctx, old)
+            record_provenance(ctx, [written], activity="OBSOLETE",
+                              reason=f"Erstattet av nytt samtykke til planen (Consent/{consent['id']})")
+    finally:
+        _superseding.reset(token)
+
+
+def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
+    conn = ctx.tx.conn
+    patients = subject_patients(conn, consent.get("patient"))
+    if active_plan_consents(conn, patients, today(), exclude=consent["id"]):
+        return  # another plan consent still stands
+    named = [i for i in (reference_id(d.get("reference"), "CarePlan")
+                         for d in (consent.get("provision") or {}).get("data") or []) if i]
+    plan_ids = named or open_plan_ids(conn, patients)
+    for plan_id in plan_ids:
+        plan = read_current(ctx, "CarePlan", plan_id)
+        if plan is None or plan.get("status") not in OPEN_PLAN_STATUSES:
+            continue
+        if has_compulsory_care_basis(plan):
+            continue  # compulsory care, not consent, is this plan's basis
+        plan["status"] = "revoked"
+        period = dict(plan.get("period") or {})
+        period.setdefault("end", today().isoformat())
+        plan["period"] = period
+        written = write_version(ctx, plan)
+        record_provenance(ctx, [written], activity="ABORT",
+                          reason=f"Samtykket til planen er trukket tilbake (Consent/{consent['id']})")
+
+
+def is_plan_or_consent(resource_json: dict[str, Any]) -> bool:
+    return is_individual_plan(resource_json) or is_plan_consent(resource_json)

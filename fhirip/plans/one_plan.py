@@ -1,0 +1,147 @@
+"""One individual plan per person: a second open plan is refused, and migrations can list duplicates.
+
+The rule (Prop. 100 L: "bare utarbeides én plan"): a person has at most one
+CarePlan with the individuell-plan category in status draft, active or on-hold.
+Sub-plans (`partOf` the plan) do not count. "The same person" is matched by
+fødselsnummer/D-nummer across Patient records (see `fhirip.plans.persons`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, exists, select
+
+from fhirip.errors import Conflict, Issue
+from fhirip.interactions.context import Context
+from fhirip.plans.codes import (
+    CAREPLAN_CATEGORY,
+    IP_CATEGORY_CODE,
+    NATIONAL_ID_SYSTEMS,
+    OPEN_PLAN_STATUSES,
+    is_individual_plan,
+)
+from fhirip.plans.persons import subject_patients
+from fhirip.store import Current
+from fhirip.store.schema import resource, search_reference, search_token
+
+
+def _open_plans(patient_ids: Iterable[str] | None = None) -> Any:
+    """(plan id, subject Patient id) of every open individual plan, optionally of some Patients."""
+    plan = resource.alias("plan")
+    subject = search_reference.alias("subject")
+    category, status = search_token.alias("category"), search_token.alias("status")
+    part_of = search_reference.alias("part_of")
+    query = (select(plan.c.res_id, subject.c.target_id, plan.c.last_updated)
+             .join(subject, subject.c.rid == plan.c.rid)
+             .where(plan.c.res_type == "CarePlan", plan.c.deleted.is_(False),
+                    subject.c.res_type == "CarePlan", subject.c.param == "subject",
+                    subject.c.target_type == "Patient",
+                    exists(select(category.c.rid).where(
+                        category.c.rid == plan.c.rid, category.c.res_type == "CarePlan",
+                        category.c.param == "category", category.c.system == CAREPLAN_CATEGORY,
+                        category.c.code == IP_CATEGORY_CODE)),
+                    exists(select(status.c.rid).where(
+                        status.c.rid == plan.c.rid, status.c.res_type == "CarePlan",
+                        status.c.param == "status", status.c.code.in_(OPEN_PLAN_STATUSES))),
+                    ~exists(select(part_of.c.rid).where(
+                        part_of.c.rid == plan.c.rid, part_of.c.res_type == "CarePlan",
+                        part_of.c.param == "part-of"))))
+    if patient_ids is not None:
+        query = query.where(subject.c.target_id.in_(list(patient_ids)))
+    return query
+
+
+def open_plan_ids(conn: Connection, patient_ids: Iterable[str]) -> list[str]:
+    """Ids of the open individual plans whose subject is one of the Patients, newest change first."""
+    ids = list(set(patient_ids))
+    if not ids:
+        return []
+    rows = conn.execute(_open_plans(ids)).all()
+    ordered = sorted(rows, key=lambda row: row[2], reverse=True)
+    return list(dict.fromkeys(row[0] for row in ordered))
+
+
+def refuse_second_plan(ctx: Context, careplan: dict[str, Any], previous: Current | None) -> list[Issue]:
+    """Write hook: 409 when the person already has another open individual plan."""
+    if not is_individual_plan(careplan) or careplan.get("status") not in OPEN_PLAN_STATUSES:
+        return []
+    patients = subject_patients(ctx.tx.conn, careplan.get("subject"))
+    existing = [plan_id for plan_id in open_plan_ids(ctx.tx.conn, patients) if plan_id != careplan["id"]]
+    if existing:
+        names = ", ".join(f"CarePlan/{plan_id}" for plan_id in existing)
+        raise Conflict(
+            f"The person already has an individual plan ({names}) in status draft, active or "
+            "on-hold; a person has one individual plan. Revise that plan, end it first, or make "
+            "this one a sub-plan (CarePlan.partOf)", expression=["CarePlan.subject"])
+    return []
+
+
+@dataclass(frozen=True)
+class DuplicatePlans:
+    """Open individual plans that belong to one person."""
+
+    identifiers: tuple[tuple[str, str], ...]  # the person's fødselsnummer/D-nummer (may be empty)
+    patients: tuple[str, ...]  # the Patient ids involved
+    plans: tuple[str, ...]  # CarePlan ids, most recently changed first
+
+    def describe(self) -> str:
+        who = ", ".join(f"{s}|{v}" for s, v in self.identifiers) or \
+            ", ".join(f"Patient/{p}" for p in self.patients)
+        return f"{who}: {', '.join(f'CarePlan/{p}' for p in self.plans)}"
+
+
+def find_duplicate_plans(conn: Connection) -> list[DuplicatePlans]:
+    """Every person with more than one open individual plan, for a migration to merge or review.
+
+    Patients sharing a national identifier are one person, so a hospital's and a
+    municipality's plan for the same fødselsnummer are reported together.
+    """
+    plans_of: dict[str, list[tuple[str, Any]]] = {}
+    for plan_id, patient_id, last_updated in conn.execute(_open_plans()):
+        plans_of.setdefault(patient_id, []).append((plan_id, last_updated))
+    identifiers_of = _identifiers_by_patient(conn, plans_of)
+    # Union-find over Patients: two Patients with a common identifier are one person.
+    parent = {patient_id: patient_id for patient_id in plans_of}
+
+    def root(patient_id: str) -> str:
+        while parent[patient_id] != patient_id:
+            parent[patient_id] = parent[parent[patient_id]]
+            patient_id = parent[patient_id]
+        return patient_id
+
+    holder: dict[tuple[str, str], str] = {}
+    for patient_id in sorted(plans_of):
+        for identifier in identifiers_of.get(patient_id, ()):
+            if identifier in holder:
+                parent[root(patient_id)] = root(holder[identifier])
+            else:
+                holder[identifier] = patient_id
+    people: dict[str, list[str]] = {}
+    for patient_id in sorted(plans_of):
+        people.setdefault(root(patient_id), []).append(patient_id)
+    duplicates = []
+    for members in people.values():
+        plans = sorted((p for m in members for p in plans_of[m]), key=lambda p: p[1], reverse=True)
+        plan_ids = tuple(dict.fromkeys(p[0] for p in plans))
+        if len(plan_ids) > 1:
+            identifiers = {i for m in members for i in identifiers_of.get(m, ())}
+            duplicates.append(DuplicatePlans(tuple(sorted(identifiers)), tuple(members), plan_ids))
+    return duplicates
+
+
+def _identifiers_by_patient(conn: Connection, patient_ids: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+    token = search_token.alias()
+    query = (select(resource.c.res_id, token.c.system, token.c.code)
+             .join(resource, resource.c.rid == token.c.rid)
+             .where(resource.c.res_type == "Patient", resource.c.deleted.is_(False),
+                    token.c.res_type == "Patient", token.c.param == "identifier",
+                    token.c.system.in_(NATIONAL_ID_SYSTEMS)))
+    wanted = set(patient_ids)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for patient_id, system, code in conn.execute(query):
+        if patient_id in wanted:
+            found.setdefault(patient_id, set()).add((system, code))
+    return found

@@ -1,0 +1,71 @@
+"""One person, many Patient records: matching Patients by fødselsnummer or D-nummer.
+
+Hospital and municipality may each hold a Patient for the same person; the plan
+rules speak of the person, so every rule asks here which Patient ids are "the
+same person" as the one a resource names. These lookups read the search index
+without a consent policy: they decide integrity rules, not what a caller sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+
+from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
+from fhirip.store.schema import resource, search_token
+
+
+def _live_patient(token: Any) -> Any:
+    return (select(resource.c.res_id).join(token, token.c.rid == resource.c.rid)
+            .where(resource.c.res_type == "Patient", resource.c.deleted.is_(False),
+                   token.c.res_type == "Patient", token.c.param == "identifier"))
+
+
+def national_identifiers(conn: Connection, patient_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """The (system, value) fødselsnummer/D-nummer pairs the given Patients carry."""
+    ids = list(set(patient_ids))
+    if not ids:
+        return set()
+    token = search_token.alias()
+    query = (select(token.c.system, token.c.code).join(resource, resource.c.rid == token.c.rid)
+             .where(resource.c.res_type == "Patient", resource.c.res_id.in_(ids),
+                    resource.c.deleted.is_(False), token.c.res_type == "Patient",
+                    token.c.param == "identifier", token.c.system.in_(NATIONAL_ID_SYSTEMS)))
+    return {(system, code) for system, code in conn.execute(query)}
+
+
+def patients_with_identifiers(conn: Connection, identifiers: Iterable[tuple[str, str]]) -> set[str]:
+    """Ids of the Patients that carry any of the (system, value) identifiers."""
+    pairs = list(set(identifiers))
+    if not pairs:
+        return set()
+    token = search_token.alias()
+    query = _live_patient(token).where(tuple_(token.c.system, token.c.code).in_(pairs))
+    return set(conn.execute(query).scalars())
+
+
+def same_person(conn: Connection, patient_ids: Iterable[str]) -> set[str]:
+    """The given Patient ids and every other Patient with the same national identifier."""
+    ids = set(patient_ids)
+    return ids | patients_with_identifiers(conn, national_identifiers(conn, ids))
+
+
+def subject_patients(conn: Connection, subject: Any, resource_json: dict[str, Any] | None = None) -> set[str]:
+    """The Patient ids a reference names: a literal `Patient/x`, or a logical identifier reference.
+
+    A resource written in a transaction may refer to a Patient created in the same
+    Bundle; the literal id is then already rewritten and counts even before it is stored.
+    """
+    if not isinstance(subject, dict):
+        return set()
+    literal = reference_id(subject, "Patient")
+    if literal is not None:
+        return same_person(conn, {literal})
+    identifier = subject.get("identifier")
+    if isinstance(identifier, dict) and identifier.get("system") and identifier.get("value"):
+        return same_person(conn, patients_with_identifiers(
+            conn, {(identifier["system"], identifier["value"])}))
+    return set()
+

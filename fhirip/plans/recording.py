@@ -1,0 +1,58 @@
+"""Writing the versions the plan rules make themselves, each with its Provenance.
+
+https://hl7.org/fhir/R4/provenance.html
+
+When a rule changes a resource the client did not send (a plan revoked because
+its consent was withdrawn, an old consent superseded, a coordinator handed
+over), the change goes through the same write path as any client write, so
+every hook and reference check applies, and a Provenance says who and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from fhirip.audit import provenance
+from fhirip.auth.actor import Actor, ActorKind
+from fhirip.interactions.context import Context
+from fhirip.interactions.write import new_id, save
+from fhirip.store import Current
+
+# Until a request carries an authenticated actor, the server is the agent of its own rules.
+SERVER_ACTOR = Actor(sub="fhirip", kind=ActorKind.SYSTEM, issuer="", client_id="fhirip")
+
+
+def versioned(current: Current) -> str:
+    return f"{current.res_type}/{current.res_id}/_history/{current.version}"
+
+
+def read_current(ctx: Context, res_type: str, res_id: str) -> dict[str, Any] | None:
+    """The current content of a resource in this transaction; None if absent or deleted."""
+    stored = ctx.tx.read(res_type, res_id)
+    if stored is None or stored.deleted or stored.content is None:
+        return None
+    return orjson.loads(stored.content)
+
+
+def write_version(ctx: Context, resource: dict[str, Any]) -> Current:
+    """Store `resource` as a new version (or a new resource) through the common write path."""
+    if not resource.get("id"):
+        resource["id"] = new_id()
+    previous = ctx.tx.current(resource["resourceType"], resource["id"], lock=True)
+    current, _content, _warnings = save(ctx, resource, previous=previous,
+                                        method="PUT" if previous else "POST")
+    return current
+
+
+def record_provenance(ctx: Context, targets: Sequence[Current], *, activity: str,
+                      reason: str) -> Current:
+    """A Provenance for versions the rules wrote, by the request's actor (or the server)."""
+    actor = ctx.actor if isinstance(ctx.actor, Actor) else SERVER_ACTOR
+    record = provenance(actor, targets=[versioned(t) for t in targets], activity=activity,
+                        recorded=datetime.now(timezone.utc), reason=reason)
+    record["id"] = new_id()
+    return write_version(ctx, record)
