@@ -23,7 +23,7 @@ from fhirip.errors import BadRequest, Conflict, FhirError, Issue, PreconditionFa
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
-from fhirip.interactions.write import check_deferred_references, new_id
+from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import is_resource_type, parse_json
@@ -173,12 +173,19 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
 
 
 def _check_references(ctx: Context, owners: list[int]) -> None:
-    """After all entries: every reference written must resolve; a dangling one names its entry."""
-    deferred = ctx.deferred_references
-    for owner, item in zip(owners, deferred):
-        ctx.deferred_references = [item]
-        _in_entry(owner, lambda: check_deferred_references(ctx))
-    ctx.deferred_references = []
+    """After all entries: every reference written must resolve; a dangling one names its entry.
+
+    One existence query covers the references of all entries.
+    """
+    deferred, ctx.deferred_references = ctx.deferred_references, []
+    wanted = {(link.res_type, link.res_id) for _, links in deferred for link in links}
+    found = ctx.tx.existing(wanted)
+    for owner, (resource, links) in zip(owners, deferred):
+        own = (resource["resourceType"], resource["id"])
+        missing = [link for link in links if (link.res_type, link.res_id) not in found
+                   and (link.res_type, link.res_id) != own]
+        if missing:
+            _in_entry(owner, lambda m=missing: _raise(dangling_error(m)))
 
 
 def _in_entry(index: int, work: Any) -> Any:

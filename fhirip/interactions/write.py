@@ -58,19 +58,16 @@ def _links(resource: dict[str, Any], ctx: Context) -> list[LocalReference]:
     return local_references(resource, ctx.base_urls)
 
 
-def check_deferred_references(ctx: Context) -> None:
-    """At the end of a transaction: every reference its entries wrote must resolve."""
-    errors = [issue for resource, links in ctx.deferred_references
-              for issue in _dangling(ctx, resource, links)]
-    if errors:
-        raise Unprocessable(errors[0].diagnostics, issues=errors)
-
-
 def _dangling(ctx: Context, resource: dict[str, Any], links: list[LocalReference]) -> list[Issue]:
     own = (resource["resourceType"], resource["id"])
     wanted = {(link.res_type, link.res_id) for link in links} - {own}
     found = ctx.tx.existing(wanted)
-    return [Issue("error", "not-found",
-                  f"{link.path} refers to {link.res_type}/{link.res_id}, which does not exist on "
-                  "this server", (link.path,))
-            for link in links if (link.res_type, link.res_id) in wanted - found]
+    missing = [link for link in links if (link.res_type, link.res_id) in wanted - found]
+    return dangling_error(missing).issues if missing else []
+
+
+def dangling_error(missing: list[LocalReference]) -> Unprocessable:
+    """The error for references to local resources that do not exist."""
+    issues = [Issue("error", "not-found", f"{link.path} refers to {link.res_type}/{link.res_id}, which "
+                    "does not exist on this server", (link.path,)) for link in missing]
+    return Unprocessable(issues[0].diagnostics if issues else "", issues=issues)

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from fhirpathpy.engine.nodes import ResourceNode
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import bindparam, Connection, Table, delete, insert, select
 
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.values import (
@@ -256,9 +256,19 @@ def _indexed_params(reg: Registry, res_type: str) -> list[tuple[str, SearchParam
 
 # -- the store's entry points --------------------------------------------------------------
 
-def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
-    """Replace all index rows of `rid` with the values of `resource`."""
-    delete_index(conn, rid)
+# Built once: the write path runs these for every version it stores.
+_DELETES = [delete(table).where(table.c.rid == bindparam("rid")) for table in INDEX_TABLES]
+_INSERTS = {table.name: insert(table) for table in INDEX_TABLES}
+
+
+def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
+                fresh: bool = False) -> None:
+    """Replace all index rows of `rid` with the values of `resource`.
+
+    `fresh`: the resource row was created in this transaction, so it has no rows to replace.
+    """
+    if not fresh:
+        delete_index(conn, rid)
     _insert_index(conn, rid, res_type, resource)
 
 
@@ -267,12 +277,12 @@ def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str,
         if rows:
             for row in rows:
                 row["rid"] = rid
-            conn.execute(insert(table), rows)
+            conn.execute(_INSERTS[table.name], rows)
 
 
 def delete_index(conn: Connection, rid: int) -> None:
-    for table in INDEX_TABLES:
-        conn.execute(delete(table).where(table.c.rid == rid))
+    for statement in _DELETES:
+        conn.execute(statement, {"rid": rid})
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:

@@ -28,7 +28,8 @@ T = TypeVar("T")
 class Indexer(Protocol):
     """Writes the search index of a resource in the caller's transaction."""
 
-    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None: ...
+    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
+                    fresh: bool = False) -> None: ...
 
     def delete_index(self, conn: Connection, rid: int) -> None: ...
 
@@ -86,6 +87,14 @@ _BY_NAME = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == bindpa
                                            resource_version.c.res_id == bindparam("i"))
 _NEWEST = _BY_NAME.order_by(resource_version.c.version.desc()).limit(1)
 _VERSION = _BY_NAME.where(resource_version.c.version == bindparam("v"))
+_INSERT_RESOURCE = insert(resource).returning(resource.c.rid)
+_UPDATE_RESOURCE = (update(resource)
+                    .where(resource.c.rid == bindparam("target"), resource.c.version == bindparam("expected"))
+                    .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
+                            deleted=bindparam("is_deleted"), content=bindparam("text")))
+_INSERT_VERSION = insert(resource_version)
+_DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
+_INSERT_LINK = insert(resource_link)
 
 
 class Store:
@@ -214,23 +223,23 @@ class Tx:
         resource_json["meta"] = meta
         content = canonical_bytes(resource_json)
         text = content.decode("utf-8")
+        state = {"res_type": res_type, "res_id": res_id, "version": version, "last_updated": moment,
+                 "deleted": False, "content": text}
         if previous is None:
-            rid = self.conn.execute(insert(resource).values(
-                res_type=res_type, res_id=res_id, version=version, last_updated=moment,
-                deleted=False, content=text).returning(resource.c.rid)).scalar_one()
+            rid = self.conn.execute(_INSERT_RESOURCE, state).scalar_one()
         else:
             rid = previous.rid
-            changed = self.conn.execute(update(resource).where(
-                resource.c.rid == rid, resource.c.version == previous.version).values(
-                version=version, last_updated=moment, deleted=False, content=text)).rowcount
+            changed = self.conn.execute(_UPDATE_RESOURCE, {
+                "target": rid, "expected": previous.version, "new_version": version, "moment": moment,
+                "is_deleted": False, "text": text}).rowcount
             if changed != 1:
                 raise IntegrityError("concurrent update", None, Exception("version moved"))
-        self.conn.execute(insert(resource_version).values(
-            rid=rid, res_type=res_type, res_id=res_id, version=version, last_updated=moment,
-            method=method, deleted=False, content=content))
+        self.conn.execute(_INSERT_VERSION, {"rid": rid, "res_type": res_type, "res_id": res_id,
+                                            "version": version, "last_updated": moment,
+                                            "method": method, "deleted": False, "content": content})
         self._replace_links(rid, links, had_links=previous is not None)
         if self.store.indexer is not None:
-            self.store.indexer.write_index(self.conn, rid, res_type, resource_json)
+            self.store.indexer.write_index(self.conn, rid, res_type, resource_json, fresh=previous is None)
         return Current(rid, res_type, res_id, version, moment, False), content
 
     def delete(self, current: Current, moment: datetime | None = None) -> Current:
@@ -252,10 +261,10 @@ class Tx:
 
     def _replace_links(self, rid: int, links: Sequence[LocalReference], *, had_links: bool) -> None:
         if had_links:
-            self.conn.execute(delete(resource_link).where(resource_link.c.rid == rid))
+            self.conn.execute(_DELETE_LINKS, {"rid": rid})
         rows = {(link.res_type, link.res_id, link.path[:255]) for link in links}
         if rows:
-            self.conn.execute(insert(resource_link), [
+            self.conn.execute(_INSERT_LINK, [
                 {"rid": rid, "target_type": t, "target_id": i, "path": p} for t, i, p in rows])
 
     # -- history ---------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """The searchset Bundle, _summary/_elements shaping, and rebuilding the index."""
 
 import orjson
+from ipdata import individual_plan_records
+from search_support import BASE
 from sqlalchemy import func, select
 
-from conftest import BASE
 from fhirip.search import searchset_bundle
 from fhirip.search.index import reindex_all
 from fhirip.search.shaping import shape_resource
 from fhirip.store.schema import search_token
-from ipdata import individual_plan_records
 
 PATIENT = {"resourceType": "Patient", "id": "p", "meta": {"versionId": "1"},
            "text": {"status": "generated", "div": "<div>x</div>"}, "gender": "female",

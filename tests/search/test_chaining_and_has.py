@@ -5,7 +5,6 @@ https://hl7.org/fhir/R4/search.html#has
 """
 
 import pytest
-
 from ipdata import FNR, individual_plan_records
 
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.models import models
+from ipdata import individual_plan_records
 
 from fhirip.search.paths import simple_path_evaluator
 from fhirip.search.registry import _RESOLVE_IS, registry
-from ipdata import individual_plan_records
 
 EXTRA = [
     {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"},

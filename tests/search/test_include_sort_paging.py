@@ -8,9 +8,8 @@ https://hl7.org/fhir/R4/http.html#paging
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
-from conftest import parse_query
 from ipdata import FNR, individual_plan_records
+from search_support import parse_query
 
 
 @pytest.fixture

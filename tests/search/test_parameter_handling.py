@@ -4,10 +4,10 @@ https://hl7.org/fhir/R4/search.html#errors
 """
 
 import pytest
+from search_support import BASE
 
 from fhirip.errors import BadRequest
 from fhirip.search import searchset_bundle
-from conftest import BASE
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ https://hl7.org/fhir/R4/search.html#uri
 """
 
 import pytest
+from search_support import BASE
 
-from conftest import BASE
 from fhirip.errors import BadRequest
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"

@@ -6,9 +6,9 @@ that the SQL cannot answer fails this test.
 """
 
 import pytest
+from ipdata import individual_plan_records
 
 from fhirip.search.registry import capability_search_params, registry
-from ipdata import individual_plan_records
 
 IP_TYPES = ["CarePlan", "Goal", "Consent", "CareTeam", "Patient", "Practitioner",
             "PractitionerRole", "Organization", "RelatedPerson", "EpisodeOfCare", "Task",
