@@ -177,3 +177,15 @@ def test_malformed_count_is_400(fhir):
 
 def test_unknown_history_parameter_is_400(fhir):
     assert_outcome(fhir.get("/_history", params={"name": "x"}), 400, expression="name")
+
+
+def test_since_and_at_honour_the_time_zone_offset(fhir):
+    from datetime import datetime, timedelta, timezone
+
+    written = _versions(fhir, "z", 3)
+    moment = datetime.fromisoformat(written[1]["meta"]["lastUpdated"])
+    oslo_summer = moment.astimezone(timezone(timedelta(hours=2))).isoformat(timespec="milliseconds")
+    entries = fhir.get("/Patient/z/_history", params={"_since": oslo_summer}).json()["entry"]
+    assert _etags(entries) == ['W/"3"', 'W/"2"']
+    entries = fhir.get("/Patient/z/_history", params={"_at": oslo_summer}).json()["entry"]
+    assert _etags(entries) == ['W/"2"']
