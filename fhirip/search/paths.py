@@ -21,10 +21,12 @@ from fhirpathpy.models import models
 
 from fhirip.search.registry import split_unions
 
-_SEGMENT = r"(?:[a-zA-Z][a-zA-Z0-9]*|extension\('[^']+'\))"
+_SEGMENT = r"(?:[a-zA-Z][a-zA-Z0-9]*|extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\))"
 _SIMPLE = re.compile(rf"^(?:[A-Z][A-Za-z]*\.)?{_SEGMENT}(?:\.{_SEGMENT})*$")
-_SEGMENTS = re.compile(r"extension\('[^']+'\)|[a-zA-Z][a-zA-Z0-9]*")
+_SEGMENTS = re.compile(r"extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\)|[a-zA-Z][a-zA-Z0-9]*")
 _EXTENSION = re.compile(r"^extension\('([^']+)'\)$")
+# `telecom.where(system='email')`: keep the items whose element equals the literal.
+_WHERE_EQUALS = re.compile(r"^where\(([a-zA-Z]+)='([^']*)'\)$")
 
 
 @cache
@@ -34,6 +36,10 @@ def _choice_names() -> frozenset[str]:
 
 
 def _step(nodes: list[Any], segment: str) -> list[Any]:
+    where = _WHERE_EQUALS.match(segment)
+    if where:
+        name, literal = where.groups()
+        return [node for node in nodes if isinstance(node, dict) and node.get(name) == literal]
     out: list[Any] = []
     extension = _EXTENSION.match(segment)
     choice = segment in _choice_names()
