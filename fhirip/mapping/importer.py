@@ -1,13 +1,16 @@
 """The import loop: one transaction per plan, resumable, with a loss report and a progress bar.
 
-Resuming after a kill is safe twice over: a checkpoint file lists the plan keys whose
+Resuming after a kill is safe twice over: a checkpoint file lists the plans whose
 transaction was answered, and every create is conditional (``ifNoneExist`` on a business
 identifier), so a plan that was submitted but not yet checkpointed creates nothing new when
-it is sent again.
+it is sent again. A checkpoint line names the plan and a digest of the Bundle it became, so a
+later export of the same plan with other content (or another export that reuses its keys) is
+sent again rather than taken as done; conditional creates never overwrite what is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -100,8 +103,9 @@ def _response_error(response: dict[str, Any]) -> str | None:
     return None
 
 
-def _plan_identity(plan_key: str, format: str) -> str:
-    return f"{format}:{plan_key}"
+def _plan_identity(plan_key: str, format: str, bundle: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(bundle, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return f"{format}:{plan_key}:{digest[:24]}"
 
 
 def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]], *,
@@ -123,11 +127,7 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
                     summary.plans_skipped += 1
                 continue
             summary.plans_read += 1
-            identity = _plan_identity(item.key, format)
-            if identity in done.done:
-                summary.plans_already_done += 1
-            else:
-                _import_one(item, identity, submit, dry_run, done, summary)
+            _import_one(item, format, submit, dry_run, done, summary)
             if bar is not None:
                 bar.update(task, advance=1, skipped=summary.plans_skipped)
     finally:
@@ -140,7 +140,7 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     return summary
 
 
-def _import_one(plan: PlanRecord, identity: str, submit: Callable[[dict[str, Any]], dict[str, Any]], dry_run: bool,
+def _import_one(plan: PlanRecord, format: str, submit: Callable[[dict[str, Any]], dict[str, Any]], dry_run: bool,
                 done: _Checkpoint, summary: ImportSummary) -> None:
     try:
         bundle, losses = to_bundle(plan)
@@ -148,7 +148,11 @@ def _import_one(plan: PlanRecord, identity: str, submit: Callable[[dict[str, Any
         summary.errors.append(RecordError(plan.source, None, f"plan {plan.key}", str(error), plan.key))
         summary.plans_skipped += 1
         return
-    summary.losses.extend(losses)
+    summary.losses.extend(losses)  # reported on every run, so a resumed run tells the whole truth
+    identity = _plan_identity(plan.key, format, bundle)
+    if identity in done.done:
+        summary.plans_already_done += 1
+        return
     if dry_run:
         summary.plans_imported += 1
         return
