@@ -10,4 +10,4 @@ from fhirip.consent.access import Access, Basis
 from fhirip.consent.decide import BREAK_THE_GLASS_MINUTES, decide
 from fhirip.consent.policy import AccessPolicy, Decision
 
-__all__ = ["Access", "AccessPolicy", "BREAK_THE_GLASS_MINUTES", "Basis", "Decision", "decide"]
+__all__ = ["BREAK_THE_GLASS_MINUTES", "Access", "AccessPolicy", "Basis", "Decision", "decide"]

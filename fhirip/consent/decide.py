@@ -29,7 +29,7 @@ SMART scopes bound all of it (`AccessPolicy.may`, `AccessPolicy.sql`).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -60,7 +60,7 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
     `token_issued_at` (the token's `iat`) bounds break-the-glass in time; without it
     emergency access is refused.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if actor is None:
         return AccessPolicy(actor=None, decided_at=now)
     scope_types = scope_read_types(actor)
@@ -97,11 +97,10 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
 
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
-    rids = lookups.rids_of(conn, {("Patient", p) for p in final})
-    final = {p: a for p, a in final.items() if ("Patient", p) in rids}  # only current patients
+    rids = lookups.rids_of(conn, "Patient", final)
+    final = {p: a for p, a in final.items() if p in rids}  # only current patients
     return AccessPolicy(
-        actor=actor, decided_at=now, grants=final,
-        patient_rids={p: rids[("Patient", p)] for p in final},
+        actor=actor, decided_at=now, grants=final, patient_rids=rids,
         open_types=frozenset(PUBLIC_TO_PEOPLE), everyone=everyone, scope_read_types=scope_types,
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)))
@@ -132,7 +131,9 @@ def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now
     naming = lookups.referring(conn, "Consent", "actor", identity.refs, identity.identifiers)
     patients = {ref[1] for c in naming if (ref := local_ref(c.content.get("patient"))) and ref[0] == "Patient"}
     patients |= set(grants)  # the patient's own and proxy access also yield to a reservation
-    all_consents = lookups.referring(conn, "Consent", "patient", {("Patient", p) for p in patients})
+    already = {c.rid: c for c in naming}  # parsed once, reused
+    all_consents = [already.get(c.rid, c) for c in
+                    lookups.referring(conn, "Consent", "patient", {("Patient", p) for p in patients})]
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:
@@ -204,7 +205,7 @@ def _break_the_glass(actor: Actor, now: datetime,
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _all_types() -> frozenset[str]:

@@ -9,26 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, or_, select, tuple_
+from sqlalchemy import Connection, Text, bindparam, or_, select, tuple_, type_coerce
 
 from fhirip.store.schema import resource, resource_link, search_reference, search_token
 
 Ref = tuple[str, str]  # (resource type, id)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Found:
     rid: int
     res_type: str
     res_id: str
-    content: dict[str, Any]
+    raw: Any  # the stored JSON, parsed only when a rule looks at it
 
     @property
     def ref(self) -> Ref:
         return self.res_type, self.res_id
+
+    @cached_property
+    def content(self) -> dict[str, Any]:
+        return _content(self.raw)
 
 
 def _content(value: Any) -> dict[str, Any]:
@@ -40,56 +45,82 @@ def _content(value: Any) -> dict[str, Any]:
 def _found(rows: Iterable[Any]) -> list[Found]:
     seen: dict[int, Found] = {}
     for rid, res_type, res_id, content in rows:
-        seen.setdefault(rid, Found(rid, res_type, res_id, _content(content)))
+        seen.setdefault(rid, Found(rid, res_type, res_id, content))
     return list(seen.values())
 
 
-_COLUMNS = (resource.c.rid, resource.c.res_type, resource.c.res_id, resource.c.content)
+# The content as the driver returns it (text on SQLite, parsed JSONB on PostgreSQL),
+# without the generic JSON type's decoding: orjson parses it, and only when needed.
+_COLUMNS = (resource.c.rid, resource.c.res_type, resource.c.res_id, type_coerce(resource.c.content, Text))
+
+# Built once: a decision runs these on every request, so they are compiled once and
+# use plain IN lists that the (leading) index columns serve on both databases.
+_BY_IDENTIFIER = (select(*_COLUMNS, search_token.c.system)
+                  .join(search_token, search_token.c.rid == resource.c.rid)
+                  .where(search_token.c.res_type.in_(bindparam("types", expanding=True)),
+                         search_token.c.param == "identifier", search_token.c.code == bindparam("value"),
+                         resource.c.deleted.is_(False)))
+_REFERRING = (select(*_COLUMNS, search_reference.c.target_type, search_reference.c.target_id)
+              .join(search_reference, search_reference.c.rid == resource.c.rid)
+              .where(search_reference.c.target_id.in_(bindparam("ids", expanding=True)),
+                     search_reference.c.target_type.in_(bindparam("target_types", expanding=True)),
+                     search_reference.c.res_type == bindparam("res_type"),
+                     search_reference.c.param == bindparam("param"), resource.c.deleted.is_(False)))
+_REFERRING_BY_IDENTIFIER = (
+    select(*_COLUMNS, search_reference.c.ident_system, search_reference.c.ident_value)
+    .join(search_reference, search_reference.c.rid == resource.c.rid)
+    .where(search_reference.c.res_type == bindparam("res_type"), search_reference.c.param == bindparam("param"),
+           search_reference.c.ident_value.in_(bindparam("values", expanding=True)),
+           resource.c.deleted.is_(False)))
+_BY_IDS = select(*_COLUMNS).where(resource.c.res_type == bindparam("res_type"),
+                                  resource.c.res_id.in_(bindparam("ids", expanding=True)),
+                                  resource.c.deleted.is_(False))
 
 
 def by_identifier(conn: Connection, res_types: Collection[str], systems: Collection[str],
                   value: str) -> list[Found]:
     """Current resources of these types with an identifier system|value."""
-    query = (select(*_COLUMNS).join(search_token, search_token.c.rid == resource.c.rid)
-             .where(search_token.c.res_type.in_(list(res_types)), search_token.c.param == "identifier",
-                    search_token.c.code == value, search_token.c.system.in_(list(systems)),
-                    resource.c.deleted.is_(False)))
-    return _found(conn.execute(query))
+    rows = conn.execute(_BY_IDENTIFIER, {"types": sorted(res_types), "value": value})
+    return _found(row[:4] for row in rows if row[4] in systems)
 
 
 def referring(conn: Connection, res_type: str, param: str, targets: Collection[Ref],
               identifiers: Collection[tuple[str, str]] = ()) -> list[Found]:
     """Current `res_type` resources whose reference parameter `param` points at a target,
     literally (Type/id) or logically (Reference.identifier system|value)."""
-    matches = []
-    if targets:
-        matches.append(tuple_(search_reference.c.target_type, search_reference.c.target_id)
-                       .in_(sorted(targets)))
-    if identifiers:
-        matches.append(tuple_(search_reference.c.ident_system, search_reference.c.ident_value)
-                       .in_(sorted(identifiers)))
-    if not matches:
-        return []
-    query = (select(*_COLUMNS).join(search_reference, search_reference.c.rid == resource.c.rid)
-             .where(search_reference.c.res_type == res_type, search_reference.c.param == param,
-                    or_(*matches), resource.c.deleted.is_(False)))
-    return _found(conn.execute(query))
+    rows: list[Any] = []
+    wanted = set(targets)
+    if wanted:
+        result = conn.execute(_REFERRING, {"ids": sorted({i for _, i in wanted}),
+                                           "target_types": sorted({t for t, _ in wanted}),
+                                           "res_type": res_type, "param": param})
+        rows += [row[:4] for row in result if (row[4], row[5]) in wanted]
+    by_identifier = set(identifiers)
+    if by_identifier:
+        result = conn.execute(_REFERRING_BY_IDENTIFIER, {"values": sorted({v for _, v in by_identifier}),
+                                                         "res_type": res_type, "param": param})
+        rows += [row[:4] for row in result if (row[4], row[5]) in by_identifier]
+    return _found(rows)
 
 
 def by_ids(conn: Connection, refs: Collection[Ref]) -> list[Found]:
-    if not refs:
-        return []
-    query = select(*_COLUMNS).where(tuple_(resource.c.res_type, resource.c.res_id).in_(sorted(refs)),
-                                    resource.c.deleted.is_(False))
-    return _found(conn.execute(query))
+    found: list[Found] = []
+    for res_type in sorted({t for t, _ in refs}):
+        ids = sorted(i for t, i in refs if t == res_type)
+        found += _found(conn.execute(_BY_IDS, {"res_type": res_type, "ids": ids}))
+    return found
 
 
-def rids_of(conn: Connection, refs: Collection[Ref]) -> dict[Ref, int]:
-    if not refs:
+_RIDS = select(resource.c.res_id, resource.c.rid).where(
+    resource.c.res_type == bindparam("res_type"), resource.c.res_id.in_(bindparam("ids", expanding=True)),
+    resource.c.deleted.is_(False))
+
+
+def rids_of(conn: Connection, res_type: str, ids: Collection[str]) -> dict[str, int]:
+    """Ids of current `res_type` resources → their rids."""
+    if not ids:
         return {}
-    query = select(resource.c.res_type, resource.c.res_id, resource.c.rid).where(
-        tuple_(resource.c.res_type, resource.c.res_id).in_(sorted(refs)), resource.c.deleted.is_(False))
-    return {(t, i): rid for t, i, rid in conn.execute(query)}
+    return {res_id: rid for res_id, rid in conn.execute(_RIDS, {"res_type": res_type, "ids": sorted(ids)})}
 
 
 def local_ref(reference: Any) -> Ref | None:

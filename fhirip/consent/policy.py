@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, tuple_
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.auth.actor import Actor, ActorKind
-from fhirip.auth.scopes import INTERACTION_PERMISSION
+from fhirip.auth.scopes import INTERACTION_PERMISSION, ScopeSet
 from fhirip.consent import sql as policy_sql
 from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
@@ -25,6 +26,7 @@ from fhirip.consent.lookups import Ref, local_ref
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
 from fhirip.store.schema import resource as resource_table
 
+_VISIBLE = resource_table.alias("visible_resource")
 WRITE_INTERACTIONS = frozenset({"create", "update", "patch", "delete"})
 # Interactions that reach across all patients at once; emergency access is for one patient.
 _SYSTEM_WIDE = frozenset({"search-system", "history-system", "history-type"})
@@ -110,7 +112,7 @@ class AccessPolicy:
         resource the actor may not see behaves exactly as one that does not exist."""
         if not keys:
             return set()
-        r = resource_table.alias("visible_resource")
+        r = _VISIBLE
         query = select(r.c.res_type, r.c.res_id).where(
             tuple_(r.c.res_type, r.c.res_id).in_(sorted(keys)), r.c.deleted.is_(False), self.sql(r))
         return {(t, i) for t, i in conn.execute(query)}
@@ -202,11 +204,18 @@ def _subject(resource: dict[str, Any]) -> frozenset[str]:
 
 def scope_read_types(actor: Actor) -> frozenset[str] | None:
     """Types some scope lets the actor read or search; None when every type is allowed."""
-    types = frozenset(t for t in all_resource_types()
-                      if actor.scope_allows(t, "read") or actor.scope_allows(t, "search"))
-    return None if types == all_resource_types() else types
+    return _scope_types(actor.kind, actor.scopes, ("read", "search"), none_if_all=True)
 
 
 def scope_write_types(actor: Actor) -> frozenset[str]:
-    return frozenset(t for t in all_resource_types()
-                     if any(actor.scope_allows(t, i) for i in ("create", "update", "delete")))
+    return _scope_types(actor.kind, actor.scopes, ("create", "update", "delete"), none_if_all=False) \
+        or frozenset()
+
+
+@lru_cache(maxsize=1024)
+def _scope_types(kind: ActorKind, scopes: ScopeSet, interactions: tuple[str, ...],
+                 none_if_all: bool) -> frozenset[str] | None:
+    """Per distinct token scope set (clients send the same few), computed once."""
+    probe = Actor(sub="scope-probe", kind=kind, issuer="", scopes=scopes)
+    types = frozenset(t for t in all_resource_types() if any(probe.scope_allows(t, i) for i in interactions))
+    return None if none_if_all and types == all_resource_types() else types

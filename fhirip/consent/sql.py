@@ -17,29 +17,48 @@ actor may not see is never fetched, counted or used to match. It is built from:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.consent.access import Access, Label
 from fhirip.consent.vocabulary import compartment_pairs
 from fhirip.store.schema import search_reference, search_token
 
+# The link table's alias in every membership subquery. Each subquery has its own scope,
+# so the one name serves all of them, and it lets the constant pair list below be SQL text.
+LINK_ALIAS = "consent_link"
+# One alias object, built once (building one per statement costs more than running the
+# query); safe to share because every subquery using it states its correlation.
+_LINK = search_reference.alias(LINK_ALIAS)
+_SAFE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
                        patient_rids: Collection[int]) -> ColumnElement[bool]:
     """Rows of `alias` in the compartments of these patients (None = of any patient) that
     `access` lets the actor read."""
-    pairs = [pair for pair in compartment_pairs() if access.reads(pair[0])]
-    link = search_reference.alias()
+    link = _LINK
     membership = [link.c.target_type == "Patient"]
     if patient_ids is not None:
         membership.append(link.c.target_id.in_(sorted(patient_ids)))
     if access.read_types is not None:
         membership.append(link.c.res_type.in_(sorted(access.read_types)))
-    membership.append(tuple_(link.c.res_type, link.c.param).in_(pairs) if pairs else false())
+    membership.append(_compartment_pairs_sql())
 
     inside: list[ColumnElement[bool]] = []
     if access.reads("Patient"):
@@ -48,9 +67,10 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
         elif patient_rids:
             inside.append(and_(alias.c.res_type == "Patient", alias.c.rid.in_(sorted(patient_rids))))
     if patient_ids is None:  # every patient (break-the-glass): test the row's own links
-        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)))
+        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
+                             .correlate(alias)))
     else:
-        inside.append(alias.c.rid.in_(select(link.c.rid).where(*membership)))
+        inside.append(alias.c.rid.in_(select(link.c.rid).where(*membership).correlate(None)))
 
     conditions: list[ColumnElement[bool]] = [or_(*inside)]
     if access.excluded_types:
@@ -62,6 +82,20 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
     if access.excluded_resources:
         conditions.append(not_(tuple_(alias.c.res_type, alias.c.res_id).in_(sorted(access.excluded_resources))))
     return and_(*conditions)
+
+
+@cache
+def _compartment_pairs_sql() -> ColumnElement[bool]:
+    """`(res_type, param) IN (VALUES …)` over the patient compartment's parameters.
+
+    A constant: written once as SQL text, so the database and the statement cache see
+    the same text on every request instead of some 150 bound pairs."""
+    pairs = compartment_pairs()
+    for res_type, param in pairs:
+        if not (_SAFE_NAME.match(res_type) and _SAFE_NAME.match(param)):
+            raise ValueError(f"unexpected compartment parameter {res_type}.{param}")
+    values = ", ".join(f"('{res_type}', '{param}')" for res_type, param in pairs)
+    return text(f"({LINK_ALIAS}.res_type, {LINK_ALIAS}.param) IN (VALUES {values})")  # type: ignore[return-value]
 
 
 def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool]:

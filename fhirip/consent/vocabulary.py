@@ -12,7 +12,7 @@ from fhirip.auth.actor import DNR_SYSTEM, FNR_SYSTEM, HPR_SYSTEM, ORG_NUMBER_SYS
 from fhirip.canonical import CODE_SYSTEM
 
 PERSON_SYSTEMS = (FNR_SYSTEM, DNR_SYSTEM)
-__all__ = ["PERSON_SYSTEMS", "HPR_SYSTEM", "ORG_NUMBER_SYSTEM"]
+__all__ = ["HPR_SYSTEM", "ORG_NUMBER_SYSTEM", "PERSON_SYSTEMS"]
 
 CONSENT_CATEGORY_SYSTEM = f"{CODE_SYSTEM}/ip-consent-category"
 # The published code is `ip-samtykke-deling`; `deling` is the short form the demo data uses.

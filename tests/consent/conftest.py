@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import consent_world as world
 import orjson
 import pytest
 
@@ -20,7 +21,6 @@ from fhirip.model.references import local_references
 from fhirip.search import search
 from fhirip.store import Tx
 from fhirip.testing.live import make_services
-import consent_world as world
 
 BASE = "http://fhirip.test/fhir"
 

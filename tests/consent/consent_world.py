@@ -6,14 +6,14 @@ digits. The decision moment is fixed (NOW), so ages and periods do not drift.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fhirip.audit import audit_event
 from fhirip.auth import Actor
 from fhirip.demo import organisation_number, synthetic_fnr
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
 HPR = "urn:oid:2.16.578.1.12.4.1.4.4"
@@ -208,7 +208,7 @@ def system_claims(scope: str) -> dict[str, Any]:
 
 
 def issued_at(claims: dict[str, Any]) -> datetime | None:
-    return datetime.fromtimestamp(claims["iat"], timezone.utc) if "iat" in claims else None
+    return datetime.fromtimestamp(claims["iat"], UTC) if "iat" in claims else None
 
 
 STALE = NOW - timedelta(hours=2)
