@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from bench.generate import TIERS, directory, plans
 from fhirip.model.references import local_references
@@ -93,6 +93,10 @@ def load(store: Store, count: int, *, seed: int = 1, progress: bool = True) -> t
             rate = writer.written / (time.perf_counter() - started)
             print(f"  {number} plans, {writer.written} resources, {rate:.0f} resources/s", file=sys.stderr)
     writer.flush()
+    if store.dialect == "postgresql":  # rids were given explicitly: move the sequence past them
+        with store.transaction(write=True) as tx:
+            tx.conn.execute(text("SELECT setval(pg_get_serial_sequence('resource', 'rid'), "
+                                 "(SELECT max(rid) FROM resource))"))
     return writer.written, time.perf_counter() - started
 
 

@@ -1,0 +1,99 @@
+"""Search latency over a generated data set, in-process through the full server core.
+
+For each store: bulk-load the tier, then time each query many times with varied
+parameters (warm cache) and print p50/p95. `--tier national` is the 100 000-patient
+set of issue 3 (takes a while to load); `large` (5 000 plans) is the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.bulk_load import load
+from bench.generate import FNR, MUNICIPALITIES, PRACTITIONERS_PER_MUNICIPALITY, TIERS, plan
+from bench.run import database
+from fhirip.bootstrap import build_services
+from fhirip.config import Settings
+from fhirip.interactions.request import FhirRequest
+from fhirip.interactions.router import handle
+from fhirip.store import Store
+
+Query = Callable[[random.Random], tuple[str, list[tuple[str, str]]]]
+
+
+def queries(count: int) -> dict[str, Query]:
+    def by_identifier(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+        fnr = plan(rng.randrange(count)).fnr
+        return "CarePlan", [("patient.identifier", f"{FNR}|{fnr}"), ("status", "active"),
+                            ("_include", "CarePlan:goal"), ("_include", "CarePlan:care-team")]
+
+    def active_by_date(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+        return "CarePlan", [("status", "active"), ("date", f"ge20{rng.randint(18, 25)}-01-01"),
+                            ("_sort", "-date")]
+
+    def has_team_member(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+        member = f"Practitioner/pr-{rng.randrange(MUNICIPALITIES)}-{rng.randrange(PRACTITIONERS_PER_MUNICIPALITY)}"
+        return "Patient", [("_has:CareTeam:patient:participant", member), ("_count", "20")]
+
+    return {"patient.identifier + includes": by_identifier, "status+date, sort -date": active_by_date,
+            "_has:CareTeam:participant": has_team_member}
+
+
+def measure(services, query: Query, repeats: int, seed: int = 3) -> list[float]:
+    rng = random.Random(seed)
+    timings = []
+    for _ in range(repeats):
+        res_type, params = query(rng)
+        request = FhirRequest(method="GET", params=params, base_url="http://bench")
+        started = time.perf_counter()
+        response = handle(services, request, [res_type])
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200
+    return timings
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tier", choices=sorted(TIERS), default="large")
+    parser.add_argument("--plans", type=int)
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    count = args.plans or TIERS[args.tier]
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}; {count} plans; "
+          f"{args.repeats} timed runs per query after 20 warm-up runs; in-process, full core")
+    rows = []
+    for kind in args.stores.split(","):
+        with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+            store = Store(url)
+            store.migrate()
+            written, seconds = load(store, count)
+            store.dispose()
+            print(f"{kind}: loaded {written} resources in {seconds:.0f} s")
+            services = build_services(Settings(data_dir=Path(tmp), database_url=url))
+            for name, query in queries(count).items():
+                measure(services, query, 20, seed=99)
+                timings = measure(services, query, args.repeats)
+                rows.append((name, kind, percentile(timings, 50), percentile(timings, 95),
+                             statistics.mean(timings)))
+            services.store.dispose()
+    print(f"\n{'query':<32} {'store':<11} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
+    for name, kind, p50, p95, mean in rows:
+        print(f"{name:<32} {kind:<11} {p50:>8.2f} {p95:>8.2f} {mean:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
