@@ -1,4 +1,4 @@
-"""Fixtures of the REST tests: a second live server with a small body limit."""
+"""Fixtures of the REST tests: a client with a token minted once, and a server with a small body limit."""
 
 from __future__ import annotations
 
@@ -29,3 +29,18 @@ def small_body_fhir(store_kind: str, postgres: TemporaryPostgres | None,
     with Fhir(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def system_token(live_server: LiveServer) -> str:
+    """Minting costs ~100 ms (it loads the signing key); one token serves the whole session."""
+    return token_for(live_server.services, **SYSTEM_CLAIMS)
+
+
+@pytest.fixture
+def fhir(live_server: LiveServer, system_token: str) -> Iterator[Fhir]:
+    """The shared `fhir` client (empty store, system token), without minting a token per test."""
+    live_server.reset()
+    with Fhir(base_url=live_server.url, timeout=30,
+              headers={"Authorization": f"Bearer {system_token}"}) as client:
+        yield client
