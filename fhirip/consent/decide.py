@@ -103,7 +103,8 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         actor=actor, decided_at=now, grants=final, patient_rids=rids,
         open_types=frozenset(PUBLIC_TO_PEOPLE), everyone=everyone, scope_read_types=scope_types,
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
-        break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)))
+        break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
+        is_relative=bool(identity.related_persons))
 
 
 def _proxy_grants(conn: Connection, identity: Identity, now: datetime,

@@ -66,6 +66,7 @@ class AccessPolicy:
     break_the_glass_refused: str | None = None
     coordinating_unit: bool = False
     consents: tuple[str, ...] = ()
+    is_relative: bool = False  # a RelatedPerson carries the person's number
 
     # -- what the audit record needs --------------------------------------------------------
 
@@ -83,7 +84,26 @@ class AccessPolicy:
             all(a.basis is Basis.ADMINISTRATIVE for a in accesses)
 
     def bases(self, patient_id: str) -> tuple[str, ...]:
+        """Why the actor may see this patient (self, proxy, consent, coordinator, administrative)."""
         return tuple(dict.fromkeys(a.basis.value for a in self.grants.get(patient_id, ())))
+
+    def consents_for(self, patient_id: str) -> tuple[str, ...]:
+        """The Consents that gave or narrowed the actor's access to this patient, for the audit record."""
+        return tuple(dict.fromkeys(c for a in self.grants.get(patient_id, ()) for c in a.consents))
+
+    @property
+    def resolved_actor(self) -> Actor | None:
+        """The actor as the data knows them: a person becomes the patient (their own
+        Patient exists) or a relative (a RelatedPerson has their number), for the
+        audit record's role; everyone else is returned unchanged."""
+        actor = self.actor
+        if actor is None or actor.kind is not ActorKind.PERSON:
+            return actor
+        if any(a.basis is Basis.SELF for group in self.grants.values() for a in group):
+            return actor.resolved_as(ActorKind.PATIENT)
+        if self.is_relative:
+            return actor.resolved_as(ActorKind.RELATIVE)
+        return actor
 
     # -- reads ------------------------------------------------------------------------------
 

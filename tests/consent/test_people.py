@@ -101,3 +101,13 @@ def test_people_read_the_directory(w: World) -> None:
     policy = w.policy(world.person_claims(world.NABO))
     assert w.can_read(policy, "Practitioner/ola") and w.can_read(policy, "Organization/kommune")
     assert not policy.may("create", "Practitioner")
+
+
+def test_the_person_is_resolved_as_patient_or_relative_for_the_audit(w: World) -> None:
+    from fhirip.auth import ActorKind
+
+    assert w.policy(world.person_claims(world.KARI)).resolved_actor.kind is ActorKind.PATIENT
+    assert w.policy(world.person_claims(world.ONKEL)).resolved_actor.kind is ActorKind.RELATIVE
+    assert w.policy(world.person_claims(world.ONKEL)).consents_for("kari") == ("Consent/kari-deling",)
+    stranger = world.person_claims("01018099995")
+    assert w.policy(stranger).resolved_actor.kind is ActorKind.PERSON
