@@ -77,7 +77,8 @@ def shape_resource(resource: dict[str, Any], summary: str | None,
     elif summary == "data":
         keep = {k for k in resource if k != "text"}
     elif elements:
-        requested = {e.split(".")[0] for e in elements}
+        # Mandatory elements come back whether asked for or not (search.html#elements).
+        requested = {e.split(".")[0] for e in elements} | mandatory
         keep = {k for k in resource if _matches_requested(k, requested)}
     else:
         return resource
