@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from fhirip.errors import BadRequest, Conflict, FhirError, Issue, PreconditionFailed, operation_outcome
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
+from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
@@ -162,11 +163,15 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
         if isinstance(entry.req.resource, dict):
             _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
     owners: list[int] = []  # the entry that wrote each deferred reference check
+    deleters: list[int] = []  # the entry that made each deferred delete check
     for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
         if entry.response is None:
             entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
             owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
+            deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
     _check_references(ctx, owners)
+    for index, current in zip(deleters, ctx.deferred_deletes):
+        _in_entry(index, lambda c=current: refuse_if_referenced(ctx, c))
     out = [_response_entry(entry.response) for entry in entries]
     return FhirResponse(200, resource={"resourceType": "Bundle", "type": "transaction-response",
                                        "entry": out})

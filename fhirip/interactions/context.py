@@ -56,9 +56,11 @@ class Context:
     # The consent layer's SQL condition on a resource row alias; None = no restriction.
     policy: Callable[[Any], Any] | None = None
     # Inside a transaction, references are checked once all entries are written, so
-    # entries may refer to each other in any order.
+    # entries may refer to each other in any order, and a deleted resource only has to
+    # be unreferenced at the end (its referrers may be deleted or changed by later entries).
     in_transaction: bool = False
     deferred_references: list[tuple[dict[str, Any], list[Any]]] = field(default_factory=list)
+    deferred_deletes: list[Any] = field(default_factory=list)  # Current of each deleted resource
 
     @property
     def settings(self) -> Settings:

@@ -30,8 +30,10 @@ def delete(ctx: Context, req: FhirRequest) -> FhirResponse:
     removed = [current]
     if cascade:
         removed = _cascade(ctx, current)
+    elif ctx.in_transaction:
+        ctx.deferred_deletes.append(current)
     else:
-        _refuse_if_referenced(ctx, current)
+        refuse_if_referenced(ctx, current)
     last = None
     for target in removed:
         last = ctx.tx.delete(target)
@@ -48,7 +50,7 @@ def conditional_delete(ctx: Context, req: FhirRequest) -> FhirResponse:
     return delete(ctx, req)
 
 
-def _refuse_if_referenced(ctx: Context, current: Current) -> None:
+def refuse_if_referenced(ctx: Context, current: Current) -> None:
     referrers = [r for r in ctx.tx.referrers(current.res_type, current.res_id, limit=11)
                  if r != (current.res_type, current.res_id)]
     if referrers:
