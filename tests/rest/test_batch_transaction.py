@@ -255,3 +255,40 @@ def test_empty_transaction_answers_an_empty_response(fhir):
     assert response.status_code == 200
     assert response.json()["type"] == "transaction-response"
     assert not response.json().get("entry")
+
+
+def test_a_transaction_may_delete_a_resource_together_with_its_referrer(fhir):
+    fhir.update(patient(id="p"))
+    fhir.update({**_observation("Patient/p"), "id": "o"})
+    response = _post(fhir, _bundle("transaction",
+                                   _entry("DELETE", "Patient/p"),
+                                   _entry("DELETE", "Observation/o")))
+    assert response.status_code == 200, response.text
+    assert fhir.get("/Patient/p").status_code == 410
+    assert fhir.get("/Observation/o").status_code == 410
+
+
+def test_a_transaction_may_delete_a_resource_whose_referrer_it_updates_away(fhir):
+    fhir.update(patient(id="p"))
+    observation = {**_observation("Patient/p"), "id": "o"}
+    fhir.update(observation)
+    unlinked = {k: v for k, v in observation.items() if k != "subject"}
+    response = _post(fhir, _bundle("transaction",
+                                   _entry("DELETE", "Patient/p"),
+                                   _entry("PUT", "Observation/o", unlinked)))
+    assert response.status_code == 200, response.text
+    assert fhir.get("/Patient/p").status_code == 410
+
+
+def test_a_transaction_may_not_leave_a_deleted_resource_referenced(fhir):
+    fhir.update(patient(id="p"))
+    fhir.update({**_observation("Patient/p"), "id": "o"})
+    response = _post(fhir, _bundle("transaction",
+                                   _entry("PUT", "Observation/o", {**_observation("Patient/p"), "id": "o",
+                                                                   "status": "amended"}),
+                                   _entry("DELETE", "Patient/p")))
+    # Either side of the conflict may be reported: the delete (409) or the dangling reference (422).
+    assert response.status_code in (409, 422)
+    assert_outcome(response, response.status_code, mentions="Bundle.entry[")
+    assert fhir.get("/Patient/p").status_code == 200
+    assert fhir.get("/Observation/o").json()["status"] == "final"
