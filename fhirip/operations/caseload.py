@@ -1,6 +1,7 @@
 """Coordinator caseloads: `GET CareTeam/$caseload`, for the coordinating unit's overview.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CareTeam-caseload)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CareTeam-caseload)
 
 Per coordinator in force on `date` (default today): the number of active
 individual plans they coordinate and of coordinator-only assignments

@@ -1,6 +1,7 @@
 """The current individual plan of a person: `CarePlan/$current` and `Patient/[id]/$current-plan`.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-current)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-current)
 
 `GET CarePlan/$current?patient-identifier=<system>|<value>` is what a hospital or
 GP system calls when it knows the person only by fødselsnummer or D-nummer;
@@ -17,22 +18,24 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.current import current_plan_bundle, parse_identifier
-from fhirip.plans.fetching import Fetch
+from fhirip.plans.policy_reads import PolicyReads
 
 
 def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
-    system, value = parse_identifier(req.param("patient-identifier"))
-    fetch = Fetch.for_request(ctx)
-    patients = fetch.search("Patient", [("identifier", f"{system}|{value}")])
-    return FhirResponse(200, resource=current_plan_bundle(fetch, patients, req.url))
+    identifier = parse_identifier(req.param("patient-identifier"))
+    reads = PolicyReads(ctx.tx.conn, ctx.policy)
+    patients = reads.with_identifiers("Patient", [identifier])
+    return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
+                                                          self_url=req.url, searched={identifier}))
 
 
 def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
-    fetch = Fetch.for_request(ctx)
-    patients = fetch.by_ids("Patient", [req.res_id or ""])
+    reads = PolicyReads(ctx.tx.conn, ctx.policy)
+    patients = reads.by_keys([("Patient", req.res_id or "")])
     if not patients:
         raise NotFound(f"Patient/{req.res_id} is not known")
-    return FhirResponse(200, resource=current_plan_bundle(fetch, patients, req.url))
+    return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
+                                                          self_url=req.url))
 
 
 register(Operation(

@@ -1,6 +1,7 @@
 """Coordinator handover: `CareTeam/[id]/$handover` and `EpisodeOfCare/[id]/$handover`.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/handover)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/handover)
 
 POST a Parameters resource with `coordinator` (valueReference to the incoming
 Practitioner or PractitionerRole), `date` (valueDate, the incoming coordinator's
@@ -20,7 +21,12 @@ from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
-from fhirip.plans.handover import Handover, checked_incoming, hand_over_episode, hand_over_team
+from fhirip.plans.handover import (
+    Handover,
+    checked_incoming,
+    hand_over_episode,
+    hand_over_team,
+)
 from fhirip.plans.parameters import date_value, input_parameters
 from fhirip.plans.recording import read_current
 

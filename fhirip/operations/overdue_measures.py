@@ -1,9 +1,12 @@
-"""Overdue measures: `GET CarePlan/$overdue-measures`, a worklist for coordinators and the coordinating unit.
+"""Overdue measures: `GET CarePlan/$overdue-measures`, a worklist for coordinators.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-overdue-measures)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-overdue-measures)
 
-Measures (tiltak) whose evaluation date has passed: active individual plans, each with only its overdue open measures. Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
-for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+Active individual plans with open measures (tiltak) whose evaluation date (ip-next-
+evaluation on the measure) has passed; each plan is shown with only its overdue measures
+(tagged SUBSETTED). Parameter `date` (YYYY-MM-DD, default today) sets the day the list
+is computed for. Returns a searchset of CarePlans under the caller's consent policy.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from fhirip.plans.worklists import only_measures, overdue_measures, worklist_bun
 
 def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
     on = as_of(req)
-    plans = [only_measures(plan, indexes) for plan, indexes in overdue_measures(Fetch.for_request(ctx), on)]
+    found = overdue_measures(Fetch.for_request(ctx), on)
+    plans = [only_measures(plan, indexes) for plan, indexes in found]
     return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
 
 
 register(Operation(
     name="overdue-measures", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
-    definition=f"{OPERATION_DEFINITION}/CarePlan-overdue-measures",
-    documentation="Measures (tiltak) whose evaluation date has passed: active individual plans, each with only its overdue open measures"))
+    definition=f"{OPERATION_DEFINITION}/CarePlan-overdue-measures", documentation="Active plans with open measures whose evaluation date has passed"))

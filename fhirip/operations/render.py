@@ -1,6 +1,7 @@
 """The readable plan: `CarePlan/[id]/$render` as Norwegian HTML, or PDF.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-render)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-render)
 
 The plan organised by the § 19 content list (mål, deltakere, koordinator,
 tiltak, planperiode og revisjon, samtykke, samarbeid), for the person and

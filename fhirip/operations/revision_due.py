@@ -1,9 +1,11 @@
-"""Plans due for revision: `GET CarePlan/$revision-due`, a worklist for coordinators and the coordinating unit.
+"""Plans due for revision: `GET CarePlan/$revision-due`, a worklist for coordinators.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-revision-due)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-revision-due)
 
-Active individual plans whose revision date (next-evaluation) has passed. Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
-for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+Active individual plans whose own revision date (ip-next-evaluation on the plan, § 19 g)
+has passed. Parameter `date` (YYYY-MM-DD, default today) sets the day the list is
+computed for. Returns a searchset of CarePlans under the caller's consent policy.
 """
 
 from __future__ import annotations
@@ -24,5 +26,4 @@ def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 register(Operation(
     name="revision-due", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
-    definition=f"{OPERATION_DEFINITION}/CarePlan-revision-due",
-    documentation="Active individual plans whose revision date (next-evaluation) has passed"))
+    definition=f"{OPERATION_DEFINITION}/CarePlan-revision-due", documentation="Active plans whose revision date has passed"))

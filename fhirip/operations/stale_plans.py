@@ -1,9 +1,12 @@
-"""Stale plans: `GET CarePlan/$stale`, a worklist for coordinators and the coordinating unit.
+"""Stale plans: `GET CarePlan/$stale`, the plans lying in a drawer.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-stale)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-stale)
 
-Active individual plans with no new version for N months (parameter months, default 12): plans lying in a drawer. Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
-for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+Active individual plans with no new version for `months` months (default 12, the slowest
+normal evaluation cycle in the reports). Parameter `date` (YYYY-MM-DD, default today)
+sets the day the list is computed for. Returns a searchset of CarePlans under the
+caller's consent policy.
 """
 
 from __future__ import annotations
@@ -25,5 +28,4 @@ def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 register(Operation(
     name="stale", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
-    definition=f"{OPERATION_DEFINITION}/CarePlan-stale",
-    documentation="Active individual plans with no new version for N months (parameter months, default 12): plans lying in a drawer"))
+    definition=f"{OPERATION_DEFINITION}/CarePlan-stale", documentation="Active plans with no new version for N months (months, default 12)"))

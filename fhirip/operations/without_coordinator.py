@@ -1,9 +1,12 @@
-"""Plans without a coordinator: `GET CarePlan/$without-coordinator`, a worklist for coordinators and the coordinating unit.
+"""Plans without a coordinator: `GET CarePlan/$without-coordinator`.
 
-https://hl7.org/fhir/R4/operations.html (operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-without-coordinator)
+https://hl7.org/fhir/R4/operations.html
+(operation definition: http://fhirip.no/fhir/OperationDefinition/CarePlan-without-coordinator)
 
-Active individual plans with no coordinator in force (neither in the care team nor a coordinator episode). Parameter `date` (YYYY-MM-DD, default today) sets the day it is computed
-for. Returns a searchset of CarePlans, filtered by the caller's consent policy.
+Active individual plans with no coordinator in force: none in their care team and no
+coordinator episode (EpisodeOfCare.careManager) of the person. Parameter `date` (YYYY-
+MM-DD, default today) sets the day the list is computed for. Returns a searchset of
+CarePlans under the caller's consent policy.
 """
 
 from __future__ import annotations
@@ -24,5 +27,4 @@ def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 register(Operation(
     name="without-coordinator", levels=frozenset({"type"}), handler=handle, resource_types=frozenset({"CarePlan"}),
-    definition=f"{OPERATION_DEFINITION}/CarePlan-without-coordinator",
-    documentation="Active individual plans with no coordinator in force (neither in the care team nor a coordinator episode)"))
+    definition=f"{OPERATION_DEFINITION}/CarePlan-without-coordinator", documentation="Active plans with no coordinator in force"))

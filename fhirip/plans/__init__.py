@@ -22,7 +22,11 @@ from fhirip.interactions.context import Context, WriteHook
 from fhirip.plans.coordinator import refuse_overlapping_coordinators
 from fhirip.plans.lifecycle import apply_plan_consent, check_activation
 from fhirip.plans.narrative import fill_plan_narrative
-from fhirip.plans.one_plan import DuplicatePlans, find_duplicate_plans, refuse_second_plan
+from fhirip.plans.one_plan import (
+    DuplicatePlans,
+    find_duplicate_plans,
+    refuse_second_plan,
+)
 from fhirip.store import Current
 
 _BY_TYPE: dict[str, tuple[WriteHook, ...]] = {

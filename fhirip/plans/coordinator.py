@@ -19,19 +19,24 @@ from sqlalchemy import Connection, and_, select
 from fhirip.errors import Issue
 from fhirip.interactions.context import Context
 from fhirip.plans.codes import (
+    COORDINATOR_CODES,
     OPEN_EPISODE_STATUSES,
+    VOLVEN_9034,
     coordinator_code,
     covers,
     has_code,
     overlaps,
     period_range,
     reference_id,
-    VOLVEN_9034,
-    COORDINATOR_CODES,
 )
 from fhirip.plans.persons import subject_patients
 from fhirip.store import Current
-from fhirip.store.schema import resource, resource_version, search_reference, search_token
+from fhirip.store.schema import (
+    resource,
+    resource_version,
+    search_reference,
+    search_token,
+)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ open measures, marked SUBSETTED) and, as includes, the Patient record(s), the
 plan's goals that are not ended, its care team(s) with each participant's
 contact details, the coordinator (team participant or coordinator episode with
 its careManager), the responsible parties of the open measures, and the plan
-and sharing consents in force. Every read is a search under the caller's
-policy; what the caller may not see is simply not there.
+and sharing consents in force. Every read is a statement carrying the caller's
+policy (`fhirip.plans.policy_reads`); what the caller may not see is simply
+not there.
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ from typing import Any
 
 from fhirip.errors import BadRequest
 from fhirip.plans.codes import (
-    CAREPLAN_CATEGORY,
-    CONSENT_CATEGORY,
     COORDINATOR_CODES,
-    IP_CATEGORY_CODE,
     NATIONAL_ID_SYSTEMS,
     OPEN_EPISODE_STATUSES,
     OPEN_GOAL_STATUSES,
     OPEN_PLAN_STATUSES,
-    PLAN_CONSENT_CODES,
-    SHARING_CONSENT_CODES,
     VOLVEN_9034,
+    has_code,
+    is_individual_plan,
+    is_plan_consent,
+    is_sharing_consent,
     measure_is_open,
     referenced,
 )
-from fhirip.plans.fetching import Fetch
+from fhirip.plans.policy_reads import PolicyReads
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
              "display": "subsetted"}
@@ -51,50 +51,49 @@ def parse_identifier(value: str | None) -> tuple[str, str]:
     return system, code
 
 
-def visible_person(fetch: Fetch, patients: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The visible Patients plus the other visible Patients sharing their national identifier."""
+def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
+                   searched: set[tuple[str, str]] = frozenset()) -> list[dict[str, Any]]:
+    """The visible Patients plus the other visible Patients sharing their national identifier.
+
+    `searched` are identifiers the Patients were already found by: every visible
+    Patient carrying one of them is among `patients` already.
+    """
     found = {p["id"]: p for p in patients}
     identifiers = {(i.get("system"), i.get("value")) for p in patients for i in p.get("identifier") or []
-                   if i.get("system") in NATIONAL_ID_SYSTEMS and i.get("value")}
-    if identifiers:
-        query = ",".join(f"{s}|{v}" for s, v in sorted(identifiers))
-        for patient in fetch.search("Patient", [("identifier", query)]):
-            found.setdefault(patient["id"], patient)
+                   if i.get("system") in NATIONAL_ID_SYSTEMS and i.get("value")} - set(searched)
+    for patient in reads.with_identifiers("Patient", identifiers):
+        found.setdefault(patient["id"], patient)
     return list(found.values())
 
 
-def current_plan_bundle(fetch: Fetch, patients: list[dict[str, Any]], self_url: str) -> dict[str, Any]:
+def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, base_url: str,
+                        self_url: str, searched: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
     """The current-plan searchset for a person known by these (visible) Patient records."""
-    patients = visible_person(fetch, patients) if patients else []
+    patients = visible_person(reads, patients, searched) if patients else []
+    patient_ids = [p["id"] for p in patients]
     includes: dict[tuple[str, str], dict[str, Any]] = {("Patient", p["id"]): p for p in patients}
-    plan = _plan(fetch, [p["id"] for p in patients])
-    subjects = ",".join(f"Patient/{p['id']}" for p in patients)
-    wanted: list[Any] = []
+    related = reads.referring_to_patients(patient_ids, ("CarePlan", "EpisodeOfCare", "Consent"))
+    plan = _plan([r for r in related if r["resourceType"] == "CarePlan"])
+    episodes = [r for r in related if r["resourceType"] == "EpisodeOfCare" and _is_coordinator_episode(r)]
+    consents = [r for r in related if r["resourceType"] == "Consent" and r.get("status") == "active"
+                and (is_plan_consent(r) or is_sharing_consent(r))]
+    first: list[Any] = [e.get("careManager") for e in episodes]
     if plan is not None:
-        goal_ids = [i for _, i in _targets(plan.get("goal"), "Goal")]
-        if goal_ids:
-            _include(includes, fetch.search("Goal", [
-                ("_id", ",".join(goal_ids)), ("lifecycle-status", ",".join(OPEN_GOAL_STATUSES))]))
-        teams = fetch.by_ids("CareTeam", [i for _, i in _targets(plan.get("careTeam"), "CareTeam")])
-        _include(includes, teams)
-        wanted += [p.get("member") for t in teams for p in t.get("participant") or []]
-        wanted += [p.get("onBehalfOf") for t in teams for p in t.get("participant") or []]
-        wanted += [o for t in teams for o in t.get("managingOrganization") or []]
-        wanted += [p for a in plan.get("activity") or [] if measure_is_open(a)
-                   for p in (a.get("detail") or {}).get("performer") or []]
-    if subjects:
-        episodes = fetch.search("EpisodeOfCare", [
-            ("patient", subjects), ("status", ",".join(OPEN_EPISODE_STATUSES)),
-            ("type", ",".join(f"{VOLVEN_9034}|{c}" for c in sorted(COORDINATOR_CODES)))])
-        _include(includes, episodes)
-        wanted += [e.get("careManager") for e in episodes]
-        _include(includes, fetch.search("Consent", [
-            ("patient", subjects), ("status", "active"),
-            ("category", ",".join(f"{CONSENT_CATEGORY}|{c}"
-                                  for c in sorted(PLAN_CONSENT_CODES | SHARING_CONSENT_CODES)))]))
-    _include_parties(fetch, includes, wanted)
+        first += [*(plan.get("goal") or []), *(plan.get("careTeam") or [])]
+        first += [p for a in plan.get("activity") or [] if measure_is_open(a)
+                  for p in (a.get("detail") or {}).get("performer") or []]
+    found = _fetch(reads, includes, first)
+    teams = [r for r in found if r["resourceType"] == "CareTeam"]
+    second = [p.get(key) for t in teams for p in t.get("participant") or [] for key in ("member", "onBehalfOf")]
+    second += [o for t in teams for o in t.get("managingOrganization") or []]
+    found += _fetch(reads, includes, second)
+    roles = [r for r in found if r["resourceType"] == "PractitionerRole"]
+    found += _fetch(reads, includes, [r.get(k) for r in roles for k in ("practitioner", "organization")])
+    shown = [r for r in found if not (r["resourceType"] == "Goal"
+                                      and r.get("lifecycleStatus") not in OPEN_GOAL_STATUSES)]
+    _include(includes, [*shown, *episodes, *consents])
     entries = []
-    base = fetch.base_url.rstrip("/")
+    base = base_url.rstrip("/")
     if plan is not None:
         entries.append(_entry(base, _open_part(plan), "match"))
     entries += [_entry(base, resource, "include") for resource in includes.values()]
@@ -106,13 +105,19 @@ def current_plan_bundle(fetch: Fetch, patients: list[dict[str, Any]], self_url: 
     return bundle
 
 
-def _plan(fetch: Fetch, patient_ids: list[str]) -> dict[str, Any] | None:
-    if not patient_ids:
-        return None
-    plans = fetch.search("CarePlan", [
-        ("subject", ",".join(f"Patient/{i}" for i in patient_ids)),
-        ("category", f"{CAREPLAN_CATEGORY}|{IP_CATEGORY_CODE}"),
-        ("status", ",".join(OPEN_PLAN_STATUSES)), ("part-of:missing", "true")])
+def _is_coordinator_episode(episode: dict[str, Any]) -> bool:
+    return episode.get("status") in OPEN_EPISODE_STATUSES and has_code(
+        episode.get("type") or [], VOLVEN_9034, COORDINATOR_CODES)
+
+
+def _fetch(reads: PolicyReads, includes: dict[tuple[str, str], dict[str, Any]],
+           references: list[Any]) -> list[dict[str, Any]]:
+    keys = {t for t in _targets([r for r in references if r]) if t not in includes}
+    return reads.by_keys(keys)
+
+
+def _plan(care_plans: list[dict[str, Any]]) -> dict[str, Any] | None:
+    plans = [p for p in care_plans if is_individual_plan(p) and p.get("status") in OPEN_PLAN_STATUSES]
     if not plans:
         return None
     # One plan per person holds for new data; migrated duplicates may remain: prefer the active one.
@@ -148,19 +153,6 @@ def _targets(references: Any, res_type: str | None = None) -> list[tuple[str, st
 def _include(includes: dict[tuple[str, str], dict[str, Any]], resources: list[dict[str, Any]]) -> None:
     for resource in resources:
         includes.setdefault((resource["resourceType"], resource["id"]), resource)
-
-
-def _include_parties(fetch: Fetch, includes: dict[tuple[str, str], dict[str, Any]], wanted: list[Any]) -> None:
-    """Fetch the people and services referenced (and a PractitionerRole's practitioner and organisation)."""
-    for _round in range(2):
-        by_type: dict[str, set[str]] = {}
-        for res_type, res_id in _targets([w for w in wanted if w]):
-            if (res_type, res_id) not in includes:
-                by_type.setdefault(res_type, set()).add(res_id)
-        found = [r for res_type, ids in sorted(by_type.items()) for r in fetch.by_ids(res_type, sorted(ids))]
-        _include(includes, found)
-        wanted = [r.get(key) for r in found if r["resourceType"] == "PractitionerRole"
-                  for key in ("practitioner", "organization")]
 
 
 def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:

@@ -42,6 +42,9 @@ GOAL_STATUS = {"proposed": "Foreslått", "planned": "Planlagt", "accepted": "Avt
 DETAIL_STATUS = {"not-started": "Ikke startet", "scheduled": "Planlagt", "in-progress": "Igangsatt",
                  "on-hold": "På vent", "completed": "Avsluttet", "cancelled": "Avbrutt",
                  "stopped": "Stanset", "unknown": "Ukjent"}
+# The role shown for a participant whose role is not coded, by what they are.
+KIND_LABEL = {"Patient": "Planeier", "RelatedPerson": "Pårørende", "Practitioner": "Fagperson",
+              "PractitionerRole": "Fagperson", "Organization": "Tjeneste eller etat"}
 CONSENT_STATUS = {"active": "Gitt", "inactive": "Trukket tilbake / erstattet", "rejected": "Avslått",
                   "proposed": "Foreslått", "draft": "Utkast"}
 
@@ -324,8 +327,9 @@ def _participants(teams: list[dict[str, Any]], parties: _Parties) -> list[Partic
         for participant in team.get("participant") or []:
             if not participant.get("member"):
                 continue
+            party = parties.party(participant["member"])
             roles = ", ".join(t for t in (concept_text(r) for r in participant.get("role") or []) if t)
-            seen.append(ParticipantView(parties.party(participant["member"]), roles,
+            seen.append(ParticipantView(party, roles or KIND_LABEL.get(party.kind, ""),
                                         period_text(participant.get("period"))))
     return seen
 

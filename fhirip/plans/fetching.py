@@ -30,7 +30,7 @@ class Fetch:
         self.policy = policy
 
     @classmethod
-    def for_request(cls, ctx: Any) -> "Fetch":
+    def for_request(cls, ctx: Any) -> Fetch:
         return cls(ctx.tx.conn, base_url=ctx.base_url, policy=ctx.policy)
 
     def search(self, res_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ class Fetch:
         return found
 
     def by_ids(self, res_type: str, ids: list[str]) -> list[dict[str, Any]]:
-        ids = sorted(set(i for i in ids if i))
+        ids = sorted({i for i in ids if i})
         if not ids:
             return []
         found: list[dict[str, Any]] = []

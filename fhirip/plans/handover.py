@@ -17,8 +17,18 @@ from typing import Any
 
 from fhirip.errors import BadRequest, NotFound, Unprocessable
 from fhirip.interactions.context import Context
-from fhirip.plans.codes import OPEN_EPISODE_STATUSES, coordinator_code, day_before, referenced
-from fhirip.plans.coordinator import Coordinator, current, episode_coordinator, team_coordinators
+from fhirip.plans.codes import (
+    OPEN_EPISODE_STATUSES,
+    coordinator_code,
+    day_before,
+    referenced,
+)
+from fhirip.plans.coordinator import (
+    Coordinator,
+    current,
+    episode_coordinator,
+    team_coordinators,
+)
 from fhirip.plans.recording import read_current, record_provenance, write_version
 from fhirip.store import Current, instant, now_utc
 

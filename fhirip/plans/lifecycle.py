@@ -38,7 +38,12 @@ from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import read_current, record_provenance, write_version
 from fhirip.store import Current
-from fhirip.store.schema import resource, resource_version, search_reference, search_token
+from fhirip.store.schema import (
+    resource,
+    resource_version,
+    search_reference,
+    search_token,
+)
 
 WITHDRAWN = ("inactive", "rejected")
 

@@ -11,7 +11,7 @@ every hook and reference check applies, and a Provenance says who and why.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -53,6 +53,6 @@ def record_provenance(ctx: Context, targets: Sequence[Current], *, activity: str
     """A Provenance for versions the rules wrote, by the request's actor (or the server)."""
     actor = ctx.actor if isinstance(ctx.actor, Actor) else SERVER_ACTOR
     record = provenance(actor, targets=[versioned(t) for t in targets], activity=activity,
-                        recorded=datetime.now(timezone.utc), reason=reason)
+                        recorded=datetime.now(UTC), reason=reason)
     record["id"] = new_id()
     return write_version(ctx, record)

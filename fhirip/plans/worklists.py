@@ -33,7 +33,12 @@ from fhirip.plans.codes import (
     measure_is_open,
     referenced,
 )
-from fhirip.plans.coordinator import Coordinator, current, episode_coordinator, team_coordinators
+from fhirip.plans.coordinator import (
+    Coordinator,
+    current,
+    episode_coordinator,
+    team_coordinators,
+)
 from fhirip.plans.fetching import Fetch
 
 IP = ("category", f"{CAREPLAN_CATEGORY}|{IP_CATEGORY_CODE}")

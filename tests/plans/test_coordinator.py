@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from plan_data import VOLVEN_9034, PlanWorld, care_team, coordinator, created_id, new_fnr, patient, practitioner
+from plan_data import (
+    VOLVEN_9034,
+    PlanWorld,
+    care_team,
+    coordinator,
+    created_id,
+    new_fnr,
+    patient,
+    practitioner,
+)
 
 
 def _episode(patient_id: str, manager: str, start: str, end: str | None = None, code: str = "8") -> dict:

@@ -47,7 +47,7 @@ def test_current_plan_by_fodselsnummer_returns_the_plan_with_open_measures_only(
 
 
 def test_current_plan_carries_goals_team_coordinator_contacts_and_consent(fhir):
-    world, plan, helper = _world_with_measures(fhir)
+    world, _plan_id, helper = _world_with_measures(fhir)
     bundle = fhir.get("/CarePlan/$current", params={"patient-identifier": f"{FNR}|{world.fnr}"}).json()
     found = _by_type(bundle)
     assert [g["id"] for g in found["Goal"]] == [world.goal_id]  # the completed goal is left out

@@ -24,7 +24,7 @@ def _plan(fhir) -> tuple[PlanWorld, str]:
 
 
 def test_render_gives_the_plan_in_norwegian_along_the_content_list(fhir):
-    world, plan = _plan(fhir)
+    _, plan = _plan(fhir)
     response = fhir.get(f"/CarePlan/{plan}/$render")
     assert response.status_code == 200
     html = response.content.decode("utf-8")

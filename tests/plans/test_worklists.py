@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from plan_data import VOLVEN_9034, PlanWorld, created_id, measure, patient, new_fnr
+from plan_data import VOLVEN_9034, PlanWorld, created_id, measure, new_fnr, patient
 
 
 def _plan_ids(bundle: dict) -> list[str]:

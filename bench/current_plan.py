@@ -1,0 +1,102 @@
+"""`python -m bench.current_plan`: latency of `CarePlan/$current` in-process, beside a plain read.
+
+Fills an empty store (SQLite file, or a temporary PostgreSQL cluster) with N
+generated plans (bench.generate: 5-25 measures, 3-10 goals, 4-12 team members
+each), then calls `$current?patient-identifier=<fnr>` through the core router
+(one read transaction per call, no HTTP) for random persons, and the plain read
+`CarePlan/[id]` of the same persons as the floor. Prints the machine, the data
+size, p50/p95/p99 of both, and the ratio of the $current p95 to the read p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.bulk_load import load
+from bench.generate import plans
+from fhirip.bootstrap import build_services
+from fhirip.config import Settings
+from fhirip.demo import FNR
+from fhirip.interactions.request import FhirRequest
+from fhirip.interactions.router import handle
+from fhirip.store import Store
+
+
+@contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'current-plan.sqlite3'}"
+        return
+    from fhirip.testing.postgres import TemporaryPostgres
+
+    with TemporaryPostgres() as cluster:
+        yield cluster.url
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "mean": statistics.fmean(ordered) * 1000}
+
+
+def timed(call: Callable[[], int], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        status = call()
+        samples.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"a benchmark call answered {status}")
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--plans", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as url:
+        store = Store(url)
+        store.migrate()
+        written, seconds = load(store, args.plans, progress=False)
+        store.dispose()
+        services = build_services(Settings(data_dir=Path(tmp), database_url=url,
+                                           allow_synthetic_identifiers=True))
+        people = [(p.fnr, next(r["id"] for r in p.resources if r["resourceType"] == "CarePlan"))
+                  for p in plans(args.plans)]
+        chooser = random.Random(7)
+
+        def current() -> int:
+            fnr, _ = chooser.choice(people)
+            request = FhirRequest("GET", params=[("patient-identifier", f"{FNR}|{fnr}")], base_url="")
+            return handle(services, request, ["CarePlan", "$current"]).status
+
+        def read() -> int:
+            _, plan_id = chooser.choice(people)
+            return handle(services, FhirRequest("GET", base_url=""), ["CarePlan", plan_id]).status
+
+        timed(current, 20), timed(read, 20)  # warm caches and compiled statements
+        current_ms, read_ms = percentiles(timed(current, args.calls)), percentiles(timed(read, args.calls))
+        services.store.dispose()
+    print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(f"store: {args.store}; {args.plans} plans, {written} resources (loaded in {seconds:.1f} s); "
+          f"{args.calls} calls each, in-process, one transaction per call")
+    for name, found in (("$current", current_ms), ("read CarePlan/[id]", read_ms)):
+        print(f"{name:>20}: p50 {found['p50']:.2f} ms  p95 {found['p95']:.2f} ms  "
+              f"p99 {found['p99']:.2f} ms  mean {found['mean']:.2f} ms")
+    print(f"$current p95 / read p95 = {current_ms['p95'] / read_ms['p95']:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
