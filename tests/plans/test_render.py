@@ -73,3 +73,17 @@ def test_render_declares_its_media_type(fhir, live_server):
     html, pdf = call("html"), call("application/pdf")
     assert html.resource is None and html.headers["Content-Type"] == "text/html; charset=utf-8"
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.body.startswith(b"%PDF-")
+
+
+def test_render_shows_no_name_the_caller_may_not_see(fhir, live_server):
+    _, plan = _plan(fhir)
+
+    def work(tx: Any) -> Any:
+        ctx = Context(live_server.services, tx, "http://fhirip.test",
+                      policy=lambda r: r.c.res_type != "Practitioner")
+        return render(ctx, FhirRequest("GET", res_type="CarePlan", res_id=plan, operation="render",
+                                       base_url="http://fhirip.test"))
+
+    html = live_server.services.store.run(work, write=False).body.decode("utf-8")
+    assert "Koordinatorsen" not in html and "+47 55 11 22 33" not in html
+    assert "(ikke tilgjengelig)" in html

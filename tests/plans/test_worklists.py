@@ -78,3 +78,25 @@ def test_caseload_counts_plans_and_coordinator_only_episodes_per_coordinator(fhi
     loads = {p["part"][0]["valueReference"]["reference"]: (p["part"][1]["valueInteger"], p["part"][2]["valueInteger"])
              for p in result["parameter"]}
     assert loads == {f"Practitioner/{first.coordinator_id}": (2, 1)}
+
+
+def test_worklists_list_only_plans_the_caller_may_see(fhir, live_server):
+    from typing import Any
+
+    from fhirip.interactions.context import Context
+    from fhirip.interactions.request import FhirRequest
+    from fhirip.operations.revision_due import handle
+
+    world = PlanWorld(fhir)
+    world.active_plan_id(next_evaluation="2026-12-01")
+
+    def call(policy: Any) -> dict:
+        def work(tx: Any) -> dict:
+            ctx = Context(live_server.services, tx, "http://fhirip.test", policy=policy)
+            req = FhirRequest("GET", res_type="CarePlan", operation="revision-due",
+                              params=[("date", "2027-01-01")], base_url="http://fhirip.test")
+            return handle(ctx, req).resource
+        return live_server.services.store.run(work, write=False)
+
+    assert call(None)["total"] == 1
+    assert call(lambda r: r.c.res_type != "CarePlan")["total"] == 0
