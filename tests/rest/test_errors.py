@@ -241,3 +241,33 @@ def test_no_request_gives_a_server_error(fhir, method, url, body):
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert_outcome(response, response.status_code)
+
+
+NASTY_HEADERS = [
+    ("PUT", {"If-Match": "garbage"}),
+    ("PUT", {"If-Match": 'W/""'}),
+    ("PUT", {"If-Match": 'W/"99999999999999999999999"'}),
+    ("GET", {"If-None-Match": 'W/"abc"'}),
+    ("GET", {"If-Modified-Since": "Mon, 32 Foo 2020 99:99:99 GMT"}),
+    ("GET", {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}),
+    ("GET", {"Accept": ""}),
+    ("GET", {"Accept": ";;;,,,"}),
+    ("PUT", {"Prefer": "return="}),
+    ("PUT", {"Prefer": "handling=strict; return=minimal; respond-async"}),
+    ("POST", {"If-None-Exist": ""}),
+    ("POST", {"If-None-Exist": "&&&"}),
+    ("PUT", {"Content-Type": "application/fhir+json; charset=latin-1"}),
+    ("DELETE", {"If-Match": "*"}),
+]
+
+
+@pytest.mark.parametrize("method, headers", NASTY_HEADERS, ids=[str(n) for n in range(len(NASTY_HEADERS))])
+def test_no_header_gives_a_server_error(fhir, method, headers):
+    fhir.update(patient(id="x"))
+    url = "/Patient" if method == "POST" else "/Patient/x"
+    body = orjson.dumps(patient(id="x")) if method in ("PUT", "POST") else None
+    response = fhir.request(method, url, content=body,
+                            headers={"Content-Type": "application/fhir+json", **headers})
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert_outcome(response, response.status_code)
