@@ -21,9 +21,13 @@ from fhirpathpy.models import models
 
 from fhirip.search.registry import split_unions
 
-_SEGMENT = r"(?:[a-zA-Z][a-zA-Z0-9]*|extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\))"
+_SEGMENT = (r"(?:[a-zA-Z][a-zA-Z0-9]*|extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\)"
+            r"|ofType\([a-zA-Z]+\))")
 _SIMPLE = re.compile(rf"^(?:[A-Z][A-Za-z]*\.)?{_SEGMENT}(?:\.{_SEGMENT})*$")
-_SEGMENTS = re.compile(r"extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\)|[a-zA-Z][a-zA-Z0-9]*")
+_SEGMENTS = re.compile(r"extension\('[^']+'\)|where\([a-zA-Z]+='[^']*'\)|ofType\([a-zA-Z]+\)"
+                       r"|[a-zA-Z][a-zA-Z0-9]*")
+# `Goal.start.ofType(date)` right after a choice element is its typed name, `startDate`.
+_OF_TYPE = re.compile(r"^ofType\(([a-zA-Z]+)\)$")
 _EXTENSION = re.compile(r"^extension\('([^']+)'\)$")
 # `telecom.where(system='email')`: keep the items whose element equals the literal.
 _WHERE_EQUALS = re.compile(r"^where\(([a-zA-Z]+)='([^']*)'\)$")
@@ -62,15 +66,49 @@ def _step(nodes: list[Any], segment: str) -> list[Any]:
     return out
 
 
+def _unwrap(part: str) -> str:
+    """`(Goal.start.ofType(date))` → `Goal.start.ofType(date)`."""
+    while part.startswith("(") and part.endswith(")") and _closes_at_end(part):
+        part = part[1:-1].strip()
+    return part
+
+
+def _closes_at_end(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def _typed_choices(segments: list[str]) -> list[str] | None:
+    """Fold `choice.ofType(T)` into the element name `choiceT`; None if ofType is elsewhere."""
+    out: list[str] = []
+    for segment in segments:
+        of_type = _OF_TYPE.match(segment)
+        if of_type is None:
+            out.append(segment)
+            continue
+        if not out or out[-1] not in _choice_names():
+            return None
+        type_name = of_type.group(1)
+        out[-1] += type_name[0].upper() + type_name[1:]
+    return out
+
+
 def simple_path_evaluator(expression: str) -> Callable[[dict[str, Any]], list[Any]] | None:
     """A function equal to the FHIRPath `expression`, or None if it is not a plain path."""
-    parts = split_unions(expression)
+    parts = [_unwrap(p) for p in split_unions(expression)]
     if not parts or not all(_SIMPLE.match(p) for p in parts):
         return None
     roots: list[str | None] = []
     paths: list[list[str]] = []
     for part in parts:
-        segments = _SEGMENTS.findall(part)
+        segments = _typed_choices(_SEGMENTS.findall(part))
+        if segments is None:
+            return None
         rooted = segments[0][:1].isupper()
         roots.append(segments[0] if rooted else None)  # `meta.tag`: any resource type
         paths.append(segments[1:] if rooted else segments)

@@ -18,6 +18,13 @@ EXTRA = [
     {"resourceType": "Patient", "id": "p", "deceasedBoolean": False, "multipleBirthInteger": 2,
      "name": [{"family": "A", "given": ["B", "C"]}], "telecom": [{"system": "phone", "value": "1"}],
      "address": [{"city": "Oslo", "line": ["a", "b"]}], "meta": {"tag": [{"code": "t"}]}},
+    # choice elements picked by type with ofType(...)
+    {"resourceType": "Goal", "id": "g", "lifecycleStatus": "active", "description": {"text": "x"},
+     "subject": {"reference": "Patient/p"}, "startDate": "2021-03-01",
+     "target": [{"dueDate": "2022-01-01"}, {"dueDuration": {"value": 3, "unit": "mo"}}]},
+    {"resourceType": "Goal", "id": "g2", "lifecycleStatus": "active", "description": {"text": "x"},
+     "subject": {"reference": "Patient/p"}, "startCodeableConcept": {"text": "at discharge"}},
+    {"resourceType": "Patient", "id": "dead", "deceasedDateTime": "2020-02-02T10:00:00Z"},
 ]
 
 
