@@ -44,3 +44,15 @@ def fhir(live_server: LiveServer, system_token: str) -> Iterator[Fhir]:
     with Fhir(base_url=live_server.url, timeout=30,
               headers={"Authorization": f"Bearer {system_token}"}) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def lenient_fhir(store_kind: str, postgres: TemporaryPostgres | None,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fhir]:
+    """A live server configured without referential integrity for references on write."""
+    tmp: Path = tmp_path_factory.mktemp(f"lenient-{store_kind}")
+    server = LiveServer(make_services(store_kind, tmp, postgres, "lenient", referential_integrity=False))
+    token = token_for(server.services, **SYSTEM_CLAIMS)
+    with Fhir(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+    server.stop()

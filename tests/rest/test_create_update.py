@@ -19,6 +19,7 @@ def test_create_assigns_the_id_and_ignores_an_id_in_the_body(fhir, base):
     assert body["meta"]["versionId"] == "1"
     assert response.headers["ETag"] == 'W/"1"'
     assert response.headers["Location"] == f"{base}/Patient/{body['id']}/_history/1"
+    assert response.headers["Last-Modified"]
     assert fhir.get("/Patient/chosen-by-client").status_code == 404
     assert fhir.get(f"/Patient/{body['id']}").json() == body
 

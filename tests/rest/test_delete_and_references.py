@@ -132,3 +132,11 @@ def test_contained_references_are_not_checked(fhir):
     response = fhir.create(_observation("#p1", contained=[contained]))
     assert response.status_code == 201, response.text
 
+
+
+def test_references_are_not_checked_when_referential_integrity_is_off(lenient_fhir):
+    response = lenient_fhir.create(_observation("Patient/nobody-here"))
+    assert response.status_code == 201, response.text
+    statement = lenient_fhir.get("/metadata").json()
+    policy = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")["referencePolicy"]
+    assert "enforced" not in policy
