@@ -186,7 +186,3 @@ def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
         written = write_version(ctx, plan)
         record_provenance(ctx, [written], activity="ABORT",
                           reason=f"Samtykket til planen er trukket tilbake (Consent/{consent['id']})")
-
-
-def is_plan_or_consent(resource_json: dict[str, Any]) -> bool:
-    return is_individual_plan(resource_json) or is_plan_consent(resource_json)
