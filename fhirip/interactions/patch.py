@@ -16,7 +16,7 @@ from typing import Any
 import jsonpatch
 import orjson
 
-from fhirip.errors import BadRequest, NotFound, PreconditionFailed, Unprocessable, UnsupportedMediaType
+from fhirip.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable, UnsupportedMediaType
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch
@@ -30,8 +30,11 @@ FHIR_JSON = ("application/fhir+json", "application/json")
 
 def patch(ctx: Context, req: FhirRequest) -> FhirResponse:
     stored = ctx.tx.read(req.res_type, req.res_id)
-    if stored is None or stored.deleted:
-        raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known or was deleted")
+    if stored is None:
+        raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")
+    if stored.deleted:  # as a read of it would say
+        raise Gone(f"Resource {req.res_type}/{req.res_id} was deleted (version {stored.version}); "
+                   "there is nothing to patch")
     original = orjson.loads(stored.content or b"{}")
     patched = apply_patch(req, original)
     if patched.get("resourceType") != req.res_type or patched.get("id") != req.res_id:
