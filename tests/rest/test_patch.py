@@ -110,11 +110,11 @@ def test_patch_of_an_unknown_resource_is_404(fhir):
     assert_outcome(response, 404)
 
 
-def test_patch_of_a_deleted_resource_is_404_or_410(fhir, kari):
+def test_patch_of_a_deleted_resource_is_410_like_its_read(fhir, kari):
     fhir.delete("/Patient/kari")
     response = _json_patch(fhir, "/Patient/kari", [{"op": "add", "path": "/active", "value": True}])
-    assert response.status_code in (404, 410)
-    assert_outcome(response, response.status_code)
+    assert_outcome(response, 410)
+    assert fhir.get("/Patient/kari/_history").json()["total"] == 2
 
 
 def test_patch_with_a_matching_if_match_succeeds_and_a_stale_one_is_412(fhir, kari):
