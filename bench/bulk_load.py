@@ -68,16 +68,30 @@ class BulkWriter:
     def flush(self) -> None:
         if not self.pending:
             return
+        ordered = [resource, resource_version, resource_link] + [
+            t for t in self.rows if t not in (resource, resource_version, resource_link)]
         with self.store.transaction(write=True) as tx:
-            for table in (resource, resource_version, resource_link):
-                if self.rows.get(table):
-                    tx.conn.execute(insert(table), self.rows[table])
-            for table, rows in self.rows.items():
-                if table not in (resource, resource_version, resource_link) and rows:
+            for table in ordered:
+                rows = self.rows.get(table)
+                if not rows:
+                    continue
+                if self.store.dialect == "postgresql":
+                    _copy(tx.conn, table, rows)
+                else:
                     tx.conn.execute(insert(table), rows)
         self.written += self.pending
         self.rows.clear()
         self.pending = 0
+
+
+def _copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL COPY: several times faster than batched INSERTs for bulk rows."""
+    present = set().union(*rows)
+    columns = [c.name for c in table.columns if c.name in present]
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(c) for c in columns])
 
 
 def load(store: Store, count: int, *, seed: int = 1, progress: bool = True) -> tuple[int, float]:
