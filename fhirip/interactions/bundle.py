@@ -269,10 +269,16 @@ def _id_from_location(response: FhirResponse) -> str:
 def _resolve_references(ctx: Context, entry: _Entry, ids: dict[str, str]) -> None:
     resource = entry.req.resource
     cache: dict[str, str] = {}
+    # A relative reference in an entry with an absolute fullUrl is relative to that fullUrl's
+    # base, so it names another entry of the Bundle when their fullUrls share the base.
+    # https://hl7.org/fhir/R4/bundle.html#references
+    base = _fullurl_base(entry.full_url)
 
     def replace(reference: str) -> str | None:
         if reference in ids:
             return ids[reference]
+        if base and f"{base}/{reference}" in ids:
+            return ids[f"{base}/{reference}"]
         if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
             if reference.startswith("urn:uuid:"):
                 raise BadRequest(f"The reference '{reference}' matches no fullUrl in the transaction")
@@ -289,6 +295,16 @@ def _resolve_references(ctx: Context, entry: _Entry, ids: dict[str, str]) -> Non
         return None
 
     rewrite_references(resource, replace)
+
+
+def _fullurl_base(full_url: str | None) -> str | None:
+    """'http://x.org/fhir/Observation/1' → 'http://x.org/fhir'; None for urn: and relative fullUrls."""
+    if not full_url or not full_url.startswith(("http://", "https://")):
+        return None
+    parts = full_url.rstrip("/").split("/")
+    if len(parts) < 5 or not is_resource_type(parts[-2]):
+        return None
+    return "/".join(parts[:-2])
 
 
 __all__ = ["batch_or_transaction", "operation_outcome"]
