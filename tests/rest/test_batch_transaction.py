@@ -292,3 +292,19 @@ def test_a_transaction_may_not_leave_a_deleted_resource_referenced(fhir):
     assert_outcome(response, response.status_code, mentions="Bundle.entry[")
     assert fhir.get("/Patient/p").status_code == 200
     assert fhir.get("/Observation/o").json()["status"] == "final"
+
+
+def test_relative_references_resolve_against_the_entry_fullurl_base(fhir):
+    """https://hl7.org/fhir/R4/bundle.html#references: fullUrls that are not yet server ids."""
+    remote = "http://example.org/fhir"
+    response = _post(fhir, _bundle(
+        "transaction",
+        _entry("POST", "Patient", patient(), f"{remote}/Patient/tmp-1"),
+        _entry("POST", "Observation", _observation("Patient/tmp-1"), f"{remote}/Observation/tmp-2"),
+        _entry("POST", "Observation", _observation(f"{remote}/Patient/tmp-1"))))
+    assert response.status_code == 200, response.text
+    entries = response.json()["entry"]
+    pid = id_from_location(entries[0]["response"]["location"])
+    for entry in entries[1:]:
+        oid = id_from_location(entry["response"]["location"])
+        assert fhir.get(f"/Observation/{oid}").json()["subject"]["reference"] == f"Patient/{pid}"
