@@ -157,8 +157,8 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
     entries = []
     for index, raw in enumerate(raw_entries):
         entries.append(_in_entry(index, lambda i=index, r=raw: _entry(ctx, req, i, r)))
-    _refuse_duplicates(entries)
     ids = _assign_ids(ctx, entries)
+    _refuse_duplicates(entries)  # after _assign_ids: a conditional update may resolve to a listed id
     for entry in entries:
         if isinstance(entry.req.resource, dict):
             _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
