@@ -171,3 +171,14 @@ def test_transaction_conditional_update_resolves_before_references(fhir):
     assert fhir.get(f"/Patient/{existing['id']}").json()["gender"] == "male"
     oid = id_from_location(response.json()["entry"][1]["response"]["location"])
     assert fhir.get(f"/Observation/{oid}").json()["subject"]["reference"] == f"Patient/{existing['id']}"
+
+
+def test_a_conditional_update_resolving_to_another_entry_s_resource_fails_the_transaction(fhir):
+    existing = fhir.create(_with_mrn("8")).json()
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {**_with_mrn("8"), "id": existing["id"]},
+         "request": {"method": "PUT", "url": f"Patient/{existing['id']}"}},
+        {"resource": _with_mrn("8", gender="male"), "request": {"method": "PUT", "url": f"Patient?{_criteria('8')}"}}]}
+    response = fhir.send_json("POST", "/", bundle)
+    assert_outcome(response, 400, mentions=f"Patient/{existing['id']}")
+    assert fhir.get(f"/Patient/{existing['id']}").json()["meta"]["versionId"] == "1"
