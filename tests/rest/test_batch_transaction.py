@@ -308,3 +308,14 @@ def test_relative_references_resolve_against_the_entry_fullurl_base(fhir):
     for entry in entries[1:]:
         oid = id_from_location(entry["response"]["location"])
         assert fhir.get(f"/Observation/{oid}").json()["subject"]["reference"] == f"Patient/{pid}"
+
+
+def test_a_binary_patch_that_is_not_json_patch_fails_its_entry(fhir):
+    fhir.update(patient(id="pt"))
+    wrong_type = {"resourceType": "Binary", "contentType": "text/plain", "data": "eA=="}
+    not_base64 = {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": "%%%"}
+    response = _post(fhir, _bundle("batch", _entry("PATCH", "Patient/pt", wrong_type),
+                                   _entry("PATCH", "Patient/pt", not_base64)))
+    codes = [e["response"]["status"][:3] for e in response.json()["entry"]]
+    assert codes == ["415", "400"]
+    assert fhir.get("/Patient/pt").json()["meta"]["versionId"] == "1"
