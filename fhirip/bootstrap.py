@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from fhirip import operations
+from fhirip import operations, plans
 from fhirip.conformance import load_conformance
 from fhirip.interactions.conformance_check import conformance_hook
 from fhirip.config import Settings
@@ -29,6 +29,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
                           allow_synthetic_identifiers=settings.allow_synthetic_identifiers)
     services.extras.update(terminology=terminology, validator=validator)
     services.write_hooks.append(conformance_hook(validator))
+    services.write_hooks.extend(plans.write_hooks())
     if migrate:
         load_conformance(services)
     return services

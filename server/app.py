@@ -53,9 +53,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             actor = authenticator.actor(request.path, request.headers.get("Authorization"))
             req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
             response = handle(services, req, segments, actor=actor)
+            return to_http(response, pretty=pretty(), head=request.method == "HEAD", wanted=req.accept)
         except FhirError as error:
             return error_response(error, pretty=pretty())
-        return to_http(response, pretty=pretty(), head=request.method == "HEAD")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -21,24 +21,40 @@ _JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fh
 _BODY_TYPES = _JSON_TYPES | {"application/json-patch+json"}
 _FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*", "application/json-patch+json"}
+# Documents some operations produce (the readable plan): asked for by _format or Accept.
+_DOCUMENTS = {"html": "text/html", "text/html": "text/html", "pdf": "application/pdf",
+              "application/pdf": "application/pdf"}
 
 
 def media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 
 
-def check_negotiation(request: Request) -> None:
-    """406 when the client wants a format we do not produce (we speak JSON only)."""
+def check_negotiation(request: Request) -> str | None:
+    """406 when the client wants a format we do not produce.
+
+    Returns the document media type (HTML or PDF) a GET asked for, which only some
+    operations produce; None for FHIR JSON.
+    """
     fmt = request.args.get("_format")
-    if fmt is not None and fmt.split(";")[0].strip().lower() not in _FORMATS:
-        raise NotAcceptable(f"_format '{fmt}' is not supported; this server speaks FHIR JSON "
-                            "(application/fhir+json)", expression=["_format"])
+    if fmt is not None:
+        key = fmt.split(";")[0].strip().lower()
+        if key in _DOCUMENTS and request.method in ("GET", "HEAD"):
+            return _DOCUMENTS[key]
+        if key not in _FORMATS:
+            raise NotAcceptable(f"_format '{fmt}' is not supported; this server speaks FHIR JSON "
+                                "(application/fhir+json)", expression=["_format"])
+        return None
     accept = request.headers.get("Accept")
-    if fmt is None and accept:
+    if accept:
         wanted = {media_type(part) for part in accept.split(",")}
         if wanted and not wanted & _ACCEPTABLE:
+            documents = [_DOCUMENTS[w] for w in wanted if w in _DOCUMENTS]
+            if documents and request.method in ("GET", "HEAD"):
+                return documents[0]
             raise NotAcceptable(f"Cannot produce any of '{accept}'; this server speaks "
                                 "application/fhir+json")
+    return None
 
 
 def read_body(request: Request, max_bytes: int) -> bytes | None:
@@ -54,7 +70,7 @@ def read_body(request: Request, max_bytes: int) -> bytes | None:
 
 
 def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[FhirRequest, list[str]]:
-    check_negotiation(request)
+    document = check_negotiation(request)
     segments = [s for s in request.path.split("/") if s]
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("_format", "_pretty")]
     content_type = media_type(request.headers.get("Content-Type"))
@@ -82,7 +98,7 @@ def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[Fhi
         if_none_exist=request.headers.get("If-None-Exist"),
         if_modified_since=_http_date(request.headers.get("If-Modified-Since")),
         prefer_return=prefer.get("return"), prefer_handling=prefer.get("handling"),
-        base_url=base_url, url=base_url + request.full_path.rstrip('?'))
+        base_url=base_url, url=base_url + request.full_path.rstrip('?'), accept=document)
     return req, segments
 
 
@@ -107,17 +123,22 @@ def _http_date(value: str | None) -> Any:
         raise BadRequest(f"If-Modified-Since '{value}' is not an HTTP date") from None
 
 
-def to_http(response: FhirResponse, *, pretty: bool, head: bool = False) -> Response:
+def to_http(response: FhirResponse, *, pretty: bool, head: bool = False,
+            wanted: str | None = None) -> Response:
+    """The HTTP response; a document (HTML, PDF) keeps the Content-Type its operation set."""
+    own_type = response.headers.get("Content-Type")
+    if wanted is not None and media_type(own_type) != wanted and response.status < 300:
+        raise NotAcceptable(f"This interaction produces FHIR JSON, not {wanted}")
     body = b""
     if response.body is not None:
         body = response.body
     elif response.resource is not None:
         body = orjson.dumps(response.resource)
-    if pretty and body:
+    if pretty and body and own_type is None:
         # Re-indent the whole: stored bytes and embedded fragments are compact.
         body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
     http = Response(b"" if head else body, status=response.status, headers=response.headers)
-    if response.has_content:
+    if response.has_content and own_type is None:
         http.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
     return http
 

@@ -39,6 +39,7 @@ class FhirRequest:
     # The id a transaction gave this create in advance, so references to it resolve.
     assigned_id: str | None = None
     url: str = ""  # the request URL as received, for Bundle self links and audit
+    accept: str | None = None  # a document type (text/html, application/pdf) instead of FHIR JSON
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:
