@@ -32,17 +32,24 @@ def load_demo(settings: Settings) -> bool:
         services.store.dispose()
 
 
-def _examples(base: str) -> str:
+def _examples(base: str, data_dir: Path) -> str:
+    from fhirip.demo import KARI_FNR
+
+    fhirip = Path(sys.executable).with_name("fhirip")
     return f"""
 fhirip is starting on {base}
 
+Get a token (development keys in {data_dir}/keys; Ola Hansen is Kari's coordinator):
+  export TOKEN=$({fhirip} token --data-dir {data_dir} --practitioner 9144889 --scope 'user/*.cruds')
+
 Try:
-  curl -s {base}/metadata | head -c 400; echo
-  curl -s '{base}/Patient/demo-kari?_pretty=true'
-  curl -s '{base}/CarePlan/demo-plan/_history?_pretty=true'
-  curl -s -X PATCH {base}/CarePlan/demo-plan -H 'Content-Type: application/json-patch+json' \\
-       -d '[{{"op":"replace","path":"/title","value":"Individuell plan for Kari (revidert)"}}]'
-  curl -s -X POST {base}/Goal -H 'Content-Type: application/fhir+json' \\
+  curl -s {base}/metadata | head -c 300; echo
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/Patient/demo-kari?_pretty=true'
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/CarePlan/$current?patient-identifier=urn:oid:2.16.578.1.12.4.1.4.1|{KARI_FNR}&_pretty=true'
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/CarePlan?subject=Patient/demo-kari&_include=CarePlan:goal&_pretty=true'
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/CarePlan/demo-plan/$render' > plan.html
+  curl -s -H "Authorization: Bearer $TOKEN" '{base}/CarePlan/demo-plan/_history?_pretty=true'
+  curl -s -X POST {base}/Goal -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/fhir+json' \\
        -d '{{"resourceType":"Goal","lifecycleStatus":"proposed","description":{{"text":"Delta i fotball"}},"subject":{{"reference":"Patient/demo-kari"}}}}'
 """
 
@@ -57,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_demo and load_demo(settings):
         print("Loaded the demo data set (Patient/demo-kari, CarePlan/demo-plan, …)")
     base = settings.base_url or f"http://{args.host}:{args.port}"
-    print(_examples(base), flush=True)
+    print(_examples(base, settings.data_dir), flush=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
                "--access-logfile", "-", "--preload", "server.wsgi:app"]
