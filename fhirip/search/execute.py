@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection, and_, delete, func, insert, literal, select
+from sqlalchemy import Connection, and_, delete, func, insert, select
 
 from fhirip.errors import BadRequest, Gone, Issue
 from fhirip.search.conditions import (
@@ -44,10 +44,14 @@ from fhirip.search.conditions import (
 from fhirip.search.includes import find_included
 from fhirip.search.query import MAX_COUNT, ParsedQuery, QueryParser
 from fhirip.search.registry import registry
-from fhirip.search.sorting import order_by
+from fhirip.search.sorting import SortKey, ordered, ordered_steps, sort_keys
 from fhirip.store.schema import resource, resource_version, search_result, search_session
 
 SEARCH_RESULT_LIFETIME = timedelta(hours=1)
+# The most matches one search keeps for paging (the specification lets a server
+# limit how far a client can page); past it the pages end and an information
+# issue says so.
+MAX_STORED = 1000
 
 
 @dataclass(frozen=True)
@@ -137,62 +141,80 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
                           parsed.elements)
     if parsed.summary == "count" or parsed.count == 0:
         if parsed.total != "none":
-            result.total = conn.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
+            result.total = _count(conn, r, where)
         return result
-    ordering = order_by(r, parsed.sort, parsed.types, ctx.registry)
+    keys = sort_keys(r, parsed.sort, parsed.types, ctx.registry)
     # An unordered probe decides between one page (sort the few rows) and several
-    # (sort once, into the stored result, and read the first page from there).
-    probe = conn.execute(select(r.c.rid).where(*where).limit(parsed.count + 1)).all()
+    # (store the first MAX_STORED in order and read the first page from there).
+    probe = conn.execute(select(r.c.rid).where(*where).limit(parsed.count + 1)).scalars().all()
     if len(probe) <= parsed.count:
-        total = len(probe)
-        rows = conn.execute(
-            select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
-            .join(resource_version, and_(resource_version.c.rid == r.c.rid,
-                                         resource_version.c.version == r.c.version))
-            .where(r.c.rid.in_([row[0] for row in probe])).order_by(*ordering)).all()
+        total: int | None = len(probe)
+        rows = conn.execute(ordered(r, _entry_select(r).where(r.c.rid.in_(probe)), keys)).all()
     else:
-        result.search_id, total = _store(conn, parsed, r, where, ordering, compartment)
+        result.search_id, stored, complete = _store(conn, parsed, r, where, keys, compartment)
         rows = _read_stored(conn, result.search_id, 0, parsed.count, ctx)
-        result.links.update(_page_links(base_url, result.search_id, 0, parsed.count, total))
+        result.links.update(_page_links(base_url, result.search_id, 0, parsed.count, stored,
+                                        complete))
+        total = stored if complete else None
+        if not complete:
+            result.issues.append(_bound_issue())
+            if parsed.total in ("accurate", "estimate"):
+                total = _count(conn, r, where)
     if parsed.total != "none":
         result.total = total
     _fill_entries(conn, result, rows, parsed, ctx)
     return result
 
 
+def _count(conn: Connection, r: Any, where: list[Any]) -> int:
+    return conn.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
+
+
+def _bound_issue() -> Issue:
+    return Issue("information", "informational",
+                 f"More than {MAX_STORED} resources match; only the first {MAX_STORED} can be "
+                 "paged through. Narrow the search to see the others.")
+
+
+def _entry_select(r: Any) -> Any:
+    return (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
+            .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                         resource_version.c.version == r.c.version)))
+
+
 def _read_stored(conn: Connection, search_id: str, offset: int, count: int,
                  ctx: BuildContext) -> list[Any]:
     r = resource.alias("r")
     return conn.execute(
-        select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content)
-        .select_from(search_result)
-        .join(r, r.c.rid == search_result.c.rid)
-        .join(resource_version, and_(resource_version.c.rid == r.c.rid,
-                                     resource_version.c.version == r.c.version))
+        _entry_select(r).join(search_result, search_result.c.rid == r.c.rid)
         .where(search_result.c.search_id == search_id, ctx.visible(r),
                search_result.c.pos > offset, search_result.c.pos <= offset + count)
         .order_by(search_result.c.pos)).all()
 
 
-def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], ordering: list[Any],
-           compartment: tuple[str, str] | None) -> tuple[str, int]:
+def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], keys: list[SortKey],
+           compartment: tuple[str, str] | None) -> tuple[str, int, bool]:
+    """Store the first MAX_STORED matches in order; (search id, stored, all matches stored)."""
     now = utc_now()
     expired = select(search_session.c.search_id).where(search_session.c.expires < now)
     conn.execute(delete(search_result).where(search_result.c.search_id.in_(expired)))
     conn.execute(delete(search_session).where(search_session.c.expires < now))
+    rids: list[int] = []
+    for step in ordered_steps(r, select(r.c.rid).where(*where), keys):
+        rids += conn.execute(step.limit(MAX_STORED + 1 - len(rids))).scalars().all()
+        if len(rids) > MAX_STORED:
+            break
+    complete = len(rids) <= MAX_STORED
+    rids = rids[:MAX_STORED]
     search_id = secrets.token_urlsafe(24)
-    conn.execute(insert(search_result).from_select(
-        ["search_id", "pos", "rid"],
-        select(literal(search_id), func.row_number().over(order_by=ordering), r.c.rid)
-        .where(*where)))
-    # rowcount of INSERT ... SELECT is not reported by every driver; the last position is
-    stored = conn.execute(select(func.max(search_result.c.pos)).where(
-        search_result.c.search_id == search_id)).scalar_one() or 0
     conn.execute(insert(search_session).values(
         search_id=search_id, created=now, expires=now + SEARCH_RESULT_LIFETIME,
         res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
-        compartment="/".join(compartment) if compartment else None, total=stored))
-    return search_id, stored
+        compartment="/".join(compartment) if compartment else None, total=len(rids),
+        complete=complete))
+    conn.execute(insert(search_result), [{"search_id": search_id, "pos": pos, "rid": rid}
+                                         for pos, rid in enumerate(rids, start=1)])
+    return search_id, len(rids), complete
 
 
 def _fill_entries(conn: Connection, result: SearchResult, rows: list[Any], parsed: ParsedQuery,
@@ -231,14 +253,20 @@ def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
         stored_params)  # type: ignore[arg-type]
     rows = _read_stored(conn, search_id, offset, count, ctx)
     result = SearchResult([], None, _page_links(base_url, search_id, offset, count,
-                                                session.total),
+                                                session.total, session.complete),
                           [], parsed.summary, parsed.elements, search_id)
     result.links["self"] = _page_url(base_url, search_id, offset, count)
-    if parsed.total != "none":  # counted again under this caller's policy
-        r = resource.alias("r")
+    r = resource.alias("r")
+    # totals are counted again, under this caller's policy
+    if parsed.total != "none" and session.complete:
         result.total = conn.execute(select(func.count()).select_from(search_result).join(
             r, r.c.rid == search_result.c.rid).where(
             search_result.c.search_id == search_id, ctx.visible(r))).scalar_one()
+    elif parsed.total in ("accurate", "estimate"):
+        compartment = tuple(session.compartment.split("/", 1)) if session.compartment else None
+        result.total = _count(conn, r, _where(parsed, r, ctx, compartment))  # type: ignore[arg-type]
+    if not session.complete and offset + count >= session.total:
+        result.issues.append(_bound_issue())
     _fill_entries(conn, result, rows, parsed, ctx)
     return result
 
@@ -265,12 +293,14 @@ def _page_url(base_url: str, search_id: str, offset: int, count: int) -> str:
 
 
 def _page_links(base_url: str, search_id: str, offset: int, count: int,
-                stored: int) -> dict[str, str]:
+                stored: int, complete: bool) -> dict[str, str]:
+    """first/previous/next, and last when every match was stored (else it is not known)."""
     links = {"first": _page_url(base_url, search_id, 0, count)}
     if offset > 0:
         links["previous"] = _page_url(base_url, search_id, max(offset - count, 0), count)
     if offset + count < stored:
         links["next"] = _page_url(base_url, search_id, offset + count, count)
-    last = max((stored - 1) // count * count, 0)
-    links["last"] = _page_url(base_url, search_id, last, count)
+    if complete:
+        last = max((stored - 1) // count * count, 0)
+        links["last"] = _page_url(base_url, search_id, last, count)
     return links

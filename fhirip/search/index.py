@@ -21,6 +21,7 @@ from fhirpathpy.engine.nodes import ResourceNode
 from sqlalchemy import bindparam, Connection, Table, delete, insert, select
 
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
+from fhirip.search.sortkeys import sort_rows
 from fhirip.search.values import (
     MAX_INSTANT,
     MIN_INSTANT,
@@ -34,6 +35,7 @@ from fhirip.store.schema import (
     search_number,
     search_quantity,
     search_reference,
+    search_sort,
     search_string,
     search_token,
     search_uri,
@@ -43,7 +45,8 @@ TABLES: dict[str, Table] = {
     "string": search_string, "token": search_token, "reference": search_reference,
     "date": search_date, "number": search_number, "quantity": search_quantity, "uri": search_uri,
 }
-INDEX_TABLES = tuple(TABLES.values())
+# Everything written per resource: the value tables and the sort keys derived from them.
+INDEX_TABLES = (*TABLES.values(), search_sort)
 
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
 _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
@@ -202,7 +205,7 @@ _ROW_MAKERS = {"string": string_rows, "token": token_rows, "date": date_rows,
 # -- extraction --------------------------------------------------------------------------
 
 def extract(reg: Registry, res_type: str, resource_json: dict[str, Any]) -> dict[Table, list[dict]]:
-    """All index rows of one resource, by table (without rid)."""
+    """All index rows of one resource, by table (without rid), sort keys included."""
     rows: dict[Table, list[dict]] = {table: [] for table in INDEX_TABLES}
     for code, param in _indexed_params(reg, res_type):
         extractor = reg.extractor(res_type, param)
@@ -219,6 +222,7 @@ def extract(reg: Registry, res_type: str, resource_json: dict[str, Any]) -> dict
                     seen.add(key)
                     row.update(res_type=res_type, param=code, grp=0)
                     target.append(row)
+    rows[search_sort] = sort_rows(res_type, ((kind, rows[table]) for kind, table in TABLES.items()))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""_sort: ordering expressions over the search index.
+"""_sort: the order of matches, readable from an index where possible.
 
 https://hl7.org/fhir/R4/search.html#sort
 
@@ -6,44 +6,101 @@ A parameter with several values sorts by its lowest value ascending and by its
 highest value descending. Dates sort on the start of their range both ways: an
 open-ended period (every active plan) has no end to sort by, and "newest
 first" means the latest start. Resources without a value come last either way.
-The rid is always the final key, so the order is total and paging is stable.
+The rid is always the final key (in the direction of the last sort key, so one
+index walk serves both), which makes the order total and paging stable.
+
+Keys of date, string, number and quantity parameters come from `search_sort`
+(see `sortkeys`); `_id` and `_lastUpdated` from the resource row. When the first
+key is one of those, a LIMIT-ed ordered query is a walk of one index that stops
+after LIMIT rows, whatever the number of matches. Resources lacking the first
+key are read in a second step after the ones that have it (`ordered_steps`).
+Token, reference and uri keys are computed per match by a subquery.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, select
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.search.index import TABLES
 from fhirip.search.registry import Registry
+from fhirip.search.sortkeys import SORTED_COLUMNS
+from fhirip.store.schema import search_sort
 
-_SORT_COLUMN = {"string": "value", "token": "code", "reference": "target_id", "number": "value",
-                "quantity": "value", "uri": "value"}
+_COMPUTED_COLUMN = {"token": "code", "reference": "target_id", "uri": "value"}
 
 
-def sort_expression(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
-                    registry: Registry) -> Any:
+@dataclass
+class SortKey:
+    column: Any  # the key expression
+    descending: bool
+    table: FromClause | None = None  # the search_sort alias it is read from, if any
+    joined_on: ColumnElement[bool] | None = None
+    nullable: bool = True  # False for resource columns, which an index reads in order
+
+    def order(self, *, nulls_last: bool = True) -> Any:
+        ordered = self.column.desc() if self.descending else self.column.asc()
+        return ordered.nulls_last() if nulls_last and self.nullable else ordered
+
+
+def sort_keys(r: FromClause, sort: list[tuple[str, bool]], types: tuple[str, ...],
+              registry: Registry) -> list[SortKey]:
+    return [_key(r, code, descending, types, registry) for code, descending in sort]
+
+
+def _key(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
+         registry: Registry) -> SortKey:
     if code == "_id":
-        key: Any = r.c.res_id
-    elif code == "_lastUpdated":
-        key = r.c.last_updated
-    else:
-        param = registry.get(types[0], code)
-        assert param is not None and param.type in TABLES  # checked by the parser
-        table = TABLES[param.type].alias()
-        if param.type == "date":
-            column = (func.max if descending else func.min)(table.c.low)
-        else:
-            column = (func.max if descending else func.min)(table.c[_SORT_COLUMN[param.type]])
-        key = (select(column)
-               .where(table.c.rid == r.c.rid, table.c.res_type == r.c.res_type,
-                      table.c.param == code)
-               .scalar_subquery())
-    return (key.desc() if descending else key.asc()).nulls_last()
+        return SortKey(r.c.res_id, descending, nullable=False)
+    if code == "_lastUpdated":
+        return SortKey(r.c.last_updated, descending, nullable=False)
+    param = registry.get(types[0], code)
+    assert param is not None and param.type in TABLES  # checked by the parser
+    if param.type in SORTED_COLUMNS:
+        s = search_sort.alias()
+        type_match = s.c.res_type == types[0] if len(types) == 1 else s.c.res_type == r.c.res_type
+        return SortKey(s.c.high if descending else s.c.low, descending, s,
+                       and_(s.c.rid == r.c.rid, type_match, s.c.param == code))
+    table = TABLES[param.type].alias()
+    column = table.c[_COMPUTED_COLUMN[param.type]]
+    key = (select((func.max if descending else func.min)(column))
+           .where(table.c.rid == r.c.rid, table.c.res_type == r.c.res_type,
+                  table.c.param == code)
+           .scalar_subquery())
+    return SortKey(key, descending)
 
 
-def order_by(r: FromClause, sort: list[tuple[str, bool]], types: tuple[str, ...],
-             registry: Registry) -> list[Any]:
-    return [sort_expression(r, code, desc, types, registry) for code, desc in sort] + [r.c.rid]
+def _tiebreak(r: FromClause, keys: list[SortKey]) -> Any:
+    return r.c.rid.desc() if keys and keys[-1].descending else r.c.rid.asc()
+
+
+def _joined(query: Select[Any], keys: list[SortKey]) -> Select[Any]:
+    for key in keys:
+        if key.table is not None:
+            query = query.outerjoin(key.table, key.joined_on)
+    return query
+
+
+def ordered(r: FromClause, query: Select[Any], keys: list[SortKey]) -> Select[Any]:
+    """`query` (selecting from `r`) in sort order; keys without a value last."""
+    return _joined(query, keys).order_by(*[k.order() for k in keys], _tiebreak(r, keys))
+
+
+def ordered_steps(r: FromClause, query: Select[Any], keys: list[SortKey]) -> list[Select[Any]]:
+    """`query` in sort order as consecutive steps whose results, concatenated, are the order.
+
+    With a `search_sort` key first: the resources that have it, by an inner join
+    the database can read in index order, then those without it.
+    """
+    if not keys or keys[0].table is None:
+        return [ordered(r, query, keys)]
+    first, rest = keys[0], keys[1:]
+    tiebreak = _tiebreak(r, keys)
+    having = _joined(query.join(first.table, first.joined_on), rest).order_by(
+        first.order(nulls_last=False), *[k.order() for k in rest], tiebreak)
+    lacking = _joined(query.where(not_(exists(select(first.table.c.rid).where(first.joined_on)))),
+                      rest).order_by(*[k.order() for k in rest], tiebreak)
+    return [having, lacking]

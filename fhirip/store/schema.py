@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -216,7 +217,9 @@ search_session = Table(
     Column("res_types", Text, nullable=False),  # JSON list, [] = system search
     Column("query", Text, nullable=False),  # JSON list of the accepted (name, value) pairs
     Column("compartment", Text, nullable=True),  # "Patient/123" for compartment searches
-    Column("total", Integer, nullable=True),
+    Column("total", Integer, nullable=True),  # rows stored in search_result
+    # False when the matches went past the stored bound: only the first ones can be paged
+    Column("complete", Boolean, nullable=False, server_default=true()),
     Index(None, "expires"),
 )
 
@@ -227,4 +230,21 @@ search_result = Table(
     Column("pos", Integer, nullable=False),
     Column("rid", Key, nullable=False),
     PrimaryKeyConstraint("search_id", "pos"),
+)
+
+# Sorting: per resource and ordered parameter (date, string, number, quantity), its
+# lowest and highest sort value as order-preserving text (`fhirip.search.sortkeys`).
+# `_sort` then walks (res_type, param, low|high, rid) in index order and stops at
+# the page bound instead of computing and sorting a key for every match.
+search_sort = Table(
+    "search_sort",
+    metadata,
+    Column("rid", Key, ForeignKey("resource.rid"), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("low", IndexText, nullable=False),
+    Column("high", IndexText, nullable=False),
+    PrimaryKeyConstraint("rid", "param"),
+    Index(None, "res_type", "param", "low", "rid"),
+    Index(None, "res_type", "param", "high", "rid"),
 )
