@@ -213,7 +213,7 @@ def _repeats(resource_type: str, path: str, name: str) -> bool:
             if element in (info.alias, field_name):
                 annotation, repeats = info.annotation, False
                 while typing.get_args(annotation):  # unwrap Optional[List[Annotated[...]]]
-                    repeats = repeats or typing.get_origin(annotation) in (list, typing.List)
+                    repeats = repeats or typing.get_origin(annotation) is list
                     annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
                 return annotation, repeats
         return None
@@ -229,7 +229,7 @@ def _repeats(resource_type: str, path: str, name: str) -> bool:
         type_name = getattr(found[0], "__name__", "").removesuffix("Type")
         try:
             cls = get_fhir_model_class(type_name)
-        except Exception:  # a primitive or an unknown type: nothing below it to walk
+        except ValueError:  # a primitive or an unknown type: nothing below it to walk
             return False
     found = field_type(cls, name)
     return found is not None and found[1]

@@ -16,7 +16,14 @@ from typing import Any
 import jsonpatch
 import orjson
 
-from fhirip.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable, UnsupportedMediaType
+from fhirip.errors import (
+    BadRequest,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch

@@ -14,7 +14,7 @@ import datetime
 import decimal
 import re
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhirip.errors import BadRequest, Issue, Unprocessable
@@ -35,20 +35,20 @@ _JSON_TYPES: dict[type, tuple[str, tuple[type, ...]]] = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _elements(type_name: str) -> dict[str, tuple[Any, bool]] | None:
     """JSON name → (base type, repeats) for a FHIR type; None when no model has that name."""
     from fhir.resources.R4B import get_fhir_model_class
 
     try:
         cls = get_fhir_model_class(type_name)
-    except Exception:  # not a complex type or resource the models know
+    except ValueError:  # not a complex type or resource the models know
         return None
     elements = {}
     for name, info in cls.model_fields.items():
         annotation, repeats = info.annotation, False
         while typing.get_args(annotation):  # Optional[List[Annotated[T, ...]]] → T
-            repeats = repeats or typing.get_origin(annotation) in (list, typing.List)
+            repeats = repeats or typing.get_origin(annotation) in (list, list)
             if typing.get_origin(annotation) is typing.Annotated:
                 annotation = typing.get_args(annotation)[0]
                 break
