@@ -10,7 +10,6 @@ import base64
 import uuid
 
 import orjson
-
 from rest_checks import assert_outcome, id_from_location, patient
 
 

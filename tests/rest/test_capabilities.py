@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from rest_checks import assert_outcome, id_from_location
 
 # A minimal valid instance of some types, to drive the instance-level interactions.

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import httpx
 import orjson
-
 from rest_checks import patient
 
 WRITERS = 16
@@ -28,7 +27,7 @@ def _in_parallel(fhir: httpx.Client, work: Callable[[httpx.Client, int], httpx.R
             barrier.wait()
             try:
                 results[n] = work(client, n)
-            except BaseException as exc:  # reported below, not swallowed
+            except Exception as exc:  # noqa: BLE001 (reported below, not swallowed)
                 results[n] = exc
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(WRITERS)]
@@ -55,7 +54,7 @@ def test_parallel_writers_with_the_same_if_match_exactly_one_wins_each_round(fhi
     fhir.update(patient(id="contested"))
     for round_number in range(1, 4):
         etag = f'W/"{round_number}"'
-        responses = _in_parallel(fhir, lambda client, n: _put(
+        responses = _in_parallel(fhir, lambda client, n, etag=etag: _put(
             client, patient(id="contested", birthDate=f"19{n + 10}-01-01"), **{"If-Match": etag}))
         statuses = Counter(r.status_code for r in responses)
         assert statuses == {200: 1, 412: WRITERS - 1}, statuses

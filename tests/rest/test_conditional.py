@@ -7,7 +7,6 @@ https://hl7.org/fhir/R4/http.html#3.1.0.7.1  https://hl7.org/fhir/R4/http.html#t
 from __future__ import annotations
 
 import orjson
-
 from rest_checks import assert_outcome, id_from_location, patient
 
 SYSTEM = "http://example.org/fhir/mrn"

@@ -7,7 +7,6 @@ https://hl7.org/fhir/R4/http.html#concurrency  https://hl7.org/fhir/R4/http.html
 from __future__ import annotations
 
 import pytest
-
 from rest_checks import assert_outcome, id_from_location, patient, version_of
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from rest_checks import SMALL_BODY_LIMIT, assert_outcome, patient
 
 

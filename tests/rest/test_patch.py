@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from rest_checks import assert_outcome, patient, version_of
 
 JSON_PATCH = "application/json-patch+json"

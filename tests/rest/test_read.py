@@ -7,7 +7,7 @@ https://hl7.org/fhir/R4/search.html#summary  https://hl7.org/fhir/R4/search.html
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 from rest_checks import assert_outcome, id_from_location, patient, version_of
@@ -112,7 +112,7 @@ def test_if_none_match_with_an_old_etag_returns_the_resource(fhir):
 
 def test_if_modified_since_after_the_last_change_is_304(fhir):
     pid, _ = _created(fhir)
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(minutes=5), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(minutes=5), usegmt=True)
     assert fhir.get(f"/Patient/{pid}", headers={"If-Modified-Since": later}).status_code == 304
 
 
@@ -125,7 +125,7 @@ def test_if_modified_since_the_last_modified_value_is_304(fhir):
 
 def test_if_modified_since_before_the_last_change_returns_the_resource(fhir):
     pid, _ = _created(fhir)
-    earlier = format_datetime(datetime.now(timezone.utc) - timedelta(days=1), usegmt=True)
+    earlier = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     assert fhir.get(f"/Patient/{pid}", headers={"If-Modified-Since": earlier}).status_code == 200
 
 
