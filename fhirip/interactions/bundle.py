@@ -159,6 +159,7 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
         entries.append(_in_entry(index, lambda i=index, r=raw: _entry(ctx, req, i, r)))
     ids = _assign_ids(ctx, entries)
     _refuse_duplicates(entries)  # after _assign_ids: a conditional update may resolve to a listed id
+    _lock_in_order(ctx, entries)
     for entry in entries:
         if isinstance(entry.req.resource, dict):
             _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
@@ -214,6 +215,18 @@ def _refuse_duplicates(entries: list[_Entry]) -> None:
             raise BadRequest(f"Bundle.entry[{entry.index}] and Bundle.entry[{seen[key]}] both change "
                              f"{key[0]}/{key[1]}", expression=[f"Bundle.entry[{entry.index}]"])
         seen[key] = entry.index
+
+
+def _lock_in_order(ctx: Context, entries: list[_Entry]) -> None:
+    """Lock the existing resources the entries change, sorted by type and id, before any write.
+
+    Entries run in the spec's order, not in id order; two transactions changing the same
+    resources in opposite orders would otherwise deadlock each other on PostgreSQL.
+    """
+    keys = {(e.req.res_type, e.req.res_id) for e in entries
+            if e.req.method in ("PUT", "PATCH", "DELETE") and e.req.res_type and e.req.res_id}
+    for res_type, res_id in sorted(keys):
+        ctx.tx.current(res_type, res_id, lock=True)
 
 
 def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
