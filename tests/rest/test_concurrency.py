@@ -108,3 +108,20 @@ def test_parallel_deletes_of_one_resource_add_one_tombstone(fhir):
     responses = _in_parallel(fhir, lambda client, n: client.delete("/Patient/doomed"))
     assert {r.status_code for r in responses} <= {200, 204}
     assert _history_versions(fhir, "/Patient/doomed") == [1, 2]
+
+
+def test_parallel_transactions_locking_in_opposite_orders_all_commit(fhir):
+    fhir.update(patient(id="left"))
+    fhir.update(patient(id="right"))
+
+    def work(client: httpx.Client, n: int) -> httpx.Response:
+        ids = ["left", "right"] if n % 2 else ["right", "left"]
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"request": {"method": "PUT", "url": f"Patient/{pid}"},
+             "resource": patient(id=pid, address=[{"text": f"writer {n}"}])} for pid in ids]}
+        return client.post("/", content=orjson.dumps(bundle), headers={"Content-Type": "application/fhir+json"})
+
+    responses = _in_parallel(fhir, work)
+    assert {r.status_code for r in responses} == {200}, [r.text for r in responses if r.status_code != 200][:1]
+    for pid in ("left", "right"):
+        assert _history_versions(fhir, f"/Patient/{pid}") == list(range(1, WRITERS + 2))
