@@ -62,14 +62,15 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
     """
     now = now or datetime.now(UTC)
     if actor is None:
-        return AccessPolicy(actor=None, decided_at=now)
+        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name)
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
 
     if actor.kind is ActorKind.SYSTEM and not unit:
         readable = scope_types if scope_types is not None else frozenset(_all_types())
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
-                            system_writes=scope_write_types(actor), scope_read_types=scope_types)
+                            system_writes=scope_write_types(actor), scope_read_types=scope_types,
+                            dialect=conn.dialect.name)
 
     identity = resolve(conn, actor, now)
     grants: dict[str, list[Access]] = defaultdict(list)
@@ -97,14 +98,12 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
 
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
-    rids = lookups.rids_of(conn, "Patient", final)
-    final = {p: a for p, a in final.items() if p in rids}  # only current patients
     return AccessPolicy(
-        actor=actor, decided_at=now, grants=final, patient_rids=rids,
+        actor=actor, decided_at=now, grants=final,
         open_types=frozenset(PUBLIC_TO_PEOPLE), everyone=everyone, scope_read_types=scope_types,
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
-        is_relative=bool(identity.related_persons))
+        is_relative=bool(identity.related_persons), dialect=conn.dialect.name)
 
 
 def _proxy_grants(conn: Connection, identity: Identity, now: datetime,
@@ -129,12 +128,8 @@ def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now
                     grants: dict[str, list[Access]]) -> tuple[dict[str, list[Deny]], set[str]]:
     """Permits from the Consents naming the actor, and the denies of every active Consent
     of the patients concerned (a deny in one Consent narrows a permit in another)."""
-    naming = lookups.referring(conn, "Consent", "actor", identity.refs, identity.identifiers)
-    patients = {ref[1] for c in naming if (ref := local_ref(c.content.get("patient"))) and ref[0] == "Patient"}
-    patients |= set(grants)  # the patient's own and proxy access also yield to a reservation
-    already = {c.rid: c for c in naming}  # parsed once, reused
-    all_consents = [already.get(c.rid, c) for c in
-                    lookups.referring(conn, "Consent", "patient", {("Patient", p) for p in patients})]
+    # The patient's own and proxy access also yield to a reservation, so their Consents count too.
+    all_consents = lookups.consents_around(conn, identity.refs, identity.identifiers, set(grants))
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:

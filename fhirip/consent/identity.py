@@ -61,21 +61,24 @@ def is_coordinating_unit(actor: Actor) -> bool:
 
 def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
     identity = Identity()
+    wanted: set[tuple[str, str, str]] = set()
     if actor.org_number is not None:
         identity.identifiers.add((ORG_NUMBER_SYSTEM, actor.org_number))
-        identity.organizations = lookups.by_identifier(conn, ("Organization",), (ORG_NUMBER_SYSTEM,),
-                                                       actor.org_number)
+        wanted.add(("Organization", ORG_NUMBER_SYSTEM, actor.org_number))
     if actor.is_person and actor.person_id is not None:
         identity.identifiers |= {(system, actor.person_id) for system in PERSON_SYSTEMS}
-        found = lookups.by_identifier(conn, ("Patient", "RelatedPerson"), PERSON_SYSTEMS, actor.person_id)
-        identity.own_patients = [f for f in found if f.res_type == "Patient" and f.content.get("active") is not False]
-        identity.related_persons = [f for f in found if f.res_type == "RelatedPerson"
-                                    and f.content.get("active") is not False
-                                    and period_covers(f.content.get("period"), now)]
+        wanted |= {(res_type, system, actor.person_id) for res_type in ("Patient", "RelatedPerson")
+                   for system in PERSON_SYSTEMS}
     if actor.hpr_number is not None:
         identity.identifiers.add((HPR_SYSTEM, actor.hpr_number))
-        people = lookups.by_identifier(conn, ("Practitioner",), (HPR_SYSTEM,), actor.hpr_number)
-        people = [p for p in people if p.content.get("active") is not False]
+        wanted.add(("Practitioner", HPR_SYSTEM, actor.hpr_number))
+    found = [f for f in lookups.by_identifiers(conn, wanted) if f.content.get("active") is not False]
+    identity.organizations = [f for f in found if f.res_type == "Organization"]
+    identity.own_patients = [f for f in found if f.res_type == "Patient"]
+    identity.related_persons = [f for f in found if f.res_type == "RelatedPerson"
+                                and period_covers(f.content.get("period"), now)]
+    people = [f for f in found if f.res_type == "Practitioner"]
+    if people:
         roles = lookups.referring(conn, "PractitionerRole", "practitioner", {p.ref for p in people})
         org_refs = {o.ref for o in identity.organizations}
         identity.practitioners = people + [r for r in roles if _current_role(r, org_refs, now)]

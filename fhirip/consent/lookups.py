@@ -13,7 +13,15 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, bindparam, or_, select, tuple_, type_coerce
+from sqlalchemy import (
+    Connection,
+    Text,
+    bindparam,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 
 from fhirip.store.schema import resource, resource_link, search_reference, search_token
 
@@ -55,10 +63,11 @@ _COLUMNS = (resource.c.rid, resource.c.res_type, resource.c.res_id, type_coerce(
 
 # Built once: a decision runs these on every request, so they are compiled once and
 # use plain IN lists that the (leading) index columns serve on both databases.
-_BY_IDENTIFIER = (select(*_COLUMNS, search_token.c.system)
+_BY_IDENTIFIER = (select(*_COLUMNS, search_token.c.system, search_token.c.code)
                   .join(search_token, search_token.c.rid == resource.c.rid)
                   .where(search_token.c.res_type.in_(bindparam("types", expanding=True)),
-                         search_token.c.param == "identifier", search_token.c.code == bindparam("value"),
+                         search_token.c.param == "identifier",
+                         search_token.c.code.in_(bindparam("values", expanding=True)),
                          resource.c.deleted.is_(False)))
 _REFERRING = (select(*_COLUMNS, search_reference.c.target_type, search_reference.c.target_id)
               .join(search_reference, search_reference.c.rid == resource.c.rid)
@@ -77,11 +86,26 @@ _BY_IDS = select(*_COLUMNS).where(resource.c.res_type == bindparam("res_type"),
                                   resource.c.deleted.is_(False))
 
 
-def by_identifier(conn: Connection, res_types: Collection[str], systems: Collection[str],
-                  value: str) -> list[Found]:
-    """Current resources of these types with an identifier system|value."""
-    rows = conn.execute(_BY_IDENTIFIER, {"types": sorted(res_types), "value": value})
-    return _found(row[:4] for row in rows if row[4] in systems)
+def by_identifiers(conn: Connection, wanted: Collection[tuple[str, str, str]]) -> list[Found]:
+    """Current resources with one of the (resource type, identifier system, value), in one query."""
+    if not wanted:
+        return []
+    keys = set(wanted)
+    rows = conn.execute(_BY_IDENTIFIER, {"types": sorted({t for t, _, _ in keys}),
+                                         "values": sorted({v for _, _, v in keys})})
+    return _found(row[:4] for row in rows if (row[1], row[4], row[5]) in keys)
+
+
+def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Collection[tuple[str, str]],
+                    patients: Collection[str]) -> list[Found]:
+    """Every current Consent of the patients given, and of every patient who has a Consent
+    naming one of the targets or identifiers as provision actor (each parsed once)."""
+    naming = {c.rid: c for c in referring(conn, "Consent", "actor", targets, identifiers)}
+    wanted = {ref[1] for c in naming.values()
+              if (ref := local_ref(c.content.get("patient"))) and ref[0] == "Patient"} | set(patients)
+    if not wanted:
+        return []
+    return [naming.get(c.rid, c) for c in referring(conn, "Consent", "patient", {("Patient", p) for p in wanted})]
 
 
 def referring(conn: Connection, res_type: str, param: str, targets: Collection[Ref],
@@ -109,18 +133,6 @@ def by_ids(conn: Connection, refs: Collection[Ref]) -> list[Found]:
         ids = sorted(i for t, i in refs if t == res_type)
         found += _found(conn.execute(_BY_IDS, {"res_type": res_type, "ids": ids}))
     return found
-
-
-_RIDS = select(resource.c.res_id, resource.c.rid).where(
-    resource.c.res_type == bindparam("res_type"), resource.c.res_id.in_(bindparam("ids", expanding=True)),
-    resource.c.deleted.is_(False))
-
-
-def rids_of(conn: Connection, res_type: str, ids: Collection[str]) -> dict[str, int]:
-    """Ids of current `res_type` resources → their rids."""
-    if not ids:
-        return {}
-    return {res_id: rid for res_id, rid in conn.execute(_RIDS, {"res_type": res_type, "ids": sorted(ids)})}
 
 
 def local_ref(reference: Any) -> Ref | None:

@@ -51,7 +51,6 @@ class AccessPolicy:
     decided_at: datetime
     # patient id → the accesses into that patient's compartment
     grants: Mapping[str, tuple[Access, ...]] = field(default_factory=dict)
-    patient_rids: Mapping[str, int] = field(default_factory=dict)
     # Types readable without any patient (directory, definitions; for a system client
     # every type its scopes name).
     open_types: frozenset[str] = frozenset()
@@ -67,6 +66,7 @@ class AccessPolicy:
     coordinating_unit: bool = False
     consents: tuple[str, ...] = ()
     is_relative: bool = False  # a RelatedPerson carries the person's number
+    dialect: str = "sqlite"  # the database the SQL is for
 
     # -- what the audit record needs --------------------------------------------------------
 
@@ -111,17 +111,17 @@ class AccessPolicy:
         """The rows of `resource` (as `alias`) the actor may read."""
         conditions: list[ColumnElement[bool]] = []
         if self.open_types:
-            conditions.append(policy_sql.type_clause(alias, self.open_types))
+            conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
         for access, patient_ids in policy_sql.grouped(self.grants):
-            rids = [self.patient_rids[p] for p in patient_ids if p in self.patient_rids]
-            conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, rids))
+            conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, self.dialect))
         if self.everyone is not None:
-            conditions.append(policy_sql.compartment_clause(alias, self.everyone, None, ()))
+            conditions.append(policy_sql.compartment_clause(alias, self.everyone, None, self.dialect))
         if not conditions:
             return false()
         permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
         if self.scope_read_types is not None:
-            permitted = and_(policy_sql.type_clause(alias, self.scope_read_types), permitted)
+            permitted = and_(policy_sql.one_of(alias.c.res_type, self.scope_read_types, self.dialect)
+                             if self.scope_read_types else false(), permitted)
         return permitted
 
     __call__ = sql  # usable wherever a search `Policy` callable is expected

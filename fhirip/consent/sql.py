@@ -4,7 +4,7 @@ The condition is AND-ed into every statement that returns resources (search,
 includes, chains, `_has`, totals, stored pages, read, vread, history), so what an
 actor may not see is never fetched, counted or used to match. It is built from:
 
-- the permitted patients' own Patient rows (by rid);
+- the permitted patients' own Patient rows (by type and id);
 - compartment membership: `rid IN (SELECT rid FROM search_reference WHERE
   target_type = 'Patient' AND target_id IN (…) AND (res_type, param) IN (the patient
   compartment's parameters))`, driven by the (target_id, target_type, res_type,
@@ -24,15 +24,18 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    String,
     and_,
+    any_,
+    bindparam,
     exists,
-    false,
     not_,
     or_,
     select,
     text,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.consent.access import Access, Label
@@ -45,27 +48,37 @@ LINK_ALIAS = "consent_link"
 # One alias object, built once (building one per statement costs more than running the
 # query); safe to share because every subquery using it states its correlation.
 _LINK = search_reference.alias(LINK_ALIAS)
-_SAFE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+# One instance: SQLAlchemy adapts a type to the dialect once per instance, and that is slow.
+_TEXT_ARRAY = ARRAY(String)
+_SAFE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def one_of(column: Any, values: Collection[str], dialect: str) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter however many values,
+    so the statement text stays short (psycopg re-parses every statement over 4 KiB)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, sorted(values), type_=_TEXT_ARRAY))
+    return column.in_(sorted(values))
 
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
-                       patient_rids: Collection[int]) -> ColumnElement[bool]:
+                       dialect: str) -> ColumnElement[bool]:
     """Rows of `alias` in the compartments of these patients (None = of any patient) that
     `access` lets the actor read."""
     link = _LINK
     membership = [link.c.target_type == "Patient"]
     if patient_ids is not None:
-        membership.append(link.c.target_id.in_(sorted(patient_ids)))
+        membership.append(one_of(link.c.target_id, patient_ids, dialect))
     if access.read_types is not None:
-        membership.append(link.c.res_type.in_(sorted(access.read_types)))
-    membership.append(_compartment_pairs_sql())
+        membership.append(one_of(link.c.res_type, access.read_types, dialect))
+    membership.append(_compartment_pairs_sql(dialect))
 
     inside: list[ColumnElement[bool]] = []
     if access.reads("Patient"):
         if patient_ids is None:
             inside.append(alias.c.res_type == "Patient")
-        elif patient_rids:
-            inside.append(and_(alias.c.res_type == "Patient", alias.c.rid.in_(sorted(patient_rids))))
+        else:
+            inside.append(and_(alias.c.res_type == "Patient", one_of(alias.c.res_id, patient_ids, dialect)))
     if patient_ids is None:  # every patient (break-the-glass): test the row's own links
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
                              .correlate(alias)))
@@ -85,17 +98,21 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
 
 
 @cache
-def _compartment_pairs_sql() -> ColumnElement[bool]:
-    """`(res_type, param) IN (VALUES …)` over the patient compartment's parameters.
+def _compartment_pairs_sql(dialect: str) -> ColumnElement[bool]:
+    """Whether the link row is one of the patient compartment's (type, parameter) pairs.
 
-    A constant: written once as SQL text, so the database and the statement cache see
-    the same text on every request instead of some 150 bound pairs."""
-    pairs = compartment_pairs()
-    for res_type, param in pairs:
-        if not (_SAFE_NAME.match(res_type) and _SAFE_NAME.match(param)):
-            raise ValueError(f"unexpected compartment parameter {res_type}.{param}")
-    values = ", ".join(f"('{res_type}', '{param}')" for res_type, param in pairs)
-    return text(f"({LINK_ALIAS}.res_type, {LINK_ALIAS}.param) IN (VALUES {values})")  # type: ignore[return-value]
+    The pairs are a constant: on SQLite a literal `IN ('CarePlan.patient', …)` list,
+    on PostgreSQL `= ANY(array)` with the pairs as one array parameter. One string per
+    pair (rather than a row-value IN) is a hashed list lookup on both databases."""
+    keys = [f"{res_type}.{param}" for res_type, param in compartment_pairs()]
+    for key in keys:
+        if not _SAFE_KEY.match(key):
+            raise ValueError(f"unexpected compartment parameter {key}")
+    if dialect == "postgresql":
+        link_key = _LINK.c.res_type.concat(".").concat(_LINK.c.param)
+        return link_key == any_(bindparam("compartment_keys", keys, type_=_TEXT_ARRAY))
+    values = ", ".join(f"'{key}'" for key in keys)
+    return text(f"({LINK_ALIAS}.res_type || '.' || {LINK_ALIAS}.param) IN ({values})")  # type: ignore[return-value]
 
 
 def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool]:
@@ -104,10 +121,6 @@ def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool
         token.c.rid == alias.c.rid, token.c.param == "_security",
         or_(*[and_(token.c.code == code, token.c.system == system) if system else token.c.code == code
               for system, code in sorted(labels, key=lambda label: (label[0] or "", label[1]))])))
-
-
-def type_clause(alias: FromClause, types: Collection[str]) -> ColumnElement[bool]:
-    return alias.c.res_type.in_(sorted(types)) if types else false()
 
 
 def grouped(grants: Mapping[str, tuple[Access, ...]]) -> list[tuple[Access, list[str]]]:
