@@ -38,7 +38,8 @@ def submitter(services: Services, actor: Any = None) -> Callable[[dict[str, Any]
 
 
 def plan_resources(services: Services, patient_id: str) -> list[dict[str, Any]]:
-    """A patient, everything in their compartment, and the directory entries it refers to."""
+    """A patient, everything in their compartment, what refers to their plans, and the
+    directory entries (practitioners, organisations, relatives) all of it refers to."""
 
     def work(tx: Any) -> list[dict[str, Any]]:
         stored = tx.read("Patient", patient_id)
@@ -57,6 +58,12 @@ def plan_resources(services: Services, patient_id: str) -> list[dict[str, Any]]:
             from urllib.parse import parse_qsl
 
             result = search(tx.conn, None, parse_qsl(query), base_url="")
+        plan_ids = sorted(res_id for res_type, res_id in found if res_type == "CarePlan")
+        if plan_ids:  # what belongs to a plan without being in the compartment (meetings, …)
+            result = search(tx.conn, "CarePlan", [("_id", ",".join(plan_ids)), ("_revinclude", "*"),
+                                                  ("_count", "1000")], base_url="")
+            for entry in result.entries:
+                found.setdefault((entry.res_type, entry.res_id), orjson.loads(entry.content))
         wanted = set()
         for resource in found.values():
             for target_type, target_id in _references(resource):

@@ -72,7 +72,17 @@ class _BundleBuilder:
         self._attach_original()
         self._derive_legal_basis()
         self._apply_completeness()
-        return {"resourceType": "Bundle", "type": "transaction", "entry": self.entries}, self.losses
+        return {"resourceType": "Bundle", "type": "transaction", "entry": self._plan_last()}, self.losses
+
+    def _status_column(self) -> str:
+        status = self.spec.kinds["plan"].field("status")
+        return (status.column or status.field) if status is not None else "status"
+
+    def _plan_last(self) -> list[dict[str, Any]]:
+        """The entries with the plan's CarePlan last: a transaction writes its entries in order,
+        and activating a plan is checked against the consent and care team stored before it."""
+        plan = self.instances.get(("plan", "CarePlan", None))
+        return sorted(self.entries, key=lambda entry: entry["resource"] is plan)
 
     def _lookup(self, target: OutputRef, key: str | None, own_kind: str) -> tuple[str, str, str | None]:
         kind = own_kind if target.kind == "self" else target.kind
@@ -278,7 +288,7 @@ class _BundleBuilder:
         if not rule or care_plan is None or get_value(care_plan, LEGAL_BASIS_PATH) is not None:
             return
         resources = [entry["resource"] for entry in self.entries]
-        if has_active_plan_consent(resources):
+        if has_active_plan_consent(resources, date.today()):
             set_value(care_plan, LEGAL_BASIS_PATH, {"coding": [dict(rule)]})
 
     def _apply_completeness(self) -> None:
@@ -295,7 +305,7 @@ class _BundleBuilder:
             plan_row = self.plan.single("plan")
             self.losses.append(Loss(plan_row.file if plan_row else self.plan.source, plan_row.line if plan_row else None,
                                     plan_row.describe(self.plan.key) if plan_row else f"plan {self.plan.key}",
-                                    "status", str(care_plan.get("status")),
+                                    self._status_column(), str(care_plan.get("status")),
                                     f"plan is incomplete ({'; '.join(missing)}): imported as {wanted}"))
             care_plan["status"] = wanted
 

@@ -35,9 +35,12 @@ def encoding_problem(chunk: bytes, encoding: str) -> str | None:
         return None
     if encoding.lower().replace("-", "") in ("cp1252", "windows1252", "latin1", "iso88591"):
         try:
-            chunk.decode("utf-8")
+            as_utf8 = chunk.decode("utf-8")
+            # Only text the export's own encoding could hold was saved as UTF-8 by mistake;
+            # cp1252 bytes that merely happen to form UTF-8 ("Å«" = C5 AB = "ū") are not.
+            as_utf8.encode(encoding)
             return f"the row is UTF-8 encoded; the export must be {encoding}"
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, UnicodeEncodeError):
             pass
     try:
         chunk.decode(encoding)

@@ -115,7 +115,8 @@ class _PlanReader:
         if anchor.resource:
             for resource in self.index.resources:
                 if resource.get("resourceType") == anchor.resource and _matches(resource, anchor.select) \
-                        and resource is not self.plan and self.belongs(resource):
+                        and resource is not self.plan and self.belongs(resource) \
+                        and not self._of_another_plan(resource, anchor):
                     key = legacy_key(resource, anchor, self.plan_key, self.key_extension) or str(resource.get("id"))
                     found.append((key, resource, None))
             return found
@@ -129,6 +130,19 @@ class _PlanReader:
                     key = self._key_from_links(kind, anchor, element) or f"{parent_key}-{position}"
                 found.append((key, element, parent_key if anchor.parent_field else None))
         return found
+
+    def _of_another_plan(self, resource: dict[str, Any], output: OutputSpec) -> bool:
+        """A plan-scoped record (a relative, a consent …) that names another plan in its legacy
+        identifier: the patient's other plans share the compartment, not the record."""
+        if output.scope != "plan":
+            return False
+        suffix = "/" + output.identifier
+        identifiers = resource.get("identifier") or []
+        identifiers = [identifiers] if isinstance(identifiers, dict) else identifiers
+        owners = {str(i.get("value", "")).partition("/")[0] for i in identifiers
+                  if str(i.get("system", "")).startswith(LEGACY_PREFIX) and str(i.get("system")).endswith(suffix)
+                  and "/" in str(i.get("value", ""))}
+        return bool(owners) and self.plan_key not in owners
 
     def _key_from_links(self, kind: KindSpec, anchor: OutputSpec, element: dict[str, Any]) -> str | None:
         for path, target in anchor.links.items():

@@ -91,8 +91,9 @@ def synthetic_plan(number: int, rng: random.Random, staff: list[SourceRow], code
         values = dict(member.values, role=role, period_start=start)
         record.add(SourceRow("participant", member.key, values, "deltakere.csv"))
     if complete:
+        # consent to the plan holds until it is withdrawn: no end date
         record.add(SourceRow("consent", f"S-{number}-1", {"consent_type": "IP", "status": "SIGNERT", "date": start,
-                                                          "valid_from": start, "valid_to": f"{int(start[:4]) + 2}{start[4:]}"}, "samtykker.csv"))
+                                                          "valid_from": start}, "samtykker.csv"))
         record.add(SourceRow("consent", f"S-{number}-2", {"consent_type": "DELING", "status": "SIGNERT", "date": start,
                                                           "valid_from": start, "reserved_participant": team[2].key}, "samtykker.csv"))
     goals = rng.sample(GOALS, rng.randint(1, 3)) if complete else []
@@ -180,15 +181,23 @@ def _replace_in(files: dict[str, bytes], name: str, old: bytes, new: bytes) -> d
     return changed
 
 
+def _rekey(plan: PlanRecord, plan_key: str, person_key: str) -> None:
+    """Give a generated plan its own plan key and person key."""
+    plan.key = plan_key
+    for rows in plan.rows.values():
+        for item in rows:
+            if item.kind == "plan":
+                item.key = plan_key
+                item.values["person"] = person_key
+            elif item.kind == "person":
+                item.key = person_key
+
+
 def make_samples(target: Path) -> None:
     spec = load_spec("planpro")
     plans = synthetic_plans(5, seed=17)
     plans.append(synthetic_plans(1, seed=99, incomplete_every=1)[0])  # an incomplete plan: no coordinator, no consent
-    plans[-1].key = "IP-UFERDIG"
-    for row in plans[-1].rows.values():
-        for item in row:
-            if item.kind == "plan":
-                item.key = "IP-UFERDIG"
+    _rekey(plans[-1], "IP-UFERDIG", "PER-UFERDIG")
     # unknown codes: a livsområde and a tiltak code the lists do not hold
     plans[1].rows_of("goal")[0].values["life_area"] = "FRITID"
     plans[1].rows_of("measure")[0].values["code"] = "HUND"
@@ -218,6 +227,12 @@ def make_samples(target: Path) -> None:
     _write(bad / "broken-rows", broken)
     # the plan file itself is missing
     _write(bad / "missing-plan-file", {k: v for k, v in files.items() if k != "plan.csv"})
+    # a second open plan for a person who already has one (one individual plan per person)
+    second = synthetic_plans(1, seed=98, incomplete_every=1)[0]
+    _rekey(second, "IP-ANDRE", plans[0].rows_of("person")[0].key)
+    second.rows["person"] = list(plans[0].rows_of("person"))
+    second_files, _ = write_planpro(spec, [*plans[:5], second])
+    _write(bad / "second-open-plan", second_files)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,10 @@ def test_an_impossible_date_in_a_word_table_is_a_loss_with_its_line() -> None:
     [plan] = list(read_plans("docx", DOCX_BAD / "impossible-date.docx"))
     loss = next(l for l in plan.losses if l.value == "30.02.2022")
     assert loss.field == "Oppstart" and loss.line is not None
+
+
+def test_cp1252_text_whose_bytes_also_form_utf8_is_read_as_cp1252() -> None:
+    from fhirip.mapping.delimited import encoding_problem
+
+    assert encoding_problem("Å«".encode("cp1252"), "cp1252") is None  # C5 AB would be "ū" in UTF-8
+    assert encoding_problem("Bjørnar Åsen".encode("utf-8"), "cp1252") is not None

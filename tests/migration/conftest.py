@@ -29,6 +29,13 @@ class FreshStore:
         data_dir.mkdir()
         return database_url(self.kind, data_dir, self.postgres, name), data_dir
 
+    def open(self, url: str, data_dir: Path) -> Services:
+        """Services over an existing store (e.g. one a subprocess wrote)."""
+        from fhirip.bootstrap import build_services
+        from fhirip.config import Settings
+
+        return build_services(Settings(data_dir=data_dir, database_url=url, allow_synthetic_identifiers=True))
+
     def services(self, label: str = "main") -> Services:
         name = f"mig_{label}_{uuid.uuid4().hex[:8]}"
         data_dir = self.tmp / name

@@ -117,6 +117,18 @@ def test_bad_input_is_reported_with_file_and_line_and_the_run_goes_on(services: 
     assert report["exitCode"] == EXIT_SKIPPED and report["errors"]
 
 
+def test_a_second_open_plan_for_a_person_is_refused_and_reported(services: Services, tmp_path: Path) -> None:
+    from fhirip.plans import plan_rules
+
+    if plan_rules not in services.write_hooks:
+        pytest.skip("the individual-plan rules are not among this server's write hooks")
+    summary = _import(services, "planpro", MAPPINGS / "planpro" / "samples" / "bad" / "second-open-plan", tmp_path)
+    refused = [e for e in summary.errors if e.plan_key == "IP-ANDRE"]
+    assert refused and (refused[0].file, refused[0].line) == ("plan.csv", 12)
+    assert "one individual plan" in refused[0].reason
+    assert summary.plans_imported == 5 and summary.exit_code == EXIT_SKIPPED
+
+
 def test_a_plan_the_store_refuses_is_reported_and_leaves_nothing_behind(services: Services,
                                                                         tmp_path: Path) -> None:
     export = tmp_path / "export"
