@@ -116,3 +116,21 @@ def test_anonymous_caller_gets_nothing(w: World) -> None:
         assert not policy.may("read", "Practitioner")
         assert not policy.can_write(tx.conn, {"resourceType": "Practitioner", "id": "x"}, None).permitted
     assert w.ids(policy, "Practitioner") == []
+
+
+def test_break_the_glass_raises_a_notice_to_the_current_coordinator(w: World) -> None:
+    from fhirip.consent.emergency import break_the_glass_notice
+
+    claims = world.practitioner_claims(world.PER, world.KOMMUNE, purpose="ETREAT", reason="Bevisstløs i akutten")
+    policy = w.policy(claims)
+    with w.services.store.transaction(write=False) as tx:
+        notice = break_the_glass_notice(tx.conn, policy, "kari", audit_event_id="a1")
+        assert break_the_glass_notice(tx.conn, policy, "jon") is None  # no coordinator: the audit log alone
+        ordinary = w.policy(world.practitioner_claims(world.PER, world.KOMMUNE))
+        assert break_the_glass_notice(tx.conn, ordinary, "kari") is None
+    assert notice is not None
+    assert notice["recipient"] == [{"reference": "Practitioner/ola"}]
+    assert notice["subject"] == {"reference": "Patient/kari"}
+    assert notice["sender"]["identifier"] == {"system": world.HPR, "value": world.PER}
+    assert "Bevisstløs i akutten" in notice["payload"][0]["contentString"]
+    assert notice["about"] == [{"reference": "AuditEvent/a1"}]
