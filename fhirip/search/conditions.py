@@ -60,11 +60,13 @@ class RidSet:
     select: Select[Any]
     selectivity: int
     negated: bool = False
+    correlated: Select[Any] | None = None  # the form to test one resource with, if different
 
     def test(self, outer_rid: Any, *, drive: bool = False) -> ColumnElement[bool]:
         if drive and not self.negated:
             return outer_rid.in_(self.select)
-        found = exists(self.select.where(self.rid == outer_rid))
+        found = exists((self.correlated if self.correlated is not None else self.select)
+                       .where(self.rid == outer_rid))
         return not_(found) if self.negated else found
 
 
@@ -129,8 +131,16 @@ def _value(c: ValueCriterion, ctx: BuildContext) -> RidSet:
         return RidSet(table.c.rid, select(table.c.rid).where(scope), 5, negated=c.values[0])
     negated = c.modifier in ("not", "not-in")
     match = or_(*[_value_match(table, param.type, c.modifier, v, ctx, c.name) for v in c.values])
+    correlated = None
+    if param.type in _RANGE_TYPES:
+        # Tested per resource, a range must not look like an index range to SQLite's planner
+        # (it would scan the range for every resource); `IS true` keeps it a plain filter.
+        correlated = select(table.c.rid).where(scope, match.is_(True))
     return RidSet(table.c.rid, select(table.c.rid).where(scope, match),
-                  _selectivity(param, c.modifier), negated)
+                  _selectivity(param, c.modifier), negated, correlated)
+
+
+_RANGE_TYPES = frozenset({"date", "number", "quantity", "string", "uri"})
 
 
 def _selectivity(param: SearchParam, modifier: str | None) -> int:

@@ -117,7 +117,13 @@ def _types(res_type: str | None, params: list[tuple[str, str]],
 # -- the first page --------------------------------------------------------------------------
 
 def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
-           compartment: tuple[str, str] | None) -> list[Any]:
+           compartment: tuple[str, str] | None, conn: Connection | None = None) -> list[Any]:
+    """The conditions on `r`; with `conn`, the most selective criterion drives only if few match.
+
+    A driving criterion (`rid IN (...)`) is read first, in full; that is right
+    for a patient or an identifier and wrong for `status=active`, where testing
+    each candidate (EXISTS) lets a LIMIT or an ordered index walk stop early.
+    """
     sets: list[RidSet] = [criterion_rids(c, ctx) for c in parsed.criteria]
     if compartment is not None:
         sets.append(compartment_rids(parsed.types, compartment, ctx))
@@ -126,16 +132,29 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     if parsed.types:
         conditions.append(r.c.res_type == parsed.types[0] if len(parsed.types) == 1
                           else r.c.res_type.in_(parsed.types))
+    drive = bool(positives) and (conn is None or positives[0].selectivity >= SELECTIVE
+                                 or _few(conn, positives[0]))
     for position, rid_set in enumerate(positives):
-        conditions.append(rid_set.test(r.c.rid, drive=position == 0))
+        conditions.append(rid_set.test(r.c.rid, drive=drive and position == 0))
     conditions += [s.test(r.c.rid) for s in sets if s.negated]
     return conditions
+
+
+# Criteria at least this selective (references, chains, _has, compartments) always drive;
+# others drive if fewer than DRIVE_LIMIT index rows match them (one bounded count).
+SELECTIVE = 80
+DRIVE_LIMIT = 2000
+
+
+def _few(conn: Connection, rid_set: RidSet) -> bool:
+    bounded = rid_set.select.limit(DRIVE_LIMIT).subquery()
+    return conn.execute(select(func.count()).select_from(bounded)).scalar_one() < DRIVE_LIMIT
 
 
 def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: BuildContext,
                 compartment: tuple[str, str] | None, res_type: str | None) -> SearchResult:
     r = resource.alias("r")
-    where = _where(parsed, r, ctx, compartment)
+    where = _where(parsed, r, ctx, compartment, conn)
     self_link = _self_link(base_url, res_type, compartment, parsed)
     result = SearchResult([], None, {"self": self_link}, parsed.issues, parsed.summary,
                           parsed.elements)
@@ -212,8 +231,10 @@ def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], keys
         res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
         compartment="/".join(compartment) if compartment else None, total=len(rids),
         complete=complete))
-    conn.execute(insert(search_result), [{"search_id": search_id, "pos": pos, "rid": rid}
-                                         for pos, rid in enumerate(rids, start=1)])
+    # straight to the driver: a thousand plain tuples need no statement compilation
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO search_result (search_id, pos, rid) VALUES ({mark}, {mark}, {mark})",
+                         [(search_id, pos, rid) for pos, rid in enumerate(rids, start=1)])
     return search_id, len(rids), complete
 
 

@@ -73,8 +73,8 @@ def _key(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
     return SortKey(key, descending)
 
 
-def _tiebreak(r: FromClause, keys: list[SortKey]) -> Any:
-    return r.c.rid.desc() if keys and keys[-1].descending else r.c.rid.asc()
+def _tiebreak(rid: Any, keys: list[SortKey]) -> Any:
+    return rid.desc() if keys and keys[-1].descending else rid.asc()
 
 
 def _joined(query: Select[Any], keys: list[SortKey]) -> Select[Any]:
@@ -86,7 +86,7 @@ def _joined(query: Select[Any], keys: list[SortKey]) -> Select[Any]:
 
 def ordered(r: FromClause, query: Select[Any], keys: list[SortKey]) -> Select[Any]:
     """`query` (selecting from `r`) in sort order; keys without a value last."""
-    return _joined(query, keys).order_by(*[k.order() for k in keys], _tiebreak(r, keys))
+    return _joined(query, keys).order_by(*[k.order() for k in keys], _tiebreak(r.c.rid, keys))
 
 
 def ordered_steps(r: FromClause, query: Select[Any], keys: list[SortKey]) -> list[Select[Any]]:
@@ -98,9 +98,10 @@ def ordered_steps(r: FromClause, query: Select[Any], keys: list[SortKey]) -> lis
     if not keys or keys[0].table is None:
         return [ordered(r, query, keys)]
     first, rest = keys[0], keys[1:]
-    tiebreak = _tiebreak(r, keys)
+    # the sort row's own rid breaks ties, so (res_type, param, key, rid) gives the whole order
     having = _joined(query.join(first.table, first.joined_on), rest).order_by(
-        first.order(nulls_last=False), *[k.order() for k in rest], tiebreak)
+        first.order(nulls_last=False), *[k.order() for k in rest],
+        _tiebreak(first.table.c.rid, keys))
     lacking = _joined(query.where(not_(exists(select(first.table.c.rid).where(first.joined_on)))),
-                      rest).order_by(*[k.order() for k in rest], tiebreak)
+                      rest).order_by(*[k.order() for k in rest], _tiebreak(r.c.rid, keys))
     return [having, lacking]

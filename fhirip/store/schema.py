@@ -98,8 +98,10 @@ resource_link = Table(
 # of one resource (rid). `grp` groups the component values of one composite
 # match; it is 0 for ordinary parameters. Lookups lead with (res_type, param,
 # value, rid) so an equality or prefix search is a single index range that
-# already holds the rid; the (rid) index serves deletes, _include and
-# correlated checks.
+# already holds the rid; the (rid, res_type, param) index serves deletes,
+# _include and correlated checks (leading with all three equalities, it is also
+# the one SQLite picks for a correlated check without statistics, rather than a
+# range over every resource of the type).
 
 # Prefix searches are range scans (value >= 'abc' AND value < 'abd'); on
 # PostgreSQL that needs byte (C) ordering, which SQLite has by default.
@@ -115,7 +117,7 @@ search_string = Table(
     Column("value", IndexText, nullable=False),  # normalised: case and accents folded
     Column("exact", Text, nullable=False),  # as written, for :exact
     Index(None, "res_type", "param", "value", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_token = Table(
@@ -131,7 +133,7 @@ search_token = Table(
     Column("type_system", IndexText, nullable=True),  # Identifier.type, for :of-type
     Column("type_code", IndexText, nullable=True),
     Index(None, "res_type", "param", "code", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_reference = Table(
@@ -149,7 +151,7 @@ search_reference = Table(
     Column("ident_value", IndexText, nullable=True),
     Index(None, "target_id", "target_type", "res_type", "param", "rid"),
     Index(None, "res_type", "param", "url"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_date = Table(
@@ -163,7 +165,7 @@ search_date = Table(
     Column("high", DateTime, nullable=False),  # last instant of the value (UTC)
     Index(None, "res_type", "param", "low", "rid"),
     Index(None, "res_type", "param", "high", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_number = Table(
@@ -175,7 +177,7 @@ search_number = Table(
     Column("grp", Integer, nullable=False, default=0),
     Column("value", Float, nullable=False),
     Index(None, "res_type", "param", "value", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_quantity = Table(
@@ -190,7 +192,7 @@ search_quantity = Table(
     Column("code", IndexText, nullable=True),
     Column("unit", IndexText, nullable=True),
     Index(None, "res_type", "param", "value", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 search_uri = Table(
@@ -202,7 +204,7 @@ search_uri = Table(
     Column("grp", Integer, nullable=False, default=0),
     Column("value", IndexText, nullable=False),
     Index(None, "res_type", "param", "value", "rid"),
-    Index(None, "rid"),
+    Index(None, "rid", "res_type", "param"),
 )
 
 # Stable paging: a search whose matches span several pages stores the ordered
