@@ -79,9 +79,14 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         grants[patient.res_id].append(Access(Basis.SELF, None, PERSON_WRITABLE_TYPES))
     _proxy_grants(conn, identity, now, grants)
 
+    unit_orgs = frozenset(org.ref for org in identity.organizations) if unit else frozenset()
+    administered = _administered_patients(conn, unit_orgs)
+
     names = ActorNames(frozenset(identity.refs), frozenset(identity.identifiers), actor.purpose_of_use,
                        checks_purpose=not actor.is_person)
-    denies, consents = _consent_grants(conn, identity, names, now, grants)
+    # Every patient the actor reaches in any way: a reservation naming them applies to all of it.
+    reached = set(grants) | identity.coordinated_patients | administered
+    denies, consents = _consent_grants(conn, identity, names, now, grants, reached)
 
     for patient_id in identity.coordinated_patients:
         upgraded = [_as_coordinator(a) for a in grants.get(patient_id, [])]
@@ -90,11 +95,8 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         else:
             grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, frozenset()))
 
-    unit_orgs: frozenset[tuple[str, str]] = frozenset()
-    if unit:
-        unit_orgs = frozenset(org.ref for org in identity.organizations)
-        for patient_id in _administered_patients(conn, unit_orgs):
-            grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, ADMIN_WRITE_TYPES))
+    for patient_id in administered:
+        grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, ADMIN_WRITE_TYPES))
 
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
@@ -125,11 +127,11 @@ def _is_parent_or_guardian(related_person: dict) -> bool:
 
 
 def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now: datetime,
-                    grants: dict[str, list[Access]]) -> tuple[dict[str, list[Deny]], set[str]]:
+                    grants: dict[str, list[Access]],
+                    reached: set[str]) -> tuple[dict[str, list[Deny]], set[str]]:
     """Permits from the Consents naming the actor, and the denies of every active Consent
     of the patients concerned (a deny in one Consent narrows a permit in another)."""
-    # The patient's own and proxy access also yield to a reservation, so their Consents count too.
-    all_consents = lookups.consents_around(conn, identity.refs, identity.identifiers, set(grants))
+    all_consents = lookups.consents_around(conn, identity.refs, identity.identifiers, reached)
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:

@@ -93,3 +93,20 @@ def test_coordinator_without_sharing_consent_keeps_the_administrative_view(w: Wo
     finally:
         put_all(w.services, [{**episode, "status": "finished"}])
     assert w.policy(world.practitioner_claims(world.SIRI, world.ANNEN_KOMMUNE)).patients == frozenset()
+
+
+def test_reservation_against_the_coordinating_unit_removes_its_view(w: World) -> None:
+    # Named only in a nested deny (no permit names the unit): the deny still applies.
+    unit = world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")
+    assert w.policy(unit).patients == {"kari"}
+    reservation = world.sharing_consent("kari-reservasjon", "kari", {
+        "type": "permit", "actor": [{"role": {"text": "mottaker"}, "reference": {"reference": "Practitioner/lise"}}],
+        "provision": [{"type": "deny", "actor": [{"role": {"text": "sperret"},
+                                                  "reference": {"reference": "Organization/enhet"}}]}]})
+    put_all(w.services, [reservation])
+    try:
+        assert w.policy(unit).patients == frozenset()
+        assert w.ids(w.policy(unit), "CarePlan") == []
+    finally:
+        put_all(w.services, [{**reservation, "status": "inactive"}])
+    assert w.policy(unit).patients == {"kari"}
