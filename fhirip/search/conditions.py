@@ -95,6 +95,16 @@ def criterion_rids(c: Criterion, ctx: BuildContext) -> RidSet:
     return _value(c, ctx)
 
 
+def filter_only(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`condition`, in a form no planner reads as an index lookup (`... IS true`).
+
+    Without statistics SQLite prefers an equality on an indexed column (the
+    resource type: every row of it) to a short `rid IN (...)` list; a condition
+    that only checks the rows the list yields must not compete with it.
+    """
+    return condition.is_(True)
+
+
 def _types_clause(column: Any, types: tuple[str, ...]) -> ColumnElement[bool]:
     if not types:
         return true()
@@ -135,7 +145,7 @@ def _value(c: ValueCriterion, ctx: BuildContext) -> RidSet:
     if param.type in _RANGE_TYPES:
         # Tested per resource, a range must not look like an index range to SQLite's planner
         # (it would scan the range for every resource); `IS true` keeps it a plain filter.
-        correlated = select(table.c.rid).where(scope, match.is_(True))
+        correlated = select(table.c.rid).where(scope, filter_only(match))
     return RidSet(table.c.rid, select(table.c.rid).where(scope, match),
                   _selectivity(param, c.modifier), negated, correlated)
 
@@ -330,33 +340,52 @@ def _composite(c: ValueCriterion, ctx: BuildContext) -> RidSet:
 # -- chains and reverse chains ------------------------------------------------------------
 
 def _chain(c: ChainCriterion, ctx: BuildContext) -> RidSet:
-    """Resources whose reference `c.param` points at a visible target matching `c.next`."""
+    """Resources whose reference `c.param` points at a visible target matching `c.next`.
+
+    Written as "the reference is in (the ids of the matching targets)", so that
+    the few targets are found first and their referrers read from the target
+    index; a join lets SQLite start from every reference of the parameter.
+    """
     link = search_reference.alias()
     target = resource.alias()
     inner = criterion_rids(c.next, ctx)
-    query = (select(link.c.rid)
-             .join(target, and_(target.c.res_type == link.c.target_type,
-                                target.c.res_id == link.c.target_id))
-             .where(_types_clause(link.c.res_type, c.types), link.c.param == c.param.code,
-                    _types_clause(target.c.res_type, c.target_types), ctx.visible(target),
-                    inner.test(target.c.rid, drive=True)))
+    found = [filter_only(_types_clause(target.c.res_type, c.target_types)), ctx.visible(target),
+             inner.test(target.c.rid, drive=True)]
+    if len(c.target_types) == 1:
+        points = and_(link.c.target_type == c.target_types[0],
+                      link.c.target_id.in_(select(target.c.res_id).where(*found)))
+    else:
+        points = tuple_(link.c.target_type, link.c.target_id).in_(
+            select(target.c.res_type, target.c.res_id).where(*found))
+    query = select(link.c.rid).where(_types_clause(link.c.res_type, c.types),
+                                     link.c.param == c.param.code, points)
     return RidSet(link.c.rid, query, 80)
 
 
 def _has(c: HasCriterion, ctx: BuildContext) -> RidSet:
-    """Resources some visible `c.source_type` refers to (via `c.ref_param`) and that matches."""
+    """Resources some visible `c.source_type` refers to (via `c.ref_param`) and that matches.
+
+    Read inside out, as nested lists: the matching sources, the ids they point
+    at, then those resources by their unique (type, id).
+    """
     link = search_reference.alias()
     source = resource.alias()
     target = resource.alias()
     inner = criterion_rids(c.next, ctx)
-    query = (select(target.c.rid)
-             .select_from(link)
-             .join(source, source.c.rid == link.c.rid)
-             .join(target, and_(target.c.res_type == link.c.target_type,
-                                target.c.res_id == link.c.target_id))
-             .where(link.c.res_type == c.source_type, link.c.param == c.ref_param.code,
-                    _types_clause(target.c.res_type, c.types), ctx.visible(source),
-                    inner.test(source.c.rid, drive=True)))
+    sources = select(source.c.rid).where(filter_only(source.c.res_type == c.source_type),
+                                         ctx.visible(source), inner.test(source.c.rid, drive=True))
+    pointing = [link.c.rid.in_(sources), link.c.res_type == c.source_type,
+                link.c.param == c.ref_param.code]
+    if len(c.types) == 1:
+        query = select(target.c.rid).where(
+            target.c.res_type == c.types[0],
+            target.c.res_id.in_(select(link.c.target_id).where(
+                *pointing, link.c.target_type == c.types[0])))
+    else:
+        query = select(target.c.rid).where(
+            _types_clause(target.c.res_type, c.types),
+            tuple_(target.c.res_type, target.c.res_id).in_(
+                select(link.c.target_type, link.c.target_id).where(*pointing)))
     return RidSet(target.c.rid, query, 80)
 
 

@@ -38,7 +38,9 @@ from fhirip.search.conditions import (
     RidSet,
     ValueSetExpander,
     compartment_rids,
+    _types_clause,
     criterion_rids,
+    filter_only,
     utc_now,
 )
 from fhirip.search.includes import find_included
@@ -129,11 +131,12 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
         sets.append(compartment_rids(parsed.types, compartment, ctx))
     positives = sorted((s for s in sets if not s.negated), key=lambda s: -s.selectivity)
     conditions = [ctx.visible(r)]
-    if parsed.types:
-        conditions.append(r.c.res_type == parsed.types[0] if len(parsed.types) == 1
-                          else r.c.res_type.in_(parsed.types))
     drive = bool(positives) and (conn is None or positives[0].selectivity >= SELECTIVE
                                  or _few(conn, positives[0]))
+    if parsed.types:
+        of_type = _types_clause(r.c.res_type, parsed.types)
+        # with a driving set the type is a check on its rows, not another way in
+        conditions.append(filter_only(of_type) if drive else of_type)
     for position, rid_set in enumerate(positives):
         conditions.append(rid_set.test(r.c.rid, drive=drive and position == 0))
     conditions += [s.test(r.c.rid) for s in sets if s.negated]
