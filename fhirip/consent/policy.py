@@ -83,6 +83,14 @@ class AccessPolicy:
         return bool(accesses) and self.everyone is None and \
             all(a.basis is Basis.ADMINISTRATIVE for a in accesses)
 
+    @property
+    def masks(self) -> bool:
+        """Whether `mask` can change anything: some patient is seen through the
+        administrative view only (the caller may skip parsing stored bytes otherwise)."""
+        return self.everyone is None and any(
+            all(a.basis is Basis.ADMINISTRATIVE for a in group if a.reads("CarePlan"))
+            and any(a.reads("CarePlan") for a in group) for group in self.grants.values())
+
     def bases(self, patient_id: str) -> tuple[str, ...]:
         """Why the actor may see this patient (self, proxy, consent, coordinator, administrative)."""
         return tuple(dict.fromkeys(a.basis.value for a in self.grants.get(patient_id, ())))

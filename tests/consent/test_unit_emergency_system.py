@@ -41,6 +41,7 @@ def test_administrative_view_masks_clinical_content_of_the_plan(w: World) -> Non
     # A team member with consent sees the plan as stored.
     member = w.policy(world.practitioner_claims(world.INGRID, world.KOMMUNE))
     assert member.mask(plan) == plan and member.hidden_search_params("CarePlan") == frozenset()
+    assert policy.masks and not member.masks
 
 
 def test_coordinating_unit_organises_but_does_not_write_clinical_content(w: World) -> None:
