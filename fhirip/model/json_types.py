@@ -5,7 +5,7 @@ https://hl7.org/fhir/R4/json.html#primitive
 The R4B models coerce in lax mode ("true" → True, "2" → 2), so a boolean sent as
 a string would pass them. This walk checks the JSON types themselves against the
 models' element types: booleans are JSON true/false, integers and decimals JSON
-numbers, everything else a JSON string; null is not a value.
+numbers, everything else a JSON string; null and an empty array are not values.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def _check_object(value: dict[str, Any], type_name: str, path: str) -> None:
         base, repeats = found
         where = f"{path}.{key}"
         if repeats and isinstance(item, list):
+            if not item:
+                raise _structure(f"{where} is an empty array; FHIR JSON leaves out an element "
+                                 "that has no value", where)
             for index, element in enumerate(item):
                 # In a repeating primitive, null holds the place of a value that only has an extension.
                 if element is None and f"_{key}" in value:
