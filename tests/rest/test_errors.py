@@ -58,13 +58,14 @@ def test_an_unknown_element_is_400_with_its_path(fhir, body, path):
     (patient(name=[{"given": "Kari"}]), "Patient.name[0].given"),
     (patient(name=[{"family": ["X"]}]), "Patient.name[0].family"),
     (patient(active=None), "Patient.active"),
+    (patient(name=[]), "Patient.name"),
     ({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
       "valueQuantity": {"value": "72"}}, "Observation.valueQuantity.value"),
     (patient(contained=[{"resourceType": "Nope", "id": "n"}]), "Patient.contained[0]"),
     (patient(contained=[{"resourceType": "Organization", "id": "o", "active": "yes"}]),
      "Patient.contained[0].active"),
 ], ids=["bool-as-string", "bool-as-number", "int-as-string", "date-as-number", "object-for-array",
-        "string-for-array", "array-for-string", "null", "decimal-as-string", "contained-unknown-type",
+        "string-for-array", "array-for-string", "null", "empty-array", "decimal-as-string", "contained-unknown-type",
         "contained-wrong-type"])
 def test_a_wrong_json_type_is_400_with_its_path(fhir, body, path):
     assert_outcome(fhir.create(body), 400, expression=path)
