@@ -23,7 +23,7 @@ def small_body_fhir(store_kind: str, postgres: TemporaryPostgres | None,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fhir]:
     """A live server on the same kind of store that refuses bodies above SMALL_BODY_LIMIT bytes."""
     tmp: Path = tmp_path_factory.mktemp(f"small-{store_kind}")
-    server = LiveServer(make_services(store_kind, tmp, postgres, "small_body",
+    server = LiveServer(make_services(store_kind, tmp, postgres, "rest_small_body",
                                       max_body_bytes=SMALL_BODY_LIMIT))
     token = token_for(server.services, **SYSTEM_CLAIMS)
     with Fhir(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
@@ -51,7 +51,7 @@ def lenient_fhir(store_kind: str, postgres: TemporaryPostgres | None,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fhir]:
     """A live server configured without referential integrity for references on write."""
     tmp: Path = tmp_path_factory.mktemp(f"lenient-{store_kind}")
-    server = LiveServer(make_services(store_kind, tmp, postgres, "lenient", referential_integrity=False))
+    server = LiveServer(make_services(store_kind, tmp, postgres, "rest_lenient", referential_integrity=False))
     token = token_for(server.services, **SYSTEM_CLAIMS)
     with Fhir(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
