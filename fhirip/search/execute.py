@@ -55,6 +55,8 @@ SEARCH_RESULT_LIFETIME = timedelta(hours=1)
 # issue says so.
 MAX_STORED = 1000
 
+_R = resource.alias("r")  # the searched resource, one alias object for every statement
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -156,7 +158,7 @@ def _few(conn: Connection, rid_set: RidSet) -> bool:
 
 def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: BuildContext,
                 compartment: tuple[str, str] | None, res_type: str | None) -> SearchResult:
-    r = resource.alias("r")
+    r = _R
     where = _where(parsed, r, ctx, compartment, conn)
     self_link = _self_link(base_url, res_type, compartment, parsed)
     result = SearchResult([], None, {"self": self_link}, parsed.issues, parsed.summary,
@@ -206,7 +208,7 @@ def _entry_select(r: Any) -> Any:
 
 def _read_stored(conn: Connection, search_id: str, offset: int, count: int,
                  ctx: BuildContext) -> list[Any]:
-    r = resource.alias("r")
+    r = _R
     return conn.execute(
         _entry_select(r).join(search_result, search_result.c.rid == r.c.rid)
         .where(search_result.c.search_id == search_id, ctx.visible(r),
@@ -280,7 +282,7 @@ def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
                                                 session.total, session.complete),
                           [], parsed.summary, parsed.elements, search_id)
     result.links["self"] = _page_url(base_url, search_id, offset, count)
-    r = resource.alias("r")
+    r = _R
     # totals are counted again, under this caller's policy
     if parsed.total != "none" and session.complete:
         result.total = conn.execute(select(func.count()).select_from(search_result).join(

@@ -19,6 +19,11 @@ from fhirip.store.schema import resource, resource_version, search_reference
 MAX_ITERATIONS = 5
 MAX_INCLUDED = 1000
 
+# built once: an alias makes a proxy of every column on first use
+_LINK = search_reference.alias("link")
+_TARGET = resource.alias("target")
+_SOURCE = resource.alias("source")
+
 Row = tuple[int, str, str, int, bytes]  # rid, type, id, version, content
 
 
@@ -34,8 +39,7 @@ def _with_content(query, alias):  # type: ignore[no-untyped-def]
 
 def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
              ctx: BuildContext) -> list[Row]:
-    link = search_reference.alias()
-    target = resource.alias()
+    link, target = _LINK, _TARGET
     conditions = []
     for rule in rules:
         source_rids = [rid for rid, t in sources.items() if rule.source_type in ("*", t)]
@@ -60,9 +64,7 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
 
 def _reverse(conn: Connection, rules: list[Include], targets: dict[int, str],
              ctx: BuildContext) -> list[Row]:
-    link = search_reference.alias()
-    referenced = resource.alias()
-    source = resource.alias()
+    link, referenced, source = _LINK, _TARGET, _SOURCE
     conditions = []
     for rule in rules:
         target_rids = [rid for rid, t in targets.items()

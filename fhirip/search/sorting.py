@@ -20,9 +20,10 @@ Token, reference and uri keys are computed per match by a subquery.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, select
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.search.index import TABLES
@@ -48,11 +49,17 @@ class SortKey:
 
 def sort_keys(r: FromClause, sort: list[tuple[str, bool]], types: tuple[str, ...],
               registry: Registry) -> list[SortKey]:
-    return [_key(r, code, descending, types, registry) for code, descending in sort]
+    return [_key(r, code, descending, types, registry, position)
+            for position, (code, descending) in enumerate(sort)]
+
+
+@cache
+def _alias(table: Table, position: int) -> FromClause:
+    return table.alias(f"sort_{table.name}_{position}")
 
 
 def _key(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
-         registry: Registry) -> SortKey:
+         registry: Registry, position: int) -> SortKey:
     if code == "_id":
         return SortKey(r.c.res_id, descending, nullable=False)
     if code == "_lastUpdated":
@@ -60,11 +67,11 @@ def _key(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
     param = registry.get(types[0], code)
     assert param is not None and param.type in TABLES  # checked by the parser
     if param.type in SORTED_COLUMNS:
-        s = search_sort.alias()
+        s = _alias(search_sort, position)
         type_match = s.c.res_type == types[0] if len(types) == 1 else s.c.res_type == r.c.res_type
         return SortKey(s.c.high if descending else s.c.low, descending, s,
                        and_(s.c.rid == r.c.rid, type_match, s.c.param == code))
-    table = TABLES[param.type].alias()
+    table = _alias(TABLES[param.type], position)
     column = table.c[_COMPUTED_COLUMN[param.type]]
     key = (select((func.max if descending else func.min)(column))
            .where(table.c.rid == r.c.rid, table.c.res_type == r.c.res_type,
