@@ -34,7 +34,9 @@ def state_of(stored: StoredVersion) -> Current:
 
 def _not_modified(req: FhirRequest, stored: StoredVersion) -> bool:
     if req.if_none_match is not None:
-        return parse_etag(req.if_none_match) in (str(stored.version), "*")
+        # RFC 9110 §13.1.2: "*" or a list of entity tags; any match means not modified.
+        tags = {parse_etag(tag) for tag in req.if_none_match.split(",")}
+        return bool(tags & {str(stored.version), "*"})
     if req.if_modified_since is not None:
         return stored.last_updated.replace(microsecond=0) <= req.if_modified_since
     return False
