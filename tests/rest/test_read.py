@@ -101,6 +101,13 @@ def test_if_none_match_with_the_current_etag_is_304(fhir):
     assert response.headers["ETag"] == 'W/"1"'
 
 
+def test_if_none_match_with_a_list_containing_the_current_etag_is_304(fhir):
+    pid, _ = _created(fhir)
+    assert fhir.get(f"/Patient/{pid}", headers={"If-None-Match": 'W/"7", W/"1"'}).status_code == 304
+    assert fhir.get(f"/Patient/{pid}", headers={"If-None-Match": 'W/"7", W/"8"'}).status_code == 200
+    assert fhir.get(f"/Patient/{pid}", headers={"If-None-Match": "*"}).status_code == 304
+
+
 def test_if_none_match_with_an_old_etag_returns_the_resource(fhir):
     pid, created = _created(fhir)
     fhir.update({**created, "active": True})
