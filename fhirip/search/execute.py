@@ -4,17 +4,30 @@ https://hl7.org/fhir/R4/search.html
 https://hl7.org/fhir/R4/http.html#paging
 
 Paging. A search whose matches fit on one page is answered by one query with
-LIMIT _count+1 and stores nothing. When there are more, the ordered rids of all
-matches are written once, by a single INSERT ... SELECT, to `search_result`
-under a random search id (with an expiry), and the `next`/`previous` links read
-pages from there. This is chosen over keyset paging because the index holds
-only current values: a resource updated between two page requests could move
-across a keyset cursor and be shown twice or never, while a stored order cannot
-shift. Every stored page is filtered by the caller's policy *again* when it is
-read (the links may be followed by someone else, or after a consent change),
-and the content served is the resource's current version; a resource deleted
-meanwhile drops out. The cost is one write of the matches' rids per multi-page
-search, the same trade-off common FHIR servers make.
+LIMIT _count+1 and stores nothing. When there are more, the first MAX_STORED
+(1000) rids in sort order are written once to `search_result` under a random
+search id (with an expiry), and the `next`/`previous` links read pages from
+there. This is chosen over keyset paging because the index holds only current
+values: a resource updated between two page requests could move across a
+keyset cursor and be shown twice or never, while a stored order cannot shift.
+Every stored page is filtered by the caller's policy *again* when it is read
+(the links may be followed by someone else, or after a consent change), and the
+content served is the resource's current version; a resource deleted meanwhile
+drops out.
+
+The bound. The specification lets a server limit how far a client can page.
+Storing at most MAX_STORED keeps the first page of a broad search (every active
+plan in the country) a bounded index walk (see `sorting`) instead of a sort of
+every match. Past the bound the pages end: the last stored page has no `next`
+link, there is no `last` link, and an information issue in the Bundle's
+OperationOutcome says that only the first MAX_STORED can be paged through.
+
+_total. By default `Bundle.total` is given when it is known without extra work:
+for a single page, and when every match was stored (at most MAX_STORED);
+for a broader search it is left out, as common FHIR servers do for large
+results. `_total=accurate` (and `estimate`, answered exactly) counts every
+match under the caller's policy, on the first and on later pages;
+`_total=none` never counts; `_summary=count` always counts.
 
 Nothing is filtered in Python: the policy is part of every SQL statement, so
 totals, pages and includes only ever count what the actor may see.
