@@ -26,7 +26,7 @@ def load_demo(settings: Settings) -> bool:
         if services.store.run(lambda tx: tx.current("CarePlan", "demo-plan"), write=False):
             return False
         request = FhirRequest(method="POST", resource=demo_bundle(), base_url=settings.base_url or "")
-        handle(services, request, [])
+        handle(services, request, [], internal=True)
         return True
     finally:
         services.store.dispose()

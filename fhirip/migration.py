@@ -29,7 +29,7 @@ def submitter(services: Services, actor: Any = None) -> Callable[[dict[str, Any]
     def submit(bundle: dict[str, Any]) -> dict[str, Any]:
         request = FhirRequest(method="POST", resource=bundle, base_url=base_url)
         try:
-            response = handle(services, request, [], actor)
+            response = handle(services, request, [], actor, internal=actor is None)
         except FhirError as error:
             return error.outcome()
         return orjson.loads(orjson.dumps(response.resource))

@@ -14,8 +14,9 @@ from werkzeug.exceptions import HTTPException
 from fhirip.bootstrap import build_services
 from fhirip.config import Settings
 from fhirip.errors import FhirError, Issue
+from fhirip.interactions.auditing import record_refusal
 from fhirip.interactions.context import Services
-from fhirip.interactions.request import FhirResponse
+from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.router import handle
 from server.auth import Authenticator
 from server.http import error_response, to_fhir_request, to_http
@@ -50,9 +51,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             if path == ".well-known/smart-configuration" and request.method in ("GET", "HEAD"):
                 return to_http(FhirResponse(200, resource=authenticator.smart_configuration()), pretty=pretty())
-            actor = authenticator.actor(request.path, request.headers.get("Authorization"))
-            req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
-            response = handle(services, req, segments, actor=actor)
+            seen = FhirRequest(method=request.method, base_url=base_url(),
+                               url=base_url() + request.full_path.rstrip("?"))
+            try:
+                actor = authenticator.actor(request.path, request.headers.get("Authorization"))
+                req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
+            except FhirError as refused:  # no caller, or a request that never reached the core
+                record_refusal(services, seen, refused.status, request.remote_addr)
+                raise
+            response = handle(services, req, segments, actor=actor, client_address=request.remote_addr)
             return to_http(response, pretty=pretty(), head=request.method == "HEAD", wanted=req.accept)
         except FhirError as error:
             return error_response(error, pretty=pretty())

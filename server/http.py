@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 from flask import Request, Response
 
-from fhirip.errors import BadRequest, FhirError, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from fhirip.errors import (
+    BadRequest,
+    FhirError,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import to_naive_utc
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +89,8 @@ class Actor:
     scopes: ScopeSet = field(default_factory=lambda: ScopeSet((), ()))
     purpose_of_use: str | None = None
     btg_reason: str | None = None
+    # When the token was issued (its `iat`): break-the-glass lasts a limited time from it.
+    issued_at: datetime | None = None
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Actor:
@@ -125,6 +128,7 @@ class Actor:
             scopes=ScopeSet.parse(" ".join(_string_or_list(claims, "scope"))),
             purpose_of_use=_purpose_of_use(claims),
             btg_reason=_btg_reason(claims),
+            issued_at=_issued_at(claims),
         )
 
     @property
@@ -176,6 +180,16 @@ class Actor:
         if any(not scope.restriction for scope in matching):
             return None
         return tuple(scope.restriction for scope in matching)
+
+
+def _issued_at(claims: Mapping[str, Any]) -> datetime | None:
+    value = claims.get("iat")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise invalid_token("the iat claim is not a valid time") from None
 
 
 def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:

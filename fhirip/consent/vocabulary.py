@@ -83,6 +83,7 @@ def compartment_pairs() -> tuple[tuple[str, str], ...]:
 
 @cache
 def all_resource_types() -> frozenset[str]:
-    from fhirip.search.registry import registry
+    """Every resource type the server stores."""
+    from fhirip.model.resources import RESOURCE_TYPES
 
-    return frozenset(registry().resource_types())
+    return RESOURCE_TYPES

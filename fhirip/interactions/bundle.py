@@ -19,7 +19,15 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from fhirip.errors import BadRequest, Conflict, FhirError, Issue, PreconditionFailed, operation_outcome
+from fhirip.errors import (
+    BadRequest,
+    Conflict,
+    FhirError,
+    Issue,
+    PreconditionFailed,
+    operation_outcome,
+)
+from fhirip.interactions.access import authorize, visible_keys
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.delete import refuse_if_referenced
@@ -95,6 +103,7 @@ def _entry(ctx: Context, outer: FhirRequest, index: int, raw: Any) -> _Entry:
         entry_req.content_type = "application/json-patch+json"  # Binary-wrapped JSON Patch
     entry = _Entry(index, entry_req, segments, raw.get("fullUrl"))
     entry.route = resolve(entry_req, segments)
+    authorize(ctx, entry.route.interaction, entry_req.res_type)
     if entry.route.interaction == "batch":
         raise BadRequest(f"{where}: a Bundle entry may not itself be a batch or transaction",
                          expression=[f"{where}.request"])
@@ -185,7 +194,7 @@ def _check_references(ctx: Context, owners: list[int]) -> None:
     """
     deferred, ctx.deferred_references = ctx.deferred_references, []
     wanted = {(link.res_type, link.res_id) for _, links in deferred for link in links}
-    found = ctx.tx.existing(wanted)
+    found = visible_keys(ctx, wanted)
     for owner, (resource, links) in zip(owners, deferred):
         own = (resource["resourceType"], resource["id"])
         missing = [link for link in links if (link.res_type, link.res_id) not in found

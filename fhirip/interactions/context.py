@@ -53,7 +53,9 @@ class Context:
     tx: Tx
     base_url: str
     actor: Any = None
-    # The consent layer's SQL condition on a resource row alias; None = no restriction.
+    # The consent decision for this request (None: a trusted internal job, e.g. a migration)
+    # and its SQL condition on a resource row alias, which every read statement carries.
+    access: Any = None
     policy: Callable[[Any], Any] | None = None
     # Inside a transaction, references are checked once all entries are written, so
     # entries may refer to each other in any order, and a deleted resource only has to

@@ -9,7 +9,13 @@ from __future__ import annotations
 from fhirip.errors import PreconditionFailed
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
-from fhirip.interactions.request import FhirRequest, FhirResponse, location, version_headers, written
+from fhirip.interactions.request import (
+    FhirRequest,
+    FhirResponse,
+    location,
+    version_headers,
+    written,
+)
 from fhirip.interactions.write import new_id, save
 from fhirip.model.resources import check_resource, parse_resource
 

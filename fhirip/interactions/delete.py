@@ -9,7 +9,14 @@ deleted (409) unless `_cascade=delete` asks to delete the referrers as well.
 
 from __future__ import annotations
 
-from fhirip.errors import BadRequest, Conflict, Issue, PreconditionFailed, operation_outcome
+from fhirip.errors import (
+    BadRequest,
+    Conflict,
+    Issue,
+    PreconditionFailed,
+    operation_outcome,
+)
+from fhirip.interactions.access import check_delete, is_visible
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers
@@ -24,9 +31,12 @@ def delete(ctx: Context, req: FhirRequest) -> FhirResponse:
     if cascade not in (None, "delete"):
         raise BadRequest("_cascade must be 'delete'", expression=["_cascade"])
     current = ctx.tx.current(req.res_type, req.res_id, lock=True)
+    if current is not None and not is_visible(ctx, current.res_type, current.res_id):
+        current = None  # what the caller may not see does not exist for it: nothing to delete
     check_if_match(req, current)
     if current is None or current.deleted:
         return _deleted(req, None, [])
+    check_delete(ctx, current)
     removed = [current]
     if cascade:
         removed = _cascade(ctx, current)
@@ -76,6 +86,7 @@ def _cascade(ctx: Context, root: Current) -> list[Current]:
                 raise Conflict(f"Cascading delete would remove more than {MAX_CASCADE} resources")
             child = ctx.tx.current(*key, lock=True)
             if child is not None and not child.deleted:
+                check_delete(ctx, child)
                 stack.append(child)
     return list(reversed(order))
 

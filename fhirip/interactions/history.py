@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import orjson
 
 from fhirip.errors import BadRequest, NotFound
+from fhirip.interactions.access import ensure_visible
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_range
@@ -26,14 +27,17 @@ def history(ctx: Context, req: FhirRequest) -> FhirResponse:
     for name, _ in req.params:
         if name not in _KNOWN:
             raise BadRequest(f"Unknown parameter '{name}' for history", expression=[name])
-    if req.res_id is not None and ctx.tx.current(req.res_type, req.res_id) is None:
-        raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")
+    if req.res_id is not None:
+        ensure_visible(ctx, req.res_type, req.res_id)
+        if ctx.tx.current(req.res_type, req.res_id) is None:
+            raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")
     count = req.int_param("_count", ctx.settings.default_page_size, minimum=0,
                           maximum=ctx.settings.max_page_size)
     since = _instant_param(req, "_since")
     at = _range_param(req, "_at")
     cursor = req.int_param("_cursor", 0, minimum=1, maximum=2**62) if req.param("_cursor") else None
-    scope = {"res_type": req.res_type, "res_id": req.res_id, "since": since, "at": at}
+    scope = {"res_type": req.res_type, "res_id": req.res_id, "since": since, "at": at,
+             "policy": ctx.policy}
     versions = ctx.tx.history(**scope, before_seq=cursor, limit=count + 1) if count else []
     total = ctx.tx.history_count(**scope)
     more = len(versions) > count

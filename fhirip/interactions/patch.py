@@ -24,6 +24,7 @@ from fhirip.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from fhirip.interactions.access import ensure_visible
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch
@@ -36,6 +37,7 @@ FHIR_JSON = ("application/fhir+json", "application/json")
 
 
 def patch(ctx: Context, req: FhirRequest) -> FhirResponse:
+    ensure_visible(ctx, req.res_type, req.res_id)
     stored = ctx.tx.read(req.res_type, req.res_id)
     if stored is None:
         raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")

@@ -6,17 +6,24 @@ for less. Conditional read (If-None-Match, If-Modified-Since) answers 304.
 
 from __future__ import annotations
 
-from fhirip.errors import Gone, NotFound
+from fhirip.errors import Gone
+from fhirip.interactions.access import ensure_visible, masked_body, not_found
 from fhirip.interactions.context import Context
-from fhirip.interactions.request import FhirRequest, FhirResponse, parse_etag, version_headers
+from fhirip.interactions.request import (
+    FhirRequest,
+    FhirResponse,
+    parse_etag,
+    version_headers,
+)
 from fhirip.interactions.shaping import shape_stored
 from fhirip.store import Current, StoredVersion
 
 
 def read(ctx: Context, req: FhirRequest) -> FhirResponse:
+    ensure_visible(ctx, req.res_type, req.res_id)
     stored = ctx.tx.read(req.res_type, req.res_id)
     if stored is None:
-        raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")
+        raise not_found(req.res_type, req.res_id)
     current = state_of(stored)
     if stored.deleted:
         raise Gone(f"Resource {req.res_type}/{req.res_id} was deleted (version {stored.version})",
@@ -24,7 +31,7 @@ def read(ctx: Context, req: FhirRequest) -> FhirResponse:
     headers = version_headers(current)
     if _not_modified(req, stored):
         return FhirResponse(304, headers=headers)
-    return shape_stored(req, stored.content or b"", headers)
+    return shape_stored(req, masked_body(ctx, stored.content or b""), headers)
 
 
 def state_of(stored: StoredVersion) -> Current:

@@ -11,11 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fhirip import operations
-from fhirip.errors import MethodNotAllowed, NotFound
-from fhirip.interactions import create, delete, history, patch, read, search, update, vread
+from fhirip.auth import Actor
+from fhirip.consent import decide
+from fhirip.errors import FhirError, MethodNotAllowed, NotFound
+from fhirip.interactions import (
+    create,
+    delete,
+    history,
+    patch,
+    read,
+    search,
+    update,
+    vread,
+)
+from fhirip.interactions.access import authorize
+from fhirip.interactions.auditing import (
+    break_the_glass_notices,
+    failure_event,
+    store_event,
+    store_events,
+    success_event,
+)
 from fhirip.interactions.capabilities import capabilities
 from fhirip.interactions.context import Context, Services
 from fhirip.interactions.request import FhirRequest, FhirResponse
@@ -137,11 +157,48 @@ def _operation_route(req: FhirRequest, shape: str, method: str) -> Route:
     return Route(f"operation:{operation.name}", operation.handler, operation.writes)
 
 
-def handle(services: Services, req: FhirRequest, segments: list[str], actor: object = None) -> FhirResponse:
-    """Run one request as one database transaction."""
-    route = resolve(req, segments)
+def handle(services: Services, req: FhirRequest, segments: list[str], actor: Actor | None = None, *,
+           internal: bool = False, client_address: str | None = None) -> FhirResponse:
+    """Run one request as one database transaction, decided and audited.
+
+    Every request from outside is decided by the caller's consent policy and leaves an
+    AuditEvent, allowed or refused. `internal` marks the server's own jobs (demo data,
+    migrations): they act as the server itself, with no caller to decide for.
+    """
+    try:
+        route = resolve(req, segments)
+    except FhirError as error:
+        if not internal:
+            store_events(services.store, [failure_event(actor, req, None, error.status, client_address)])
+        raise
+    if internal:
+        return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, None), req),
+                                  write=route.writes)
+    if route.interaction == "capabilities":
+        return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, actor), req),
+                                  write=False)
+    after: list[dict[str, Any]] = []
 
     def work(tx: Tx) -> FhirResponse:
-        return route.handler(Context(services, tx, req.base_url, actor), req)
+        after.clear()
+        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
+        ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
+        authorize(ctx, route.interaction, req.res_type)
+        response = route.handler(ctx, req)
+        event = success_event(ctx, req, route.interaction, response, client_address)
+        events = [event, *break_the_glass_notices(ctx, event)]
+        if route.writes:  # the record is part of the change it records
+            for item in events:
+                store_event(tx, item)
+        else:
+            after.extend(events)
+        return response
 
-    return services.store.run(work, write=route.writes)
+    try:
+        response = services.store.run(work, write=route.writes)
+    except FhirError as error:
+        store_events(services.store, [failure_event(actor, req, route.interaction, error.status, client_address)])
+        raise
+    if after:
+        store_events(services.store, after)
+    return response

@@ -11,6 +11,7 @@ after it.
 from __future__ import annotations
 
 from fhirip.errors import NotFound
+from fhirip.interactions.access import ensure_visible, refuse_hidden_parameters
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.search import search, searchset_bundle
@@ -20,10 +21,15 @@ COMPARTMENTS = ("Patient",)
 
 def _run(ctx: Context, req: FhirRequest, res_type: str | None,
          compartment: tuple[str, str] | None = None) -> FhirResponse:
+    refuse_hidden_parameters(ctx, res_type, req.params)
     result = search(ctx.tx.conn, res_type, req.params, base_url=ctx.base_url, policy=ctx.policy,
                     strict=req.prefer_handling == "strict", expand=ctx.services.expand,
                     compartment=compartment)
-    return FhirResponse(200, resource=searchset_bundle(result, ctx.base_url))
+    bundle = searchset_bundle(result, ctx.base_url)
+    if ctx.access is not None and ctx.access.masks:
+        for entry in bundle.get("entry", []):
+            entry["resource"] = ctx.access.mask(entry["resource"])
+    return FhirResponse(200, resource=bundle)
 
 
 def search_type(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -37,4 +43,5 @@ def search_system(ctx: Context, req: FhirRequest) -> FhirResponse:
 def search_compartment(ctx: Context, req: FhirRequest) -> FhirResponse:
     if req.res_type not in COMPARTMENTS:
         raise NotFound(f"Compartment search is offered for {', '.join(COMPARTMENTS)} only")
+    ensure_visible(ctx, req.res_type, req.res_id or "")
     return _run(ctx, req, req.compartment, compartment=(req.res_type, req.res_id or ""))

@@ -9,6 +9,8 @@ and a search entry are reduced the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from fhirip.errors import BadRequest
@@ -30,12 +32,15 @@ def requested_shape(req: FhirRequest) -> tuple[str | None, list[str] | None]:
     return summary, elements
 
 
-def shape_stored(req: FhirRequest, content: bytes, headers: dict[str, str]) -> FhirResponse:
-    """A stored resource as the response body, reduced when the request asks for it."""
+def shape_stored(req: FhirRequest, content: bytes | dict[str, Any], headers: dict[str, str]) -> FhirResponse:
+    """A stored resource (bytes, or an already masked dict) as the response body,
+    reduced when the request asks for it."""
     summary, elements = requested_shape(req)
     if summary == "count":
         raise BadRequest("_summary=count applies to searches only", expression=["_summary"])
     if summary is None and not elements:
+        if isinstance(content, dict):
+            return FhirResponse(200, resource=content, headers=headers)
         return FhirResponse(200, body=content, headers=headers)
-    return FhirResponse(200, resource=shape_resource(orjson.loads(content), summary, elements),
-                        headers=headers)
+    resource = content if isinstance(content, dict) else orjson.loads(content)
+    return FhirResponse(200, resource=shape_resource(resource, summary, elements), headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fhirip.errors import Gone, NotFound
+from fhirip.interactions.access import ensure_visible, masked_body
 from fhirip.interactions.context import Context
 from fhirip.interactions.read import state_of
 from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers
@@ -14,6 +15,7 @@ def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
     version = req.version_id or ""
     if not (version.isascii() and version.isdigit()) or len(version) > 9:
         raise NotFound(f"Version '{req.version_id}' of {req.res_type}/{req.res_id} is not known")
+    ensure_visible(ctx, req.res_type, req.res_id)
     stored = ctx.tx.read(req.res_type, req.res_id, int(req.version_id))
     if stored is None:
         raise NotFound(f"Version {req.version_id} of {req.res_type}/{req.res_id} is not known")
@@ -21,4 +23,4 @@ def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
     if stored.deleted:
         raise Gone(f"Version {req.version_id} of {req.res_type}/{req.res_id} is a deletion",
                    headers=headers)
-    return shape_stored(req, stored.content or b"", headers)
+    return shape_stored(req, masked_body(ctx, stored.content or b""), headers)

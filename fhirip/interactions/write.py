@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from fhirip.errors import Issue, PreconditionFailed, Unprocessable
+from fhirip.interactions.access import check_write, visible_keys
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, parse_etag
 from fhirip.model.references import LocalReference, local_references
@@ -35,6 +36,7 @@ def check_if_match(req: FhirRequest, current: Current | None) -> None:
 def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
          method: str) -> tuple[Current, bytes, list[Issue]]:
     """Check and store one resource version; returns its state, bytes and warnings."""
+    check_write(ctx, resource, previous)
     warnings: list[Issue] = []
     errors: list[Issue] = []
     for hook in ctx.services.write_hooks:
@@ -52,8 +54,13 @@ def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
     return current, content, warnings
 
 
+# A stored document's references are its own; audit and provenance records only
+# mention what they are about, and must never stop it from being deleted.
+_UNLINKED = frozenset({"Bundle", "AuditEvent", "Provenance"})
+
+
 def _links(resource: dict[str, Any], ctx: Context) -> list[LocalReference]:
-    if resource["resourceType"] == "Bundle":  # a stored document's references are its own
+    if resource["resourceType"] in _UNLINKED:
         return []
     return local_references(resource, ctx.base_urls)
 
@@ -61,7 +68,7 @@ def _links(resource: dict[str, Any], ctx: Context) -> list[LocalReference]:
 def _dangling(ctx: Context, resource: dict[str, Any], links: list[LocalReference]) -> list[Issue]:
     own = (resource["resourceType"], resource["id"])
     wanted = {(link.res_type, link.res_id) for link in links} - {own}
-    found = ctx.tx.existing(wanted)
+    found = visible_keys(ctx, wanted)
     missing = [link for link in links if (link.res_type, link.res_id) in wanted - found]
     return dangling_error(missing).issues if missing else []
 
@@ -69,5 +76,6 @@ def _dangling(ctx: Context, resource: dict[str, Any], links: list[LocalReference
 def dangling_error(missing: list[LocalReference]) -> Unprocessable:
     """The error for references to local resources that do not exist."""
     issues = [Issue("error", "not-found", f"{link.path} refers to {link.res_type}/{link.res_id}, which "
-                    "does not exist on this server", (link.path,)) for link in missing]
+                    "does not exist on this server or is not visible to the caller", (link.path,))
+              for link in missing]
     return Unprocessable(issues[0].diagnostics if issues else "", issues=issues)

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
@@ -271,27 +282,40 @@ class Tx:
 
     def history(self, *, res_type: str | None = None, res_id: str | None = None,
                 since: datetime | None = None, at: tuple[datetime, datetime] | None = None,
-                before_seq: int | None = None, limit: int = 50) -> list[StoredVersion]:
-        """Versions newest first; `before_seq` pages back through them stably."""
-        query = self._history_query(select(*_VERSION_COLUMNS), res_type, res_id, since, at)
+                before_seq: int | None = None, limit: int = 50,
+                policy: Callable[[Any], Any] | None = None) -> list[StoredVersion]:
+        """Versions newest first; `before_seq` pages back through them stably.
+
+        `policy` restricts them to resources whose current row it admits.
+        """
+        query = self._history_query(select(*_VERSION_COLUMNS), res_type, res_id, since, at, policy)
         if before_seq is not None:
             query = query.where(resource_version.c.seq < before_seq)
         query = query.order_by(resource_version.c.seq.desc()).limit(limit)
         return [StoredVersion(*row) for row in self.conn.execute(query)]
 
     def history_count(self, *, res_type: str | None = None, res_id: str | None = None,
-                      since: datetime | None = None, at: tuple[datetime, datetime] | None = None) -> int:
+                      since: datetime | None = None, at: tuple[datetime, datetime] | None = None,
+                      policy: Callable[[Any], Any] | None = None) -> int:
         query = self._history_query(select(func.count()).select_from(resource_version),
-                                    res_type, res_id, since, at)
+                                    res_type, res_id, since, at, policy)
         return int(self.conn.execute(query).scalar_one())
 
     @staticmethod
     def _history_query(query: Any, res_type: str | None, res_id: str | None,
-                       since: datetime | None, at: tuple[datetime, datetime] | None) -> Any:
+                       since: datetime | None, at: tuple[datetime, datetime] | None,
+                       policy: Callable[[Any], Any] | None = None) -> Any:
         if res_type is not None:
             query = query.where(resource_version.c.res_type == res_type)
+        else:
+            # The system history lists changes to the record. The audit trail grows with
+            # every request (reads too) and is read as AuditEvent history or search.
+            query = query.where(resource_version.c.res_type != "AuditEvent")
         if res_id is not None:
             query = query.where(resource_version.c.res_id == res_id)
+        if policy is not None:
+            row = resource.alias("permitted")
+            query = query.where(resource_version.c.rid.in_(select(row.c.rid).where(policy(row))))
         if since is not None:
             query = query.where(resource_version.c.last_updated >= since)
         if at is not None:

@@ -50,3 +50,14 @@ def id_from_location(location: str) -> str:
     """'<base>/Patient/abc/_history/1' → 'abc'."""
     return location.split("/_history/")[0].rsplit("/", 1)[1]
 
+
+
+def data_versions(fhir) -> int:
+    """Versions of everything but AuditEvents in the system history.
+
+    Every request leaves an AuditEvent, so "nothing was stored" means no version of
+    any other type (the test stores are small: one page holds them all).
+    """
+    bundle = fhir.get("/_history", params={"_count": "1000"}).json()
+    return sum(1 for entry in bundle.get("entry", [])
+               if entry["request"]["url"].split("/")[0] != "AuditEvent")

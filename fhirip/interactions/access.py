@@ -1,0 +1,108 @@
+"""Applying the caller's consent decision to each interaction.
+
+https://hl7.org/fhir/R4/security.html
+
+`fhirip.consent.decide` turns the caller and the current Consents into an
+AccessPolicy once per request; this module is where the interactions consult
+it. A resource the caller may not see behaves exactly as one that does not exist
+(404 with the same words), so no answer, count or error reveals it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from fhirip.errors import Forbidden, NotFound
+from fhirip.interactions.context import Context
+from fhirip.store import Current
+from fhirip.store.schema import resource
+
+_VISIBLE = resource.alias("visible")
+
+
+def not_found(res_type: str | None, res_id: str | None) -> NotFound:
+    """The one answer for a resource that does not exist or may not be seen."""
+    return NotFound(f"Resource {res_type}/{res_id} is not known")
+
+
+def authorize(ctx: Context, interaction: str, res_type: str | None) -> None:
+    """The upper bound of scopes and role, before any data is touched."""
+    if ctx.access is not None and not ctx.access.may(interaction, res_type):
+        what = f" on {res_type}" if res_type else ""
+        raise Forbidden(f"The caller is not permitted to {interaction}{what}")
+
+
+def refuse_hidden_parameters(ctx: Context, res_type: str | None, params: list[tuple[str, str]]) -> None:
+    """Search parameters on content the caller sees only in the administrative view."""
+    if ctx.access is None or res_type is None:
+        return
+    hidden = ctx.access.hidden_search_params(res_type)
+    for name, _ in params:
+        if name.split(":")[0].split(".")[0] in hidden:
+            raise Forbidden(f"The caller may not search {res_type} by '{name}'", expression=[name])
+
+
+def is_visible(ctx: Context, res_type: str, res_id: str) -> bool:
+    """May the caller see the current row of `res_type/res_id` (deleted or not)?"""
+    if ctx.access is None:
+        return True
+    query = select(_VISIBLE.c.rid).where(_VISIBLE.c.res_type == res_type, _VISIBLE.c.res_id == res_id,
+                                         ctx.access.sql(_VISIBLE))
+    return ctx.tx.conn.execute(query).first() is not None
+
+
+def ensure_visible(ctx: Context, res_type: str, res_id: str) -> None:
+    """404, in the words used for an unknown id, unless the caller may see the resource."""
+    if not is_visible(ctx, res_type, res_id):
+        raise not_found(res_type, res_id)
+
+
+def client_ids_allowed(ctx: Context) -> bool:
+    """Creating under a client-chosen id would tell the caller whether the id is taken, so
+    only callers that see every resource of their types (system clients, internal jobs) may."""
+    from fhirip.auth import ActorKind
+
+    return ctx.access is None or (ctx.actor is not None and ctx.actor.kind is ActorKind.SYSTEM)
+
+
+def check_write(ctx: Context, new: dict[str, Any], previous: Current | None) -> None:
+    """May the caller store this version? 404 for an unseen target, 403 for a refused write."""
+    if ctx.access is None:
+        return
+    before = None
+    if previous is not None and not previous.deleted:
+        ensure_visible(ctx, previous.res_type, previous.res_id)
+        stored = ctx.tx.read(previous.res_type, previous.res_id)
+        before = orjson.loads(stored.content) if stored and stored.content else None
+    elif previous is not None and previous.deleted:
+        ensure_visible(ctx, previous.res_type, previous.res_id)
+    decision = ctx.access.can_write(ctx.tx.conn, new, before)
+    if not decision.permitted:
+        raise Forbidden(decision.reason)
+
+
+def check_delete(ctx: Context, current: Current) -> None:
+    if ctx.access is None:
+        return
+    ensure_visible(ctx, current.res_type, current.res_id)
+    stored = ctx.tx.read(current.res_type, current.res_id)
+    decision = ctx.access.can_delete(ctx.tx.conn, orjson.loads(stored.content or b"{}"))
+    if not decision.permitted:
+        raise Forbidden(decision.reason)
+
+
+def visible_keys(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (type, id) pairs exist and may be seen (all existing ones without a policy)."""
+    if ctx.access is None:
+        return ctx.tx.existing(keys)
+    return ctx.access.visible(ctx.tx.conn, keys)
+
+
+def masked_body(ctx: Context, content: bytes) -> bytes | dict[str, Any]:
+    """Stored bytes as the caller may see them: masked for the administrative view."""
+    if ctx.access is None or not ctx.access.masks:
+        return content
+    return ctx.access.mask(orjson.loads(content))

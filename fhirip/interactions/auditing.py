@@ -1,0 +1,131 @@
+"""An AuditEvent for every interaction, allowed or denied, stored before the response leaves.
+
+https://hl7.org/fhir/R4/auditevent.html
+
+The event names who asked (and for which organisation, with which purpose of
+use), which resources and which patients were touched, and the outcome. Writes
+record it in their own transaction; reads and refusals in a short transaction of
+its own, so a read never holds the store's write lock longer than the insert.
+AuditEvents are append-only: no API interaction may change them, and they hold
+no links, so they never block deleting what they mention.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from fhirip.audit import audit_event, outcome_for_status
+from fhirip.consent.compartment import patients_of
+from fhirip.interactions.context import Context
+from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.model.resources import is_valid_id
+from fhirip.store import Store, Tx
+
+MAX_REFERENCES = 200  # a large search is recorded by its first resources and its query
+
+
+def audit_interaction(route_interaction: str, response: FhirResponse | None = None) -> str:
+    if route_interaction.startswith("operation:"):
+        return "operation"
+    if route_interaction == "batch" and response is not None and response.resource is not None \
+            and response.resource.get("type") == "transaction-response":
+        return "transaction"
+    return route_interaction
+
+
+def touched(ctx: Context, req: FhirRequest, response: FhirResponse) -> list[dict[str, Any]]:
+    """The resources an interaction returned or wrote, as JSON (capped)."""
+    if response.body is not None and response.headers.get("Content-Type") is None:
+        return [orjson.loads(response.body)]
+    found: list[dict[str, Any]] = []
+    keys: list[tuple[str, str]] = []
+    bundle = response.resource
+    if isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle":
+        for entry in bundle.get("entry", [])[:MAX_REFERENCES]:
+            item = entry.get("resource")
+            if isinstance(item, dict) and item.get("resourceType") not in (None, "OperationOutcome"):
+                found.append(item)
+            else:
+                url = entry.get("fullUrl") or (entry.get("response") or {}).get("location") or ""
+                parts = url.split("/_history/")[0].rstrip("/").split("/")
+                if len(parts) >= 2:
+                    keys.append((parts[-2], parts[-1]))
+    elif req.res_type and req.res_id:
+        keys.append((req.res_type, req.res_id))
+    if keys:
+        found += [orjson.loads(c) for c in ctx.tx.read_many(keys).values()]
+    return found
+
+
+def success_event(ctx: Context, req: FhirRequest, route_interaction: str,
+                  response: FhirResponse, client_address: str | None) -> dict[str, Any]:
+    resources = touched(ctx, req, response)
+    refs = [f"{r['resourceType']}/{r['id']}" for r in resources if "id" in r]
+    patients = sorted({p for r in resources for p in patients_of(r)})
+    access = ctx.access
+    consents = sorted({c for p in patients for c in access.consents_for(p)}) if access else []
+    return audit_event(
+        access.resolved_actor if access else ctx.actor,
+        interaction=audit_interaction(route_interaction, response),
+        outcome=outcome_for_status(response.status), resource_refs=refs,
+        patient_refs=[f"Patient/{p}" for p in patients], request_url=_printable(req.url or req.base_url),
+        method=req.method, status=response.status,
+        break_the_glass=bool(access and access.break_the_glass), recorded=_now(),
+        consent_refs=consents, client_address=client_address)
+
+
+def failure_event(actor: Any, req: FhirRequest, route_interaction: str | None, status: int,
+                  client_address: str | None) -> dict[str, Any]:
+    refs = [f"{req.res_type}/{req.res_id}"] if req.res_type and req.res_id and is_valid_id(req.res_id) else []
+    return audit_event(
+        actor, interaction=audit_interaction(route_interaction or "read"),
+        outcome=outcome_for_status(status), resource_refs=refs, patient_refs=[],
+        request_url=_printable(req.url or req.base_url), method=req.method, status=status,
+        break_the_glass=False, recorded=_now(), client_address=client_address)
+
+
+def store_event(tx: Tx, event: dict[str, Any]) -> None:
+    event["id"] = str(uuid.uuid4())
+    tx.write(event, method="POST", previous=None)
+
+
+def store_events(store: Store, events: list[dict[str, Any]]) -> None:
+    def work(tx: Tx) -> None:
+        for event in events:
+            store_event(tx, event)
+
+    store.run(work, write=True)
+
+
+def record_refusal(services: Any, req: FhirRequest, status: int, client_address: str | None) -> None:
+    """Audit a request refused before it reached the core (no or a bad token, a bad body)."""
+    store_events(services.store, [failure_event(None, req, None, status, client_address)])
+
+
+def break_the_glass_notices(ctx: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Communications to the coordinators of every patient reached by emergency access."""
+    from fhirip.consent.emergency import break_the_glass_notice
+
+    if ctx.access is None or not ctx.access.break_the_glass:
+        return []
+    notices = []
+    for entity in event.get("entity", []):
+        reference = (entity.get("what") or {}).get("reference", "")
+        if reference.startswith("Patient/"):
+            notice = break_the_glass_notice(ctx.tx.conn, ctx.access, reference.split("/", 1)[1], event.get("id"))
+            if notice is not None:
+                notices.append(notice)
+    return notices
+
+
+def _printable(url: str) -> str:
+    """The URL as recorded: control characters (a request may carry %00) dropped, length capped."""
+    return "".join(c for c in url if c.isprintable())[:2000]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
