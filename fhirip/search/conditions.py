@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -67,8 +67,11 @@ class RidSet:
     def test(self, outer_rid: Any, *, drive: bool = False) -> ColumnElement[bool]:
         if drive and not self.negated:
             return outer_rid.in_(self.select)
+        # OFFSET 0 keeps PostgreSQL from turning the check into a join: its estimates of
+        # (type, parameter, value) multiply as if independent, so for `status=active` it
+        # would expect a few matches and hash them all instead of stopping at the LIMIT.
         found = exists((self.correlated if self.correlated is not None else self.select)
-                       .where(self.rid == outer_rid))
+                       .where(self.rid == outer_rid).offset(0))
         return not_(found) if self.negated else found
 
 
