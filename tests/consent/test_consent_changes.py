@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import consent_world as world
-from conftest import World, put_all
+from consent_support import World, put_all
 
 
 def test_withdrawn_consent_leaves_nothing_on_the_next_request(w: World) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import consent_world as world
-from conftest import World
+from consent_support import World
 
 KARI_RECORD = ["CarePlan/plan-kari", "Goal/goal-kari", "Observation/obs-kari"]
 

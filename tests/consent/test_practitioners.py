@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import consent_world as world
-from conftest import World
+from consent_support import World
 
 
 def test_team_member_through_practitioner_role_reads_the_plan(w: World) -> None:

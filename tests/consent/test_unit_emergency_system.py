@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import consent_world as world
-from conftest import World
+from consent_support import World
 
 from fhirip.consent.administrative import MASKED_LABEL
 
