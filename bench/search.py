@@ -23,12 +23,17 @@ from sqlalchemy import select
 from bench.bulk_load import load
 from bench.generate import FNR, MUNICIPALITIES, PRACTITIONERS_PER_MUNICIPALITY, TIERS, plan
 from bench.run import database
+from fhirip.auth.actor import Actor
 from fhirip.bootstrap import build_services
 from fhirip.config import Settings
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
 from fhirip.store import Store
 from fhirip.store.schema import resource
+
+# A backend client with every system scope: decided and audited like any caller.
+SYSTEM_ACTOR = Actor.from_claims({"sub": "bench-search", "client_id": "bench-search",
+                                  "scope": "system/*.cruds"})
 
 Query = Callable[[random.Random], tuple[str, list[tuple[str, str]]]]
 
@@ -58,7 +63,7 @@ def measure(services, query: Query, repeats: int, seed: int = 3) -> list[float]:
         res_type, params = query(rng)
         request = FhirRequest(method="GET", params=params, base_url="http://bench")
         started = time.perf_counter()
-        response = handle(services, request, [res_type])
+        response = handle(services, request, [res_type], SYSTEM_ACTOR)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status == 200
     return timings
