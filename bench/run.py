@@ -20,6 +20,8 @@ import orjson
 
 from bench.loadgen import Result, run, shuffled
 from bench.servers import THREADS, WORKERS, Gunicorn
+from fhirip.auth.devkeys import DevKeys
+from fhirip.demo import synthetic_fnr
 from fhirip.testing.postgres import TemporaryPostgres
 
 JSON = {"Content-Type": "application/fhir+json"}
@@ -35,15 +37,16 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def patient(i: int) -> dict:
+    fnr = synthetic_fnr(1 + i % 28, 1 + i % 12, 50 + i % 40, i % 900)
     return {"resourceType": "Patient", "id": f"p{i}", "active": True,
-            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": f"{10000000000 + i}"}],
+            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}],
             "name": [{"family": f"Nordmann{i}", "given": ["Kari", "Benchmark"]}],
             "gender": "female", "birthDate": "1980-05-17",
             "address": [{"line": [f"Fjordveien {i}"], "postalCode": "5000", "city": "Bergen"}]}
 
 
-def seed(url: str, count: int, batch: int = 200) -> None:
-    with httpx.Client(base_url=url, timeout=120) as client:
+def seed(url: str, count: int, token: str, batch: int = 200) -> None:
+    with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
         for start in range(0, count, batch):
             entries = [{"resource": patient(i), "request": {"method": "PUT", "url": f"Patient/p{i}"}}
                        for i in range(start, min(count, start + batch))]
@@ -52,26 +55,31 @@ def seed(url: str, count: int, batch: int = 200) -> None:
             response.raise_for_status()
 
 
-def workloads(url: str, ids: list[str], seconds: float, requests: int) -> list[Result]:
+def workloads(url: str, ids: list[str], seconds: float, requests: int, token: str) -> list[Result]:
     order = shuffled(ids)
     bodies = {i: orjson.dumps(patient(int(i[1:])) | {"active": False}) for i in order[:2000]}
     update_ids = list(bodies)
+    auth = {"Authorization": f"Bearer {token}"}
     return [
         run("read by id", url, lambda n: ("GET", f"/Patient/{order[n % len(order)]}", b"", {}),
-            max_seconds=seconds, max_requests=requests),
+            max_seconds=seconds, max_requests=requests, headers=auth),
         run("update (PUT)", url, lambda n: ("PUT", f"/Patient/{update_ids[n % len(update_ids)]}",
                                             bodies[update_ids[n % len(update_ids)]], JSON),
-            max_seconds=seconds, max_requests=requests),
+            max_seconds=seconds, max_requests=requests, headers=auth),
     ]
 
 
 def bench_store(kind: str, patients: int, seconds: float, requests: int) -> list[tuple[str, Result, Result | None]]:
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as db_url:
-        env = {"FHIRIP_DATABASE_URL": db_url, "FHIRIP_DATA_DIR": tmp}
+        env = {"FHIRIP_DATABASE_URL": db_url, "FHIRIP_DATA_DIR": tmp,
+               "FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS": "true"}
+        # A system client: consent is decided and every request audited, as for any caller.
+        token = DevKeys.load_or_create(tmp).mint(
+            {"sub": "bench", "client_id": "bench", "scope": "system/*.cruds"}, lifetime=86400)
         with Gunicorn("server.wsgi:app", env) as url:
-            seed(url, patients)
+            seed(url, patients, token)
             ids = [f"p{i}" for i in range(patients)]
-            ours = workloads(url, ids, seconds, requests)
+            ours = workloads(url, ids, seconds, requests, token)
         with Gunicorn("bench.floor_app:app", {"FLOOR_DATABASE_URL": db_url}, ready_path="/Patient/p0") as floor_url:
             order = shuffled(ids)
             floor = run("read by id", floor_url, lambda n: ("GET", f"/Patient/{order[n % len(order)]}", b"", {}),
@@ -87,7 +95,8 @@ def main() -> int:
     parser.add_argument("--stores", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"gunicorn {WORKERS} workers x {THREADS} threads (gthread); driver: 8 keep-alive connections")
+          f"gunicorn {WORKERS} workers x {THREADS} threads (gthread); driver: 8 keep-alive connections; "
+          "a system client's bearer token: consent decided and every request audited")
     print(f"data: {args.patients} Patients; bound per workload: {args.seconds:.0f} s or {args.requests} requests\n")
     rows = []
     for kind in args.stores.split(","):

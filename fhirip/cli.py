@@ -81,6 +81,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from fhirip.search.index import reindex_all
+    from fhirip.store import Store
+
+    store = Store(_settings(args).effective_database_url)
+    store.migrate()
+    count = store.run(lambda tx: reindex_all(tx.conn), write=True)
+    store.dispose()
+    print(f"reindexed {count} resources")
+    return 0
+
+
 def cmd_load_demo(args: argparse.Namespace) -> int:
     print("loaded" if load_demo(_settings(args)) else "demo data already present")
     return 0
@@ -153,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-demo", action="store_true", help="start empty, without the demo data")
     serve.set_defaults(func=cmd_serve)
     for name, func, text in (("migrate", cmd_migrate, "bring the schema to the newest revision"),
+                             ("reindex", cmd_reindex, "rebuild the search index from the current versions"),
                              ("load-demo", cmd_load_demo, "load the demo data set")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
