@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, true, tuple_
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.auth.actor import Actor, ActorKind
@@ -118,6 +118,8 @@ class AccessPolicy:
     def sql(self, alias: FromClause) -> ColumnElement[bool]:
         """The rows of `resource` (as `alias`) the actor may read."""
         conditions: list[ColumnElement[bool]] = []
+        if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None:
+            return true()  # every row of every type (a system client with `system/*` scopes)
         if self.open_types:
             conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
         for access, patient_ids in policy_sql.grouped(self.grants):
