@@ -23,7 +23,8 @@ from fhirip.model.resources import check_resource, parse_resource
 def create(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource = (check_resource(req.resource, req.res_type) if req.resource is not None
                 else parse_resource(req.body or b"", req.res_type))
-    if req.if_none_exist:
+    # Inside a transaction the match was settled before any entry ran (bundle._assign_ids).
+    if req.if_none_exist and req.assigned_id is None:
         existing = existing_match(ctx, req)
         if existing is not None:
             return existing
