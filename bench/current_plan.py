@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.bulk_load import load
-from bench.generate import plans
+from bench.generate import Plan, plan
+from fhirip.auth import Actor
 from fhirip.bootstrap import build_services
 from fhirip.config import Settings
 from fhirip.demo import FNR
@@ -59,38 +60,53 @@ def timed(call: Callable[[], int], rounds: int) -> list[float]:
     return samples
 
 
+def coordinator_claims(generated: Plan) -> dict[str, str]:
+    """The plan's coordinator as a caller: consented through the care team, as in real use."""
+    team = next(r for r in generated.resources if r["resourceType"] == "CareTeam")
+    member = team["participant"][0]["member"]["reference"]  # the coordinator: pr-<m>-<p>
+    municipality, number = member.rsplit("-", 2)[1:]
+    hpr = str(1_000_000 + int(municipality) * 1000 + int(number))
+    return {"sub": f"hpr-{hpr}", "helseid://claims/hpr/hpr_number": hpr, "scope": "user/*.rs", "iss": "bench"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plans", type=int, default=2000)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", help="a store already loaded with bench.bulk_load (the same --plans)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as url:
-        store = Store(url)
-        store.migrate()
-        written, seconds = load(store, args.plans, progress=False)
-        store.dispose()
+    with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as fresh:
+        url = args.database or fresh
+        written, seconds = 0, 0.0
+        if not args.database:
+            store = Store(url)
+            store.migrate()
+            written, seconds = load(store, args.plans, progress=False)
+            store.dispose()
         services = build_services(Settings(data_dir=Path(tmp), database_url=url,
                                            allow_synthetic_identifiers=True))
-        people = [(p.fnr, next(r["id"] for r in p.resources if r["resourceType"] == "CarePlan"))
-                  for p in plans(args.plans)]
         chooser = random.Random(7)
+        sample = [plan(i) for i in chooser.sample(range(args.plans), min(args.plans, 2000))]
+        people = [(p.fnr, next(r["id"] for r in p.resources if r["resourceType"] == "CarePlan"),
+                   Actor.from_claims(coordinator_claims(p))) for p in sample]
 
         def current() -> int:
-            fnr, _ = chooser.choice(people)
+            fnr, _, actor = chooser.choice(people)
             request = FhirRequest("GET", params=[("patient-identifier", f"{FNR}|{fnr}")], base_url="")
-            return handle(services, request, ["CarePlan", "$current"]).status
+            return handle(services, request, ["CarePlan", "$current"], actor).status
 
         def read() -> int:
-            _, plan_id = chooser.choice(people)
-            return handle(services, FhirRequest("GET", base_url=""), ["CarePlan", plan_id]).status
+            _, plan_id, actor = chooser.choice(people)
+            return handle(services, FhirRequest("GET", base_url=""), ["CarePlan", plan_id], actor).status
 
         timed(current, 20), timed(read, 20)  # warm caches and compiled statements
         current_ms, read_ms = percentiles(timed(current, args.calls)), percentiles(timed(read, args.calls))
         services.store.dispose()
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"store: {args.store}; {args.plans} plans, {written} resources (loaded in {seconds:.1f} s); "
-          f"{args.calls} calls each, in-process, one transaction per call")
+    loaded = f"{written} resources loaded in {seconds:.1f} s" if written else "a store loaded beforehand"
+    print(f"store: {args.store}; {args.plans} plans, {loaded}; {args.calls} calls each, in-process, "
+          "as the plan's coordinator (consent decided, every call audited)")
     for name, found in (("$current", current_ms), ("read CarePlan/[id]", read_ms)):
         print(f"{name:>20}: p50 {found['p50']:.2f} ms  p95 {found['p95']:.2f} ms  "
               f"p99 {found['p99']:.2f} ms  mean {found['mean']:.2f} ms")
