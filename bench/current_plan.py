@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database", help="a store already loaded with bench.bulk_load (the same --plans)")
+    parser.add_argument("--callers", type=int,
+                        help="only this many coordinators call, each for their own plans (a clinician "
+                             "working through a list: their decision is reused); default: every call "
+                             "comes from another plan's coordinator")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as fresh:
         url = args.database or fresh
@@ -88,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                                            allow_synthetic_identifiers=True))
         chooser = random.Random(7)
         sample = [plan(i) for i in chooser.sample(range(args.plans), min(args.plans, 2000))]
+        if args.callers:
+            chosen = {coordinator_claims(p)["helseid://claims/hpr/hpr_number"] for p in sample[:args.callers]}
+            sample = [p for p in sample if coordinator_claims(p)["helseid://claims/hpr/hpr_number"] in chosen]
+        actors = {hpr: Actor.from_claims(claims) for claims in map(coordinator_claims, sample)
+                  for hpr in [claims["helseid://claims/hpr/hpr_number"]]}
         people = [(p.fnr, next(r["id"] for r in p.resources if r["resourceType"] == "CarePlan"),
-                   Actor.from_claims(coordinator_claims(p))) for p in sample]
+                   actors[coordinator_claims(p)["helseid://claims/hpr/hpr_number"]]) for p in sample]
 
         def current() -> int:
             fnr, _, actor = chooser.choice(people)
@@ -106,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     loaded = f"{written} resources loaded in {seconds:.1f} s" if written else "a store loaded beforehand"
     print(f"store: {args.store}; {args.plans} plans, {loaded}; {args.calls} calls each, in-process, "
-          "as the plan's coordinator (consent decided, every call audited)")
+          "as the plan's coordinator (consent decided, every call audited); "
+          + (f"{len({id(a) for *_, a in people})} coordinators calling" if args.callers
+             else "every call from another plan's coordinator"))
     for name, found in (("$current", current_ms), ("read CarePlan/[id]", read_ms)):
         print(f"{name:>20}: p50 {found['p50']:.2f} ms  p95 {found['p95']:.2f} ms  "
               f"p99 {found['p99']:.2f} ms  mean {found['mean']:.2f} ms")

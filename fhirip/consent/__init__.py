@@ -7,7 +7,8 @@ writes, and `mask()` for the coordinating unit's administrative view.
 """
 
 from fhirip.consent.access import Access, Basis
+from fhirip.consent.cache import decide_cached
 from fhirip.consent.decide import BREAK_THE_GLASS_MINUTES, decide
 from fhirip.consent.policy import AccessPolicy, Decision
 
-__all__ = ["BREAK_THE_GLASS_MINUTES", "Access", "AccessPolicy", "Basis", "Decision", "decide"]
+__all__ = ["BREAK_THE_GLASS_MINUTES", "Access", "AccessPolicy", "Basis", "Decision", "decide", "decide_cached"]

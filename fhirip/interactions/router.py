@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fhirip import operations
 from fhirip.auth import Actor
-from fhirip.consent import decide
+from fhirip.consent.cache import decide_cached
 from fhirip.errors import FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
@@ -181,7 +181,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
 
     def work(tx: Tx) -> FhirResponse:
         after.clear()
-        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
+        access = decide_cached(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
         authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)

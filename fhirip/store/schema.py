@@ -80,6 +80,8 @@ resource_version = Table(
     Index(None, "rid", "version"),
     Index(None, "last_updated"),
     Index(None, "res_type", "last_updated"),
+    # The newest version of a type in one index seek: the consent layer's change marker.
+    Index(None, "res_type", "seq"),
 )
 
 resource_link = Table(

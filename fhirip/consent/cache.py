@@ -1,0 +1,95 @@
+"""Reusing a decision until anything it was made from changes.
+
+A decision reads the caller's consents, care teams, relations and identities; for a
+practitioner on many teams that is hundreds of resources. Those inputs change far
+less often than they are read, so a decision is kept and reused while
+
+- no Consent, CareTeam, Patient, RelatedPerson, Practitioner, PractitionerRole,
+  Organization or EpisodeOfCare has been written since (the newest version sequence
+  of each of those types, read in one statement of index seeks, is part of the key:
+  a withdrawn consent changes it, so the next request decides afresh), and
+- it is younger than `MAX_AGE` (periods, ages and break-the-glass windows run out
+  with time, not with writes).
+
+The key also holds everything of the caller the decision depends on, so two
+callers never share one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from fhirip.auth import Actor
+from fhirip.consent.policy import AccessPolicy
+from fhirip.store.schema import resource_version
+
+INPUT_TYPES = ("Consent", "CareTeam", "Patient", "RelatedPerson", "Practitioner", "PractitionerRole",
+               "Organization", "EpisodeOfCare")
+MAX_AGE = timedelta(seconds=10)
+MAX_ENTRIES = 4096
+
+_MARKER = select(*[select(func.max(resource_version.c.seq))
+                   .where(resource_version.c.res_type == res_type).scalar_subquery()
+                   for res_type in INPUT_TYPES])
+
+
+def change_marker(conn: Connection) -> tuple[Any, ...]:
+    """The newest version sequence of every type a decision reads."""
+    return tuple(conn.execute(_MARKER).one())
+
+
+def actor_key(actor: Actor, token_issued_at: datetime | None) -> tuple[Any, ...]:
+    return (actor.sub, actor.kind, actor.issuer, actor.client_id, actor.hpr_number, actor.person_id,
+            actor.org_number, actor.roles, actor.scopes, actor.purpose_of_use, actor.btg_reason,
+            token_issued_at)
+
+
+class DecisionCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_age: timedelta = MAX_AGE):
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self._entries: OrderedDict[tuple[Any, ...], AccessPolicy] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], now: datetime) -> AccessPolicy | None:
+        with self._lock:
+            policy = self._entries.get(key)
+            if policy is None:
+                return None
+            if now - policy.decided_at > self.max_age:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return policy
+
+    def put(self, key: tuple[Any, ...], policy: AccessPolicy) -> None:
+        with self._lock:
+            self._entries[key] = policy
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+_CACHE = DecisionCache()
+
+
+def decide_cached(conn: Connection, actor: Actor | None, *, token_issued_at: datetime | None = None,
+                  cache: DecisionCache = _CACHE) -> AccessPolicy:
+    """`decide`, reused while its inputs are unchanged (see the module docstring)."""
+    from fhirip.consent.decide import decide
+
+    if actor is None:
+        return decide(conn, actor, token_issued_at=token_issued_at)
+    now = datetime.now(UTC)
+    key = (actor_key(actor, token_issued_at), change_marker(conn), conn.dialect.name,
+           str(conn.engine.url))
+    policy = cache.get(key, now)
+    if policy is None:
+        policy = decide(conn, actor, now=now, token_issued_at=token_issued_at)
+        cache.put(key, policy)
+    return policy
