@@ -3,6 +3,7 @@
 https://hl7.org/fhir/R4/search.html#ptypes (matching rules per parameter type)
 https://hl7.org/fhir/R4/search.html#prefix (prefixes and date ranges)
 
+The matching of single values per parameter type is in `fhirip.search.matchers`.
 A criterion turns into a `RidSet`: a SELECT of rids that the main query tests
 with `rid IN (...)` (the most selective one, which then drives the query) or a
 correlated EXISTS / NOT EXISTS (the others). Chains and `_has` join the
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -26,7 +26,6 @@ from sqlalchemy import (
     and_,
     exists,
     false,
-    literal,
     not_,
     or_,
     select,
@@ -36,22 +35,13 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import FromClause
 
 from fhirip.errors import BadRequest
-from fhirip.search import parameters as pv
 from fhirip.search.index import TABLES
+from fhirip.search.matchers import ValueSetExpander, date_match, value_match
 from fhirip.search.query import ChainCriterion, Criterion, HasCriterion, ValueCriterion
 from fhirip.search.registry import Registry, SearchParam
-from fhirip.search.values import (
-    MAX_INSTANT,
-    MIN_INSTANT,
-    approximate_margin,
-    implicit_range,
-    normalise_string,
-    prefix_upper_bound,
-)
 from fhirip.store.schema import resource, search_reference
 
 Policy = Callable[[FromClause], ColumnElement[bool]]
-ValueSetExpander = Callable[[str], "set[tuple[str, str]] | None"]
 
 
 @dataclass
@@ -152,7 +142,7 @@ def _resource_column(c: ValueCriterion, ctx: BuildContext) -> RidSet:
         return RidSet(r.c.rid, select(r.c.rid).where(_types_clause(r.c.res_type, c.types),
                                                      r.c.res_id.in_(ids)),
                       100, negated=c.modifier == "not")
-    conditions = [_date_match(r.c.last_updated, r.c.last_updated, v, ctx.now) for v in c.values]
+    conditions = [date_match(r.c.last_updated, r.c.last_updated, v, ctx.now) for v in c.values]
     return RidSet(r.c.rid, select(r.c.rid).where(_types_clause(r.c.res_type, c.types),
                                                  or_(*conditions)), 30)
 
@@ -168,7 +158,7 @@ def _value(c: ValueCriterion, ctx: BuildContext) -> RidSet:
     if c.modifier == "missing":
         return RidSet(table.c.rid, select(table.c.rid).where(scope), 5, negated=c.values[0])
     negated = c.modifier in ("not", "not-in")
-    match = or_(*[_value_match(table, param.type, c.modifier, v, ctx, c.name) for v in c.values])
+    match = or_(*[value_match(table, param.type, c.modifier, v, c.name, now=ctx.now, expand=ctx.expand) for v in c.values])
     correlated = None
     if param.type in _RANGE_TYPES:
         # Tested per resource, a range must not look like an index range to SQLite's planner
@@ -194,151 +184,6 @@ def _selectivity(param: SearchParam, modifier: str | None) -> int:
     return 30
 
 
-def _value_match(t: FromClause, kind: str, modifier: str | None, v: Any, ctx: BuildContext,
-                 name: str) -> ColumnElement[bool]:
-    if kind == "string":
-        return _string_match(t, modifier, v)
-    if kind == "token":
-        return _token_match(t, modifier, v, ctx, name)
-    if kind == "reference":
-        return _reference_match(t, modifier, v)
-    if kind == "date":
-        return _date_match(t.c.low, t.c.high, v, ctx.now)
-    if kind == "number":
-        return _number_match(t.c.value, v)
-    if kind == "quantity":
-        return _quantity_match(t, v)
-    if kind == "uri":
-        return _uri_match(t, modifier, v)
-    raise AssertionError(kind)
-
-
-def _string_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[bool]:
-    if modifier == "exact":
-        return and_(t.c.value == normalise_string(text), t.c.exact == text)
-    folded = normalise_string(text)
-    if not folded:
-        return false()
-    if modifier == "contains":
-        return t.c.value.like(f"%{_like_escape(folded)}%", escape="\\")
-    # starts-with as an index range; correct under byte order on both databases
-    return and_(t.c.value >= folded, t.c.value < prefix_upper_bound(folded))
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _token_match(t: FromClause, modifier: str | None, v: Any, ctx: BuildContext,
-                 name: str) -> ColumnElement[bool]:
-    if modifier == "text":
-        folded = normalise_string(v)
-        return and_(t.c.text >= folded, t.c.text < prefix_upper_bound(folded))
-    if modifier in ("in", "not-in"):
-        codes = ctx.expand(v) if ctx.expand else None
-        if codes is None:
-            raise BadRequest(f"Value set {v!r} of {name!r} is not known to this server",
-                             expression=(name,))
-        if not codes:
-            return false()
-        return tuple_(t.c.system, t.c.code).in_(sorted(codes))
-    if modifier == "of-type":
-        condition = and_(t.c.type_code == v.type_code, t.c.code == v.value)
-        return and_(condition, t.c.type_system == v.type_system) if v.type_system else condition
-    conditions = []
-    if v.code is not None:
-        conditions.append(t.c.code == v.code)
-    if v.system == "":
-        conditions.append(t.c.system.is_(None))
-    elif v.system is not None:
-        conditions.append(t.c.system == v.system)
-    return and_(*conditions)
-
-
-def _reference_match(t: FromClause, modifier: str | None, v: Any) -> ColumnElement[bool]:
-    if modifier == "identifier":
-        condition = t.c.ident_value == v.code
-        if v.system:
-            condition = and_(condition, t.c.ident_system == v.system)
-        return condition
-    if v.url is not None:
-        condition = t.c.url == v.url
-        return and_(condition, t.c.url_version == v.version) if v.version else condition
-    condition = t.c.target_id == v.target_id
-    if v.target_type:
-        condition = and_(condition, t.c.target_type == v.target_type)
-    return condition
-
-
-def _date_match(low: Any, high: Any, v: pv.DateValue, now: datetime) -> ColumnElement[bool]:
-    """The specification's date comparisons between the stored and the searched range."""
-    contained = and_(low >= v.low, high <= v.high)
-    match v.prefix:
-        case "eq":
-            return contained
-        case "ne":
-            return not_(contained)
-        case "gt":
-            return high > v.high
-        case "lt":
-            return low < v.low
-        case "ge":
-            return or_(high > v.high, contained)
-        case "le":
-            return or_(low < v.low, contained)
-        case "sa":
-            return low > v.high
-        case "eb":
-            return high < v.low
-        case "ap":
-            margin = approximate_margin(v.low, v.high, now)
-            start = max(MIN_INSTANT + margin, v.low) - margin
-            end = min(MAX_INSTANT - margin, v.high) + margin
-            return and_(low <= end, high >= start)
-    raise AssertionError(v.prefix)
-
-
-def _number_match(column: Any, v: Any) -> ColumnElement[bool]:
-    number: Decimal = v.number
-    low, high = implicit_range(number)
-    exact = float(number)
-    match v.prefix:
-        case "eq":
-            return and_(column >= low, column < high)
-        case "ne":
-            return or_(column < low, column >= high)
-        case "gt" | "sa":
-            return column > exact
-        case "lt" | "eb":
-            return column < exact
-        case "ge":
-            return column >= exact
-        case "le":
-            return column <= exact
-        case "ap":
-            margin = abs(exact) / 10
-            return and_(column >= exact - margin, column <= exact + margin)
-    raise AssertionError(v.prefix)
-
-
-def _quantity_match(t: FromClause, v: pv.QuantityValue) -> ColumnElement[bool]:
-    condition = _number_match(t.c.value, v)
-    if v.system:
-        condition = and_(condition, t.c.system == v.system)
-    if v.code:
-        unit = t.c.code == v.code if v.system else or_(t.c.code == v.code, t.c.unit == v.code)
-        condition = and_(condition, unit)
-    return condition
-
-
-def _uri_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[bool]:
-    if modifier == "below":
-        return and_(t.c.value >= text, t.c.value < prefix_upper_bound(text))
-    if modifier == "above":  # stored value is a prefix of the searched one
-        return literal(text).like(t.c.value + "%")
-    return t.c.value == text
-
-
 # -- composites: components in the same group ------------------------------------------------
 
 def _composite(c: ValueCriterion, ctx: BuildContext) -> RidSet:
@@ -351,7 +196,7 @@ def _composite(c: ValueCriterion, ctx: BuildContext) -> RidSet:
             t = ctx.alias(TABLES[kind])
             conditions += [_types_clause(t.c.res_type, c.types),
                            t.c.param == f"{param.code}${position}",
-                           _value_match(t, kind, None, part, ctx, c.name)]
+                           value_match(t, kind, None, part, c.name, now=ctx.now, expand=ctx.expand)]
             if tables:
                 conditions += [t.c.rid == tables[0].c.rid, t.c.grp == tables[0].c.grp]
             tables.append(t)
