@@ -25,7 +25,11 @@ log = logging.getLogger("fhirip.server")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+def create_app(settings: Settings | None = None, services: Services | None = None, *,
+               enforce: bool = True) -> Flask:
+    """The FHIR facade. `enforce=False` still authenticates callers but neither decides consent
+    nor audits: it exists only so `bench/` can measure what enforcement costs, and no setting or
+    environment variable reaches it."""
     settings = settings or Settings.from_env()
     services = services or build_services(settings)
     app = Flask("fhirip")
@@ -59,7 +63,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             except FhirError as refused:  # no caller, or a request that never reached the core
                 record_refusal(services, seen, refused.status, request.remote_addr)
                 raise
-            response = handle(services, req, segments, actor=actor, client_address=request.remote_addr)
+            response = handle(services, req, segments, actor=actor, client_address=request.remote_addr,
+                              internal=not enforce)
             return to_http(response, pretty=pretty(), head=request.method == "HEAD", wanted=req.accept)
         except FhirError as error:
             return error_response(error, pretty=pretty())
