@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.models import models
@@ -134,7 +135,8 @@ def _from_resource(resource: dict[str, Any]) -> SearchParam:
 class Registry:
     """All search parameters by resource type and by canonical URL."""
 
-    def __init__(self, definitions: list[dict[str, Any]]):
+    def __init__(self, definitions: list[dict[str, Any]], resource_types: Iterable[str] | None = None):
+        """`resource_types`: the types a search may name (default: those with parameters of their own)."""
         self.by_url: dict[str, SearchParam] = {}
         self._by_type: dict[str, dict[str, SearchParam]] = {}
         self._common: dict[str, SearchParam] = {}
@@ -146,6 +148,9 @@ class Registry:
                     self._common[param.code] = param
                 else:
                     self._by_type.setdefault(base, {})[param.code] = param
+        # Every type has the common parameters (_id, _lastUpdated, _tag, …), so a type
+        # without parameters of its own (Binary, Parameters, …) is searchable all the same.
+        self._types = frozenset(resource_types if resource_types is not None else self._by_type)
         self._extractors: dict[tuple[str, str], TypedExtractor | None] = {}
         compartment = json.loads(PATIENT_COMPARTMENT.read_text(encoding="utf-8"))
         self.patient_compartment: dict[str, tuple[str, ...]] = {
@@ -155,10 +160,10 @@ class Registry:
     # -- lookup ----------------------------------------------------------------------
 
     def resource_types(self) -> list[str]:
-        return sorted(self._by_type)
+        return sorted(self._types)
 
     def is_resource_type(self, name: str) -> bool:
-        return name in self._by_type
+        return name in self._types
 
     def get(self, res_type: str, code: str) -> SearchParam | None:
         """The parameter `code` of `res_type`, if it is defined and supported."""
@@ -252,8 +257,10 @@ def load_definitions() -> list[dict[str, Any]]:
 
 @cache
 def registry() -> Registry:
-    """The process-wide registry (definitions are read on first use)."""
-    return Registry(load_definitions())
+    """The process-wide registry (definitions are read on first use) over the storable types."""
+    from fhirip.model.resources import RESOURCE_TYPES
+
+    return Registry(load_definitions(), RESOURCE_TYPES)
 
 
 def params_for(res_type: str) -> dict[str, SearchParam]:
