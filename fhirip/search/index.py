@@ -11,7 +11,7 @@ one token row per coding, a Period one date row from start to end).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -277,11 +277,20 @@ def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, A
 
 
 def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
-    for table, rows in extract(registry(), res_type, resource).items():
-        if rows:
-            for row in rows:
-                row["rid"] = rid
-            conn.execute(_INSERTS[table.name], rows)
+    write_new_indexes(conn, [(rid, res_type, resource)])
+
+
+def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+    """Index rows of resources created in this transaction: one statement per table for them all."""
+    batch: dict[Table, list[dict]] = {}
+    for rid, res_type, resource in items:
+        for table, rows in extract(registry(), res_type, resource).items():
+            if rows:
+                for row in rows:
+                    row["rid"] = rid
+                batch.setdefault(table, []).extend(rows)
+    for table, rows in batch.items():
+        conn.execute(_INSERTS[table.name], rows)
 
 
 def delete_index(conn: Connection, rid: int) -> None:
