@@ -1,9 +1,11 @@
 """The project's own conformance resources, served like any other resource.
 
 StructureDefinitions (profiles/), CodeSystems, ValueSets and ConceptMaps
-(terminology/) and SearchParameters (profiles/search-parameters/) are loaded into
-the store at start-up, so `GET /ValueSet/ip-livsomrade` and `GET /StructureDefinition?url=…`
-work. A file that has not changed since the last start writes nothing.
+(terminology/), SearchParameters (profiles/search-parameters/) and the
+OperationDefinitions of the project's own operations (profiles/operations/) are
+loaded into the store at start-up, so `GET /ValueSet/ip-livsomrade`,
+`GET /OperationDefinition/handover` and `GET /StructureDefinition?url=…` work. A
+file that has not changed since the last start writes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from fhirip.interactions.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "profiles", ROOT / "terminology")
-TYPES = {"StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap", "SearchParameter"}
+TYPES = {"StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap", "SearchParameter",
+         "OperationDefinition"}
 
 
 def conformance_resources() -> Iterator[dict[str, Any]]:
