@@ -4,7 +4,10 @@ https://hl7.org/fhir/R4/operations.html
 
 An operation module calls `register(...)` at import; `load_all()` imports the
 built-in ones. The router and the CapabilityStatement read the registry, so a
-new operation needs no change anywhere else.
+new operation needs no change anywhere else but its OperationDefinition: each
+operation names one as `definition`, the official canonical for a standard
+operation, or for the project's own one of profiles/operations/ (loaded into the
+store with the other conformance resources, `fhirip.conformance`).
 """
 
 from __future__ import annotations
