@@ -24,6 +24,7 @@ class Result:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    first_error: str = ""  # the status and body of the first error response, to say what went wrong
 
     @property
     def count(self) -> int:
@@ -40,7 +41,7 @@ class Result:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("closed")
@@ -60,15 +61,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             close = True
         elif name == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
+    body = b""
     if chunked:
         while True:
             size = int((await reader.readline()).strip(), 16)
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:size] if status >= 400 else b""
             if size == 0:
                 break
     elif length:
-        await reader.readexactly(length)
-    return status, close
+        body = await reader.readexactly(length)
+    return status, close, body if status >= 400 else b""
 
 
 async def _worker(host: str, port: int, factory: RequestFactory, counter: list[int], limit: int,
@@ -88,7 +90,7 @@ async def _worker(host: str, port: int, factory: RequestFactory, counter: list[i
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
             writer.write(payload)
-            status, close = await _read_response(reader)
+            status, close, error_body = await _read_response(reader)
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             result.errors += 1
             if writer is not None:
@@ -99,6 +101,8 @@ async def _worker(host: str, port: int, factory: RequestFactory, counter: list[i
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if status >= 400:
             result.errors += 1
+            if not result.first_error:
+                result.first_error = f"{status} {error_body[:600].decode(errors='replace')}"
         if close:
             writer.close()
             reader = writer = None

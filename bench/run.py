@@ -1,8 +1,14 @@
-"""`make bench`: fhirip under gunicorn, driven over loopback, beside its floor, on both stores.
+"""`make bench`: fhirip under gunicorn beside its baselines, on realistic data, on both stores.
 
-Prints the machine, the data size and, per workload and store, throughput and
-p50/p95/p99 latency, with fhirip's read throughput as a ratio to the floor
-(a bare WSGI app returning the same stored bytes from the same database).
+For each store (SQLite, a throw-away PostgreSQL): bulk-load the generated tier
+(`bench.workloads_data`), start fhirip (`server.wsgi:app`), the unenforced app
+(`bench.unenforced_app`: authentication, no consent decision, no audit) and the floor
+(`bench.floor_app`) under the same gunicorn settings, drive every workload over loopback with
+`bench.loadgen` (a warm-up, then a run bounded in time and count), then run the legacy import
+into a fresh store. Then the peer (`bench.peer`: sekmet-fhir in its own venv, on SQLite) with
+the same data and every workload it supports. Prints the machine, the data, one table with
+throughput and p50/p95/p99 per workload, server and store, fhirip's ratios to the floor and the
+peer, the cost of enforcement and audit, and the wall time.
 """
 
 from __future__ import annotations
@@ -10,25 +16,35 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
-import orjson
-
-from bench.loadgen import Result, run, shuffled
+from bench import peer as peer_server
+from bench.loadgen import run
 from bench.servers import THREADS, WORKERS, Gunicorn
+from bench.workloads import HTTP_KEYS, SPEC, Tokens, Workloads
+from bench.workloads_data import DataSet, load_store
+from bench.workloads_import import run_import, write_export
+from bench.workloads_report import Figure, Table
 from fhirip.auth.devkeys import DevKeys
-from fhirip.demo import synthetic_fnr
 from fhirip.testing.postgres import TemporaryPostgres
 
-JSON = {"Content-Type": "application/fhir+json"}
+BASELINES = {"unenforced": {"read", "read-system", "search"}, "floor": {"read", "search"}}
+PEER_WORKLOADS = ["read", "search", "update", "create", "transaction"]
+PEER_MISSING = {
+    "current": "no $current operation (it answers 404 not-supported); the nearest search is the search row",
+    "worklist": "no worklist operation, and no search parameter on the measures' next-evaluation extension",
+    "import": "no legacy (PlanPro) import",
+}
 
 
 @contextmanager
 def database(kind: str, tmp: Path) -> Iterator[str]:
+    """A fresh store of `kind` (sqlite: a file in tmp; postgresql: a throw-away cluster); yields its URL."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'bench.sqlite3'}"
         return
@@ -36,83 +52,151 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
         yield pg.url
 
 
-def patient(i: int) -> dict:
-    fnr = synthetic_fnr(1 + i % 28, 1 + i % 12, 50 + i % 40, i % 900)
-    return {"resourceType": "Patient", "id": f"p{i}", "active": True,
-            "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": fnr}],
-            "name": [{"family": f"Nordmann{i}", "given": ["Kari", "Benchmark"]}],
-            "gender": "female", "birthDate": "1980-05-17",
-            "address": [{"line": [f"Fjordveien {i}"], "postalCode": "5000", "city": "Bergen"}]}
+@contextmanager
+def new_stores(kind: str, tmp: Path) -> Iterator[Callable[[str], str]]:
+    """A function from a name to the URL of a new, empty store of `kind` (on one throw-away cluster)."""
+    if kind == "sqlite":
+        yield lambda name: f"sqlite:///{tmp / (name + '.sqlite3')}"
+        return
+    with TemporaryPostgres() as pg:
+        yield pg.create_database
 
 
-def seed(url: str, count: int, token: str, batch: int = 200) -> None:
-    with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
-        for start in range(0, count, batch):
-            entries = [{"resource": patient(i), "request": {"method": "PUT", "url": f"Patient/p{i}"}}
-                       for i in range(start, min(count, start + batch))]
-            response = client.post("/", content=orjson.dumps(
-                {"resourceType": "Bundle", "type": "transaction", "entry": entries}), headers=JSON)
-            response.raise_for_status()
+class Driver:
+    """Runs one workload against one server: a warm-up, then the measurement, within the count bounds."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+
+    def measure(self, key: str, server: str, store: str, url: str, workloads: Workloads) -> Figure:
+        factory = workloads.factory(key)
+        limit = workloads.limit(key)
+        warmup = min(200, limit // 10) if limit else 200
+        if self.args.warmup > 0:
+            run(key, url, factory, concurrency=self.args.concurrency, max_seconds=self.args.warmup,
+                max_requests=warmup)
+        budget = self.args.requests if limit is None else min(self.args.requests, limit - factory.issued)
+        result = run(key, url, factory, concurrency=self.args.concurrency, max_seconds=self.args.seconds,
+                     max_requests=budget)
+        figure = Figure.from_result(key, server, store, result)
+        print(f"  {SPEC[key].title:<22} {server:<10} {figure.throughput:8.1f}/s  p50 {figure.p50:7.1f} ms  "
+              f"p95 {figure.p95:7.1f} ms  errors {figure.errors}", flush=True)
+        return figure
 
 
-def workloads(url: str, ids: list[str], seconds: float, requests: int, token: str) -> list[Result]:
-    order = shuffled(ids)
-    bodies = {i: orjson.dumps(patient(int(i[1:])) | {"active": False}) for i in order[:2000]}
-    update_ids = list(bodies)
-    auth = {"Authorization": f"Bearer {token}"}
-    return [
-        run("read by id", url, lambda n: ("GET", f"/Patient/{order[n % len(order)]}", b"", {}),
-            max_seconds=seconds, max_requests=requests, headers=auth),
-        run("update (PUT)", url, lambda n: ("PUT", f"/Patient/{update_ids[n % len(update_ids)]}",
-                                            bodies[update_ids[n % len(update_ids)]], JSON),
-            max_seconds=seconds, max_requests=requests, headers=auth),
-    ]
+def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as tmp, new_stores(kind, Path(tmp)) as new_store:
+        db_url = new_store("bench")
+        started = time.perf_counter()
+        written = load_store(db_url, data)
+        print(f"{kind}: loaded {written} resources in {time.perf_counter() - started:.1f} s", flush=True)
+        env = {"FHIRIP_DATABASE_URL": db_url, "FHIRIP_DATA_DIR": tmp, "FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS": "true"}
+        tokens = Tokens(DevKeys.load_or_create(tmp))
+        http_keys = [k for k in HTTP_KEYS if k in keys]
+        if http_keys:
+            with ExitStack() as servers:
+                urls = {"fhirip": servers.enter_context(Gunicorn("server.wsgi:app", env))}
+                if any(k in BASELINES["unenforced"] for k in http_keys):
+                    urls["unenforced"] = servers.enter_context(Gunicorn("bench.unenforced_app:app", env))
+                if any(k in BASELINES["floor"] for k in http_keys):
+                    urls["floor"] = servers.enter_context(
+                        Gunicorn("bench.floor_app:app", {"FLOOR_DATABASE_URL": db_url}, ready_path="/Patient/pt-0"))
+                for key in http_keys:  # reads first: the writes change the data
+                    for server, url in urls.items():
+                        if server == "fhirip" or key in BASELINES[server]:
+                            figures.append(driver.measure(key, server, kind, url, Workloads(data, tokens)))
+        if "import" in keys:
+            figures.append(bench_import(kind, Path(tmp), new_store("import"), driver.args.import_plans))
+    return figures
 
 
-def bench_store(kind: str, patients: int, seconds: float, requests: int) -> list[tuple[str, Result, Result | None]]:
-    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as db_url:
-        env = {"FHIRIP_DATABASE_URL": db_url, "FHIRIP_DATA_DIR": tmp,
-               "FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS": "true"}
-        # A system client: consent is decided and every request audited, as for any caller.
-        token = DevKeys.load_or_create(tmp).mint(
-            {"sub": "bench", "client_id": "bench", "scope": "system/*.cruds"}, lifetime=86400)
-        with Gunicorn("server.wsgi:app", env) as url:
-            seed(url, patients, token)
-            ids = [f"p{i}" for i in range(patients)]
-            ours = workloads(url, ids, seconds, requests, token)
-        with Gunicorn("bench.floor_app:app", {"FLOOR_DATABASE_URL": db_url}, ready_path="/Patient/p0") as floor_url:
-            order = shuffled(ids)
-            floor = run("read by id", floor_url, lambda n: ("GET", f"/Patient/{order[n % len(order)]}", b"", {}),
-                        max_seconds=seconds, max_requests=requests)
-    return [(kind, ours[0], floor), (kind, ours[1], None)]
+def bench_import(kind: str, tmp: Path, url: str, plans: int) -> Figure:
+    """`fhirip import` of a generated export of `plans` plans into the empty store at `url`."""
+    export = tmp / "planpro-export"
+    write_export(export, plans)
+    done = run_import(export, url, tmp / "import-data")
+    print(f"  {SPEC['import'].title:<22} {'fhirip':<10} {done.plans_per_second:8.1f}/s  "
+          f"({done.plans} plans imported, {done.refused} refused, {done.wall_seconds:.1f} s with process start)",
+          flush=True)
+    return Figure("import", "fhirip", kind, done.plans_per_second, count=done.plans, errors=done.refused)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--patients", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=8.0, help="time bound per workload")
+def bench_peer(data: DataSet, keys: list[str], driver: Driver, version: str) -> tuple[list[Figure], str]:
+    python, seconds = peer_server.ensure_installed(version)
+    installed = peer_server.installed_version(python)
+    print(f"peer: {peer_server.PACKAGE} {installed} ({'installed in' if seconds > 5 else 'venv ready in'} "
+          f"{seconds:.0f} s)", flush=True)
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp, peer_server.PeerServer(python, Path(tmp) / "peer") as root:
+        written, load_seconds = peer_server.load(root, data.resources())
+        print(f"peer: loaded {written} resources in {load_seconds:.1f} s", flush=True)
+        tokens = Tokens(DevKeys.load_or_create(tmp))  # sent as to fhirip; the peer does not check them
+        for key in [k for k in PEER_WORKLOADS if k in keys]:
+            figures.append(driver.measure(key, "peer", "sqlite", root,
+                                          Workloads(data, tokens, prefix=peer_server.PREFIX)))
+    return figures, installed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plans", type=int, default=600, help="generated plans (the mid-size municipality tier)")
+    parser.add_argument("--extra-patients", type=int, default=2000, help="persons without a plan, for create")
+    parser.add_argument("--seconds", type=float, default=5.0, help="time bound per workload")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each workload")
     parser.add_argument("--requests", type=int, default=20000, help="count bound per workload")
-    parser.add_argument("--stores", default="sqlite,postgresql")
-    args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"gunicorn {WORKERS} workers x {THREADS} threads (gthread); driver: 8 keep-alive connections; "
-          "a system client's bearer token: consent decided and every request audited")
-    print(f"data: {args.patients} Patients; bound per workload: {args.seconds:.0f} s or {args.requests} requests\n")
-    rows = []
-    for kind in args.stores.split(","):
-        rows += bench_store(kind, args.patients, args.seconds, args.requests)
-    header = f"{'workload':<16} {'store':<11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs floor':>9}"
-    print(header)
-    print("-" * len(header))
-    for kind, result, floor in rows:
-        ratio = f"{result.throughput / floor.throughput:.2f}" if floor and floor.throughput else "-"
-        print(f"{result.name:<16} {kind:<11} {result.throughput:>8.0f} {result.percentile(50):>8.2f} "
-              f"{result.percentile(95):>8.2f} {result.percentile(99):>8.2f} {result.errors:>7} {ratio:>9}")
-        if floor:
-            print(f"{'  floor read':<16} {kind:<11} {floor.throughput:>8.0f} {floor.percentile(50):>8.2f} "
-                  f"{floor.percentile(95):>8.2f} {floor.percentile(99):>8.2f} {floor.errors:>7} {'1.00':>9}")
+    parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the driver")
+    parser.add_argument("--import-plans", type=int, default=30, help="plans in the generated legacy export")
+    parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--workloads", default=",".join(SPEC), help="comma-separated: " + ", ".join(SPEC))
+    parser.add_argument("--no-peer", action="store_true", help=f"skip the peer ({peer_server.PACKAGE})")
+    parser.add_argument("--peer-version", default=peer_server.VERSION)
+    args = parser.parse_args(argv)
+    for name, allowed in (("stores", ("sqlite", "postgresql")), ("workloads", tuple(SPEC))):
+        chosen = [v for v in getattr(args, name).split(",") if v]
+        unknown = sorted(set(chosen) - set(allowed))
+        if unknown:
+            parser.error(f"unknown {name}: {', '.join(unknown)} (choose from {', '.join(allowed)})")
+        setattr(args, name, chosen)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = parse_args(argv)
+    data = DataSet(args.plans, args.extra_patients)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"servers: gunicorn {WORKERS} workers x {THREADS} threads (gthread) for fhirip, the unenforced app and "
+          f"the floor; the peer under uvicorn, {WORKERS} workers; driver: {args.concurrency} keep-alive connections")
+    print(f"data: {args.plans} generated plans + {len(data.extras)} persons without a plan = "
+          f"{data.resource_count()} resources; per workload {args.warmup:g} s warm-up, then {args.seconds:g} s "
+          f"or {args.requests} requests; import: {args.import_plans} plans\n", flush=True)
+    driver = Driver(args)
+    figures: list[Figure] = []
+    peer_version = None
+    peer_missing = {}
+    if not args.no_peer:  # installed first: a failing install shows before the long part
+        peer_server.ensure_installed(args.peer_version)
+    for kind in args.stores:
+        figures += bench_store(kind, data, args.workloads, driver)
+    if not args.no_peer:
+        peer_figures, peer_version = bench_peer(data, args.workloads, driver, args.peer_version)
+        figures += peer_figures
+        peer_missing = {k: why for k, why in PEER_MISSING.items() if k in args.workloads}
+    table = Table(figures, peer_missing)
+    print()
+    print(table.render())
+    print()
+    for note in table.notes():
+        print(note)
+    if peer_version:
+        print(f"peer: {peer_server.PACKAGE} {peer_version} (SQLite only: both fhirip stores are compared with it)")
+    if "--markdown" in os.environ.get("BENCH_OUTPUT", ""):
+        print("\n" + table.markdown())
+    print(f"\nwall time: {time.perf_counter() - started:.0f} s")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

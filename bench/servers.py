@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,32 +24,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Gunicorn:
-    """`with Gunicorn("server.wsgi:app", env) as url:` — a server on a free loopback port."""
+class Server:
+    """A server process on a free loopback port, ready once `ready_path` answers.
 
-    def __init__(self, app: str, env: dict[str, str], ready_path: str = "/metadata"):
-        self.app = app
-        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    Its output goes to a temporary file, not a pipe: a server that logs under load must never
+    block on a full pipe nobody reads. The tail of that file is the error when it fails to start.
+    """
+
+    name = "server"
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, ready_path: str,
+                 cwd: Path = ROOT, ready_seconds: float = 90):
+        self.command = command
+        self.env = env
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
         self.ready_path = ready_path
+        self.cwd = cwd
+        self.ready_seconds = ready_seconds
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
 
     def __enter__(self) -> str:
-        self.process = subprocess.Popen(
-            [GUNICORN, "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
-             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", self.app],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + self.ready_seconds
         while time.monotonic() < deadline:
             try:
                 httpx.get(self.url + self.ready_path, timeout=2)
                 return self.url
             except httpx.HTTPError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.app} did not start: {self.process.stderr.read().decode()}")
+                    raise RuntimeError(f"{self.name} did not start:\n{self.output()}")
                 time.sleep(0.3)
-        raise RuntimeError(f"{self.app} did not answer within 60 s")
+        self.__exit__()
+        raise RuntimeError(f"{self.name} did not answer within {self.ready_seconds:.0f} s:\n{self.output()}")
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
@@ -57,3 +70,18 @@ class Gunicorn:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+            self.process = None
+        self.log.close()
+
+
+class Gunicorn(Server):
+    """`with Gunicorn("server.wsgi:app", env) as url:` — a WSGI app under gunicorn (gthread, as deployed)."""
+
+    def __init__(self, app: str, env: dict[str, str], ready_path: str = "/metadata"):
+        self.name = app
+        port = free_port()
+        super().__init__(
+            [GUNICORN, "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app],
+            {**os.environ, **env, "PYTHONPATH": str(ROOT)}, port, ready_path)
