@@ -176,7 +176,9 @@ class Workloads:
 
         def update(i: int) -> Request:
             generated = self.data.plans[self.order[i % len(self.order)]]
-            version = generated.plan_versions[(i // len(self.order)) % len(generated.plan_versions)]
+            # From the second version on: the first is the stored plan itself, which would change nothing.
+            versions = generated.plan_versions
+            version = versions[(1 + i // len(self.order)) % len(versions)]
             return "PUT", f"{p}/CarePlan/{version['id']}", orjson.dumps(version), system
 
         def create(i: int) -> Request:

@@ -69,9 +69,11 @@ def _ms(value: float) -> str:
 class Table:
     """All figures of one run, looked up by (workload, server, store)."""
 
-    def __init__(self, figures: list[Figure], peer_missing: dict[str, str]):
+    def __init__(self, figures: list[Figure], peer_missing: dict[str, str],
+                 peer_partial: dict[str, str] | None = None):
         self.figures = {(f.workload, f.server, f.store): f for f in figures}
         self.peer_missing = peer_missing  # workload → why the peer has no figure
+        self.peer_partial = peer_partial or {}  # workload → what the peer leaves out of it
 
     def get(self, workload: str, server: str, store: str) -> Figure | None:
         return self.figures.get((workload, server, store))
@@ -133,6 +135,9 @@ class Table:
                                  f"(target: at most {ENFORCEMENT_TARGET * 100:.0f} %)")
         for key, why in self.peer_missing.items():
             notes.append(f"peer has no {SPEC[key].title}: {why}")
+        for key, what in self.peer_partial.items():
+            if self.get(key, "peer", "sqlite"):
+                notes.append(f"peer {SPEC[key].title}: {what}")
         for figure in self.figures.values():
             if figure.errors:
                 statuses = ", ".join(f"{code}: {n}" for code, n in sorted(figure.statuses.items()))
