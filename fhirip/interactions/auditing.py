@@ -4,15 +4,14 @@ https://hl7.org/fhir/R4/auditevent.html
 
 The event names who asked (and for which organisation, with which purpose of
 use), which resources and which patients were touched, and the outcome. Writes
-record it in their own transaction; reads and refusals in a short transaction of
-its own, so a read never holds the store's write lock longer than the insert.
+record it in their own transaction; reads and refusals through the process's audit
+trail (fhirip.audit.trail), which commits concurrent requests' events together.
 AuditEvents are append-only: no API interaction may change them, and they hold
 no links, so they never block deleting what they mention.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,7 +22,6 @@ from fhirip.consent.compartment import patients_of
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import is_valid_id
-from fhirip.store import Store, Tx
 
 MAX_REFERENCES = 200  # a large search is recorded by its first resources and its query
 
@@ -88,22 +86,9 @@ def failure_event(actor: Any, req: FhirRequest, route_interaction: str | None, s
         break_the_glass=False, recorded=_now(), client_address=client_address)
 
 
-def store_event(tx: Tx, event: dict[str, Any]) -> None:
-    event["id"] = str(uuid.uuid4())
-    tx.write(event, method="POST", previous=None)
-
-
-def store_events(store: Store, events: list[dict[str, Any]]) -> None:
-    def work(tx: Tx) -> None:
-        for event in events:
-            store_event(tx, event)
-
-    store.run(work, write=True)
-
-
 def record_refusal(services: Any, req: FhirRequest, status: int, client_address: str | None) -> None:
     """Audit a request refused before it reached the core (no or a bad token, a bad body)."""
-    store_events(services.store, [failure_event(None, req, None, status, client_address)])
+    services.audit_trail.append([failure_event(None, req, None, status, client_address)])
 
 
 def break_the_glass_notices(ctx: Context, event: dict[str, Any]) -> list[dict[str, Any]]:

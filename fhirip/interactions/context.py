@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
 from fhirip.errors import FhirError, Issue
 from fhirip.store import Current, Store, Tx
@@ -23,6 +24,10 @@ class Services:
     store: Store
     write_hooks: list[WriteHook] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # validator, terminology …
+    audit_trail: AuditTrail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit_trail = AuditTrail(self.store)
 
     def expand(self, valueset_url: str) -> set[tuple[str, str]] | None:
         """(system, code) pairs of a value set, for search's :in / :not-in; None if unknown."""

@@ -9,12 +9,14 @@ from the same table.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fhirip import operations
+from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
 from fhirip.consent.cache import decide_cached
 from fhirip.errors import FhirError, MethodNotAllowed, NotFound
@@ -32,8 +34,6 @@ from fhirip.interactions.access import authorize
 from fhirip.interactions.auditing import (
     break_the_glass_notices,
     failure_event,
-    store_event,
-    store_events,
     success_event,
 )
 from fhirip.interactions.capabilities import capabilities
@@ -169,7 +169,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         route = resolve(req, segments)
     except FhirError as error:
         if not internal:
-            store_events(services.store, [failure_event(actor, req, None, error.status, client_address)])
+            services.audit_trail.append([failure_event(actor, req, None, error.status, client_address)])
         raise
     if internal:
         return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, None), req),
@@ -186,10 +186,10 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)
         event = success_event(ctx, req, route.interaction, response, client_address)
+        event["id"] = str(uuid.uuid4())  # before the notices, which point at it
         events = [event, *break_the_glass_notices(ctx, event)]
         if route.writes:  # the record is part of the change it records
-            for item in events:
-                store_event(tx, item)
+            append_in(tx, events)
         else:
             after.extend(events)
         return response
@@ -197,8 +197,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
     try:
         response = services.store.run(work, write=route.writes)
     except FhirError as error:
-        store_events(services.store, [failure_event(actor, req, route.interaction, error.status, client_address)])
+        services.audit_trail.append([failure_event(actor, req, route.interaction, error.status, client_address)])
         raise
-    if after:
-        store_events(services.store, after)
+    services.audit_trail.append(after)
     return response

@@ -1,0 +1,95 @@
+"""The audit trail's group commit: every append is stored before it returns, none is lost or
+mixed up under concurrency, and one bad record costs only its own request. Both stores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from fhirip.audit.trail import AuditTrail
+from fhirip.interactions.auditing import failure_event
+from fhirip.interactions.context import Services
+from fhirip.interactions.request import FhirRequest
+from fhirip.testing.live import make_services
+from fhirip.testing.postgres import TemporaryPostgres
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def services(request: pytest.FixtureRequest, postgres: TemporaryPostgres | None,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    tmp: Path = tmp_path_factory.mktemp(f"trail-{request.param}")
+    built = make_services(request.param, tmp, postgres, "trail")
+    yield built
+    built.store.dispose()
+
+
+def event(n: int) -> dict:
+    req = FhirRequest(method="GET", base_url="http://fhirip.test", url=f"http://fhirip.test/Patient/p{n}")
+    req.res_type, req.res_id = "Patient", f"p{n}"
+    return failure_event(None, req, "read", 404, "127.0.0.1")
+
+
+def stored(services: Services, event_id: str) -> dict | None:
+    found = services.store.run(lambda tx: tx.read("AuditEvent", event_id), write=False)
+    return orjson.loads(found.content) if found else None
+
+
+def test_each_append_is_committed_before_it_returns_under_concurrency(services: Services) -> None:
+    trail = AuditTrail(services.store)
+    seen: dict[int, dict | None] = {}
+    problems: list[BaseException] = []
+
+    def caller(n: int) -> None:
+        try:
+            mine = event(n)
+            trail.append([mine])
+            seen[n] = stored(services, mine["id"])  # a fresh transaction must already see it
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            problems.append(error)
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+    assert sorted(seen) == list(range(24))
+    for n, found in seen.items():  # each caller finds its own record, not a neighbour's
+        assert found is not None
+        assert found["entity"][0]["what"]["reference"] == f"Patient/p{n}"
+        assert found["meta"]["versionId"] == "1"
+
+
+def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services: Services) -> None:
+    trail = AuditTrail(services.store)
+    taken = event(1000)
+    trail.append([taken])
+    duplicate = event(1001) | {"id": taken["id"]}  # the id is taken: this record cannot be stored
+    good = [event(1002 + n) for n in range(3)]
+    outcomes: dict[str, BaseException | None] = {}
+
+    def caller(record: dict) -> None:
+        try:
+            trail.append([record])
+            outcomes[record["entity"][0]["what"]["reference"]] = None
+        except Exception as error:  # noqa: BLE001 - the outcome is what is tested
+            outcomes[record["entity"][0]["what"]["reference"]] = error
+
+    # While the writer is busy, every caller queues; the next writer takes them as one batch.
+    with trail._writer:
+        threads = [threading.Thread(target=caller, args=(r,)) for r in [*good, duplicate]]
+        for thread in threads:
+            thread.start()
+        while len(trail._queue) < 4:
+            threading.Event().wait(0.01)
+    for thread in threads:
+        thread.join()
+    assert outcomes["Patient/p1001"] is not None
+    assert all(outcomes[f"Patient/p{1002 + n}"] is None for n in range(3))
+    for record in good:
+        assert stored(services, record["id"]) is not None
+    assert stored(services, taken["id"])["entity"][0]["what"]["reference"] == "Patient/p1000"
