@@ -28,7 +28,13 @@ from fhirip.errors import (
     operation_outcome,
 )
 from fhirip.interactions.access import authorize, visible_keys
-from fhirip.interactions.conditional import criteria_of, find_matches
+from fhirip.interactions.conditional import (
+    NOT_CRITERIA,
+    criteria_of,
+    find_matches,
+    identifier_criterion,
+    identifiers_known,
+)
 from fhirip.interactions.context import Context
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
@@ -179,7 +185,7 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
             entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
             owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
             deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
-    _check_references(ctx, owners)
+    _check_references(ctx, owners, _known_to_exist(entries))
     for index, current in zip(deleters, ctx.deferred_deletes):
         _in_entry(index, lambda c=current: refuse_if_referenced(ctx, c))
     out = [_response_entry(entry.response) for entry in entries]
@@ -187,14 +193,30 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
                                        "entry": out})
 
 
-def _check_references(ctx: Context, owners: list[int]) -> None:
+def _known_to_exist(entries: list[_Entry]) -> set[tuple[str, str]]:
+    """What this transaction's create entries stored or matched. Nothing of it can be gone
+    by the end: creates run after deletes, and with no delete entry nothing removes a match."""
+    if any(entry.req.method == "DELETE" for entry in entries):
+        return {(entry.req.res_type, entry.req.assigned_id) for entry in entries
+                if _is_create(entry) and entry.req.assigned_id and entry.response.status == 201}
+    return {(entry.req.res_type, _id_from_location(entry.response)) for entry in entries
+            if _is_create(entry) and entry.response.status in (200, 201) and "Location" in entry.response.headers}
+
+
+def _is_create(entry: _Entry) -> bool:
+    return entry.route.interaction == "create" and bool(entry.req.res_type) and entry.response is not None
+
+
+def _check_references(ctx: Context, owners: list[int], created: set[tuple[str, str]]) -> None:
     """After all entries: every reference written must resolve; a dangling one names its entry.
 
-    One existence query covers the references of all entries.
+    One existence query covers the references of all entries. Without an access policy,
+    what the transaction itself created or matched exists and need not be asked for.
     """
     deferred, ctx.deferred_references = ctx.deferred_references, []
     wanted = {(link.res_type, link.res_id) for _, links in deferred for link in links}
-    found = visible_keys(ctx, wanted)
+    known = created & wanted if ctx.access is None else set()
+    found = visible_keys(ctx, wanted - known) | known
     for owner, (resource, links) in zip(owners, deferred):
         own = (resource["resourceType"], resource["id"])
         missing = [link for link in links if (link.res_type, link.res_id) not in found
@@ -240,6 +262,11 @@ def _lock_in_order(ctx: Context, entries: list[_Entry]) -> None:
 
 def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
     """fullUrl → 'Type/id' for every entry that creates or updates a resource."""
+    with identifiers_known(ctx, _conditional_identifiers(entries)):  # nothing is written yet
+        return _assign_ids_now(ctx, entries)
+
+
+def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
     from fhirip.interactions import update
 
     ids: dict[str, str] = {}
@@ -272,6 +299,25 @@ def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
         elif req.method == "PUT" and req.res_id is not None and entry.full_url:
             ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
     return ids
+
+
+def _conditional_identifiers(entries: list[_Entry]) -> list[tuple[str, str, str]]:
+    """(type, system, value) of the conditional creates whose criteria are one business
+    identifier, to be looked up together (an imported plan has dozens)."""
+    wanted = set()
+    for entry in entries:
+        req = entry.req
+        if req.method != "POST" or entry.route.interaction != "create" or not req.if_none_exist:
+            continue
+        try:
+            criteria = [(k, v) for k, v in criteria_of(req.if_none_exist, "If-None-Exist")
+                        if k not in NOT_CRITERIA]
+        except FhirError:
+            continue  # reported with its entry by the create itself
+        identifier = identifier_criterion(req.res_type or "", criteria)
+        if identifier is not None:
+            wanted.add((req.res_type or "", *identifier))
+    return sorted(wanted)
 
 
 def _raise(error: FhirError) -> None:

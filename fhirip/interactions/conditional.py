@@ -11,6 +11,9 @@ match at all. The caller decides what zero, one or several matches mean.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import parse_qsl
 
 from sqlalchemy import select
@@ -18,10 +21,10 @@ from sqlalchemy import select
 from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
 from fhirip.search import search
-from fhirip.search.registry import params_for
+from fhirip.search.registry import registry
 from fhirip.store.schema import resource, search_token
 
-_NOT_CRITERIA = {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
+NOT_CRITERIA = {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
                  "_format", "_pretty"}
 
 
@@ -38,7 +41,7 @@ def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
 def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
                  limit: int = 2) -> list[str]:
     """Ids of current resources of `res_type` that match; at most `limit` of them."""
-    criteria = [(k, v) for k, v in params if k not in _NOT_CRITERIA]
+    criteria = [(k, v) for k, v in params if k not in NOT_CRITERIA]
     if not criteria:
         raise BadRequest("A conditional interaction needs search criteria")
     by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
@@ -55,9 +58,9 @@ _TOKEN = search_token.alias("conditional_token")
 _ROW = resource.alias("conditional_row")
 
 
-def _identifier_matches(ctx: Context, res_type: str, criteria: list[tuple[str, str]],
-                        limit: int) -> list[str] | None:
-    if len(criteria) != 1 or criteria[0][0] != "identifier" or params_for(res_type).get("identifier") is None:
+def identifier_criterion(res_type: str, criteria: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """(system, value) when the criteria are exactly one plain `identifier=system|value`."""
+    if len(criteria) != 1 or criteria[0][0] != "identifier" or registry().get(res_type, "identifier") is None:
         return None
     value = criteria[0][1]
     if "," in value or "\\" in value or value.count("|") != 1:
@@ -65,12 +68,60 @@ def _identifier_matches(ctx: Context, res_type: str, criteria: list[tuple[str, s
     system, code = value.split("|")
     if not system or not code:
         return None
-    query = (select(_ROW.c.res_id)
-             .join(_TOKEN, _TOKEN.c.rid == _ROW.c.rid)
-             .where(_TOKEN.c.res_type == res_type, _TOKEN.c.param == "identifier",
-                    _TOKEN.c.code == code, _TOKEN.c.system == system,
-                    _ROW.c.res_type == res_type, _ROW.c.deleted.is_(False))
-             .distinct().limit(limit))
-    if ctx.policy is not None:
-        query = query.where(ctx.policy(_ROW))
-    return [row[0] for row in ctx.tx.conn.execute(query)]
+    return system, code
+
+
+def _identifier_matches(ctx: Context, res_type: str, criteria: list[tuple[str, str]],
+                        limit: int) -> list[str] | None:
+    identifier = identifier_criterion(res_type, criteria)
+    if identifier is None:
+        return None
+    key = (res_type, *identifier)
+    known = _KNOWN.get()
+    if known is not None and known[0] is ctx and limit <= known[1] and key in known[2]:
+        return known[2][key][:limit]
+    return identifier_matches(ctx, [key], limit)[key]
+
+
+# Answers looked up together for a transaction's conditional entries, valid while the
+# transaction has written nothing yet: (the interaction, their limit, the answers).
+_KNOWN: ContextVar[tuple[Context, int, dict[tuple[str, str, str], list[str]]] | None] = \
+    ContextVar("known_identifier_matches", default=None)
+
+
+@contextmanager
+def identifiers_known(ctx: Context, wanted: list[tuple[str, str, str]], limit: int = 2) -> Iterator[None]:
+    """Look the identifiers up in one go; inside the block, criteria naming one of them are
+    answered from that lookup. Nothing may be written inside the block."""
+    token = _KNOWN.set((ctx, limit, identifier_matches(ctx, wanted, limit) if wanted else {}))
+    try:
+        yield
+    finally:
+        _KNOWN.reset(token)
+
+
+def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]],
+                       limit: int = 2) -> dict[tuple[str, str, str], list[str]]:
+    """Ids of the current resources carrying each (type, system, value) identifier, at most
+    `limit` each, for many criteria in few queries (a transaction's conditional creates)."""
+    found: dict[tuple[str, str, str], list[str]] = {key: [] for key in wanted}
+    keys = sorted(found)
+    for start in range(0, len(keys), _BATCH):
+        chunk = keys[start:start + _BATCH]
+        query = (select(_ROW.c.res_type, _TOKEN.c.system, _TOKEN.c.code, _ROW.c.res_id)
+                 .join(_TOKEN, _TOKEN.c.rid == _ROW.c.rid)
+                 .where(_TOKEN.c.res_type.in_(sorted({k[0] for k in chunk})),
+                        _TOKEN.c.param == "identifier",
+                        _TOKEN.c.code.in_(sorted({k[2] for k in chunk})),
+                        _ROW.c.res_type == _TOKEN.c.res_type, _ROW.c.deleted.is_(False))
+                 .distinct())
+        if ctx.policy is not None:
+            query = query.where(ctx.policy(_ROW))
+        for res_type, system, code, res_id in ctx.tx.conn.execute(query):
+            ids = found.get((res_type, system, code))
+            if ids is not None and len(ids) < limit and res_id not in ids:
+                ids.append(res_id)
+    return found
+
+
+_BATCH = 200  # criteria per query: keeps the IN lists well inside every database's limits
