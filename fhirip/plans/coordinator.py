@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from fhirip.errors import Issue
 from fhirip.interactions.context import Context
@@ -138,8 +138,8 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
 
 # -- reading what is stored -------------------------------------------------------------------
 
-def _contents(conn: Connection, query: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(content) for content in conn.execute(query).scalars()]
+def _contents(conn: Connection, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [orjson.loads(content) for content in conn.execute(query, params).scalars()]
 
 
 def _current_content(r: Any) -> Any:
@@ -148,23 +148,38 @@ def _current_content(r: Any) -> Any:
             .where(r.c.deleted.is_(False)))
 
 
+def _person_episodes_query() -> Any:
+    r = resource.alias()
+    patient = search_reference.alias()
+    kind = search_token.alias()
+    return (_current_content(r)
+            .join(patient, patient.c.rid == r.c.rid)
+            .join(kind, kind.c.rid == r.c.rid)
+            .where(r.c.res_type == "EpisodeOfCare", patient.c.res_type == "EpisodeOfCare",
+                   patient.c.param == "patient", patient.c.target_type == "Patient",
+                   patient.c.target_id.in_(bindparam("patients", expanding=True)),
+                   kind.c.res_type == "EpisodeOfCare", kind.c.param == "type",
+                   kind.c.system == VOLVEN_9034, kind.c.code.in_(COORDINATOR_CODES))
+            .distinct())
+
+
+def _teams_query() -> Any:
+    r = resource.alias()
+    return _current_content(r).where(r.c.res_type == "CareTeam",
+                                     r.c.res_id.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: the rules ask them on every activation and every coordinator episode written.
+_PERSON_EPISODES = _person_episodes_query()
+_TEAMS = _teams_query()
+
+
 def _person_episodes(conn: Connection, patient_ids: set[str]) -> list[dict[str, Any]]:
     """Open coordinator EpisodeOfCare resources of the given Patients (no consent policy: a rule)."""
     if not patient_ids:
         return []
-    r = resource.alias()
-    patient = search_reference.alias()
-    kind = search_token.alias()
-    query = (_current_content(r)
-             .join(patient, patient.c.rid == r.c.rid)
-             .join(kind, kind.c.rid == r.c.rid)
-             .where(r.c.res_type == "EpisodeOfCare", patient.c.res_type == "EpisodeOfCare",
-                    patient.c.param == "patient", patient.c.target_type == "Patient",
-                    patient.c.target_id.in_(list(patient_ids)),
-                    kind.c.res_type == "EpisodeOfCare", kind.c.param == "type",
-                    kind.c.system == VOLVEN_9034, kind.c.code.in_(COORDINATOR_CODES))
-             .distinct())
-    return [e for e in _contents(conn, query) if e.get("status") in OPEN_EPISODE_STATUSES]
+    episodes = _contents(conn, _PERSON_EPISODES, {"patients": sorted(patient_ids)})
+    return [e for e in episodes if e.get("status") in OPEN_EPISODE_STATUSES]
 
 
 def plan_coordinators(conn: Connection, careplan: dict[str, Any], on: date) -> list[Coordinator]:
@@ -172,9 +187,7 @@ def plan_coordinators(conn: Connection, careplan: dict[str, Any], on: date) -> l
     team_ids = [i for i in (reference_id(t, "CareTeam") for t in careplan.get("careTeam") or []) if i]
     teams: list[dict[str, Any]] = []
     if team_ids:
-        r = resource.alias()
-        teams = _contents(conn, _current_content(r).where(r.c.res_type == "CareTeam",
-                                                          r.c.res_id.in_(team_ids)))
+        teams = _contents(conn, _TEAMS, {"ids": team_ids})
     in_teams = current((c for t in teams if t.get("status") not in ("inactive", "entered-in-error")
                         for c in team_coordinators(t)), on)
     if in_teams:

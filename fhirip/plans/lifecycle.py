@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, exists, select
+from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from fhirip.errors import Issue
 from fhirip.interactions.context import Context
@@ -100,28 +100,37 @@ def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current |
 
 # -- plan consents ----------------------------------------------------------------------------
 
+def _active_plan_consents_query() -> Any:
+    r = resource.alias()
+    patient, category, status = search_reference.alias(), search_token.alias(), search_token.alias()
+    return (select(resource_version.c.content)
+            .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
+            .join(patient, patient.c.rid == r.c.rid)
+            .where(r.c.res_type == "Consent", r.c.deleted.is_(False),
+                   patient.c.res_type == "Consent", patient.c.param == "patient",
+                   patient.c.target_type == "Patient",
+                   patient.c.target_id.in_(bindparam("patients", expanding=True)),
+                   exists(select(category.c.rid).where(
+                       category.c.rid == r.c.rid, category.c.res_type == "Consent",
+                       category.c.param == "category", category.c.system == CONSENT_CATEGORY,
+                       category.c.code.in_(PLAN_CONSENT_CODES))),
+                   exists(select(status.c.rid).where(
+                       status.c.rid == r.c.rid, status.c.res_type == "Consent",
+                       status.c.param == "status", status.c.code == "active")))
+            .distinct())
+
+
+# Built once: asked on every activation and every new plan consent.
+_ACTIVE_PLAN_CONSENTS = _active_plan_consents_query()
+
+
 def active_plan_consents(conn: Connection, patient_ids: set[str], on: date,
                          exclude: str | None = None) -> list[dict[str, Any]]:
     """The person's active plan Consents whose provision period (if any) covers `on`."""
     if not patient_ids:
         return []
-    r = resource.alias()
-    patient, category, status = search_reference.alias(), search_token.alias(), search_token.alias()
-    query = (select(resource_version.c.content)
-             .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
-             .join(patient, patient.c.rid == r.c.rid)
-             .where(r.c.res_type == "Consent", r.c.deleted.is_(False),
-                    patient.c.res_type == "Consent", patient.c.param == "patient",
-                    patient.c.target_type == "Patient", patient.c.target_id.in_(list(patient_ids)),
-                    exists(select(category.c.rid).where(
-                        category.c.rid == r.c.rid, category.c.res_type == "Consent",
-                        category.c.param == "category", category.c.system == CONSENT_CATEGORY,
-                        category.c.code.in_(PLAN_CONSENT_CODES))),
-                    exists(select(status.c.rid).where(
-                        status.c.rid == r.c.rid, status.c.res_type == "Consent",
-                        status.c.param == "status", status.c.code == "active")))
-             .distinct())
-    consents = [orjson.loads(content) for content in conn.execute(query).scalars()]
+    rows = conn.execute(_ACTIVE_PLAN_CONSENTS, {"patients": sorted(patient_ids)}).scalars()
+    consents = [orjson.loads(content) for content in rows]
     return [c for c in consents if c.get("id") != exclude and _in_force(c, on)]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, bindparam, exists, select
 
 from fhirip.errors import Conflict, Issue
 from fhirip.interactions.context import Context
@@ -28,8 +28,9 @@ from fhirip.store import Current
 from fhirip.store.schema import resource, search_reference, search_token
 
 
-def _open_plans(patient_ids: Iterable[str] | None = None) -> Any:
-    """(plan id, subject Patient id) of every open individual plan, optionally of some Patients."""
+def _open_plans_query() -> tuple[Any, Any]:
+    """(plan id, subject Patient id, last change) of every open individual plan, and the
+    subject reference alias to narrow it by."""
     plan = resource.alias("plan")
     subject = search_reference.alias("subject")
     category, status = search_token.alias("category"), search_token.alias("status")
@@ -49,17 +50,20 @@ def _open_plans(patient_ids: Iterable[str] | None = None) -> Any:
                     ~exists(select(part_of.c.rid).where(
                         part_of.c.rid == plan.c.rid, part_of.c.res_type == "CarePlan",
                         part_of.c.param == "part-of"))))
-    if patient_ids is not None:
-        query = query.where(subject.c.target_id.in_(list(patient_ids)))
-    return query
+    return query, subject
+
+
+# Built once: the rule asks on every write of an individual plan.
+_ALL_OPEN_PLANS, _SUBJECT = _open_plans_query()
+_OPEN_PLANS_OF = _ALL_OPEN_PLANS.where(_SUBJECT.c.target_id.in_(bindparam("patients", expanding=True)))
 
 
 def open_plan_ids(conn: Connection, patient_ids: Iterable[str]) -> list[str]:
     """Ids of the open individual plans whose subject is one of the Patients, newest change first."""
-    ids = list(set(patient_ids))
+    ids = sorted(set(patient_ids))
     if not ids:
         return []
-    rows = conn.execute(_open_plans(ids)).all()
+    rows = conn.execute(_OPEN_PLANS_OF, {"patients": ids}).all()
     ordered = sorted(rows, key=lambda row: row[2], reverse=True)
     return list(dict.fromkeys(row[0] for row in ordered))
 
@@ -100,7 +104,7 @@ def find_duplicate_plans(conn: Connection) -> list[DuplicatePlans]:
     municipality's plan for the same fødselsnummer are reported together.
     """
     plans_of: dict[str, list[tuple[str, Any]]] = {}
-    for plan_id, patient_id, last_updated in conn.execute(_open_plans()):
+    for plan_id, patient_id, last_updated in conn.execute(_ALL_OPEN_PLANS):
         plans_of.setdefault(patient_id, []).append((plan_id, last_updated))
     identifiers_of = _identifiers_by_patient(conn, plans_of)
     # Union-find over Patients: two Patients with a common identifier are one person.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, bindparam, select, tuple_
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
 from fhirip.store.schema import resource, search_token
@@ -23,27 +23,31 @@ def _live_patient(token: Any) -> Any:
                    token.c.res_type == "Patient", token.c.param == "identifier"))
 
 
+# Built once with expanding parameters: every write of a plan, consent or episode asks these.
+_TOKEN = search_token.alias()
+_NATIONAL_IDENTIFIERS = (
+    select(_TOKEN.c.system, _TOKEN.c.code).join(resource, resource.c.rid == _TOKEN.c.rid)
+    .where(resource.c.res_type == "Patient", resource.c.res_id.in_(bindparam("ids", expanding=True)),
+           resource.c.deleted.is_(False), _TOKEN.c.res_type == "Patient",
+           _TOKEN.c.param == "identifier", _TOKEN.c.system.in_(NATIONAL_ID_SYSTEMS)))
+_PATIENTS_WITH_IDENTIFIERS = _live_patient(_TOKEN).where(
+    tuple_(_TOKEN.c.system, _TOKEN.c.code).in_(bindparam("pairs", expanding=True)))
+
+
 def national_identifiers(conn: Connection, patient_ids: Iterable[str]) -> set[tuple[str, str]]:
     """The (system, value) fødselsnummer/D-nummer pairs the given Patients carry."""
-    ids = list(set(patient_ids))
+    ids = sorted(set(patient_ids))
     if not ids:
         return set()
-    token = search_token.alias()
-    query = (select(token.c.system, token.c.code).join(resource, resource.c.rid == token.c.rid)
-             .where(resource.c.res_type == "Patient", resource.c.res_id.in_(ids),
-                    resource.c.deleted.is_(False), token.c.res_type == "Patient",
-                    token.c.param == "identifier", token.c.system.in_(NATIONAL_ID_SYSTEMS)))
-    return {(system, code) for system, code in conn.execute(query)}
+    return {(system, code) for system, code in conn.execute(_NATIONAL_IDENTIFIERS, {"ids": ids})}
 
 
 def patients_with_identifiers(conn: Connection, identifiers: Iterable[tuple[str, str]]) -> set[str]:
     """Ids of the Patients that carry any of the (system, value) identifiers."""
-    pairs = list(set(identifiers))
+    pairs = sorted(set(identifiers))
     if not pairs:
         return set()
-    token = search_token.alias()
-    query = _live_patient(token).where(tuple_(token.c.system, token.c.code).in_(pairs))
-    return set(conn.execute(query).scalars())
+    return set(conn.execute(_PATIENTS_WITH_IDENTIFIERS, {"pairs": pairs}).scalars())
 
 
 def same_person(conn: Connection, patient_ids: Iterable[str]) -> set[str]:
