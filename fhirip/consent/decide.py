@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from fhirip.auth.actor import Actor, ActorKind
-from fhirip.consent import lookups
+from fhirip.consent import lookups, slim
 from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES, ADMIN_WRITE_TYPES
 from fhirip.consent.identity import Identity, is_coordinating_unit, resolve
@@ -131,7 +131,7 @@ def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now
                     reached: set[str]) -> tuple[dict[str, list[Deny]], set[str]]:
     """Permits from the Consents naming the actor, and the denies of every active Consent
     of the patients concerned (a deny in one Consent narrows a permit in another)."""
-    all_consents = lookups.consents_around(conn, identity.refs, identity.identifiers, reached)
+    all_consents = slim.consents_around(conn, identity.refs, identity.identifiers, reached)
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from fhirip.auth.actor import Actor
-from fhirip.consent import lookups
-from fhirip.consent.lookups import Found, Ref, local_ref
+from fhirip.consent import lookups, slim
+from fhirip.consent.lookups import Found, Ref, local_ref, member_ref
 from fhirip.consent.timing import period_covers
 from fhirip.consent.vocabulary import (
     COORDINATING_UNIT_ROLE,
@@ -39,7 +40,7 @@ class Identity:
     related_persons: list[Found] = field(default_factory=list)
     practitioners: list[Found] = field(default_factory=list)  # Practitioner and PractitionerRole
     organizations: list[Found] = field(default_factory=list)
-    care_teams: list[Found] = field(default_factory=list)  # current memberships
+    care_teams: list[Ref] = field(default_factory=list)  # teams the actor is a current member of
     # Patients whose current coordinator the actor is (CareTeam role 8/18 or EpisodeOfCare.careManager).
     coordinated_patients: set[str] = field(default_factory=set)
     identifiers: set[tuple[str, str]] = field(default_factory=set)
@@ -51,7 +52,7 @@ class Identity:
 
     @property
     def refs(self) -> set[Ref]:
-        return self.member_refs | {team.ref for team in self.care_teams}
+        return self.member_refs | set(self.care_teams)
 
 
 def is_coordinating_unit(actor: Actor) -> bool:
@@ -83,20 +84,16 @@ def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
         org_refs = {o.ref for o in identity.organizations}
         identity.practitioners = people + [r for r in roles if _current_role(r, org_refs, now)]
     members = identity.member_refs
-    if members:
-        teams = lookups.referring(conn, "CareTeam", "participant", members)
-        for team in teams:
-            if team.content.get("status") != "active":
-                continue
-            current = [p for p in team.content.get("participant") or []
-                       if isinstance(p, dict) and local_ref(p.get("member")) in members
-                       and period_covers(p.get("period"), now)]
-            if not current:
-                continue
-            identity.care_teams.append(team)
-            patient = local_ref(team.content.get("subject"))
-            if patient and patient[0] == "Patient" and any(_is_coordinator(p) for p in current):
-                identity.coordinated_patients.add(patient[1])
+    teams: dict[str, Ref] = {}
+    for entry in slim.memberships(conn, members):
+        if entry.team_status != "active" or member_ref(entry.member) not in members \
+                or not period_covers(entry.period, now):
+            continue
+        teams.setdefault(entry.team_id, ("CareTeam", entry.team_id))
+        patient = local_ref(entry.subject)
+        if patient and patient[0] == "Patient" and _is_coordinator(entry.role):
+            identity.coordinated_patients.add(patient[1])
+    identity.care_teams = list(teams.values())
     practitioner_refs = {p.ref for p in identity.practitioners}
     if practitioner_refs:
         for episode in lookups.referring(conn, "EpisodeOfCare", "care-manager", practitioner_refs):
@@ -118,9 +115,10 @@ def _current_role(role: Found, org_refs: set[Ref], now: datetime) -> bool:
     return organization is None or organization in org_refs
 
 
-def _is_coordinator(participant: dict) -> bool:
-    for concept in participant.get("role") or []:
-        for coding in (concept or {}).get("coding") or []:
-            if (coding.get("system"), coding.get("code")) in COORDINATOR_CODES:
+def _is_coordinator(roles: Any) -> bool:
+    """Whether a participant's roles name the coordinator (Volven 9034 code 8 or 18)."""
+    for concept in roles if isinstance(roles, list) else []:
+        for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
+            if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) in COORDINATOR_CODES:
                 return True
     return False

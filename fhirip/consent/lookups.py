@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import orjson
@@ -96,18 +96,6 @@ def by_identifiers(conn: Connection, wanted: Collection[tuple[str, str, str]]) -
     return _found(row[:4] for row in rows if (row[1], row[4], row[5]) in keys)
 
 
-def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Collection[tuple[str, str]],
-                    patients: Collection[str]) -> list[Found]:
-    """Every current Consent of the patients given, and of every patient who has a Consent
-    naming one of the targets or identifiers as provision actor (each parsed once)."""
-    naming = {c.rid: c for c in referring(conn, "Consent", "actor", targets, identifiers)}
-    wanted = {ref[1] for c in naming.values()
-              if (ref := local_ref(c.content.get("patient"))) and ref[0] == "Patient"} | set(patients)
-    if not wanted:
-        return []
-    return [naming.get(c.rid, c) for c in referring(conn, "Consent", "patient", {("Patient", p) for p in wanted})]
-
-
 def referring(conn: Connection, res_type: str, param: str, targets: Collection[Ref],
               identifiers: Collection[tuple[str, str]] = ()) -> list[Found]:
     """Current `res_type` resources whose reference parameter `param` points at a target,
@@ -140,7 +128,19 @@ def local_ref(reference: Any) -> Ref | None:
     if not isinstance(reference, dict):
         return None
     text = reference.get("reference")
-    if not isinstance(text, str) or text.startswith("#"):
+    if not isinstance(text, str):
+        return None
+    return _split(text)
+
+
+member_ref = local_ref  # a CareTeam participant's member, read by the same rule
+
+
+@lru_cache(maxsize=65536)
+def _split(text: str) -> Ref | None:
+    """The (type, id) at the end of a literal reference; decisions meet the same few
+    thousand references again and again, so each is split once."""
+    if text.startswith("#"):
         return None
     parts = text.split("/_history/")[0].rstrip("/").split("/")
     if len(parts) < 2 or not parts[-2][:1].isupper():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select, true, tuple_
@@ -122,7 +122,7 @@ class AccessPolicy:
             return true()  # every row of every type (a system client with `system/*` scopes)
         if self.open_types:
             conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
-        for access, patient_ids in policy_sql.grouped(self.grants):
+        for access, patient_ids in self._groups:
             conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, self.dialect))
         if self.everyone is not None:
             conditions.append(policy_sql.compartment_clause(alias, self.everyone, None, self.dialect))
@@ -135,6 +135,11 @@ class AccessPolicy:
         return permitted
 
     __call__ = sql  # usable wherever a search `Policy` callable is expected
+
+    @cached_property
+    def _groups(self) -> list[tuple[Access, list[str]]]:
+        """The grants grouped by restrictions, once per decision (every statement uses them)."""
+        return policy_sql.grouped(self.grants)
 
     def visible(self, conn: Connection, keys: Collection[Ref]) -> set[Ref]:
         """Which of these (type, id) the actor may see: current, not deleted, permitted.

@@ -100,10 +100,15 @@ class Evaluation:
     denies: tuple[Deny, ...]
 
 
+_SHARING = frozenset((CONSENT_CATEGORY_SYSTEM, code) for code in SHARING_CATEGORY_CODES)
+
+
 def is_sharing(consent: dict[str, Any]) -> bool:
-    return any((coding.get("system"), coding.get("code")) in
-               {(CONSENT_CATEGORY_SYSTEM, code) for code in SHARING_CATEGORY_CODES}
-               for concept in consent.get("category") or [] for coding in (concept or {}).get("coding") or [])
+    for concept in consent.get("category") or []:
+        for coding in (concept or {}).get("coding") or []:
+            if (coding.get("system"), coding.get("code")) in _SHARING:
+                return True
+    return False
 
 
 def evaluate(consent_ref: str, consent: dict[str, Any], names: ActorNames, now: datetime) -> Evaluation:

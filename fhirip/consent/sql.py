@@ -22,6 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     exists,
+    func,
     not_,
     or_,
     select,
@@ -50,15 +52,23 @@ LINK_ALIAS = "consent_link"
 _LINK = search_reference.alias(LINK_ALIAS)
 # One instance: SQLAlchemy adapts a type to the dialect once per instance, and that is slow.
 _TEXT_ARRAY = ARRAY(String)
+# Up to this many values an IN list is written out (the planner sees them); beyond, one parameter.
+_FEW = 16
 _SAFE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$")
 
 
 def one_of(column: Any, values: Collection[str], dialect: str) -> ColumnElement[bool]:
-    """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter however many values,
-    so the statement text stays short (psycopg re-parses every statement over 4 KiB)."""
+    """`column IN (values)`; on PostgreSQL `= ANY(array)`, and on SQLite beyond a few values
+    `IN (SELECT value FROM json_each(?))`: one parameter however many values, so the
+    statement text stays the same and short (psycopg re-parses every statement over 4 KiB;
+    SQLAlchemy renders each value of an expanding IN on every execution)."""
+    ordered = sorted(values)
     if dialect == "postgresql":
-        return column == any_(bindparam(None, sorted(values), type_=_TEXT_ARRAY))
-    return column.in_(sorted(values))
+        return column == any_(bindparam(None, ordered, type_=_TEXT_ARRAY))
+    if len(ordered) <= _FEW:
+        return column.in_(ordered)
+    listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
@@ -80,6 +90,11 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
         else:
             inside.append(and_(alias.c.res_type == "Patient", one_of(alias.c.res_id, patient_ids, dialect)))
     if patient_ids is None:  # every patient (break-the-glass): test the row's own links
+        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
+                             .correlate(alias)))
+    elif dialect != "postgresql" and len(patient_ids) > _FEW:
+        # SQLite computes an uncorrelated IN subquery in full for every statement (every
+        # resource of hundreds of compartments); testing the row's own links costs a seek.
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
                              .correlate(alias)))
     else:

@@ -8,6 +8,7 @@ until the end of January. A malformed date never grants anything.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from fhirip.model.dates import parse_range, to_naive_utc
@@ -26,15 +27,27 @@ def period_covers(period: Any, now: datetime) -> bool:
         return True
     if not isinstance(period, dict):
         return False
-    moment = to_naive_utc(now)
-    try:
-        if period.get("start") is not None and moment < parse_range(period["start"])[0]:
-            return False
-        if period.get("end") is not None and moment >= parse_range(period["end"])[1]:
-            return False
-    except (ValueError, TypeError, AttributeError):
+    start, end = period.get("start"), period.get("end")
+    if not isinstance(start, (str, type(None))) or not isinstance(end, (str, type(None))):
         return False
-    return True
+    bounds = _bounds(start, end)
+    if bounds is None:
+        return False
+    moment = to_naive_utc(now)
+    low, high = bounds
+    return (low is None or moment >= low) and (high is None or moment < high)
+
+
+@lru_cache(maxsize=16384)
+def _bounds(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None] | None:
+    """First instant in force and first instant after (None = open); None when malformed.
+    Periods repeat across thousands of memberships and consents: each is parsed once."""
+    try:
+        low = parse_range(start)[0] if start is not None else None
+        high = parse_range(end)[1] if end is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return low, high
 
 
 def is_minor(birth_date: Any, now: datetime) -> bool:
