@@ -19,6 +19,7 @@ from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.current import current_plan_bundle, parse_identifier
 from fhirip.plans.policy_reads import PolicyReads
+from fhirip.plans.worklist_request import view_of
 
 
 def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -26,7 +27,8 @@ def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
     reads = PolicyReads(ctx.tx.conn, ctx.policy)
     patients = reads.with_identifiers("Patient", [identifier])
     return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
-                                                          self_url=req.url, searched={identifier}))
+                                                          self_url=req.url, searched={identifier},
+                                                          view=view_of(ctx)))
 
 
 def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -35,7 +37,7 @@ def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
     if not patients:
         raise NotFound(f"Patient/{req.res_id} is not known")
     return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
-                                                          self_url=req.url))
+                                                          self_url=req.url, view=view_of(ctx)))
 
 
 register(Operation(

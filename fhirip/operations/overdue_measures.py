@@ -16,7 +16,7 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of
+from fhirip.plans.worklist_request import as_of, view_of
 from fhirip.plans.worklists import only_measures, overdue_measures, worklist_bundle
 
 
@@ -24,7 +24,7 @@ def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
     on = as_of(req)
     found = overdue_measures(Fetch.for_request(ctx), on)
     plans = [only_measures(plan, indexes) for plan, indexes in found]
-    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
+    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url, view_of(ctx)))
 
 
 register(Operation(

@@ -16,14 +16,14 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of
+from fhirip.plans.worklist_request import as_of, view_of
 from fhirip.plans.worklists import stale_plans, worklist_bundle
 
 
 def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
     months = req.int_param("months", 12, minimum=1, maximum=240)
     plans = stale_plans(Fetch.for_request(ctx), as_of(req), months)
-    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
+    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url, view_of(ctx)))
 
 
 register(Operation(

@@ -16,13 +16,13 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of
+from fhirip.plans.worklist_request import as_of, view_of
 from fhirip.plans.worklists import without_coordinator, worklist_bundle
 
 
 def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
     plans = without_coordinator(Fetch.for_request(ctx), as_of(req))
-    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url))
+    return FhirResponse(200, resource=worklist_bundle(plans, req.base_url, req.url, view_of(ctx)))
 
 
 register(Operation(

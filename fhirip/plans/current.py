@@ -15,6 +15,7 @@ not there.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from fhirip.errors import BadRequest
@@ -67,13 +68,20 @@ def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
 
 
 def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, base_url: str,
-                        self_url: str, searched: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
-    """The current-plan searchset for a person known by these (visible) Patient records."""
+                        self_url: str, searched: set[tuple[str, str]] = frozenset(),
+                        view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The current-plan searchset for a person known by these (visible) Patient records.
+
+    `view` gives a resource as the caller may see it (the administrative view masks
+    the plan); the includes are followed from the plan as shown, never from what is
+    masked."""
     patients = visible_person(reads, patients, searched) if patients else []
     patient_ids = [p["id"] for p in patients]
     includes: dict[tuple[str, str], dict[str, Any]] = {("Patient", p["id"]): p for p in patients}
     related = reads.referring_to_patients(patient_ids, ("CarePlan", "EpisodeOfCare", "Consent"))
     plan = _plan([r for r in related if r["resourceType"] == "CarePlan"])
+    if plan is not None and view is not None:
+        plan = view(plan)
     episodes = [r for r in related if r["resourceType"] == "EpisodeOfCare" and _is_coordinator_episode(r)]
     consents = [r for r in related if r["resourceType"] == "Consent" and r.get("status") == "active"
                 and (is_plan_consent(r) or is_sharing_consent(r))]

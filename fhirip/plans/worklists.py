@@ -18,6 +18,7 @@ not "today".
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -169,9 +170,13 @@ def _key(coordinator: Coordinator, names: dict[str, str]) -> str:
     return key
 
 
-def worklist_bundle(plans: list[dict[str, Any]], base_url: str, self_url: str) -> dict[str, Any]:
-    """A searchset of the listed plans (total = how many the caller may see)."""
+def worklist_bundle(plans: list[dict[str, Any]], base_url: str, self_url: str,
+                    view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A searchset of the listed plans (total = how many the caller may see), each as the
+    caller may see it (`view`: masked for the administrative view)."""
     base = base_url.rstrip("/")
+    if view is not None:
+        plans = [view(p) for p in plans]
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(plans),
                               "link": [{"relation": "self", "url": self_url}]}
     if plans:
