@@ -10,13 +10,16 @@ it. A resource the caller may not see behaves exactly as one that does not exist
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
-from fhirip.errors import Forbidden, NotFound
+from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
+from fhirip.search.query import PAGE_PARAMS, ChainCriterion, Criterion, HasCriterion, ParsedQuery, QueryParser
+from fhirip.search.registry import registry
 from fhirip.store import Current
 from fhirip.store.schema import resource
 
@@ -36,13 +39,56 @@ def authorize(ctx: Context, interaction: str, res_type: str | None) -> None:
 
 
 def refuse_hidden_parameters(ctx: Context, res_type: str | None, params: list[tuple[str, str]]) -> None:
-    """Search parameters on content the caller sees only in the administrative view."""
-    if ctx.access is None or res_type is None:
+    """Search parameters on content the caller sees only in the administrative view.
+
+    A match, an order or an include through a masked element would reveal what the mask
+    hides, however it is reached: directly, at the end of a chain (`data:CarePlan.x`), in
+    a reverse chain (`_has:CarePlan:patient:x`), as a `_sort` key or an include."""
+    if ctx.access is None:
         return
-    hidden = ctx.access.hidden_search_params(res_type)
-    for name, _ in params:
-        if name.split(":")[0].split(".")[0] in hidden:
-            raise Forbidden(f"The caller may not search {res_type} by '{name}'", expression=[name])
+    types = (res_type,) if res_type else tuple(t for name, value in params if name == "_type"
+                                               for t in value.split(",") if t)
+    hidden_somewhere = any(ctx.access.hidden_search_params(t) for t in {*types, *_HIDING_TYPES})
+    if not hidden_somewhere or not types:
+        return
+    try:
+        query = QueryParser(registry(), types, strict=False, base_url=None).parse(
+            [(name, value) for name, value in params if name not in PAGE_PARAMS])
+    except FhirError:
+        return  # the search itself answers the malformed request, with the same words
+    for name, (hop_type, code) in _hops(query):
+        hidden = ctx.access.hidden_search_params(hop_type)
+        if code in hidden or (code == "*" and hidden - _ALWAYS_HIDDEN):  # `*`: every reference parameter
+            raise Forbidden(f"The caller may not search, sort or include by {hop_type} '{code}' "
+                            f"(in '{name}'): it reaches content the caller sees masked", expression=[name])
+
+
+# Types whose parameters reach masked content; a chain or `_has` can reach them from any type.
+_HIDING_TYPES = ("CarePlan",)
+_ALWAYS_HIDDEN = frozenset({"_text", "_content"})
+
+
+def _hops(query: ParsedQuery) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(parameter as written, (resource type, parameter code)) of every step of a search:
+    each criterion and each link of its chains, the sort keys and the includes."""
+    for criterion in query.criteria:
+        yield from _criterion_hops(criterion.name, criterion)
+    for code, _ in query.sort:
+        for res_type in query.types:
+            yield "_sort", (res_type, code)
+    for include in query.includes:
+        yield "_revinclude" if include.reverse else "_include", (include.source_type, include.param)
+
+
+def _criterion_hops(name: str, criterion: Criterion) -> Iterator[tuple[str, tuple[str, str]]]:
+    if isinstance(criterion, HasCriterion):
+        yield name, (criterion.source_type, criterion.ref_param.code)
+        yield from _criterion_hops(name, criterion.next)
+        return
+    for res_type in criterion.types:
+        yield name, (res_type, criterion.param.code)
+    if isinstance(criterion, ChainCriterion):
+        yield from _criterion_hops(name, criterion.next)
 
 
 def is_visible(ctx: Context, res_type: str, res_id: str) -> bool:
@@ -60,12 +106,16 @@ def ensure_visible(ctx: Context, res_type: str, res_id: str) -> None:
         raise not_found(res_type, res_id)
 
 
-def client_ids_allowed(ctx: Context) -> bool:
+def client_ids_allowed(ctx: Context, res_type: str | None) -> bool:
     """Creating under a client-chosen id would tell the caller whether the id is taken, so
-    only callers that see every resource of their types (system clients, internal jobs) may."""
+    only callers that see every resource of the type (internal jobs, system clients whose
+    scopes let them read it) may."""
     from fhirip.auth import ActorKind
 
-    return ctx.access is None or (ctx.actor is not None and ctx.actor.kind is ActorKind.SYSTEM)
+    if ctx.access is None:
+        return True
+    return (ctx.actor is not None and ctx.actor.kind is ActorKind.SYSTEM and not ctx.access.coordinating_unit
+            and res_type in ctx.access.open_types)
 
 
 def check_write(ctx: Context, new: dict[str, Any], previous: Current | None) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import orjson
 
 from fhirip.errors import BadRequest, NotFound
-from fhirip.interactions.access import ensure_visible
+from fhirip.interactions.access import ensure_visible, masked_body
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_range
@@ -48,7 +48,7 @@ def history(ctx: Context, req: FhirRequest) -> FhirResponse:
         kept = [(k, v) for k, v in req.params if k != "_cursor"]
         links.append({"relation": "next", "url": _url(base, [*kept, ("_cursor", str(versions[-1].seq))])})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "history", "total": total,
-                              "link": links, "entry": [_entry(ctx.base_url, v) for v in versions]}
+                              "link": links, "entry": [_entry(ctx, v) for v in versions]}
     return FhirResponse(200, resource=bundle)
 
 
@@ -73,12 +73,14 @@ def _range(raw: str, name: str) -> Any:
         raise BadRequest(f"Parameter '{name}': {exc}", expression=[name]) from None
 
 
-def _entry(base_url: str, version: StoredVersion) -> dict[str, Any]:
+def _entry(ctx: Context, version: StoredVersion) -> dict[str, Any]:
     url = f"{version.res_type}/{version.res_id}"
     method = version.method if version.method in ("POST", "PUT", "PATCH", "DELETE") else "PUT"
-    entry: dict[str, Any] = {"fullUrl": f"{base_url}/{url}"}
+    entry: dict[str, Any] = {"fullUrl": f"{ctx.base_url}/{url}"}
     if version.content is not None:
-        entry["resource"] = orjson.Fragment(version.content)
+        # every version as the caller may see it: masked for the administrative view, like a read
+        body = masked_body(ctx, version.content)
+        entry["resource"] = orjson.Fragment(body) if isinstance(body, bytes) else body
     entry["request"] = {"method": method, "url": version.res_type if method == "POST" else url}
     status = {"POST": "201 Created", "DELETE": "204 No Content"}.get(method, "200 OK")
     entry["response"] = {"status": status, "etag": f'W/"{version.version}"',

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.errors import BadRequest, Forbidden, PreconditionFailed
-from fhirip.interactions.access import client_ids_allowed, ensure_visible
+from fhirip.interactions.access import client_ids_allowed, is_visible
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse, written
@@ -36,10 +36,11 @@ def update(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 def store_update(ctx: Context, req: FhirRequest, resource: dict[str, Any], method: str = "PUT") -> FhirResponse:
     current = ctx.tx.current(req.res_type, resource["id"], lock=True)
-    if current is not None:
-        ensure_visible(ctx, req.res_type, resource["id"])
-    elif method == "PUT" and not client_ids_allowed(ctx):
-        raise Forbidden("Only system clients may create resources with ids they choose; use POST")
+    if current is not None and not is_visible(ctx, req.res_type, resource["id"]):
+        current = None  # what the caller may not see does not exist for it: answer as for a new id
+    if current is None and method == "PUT" and not client_ids_allowed(ctx, req.res_type):
+        raise Forbidden("Only system clients that read every resource of the type may create resources "
+                        "with ids they choose; use POST")
     check_if_match(req, current)
     created = current is None or current.deleted
     new, content, warnings = save(ctx, resource, previous=current, method=method)

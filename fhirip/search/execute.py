@@ -113,7 +113,7 @@ def search(conn: Connection, res_type: str | None, params: list[tuple[str, str]]
     names = {name for name, _ in params}
     ctx = BuildContext(registry(), policy, expand, utc_now())
     if "_getpages" in names:
-        return _stored_page(conn, params, base_url, ctx, strict)
+        return _stored_page(conn, params, base_url, ctx, strict, res_type)
     types = _types(res_type, params, compartment, ctx)
     parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(params)
     return _first_page(conn, parsed, base_url, ctx, compartment, res_type)
@@ -195,7 +195,7 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
     else:
         result.search_id, stored, complete = _store(conn, parsed, r, where, keys, compartment)
         rows = _read_stored(conn, result.search_id, 0, parsed.count, ctx)
-        result.links.update(_page_links(base_url, result.search_id, 0, parsed.count, stored,
+        result.links.update(_page_links(_page_base(base_url, res_type), result.search_id, 0, parsed.count, stored,
                                         complete))
         total = stored if complete else None
         if not complete:
@@ -293,7 +293,7 @@ def _fill_entries(conn: Connection, result: SearchResult, rows: list[Any], parse
 # -- later pages -----------------------------------------------------------------------------
 
 def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
-                 ctx: BuildContext, strict: bool) -> SearchResult:
+                 ctx: BuildContext, strict: bool, res_type: str | None = None) -> SearchResult:
     values = dict(params)
     search_id = values["_getpages"]
     try:
@@ -305,18 +305,19 @@ def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
         raise BadRequest("_getpagesoffset must not be negative and _count must be positive")
     session = conn.execute(select(search_session).where(
         search_session.c.search_id == search_id)).first()
-    if session is None or session.expires < ctx.now:
+    types = tuple(json.loads(session.res_types)) if session is not None else ()
+    if session is None or session.expires < ctx.now or (res_type is not None and types != (res_type,)):
         raise Gone(f"Search {search_id} has expired or never existed; run the search again",
                    expression=("_getpages",))
-    types = tuple(json.loads(session.res_types))
     stored_params = [tuple(p) for p in json.loads(session.query)]
     parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(
         stored_params)  # type: ignore[arg-type]
     rows = _read_stored(conn, search_id, offset, count, ctx)
-    result = SearchResult([], None, _page_links(base_url, search_id, offset, count,
+    page_base = _page_base(base_url, res_type)
+    result = SearchResult([], None, _page_links(page_base, search_id, offset, count,
                                                 session.total, session.complete),
                           [], parsed.summary, parsed.elements, search_id)
-    result.links["self"] = _page_url(base_url, search_id, offset, count)
+    result.links["self"] = _page_url(page_base, search_id, offset, count)
     r = _R
     # totals are counted again, under this caller's policy
     if parsed.total != "none" and session.complete:
@@ -345,6 +346,12 @@ def _self_link(base_url: str, res_type: str | None, compartment: tuple[str, str]
     if res_type is None and parsed.types and not compartment:
         pairs.insert(0, ("_type", ",".join(parsed.types)))
     return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def _page_base(base_url: str, res_type: str | None) -> str:
+    """Where the pages of a search are read: under its type when it has one, so a caller
+    allowed to search that type (and no more) can page through it; else at system level."""
+    return f"{base_url.rstrip('/')}/{res_type}" if res_type else base_url
 
 
 def _page_url(base_url: str, search_id: str, offset: int, count: int) -> str:
