@@ -33,8 +33,10 @@ postgres:
 test: venv postgres
 	$(BIN)/pytest -q
 
+# The benchmark (bench/README.md): fhirip beside its floor, an unenforced build and the sekmet-fhir peer.
+# A subset: make bench BENCH_ARGS="--stores sqlite --seconds 2 --workloads read,search --no-peer"
 bench: venv postgres
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -48,9 +48,13 @@ def ensure_installed(version: str = VERSION, venvs: Path = VENVS) -> tuple[Path,
         (venvs / ".gitignore").write_text("*\n")  # the venvs are a cache: never part of the repository
         base = getattr(sys, "_base_executable", sys.executable)
         env = clean_env()
-        subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, env=env)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        f"{PACKAGE}=={version}"], check=True, env=env)
+        for command in ([base, "-m", "venv", "--clear", str(venv)],
+                        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                         f"{PACKAGE}=={version}"]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode:  # pip's output only when it failed: it is long and mostly warnings
+                raise RuntimeError(f"installing {PACKAGE}=={version} failed: {' '.join(command)}\n"
+                                   f"{(done.stdout + done.stderr)[-3000:]}")
         marker.write_text(version)
     return python, time.perf_counter() - started
 

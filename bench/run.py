@@ -131,10 +131,8 @@ def bench_import(kind: str, tmp: Path, url: str, plans: int) -> Figure:
 
 
 def bench_peer(data: DataSet, keys: list[str], driver: Driver, version: str) -> tuple[list[Figure], str]:
-    python, seconds = peer_server.ensure_installed(version)
+    python, _ = peer_server.ensure_installed(version)
     installed = peer_server.installed_version(python)
-    print(f"peer: {peer_server.PACKAGE} {installed} ({'installed in' if seconds > 5 else 'venv ready in'} "
-          f"{seconds:.0f} s)", flush=True)
     figures = []
     with tempfile.TemporaryDirectory() as tmp, peer_server.PeerServer(python, Path(tmp) / "peer") as root:
         written, load_seconds = peer_server.load(root, data.resources())
@@ -159,6 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workloads", default=",".join(SPEC), help="comma-separated: " + ", ".join(SPEC))
     parser.add_argument("--no-peer", action="store_true", help=f"skip the peer ({peer_server.PACKAGE})")
     parser.add_argument("--peer-version", default=peer_server.VERSION)
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args(argv)
     for name, allowed in (("stores", ("sqlite", "postgresql")), ("workloads", tuple(SPEC))):
         chosen = [v for v in getattr(args, name).split(",") if v]
@@ -186,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     peer_missing: dict[str, str] = {}
     peer_partial: dict[str, str] = {}
     if not args.no_peer:  # installed first: a failing install shows before the long part
-        peer_server.ensure_installed(args.peer_version)
+        python, seconds = peer_server.ensure_installed(args.peer_version)
+        print(f"peer: {peer_server.PACKAGE} {peer_server.installed_version(python)} in {python.parent.parent} "
+              f"({'installed in' if seconds > 5 else 'ready in'} {seconds:.0f} s)\n", flush=True)
     for kind in args.stores:
         figures += bench_store(kind, data, args.workloads, driver)
     if not args.no_peer:
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(note)
     if peer_version:
         print(f"peer: {peer_server.PACKAGE} {peer_version} (SQLite only: both fhirip stores are compared with it)")
-    if "--markdown" in os.environ.get("BENCH_OUTPUT", ""):
+    if args.markdown:
         print("\n" + table.markdown())
     print(f"\nwall time: {time.perf_counter() - started:.0f} s")
     return 0
