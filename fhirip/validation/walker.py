@@ -18,6 +18,7 @@ from fhirip.errors import Issue
 from fhirip.validation import fhirpath
 from fhirip.validation.base_valuesets import BaseValueSets
 from fhirip.validation.definitions import BaseDefinitions, Constraint, ElementDef
+from fhirip.validation.fast_invariants import FAST
 
 CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept"})
 
@@ -233,9 +234,15 @@ def check_constraint(constraint: Constraint, item: Any, type_path: str, expr: st
                      resource: dict, issues: list[Issue], source: str = "FHIR R4") -> None:
     """Evaluate one invariant on one element and record an issue when it does not hold."""
     native = fhirpath.NATIVE.get(constraint.key)
+    fast = FAST.get((constraint.key, constraint.expression))
     try:
-        ok = native(item, resource) if native else fhirpath.holds(
-            constraint.expression, item, type_path, resource, empty_passes=source == "FHIR R4")
+        if native:
+            ok = native(item, resource)
+        elif fast:
+            ok = fast(item)
+        else:
+            ok = fhirpath.holds(constraint.expression, item, type_path, resource,
+                                empty_passes=source == "FHIR R4")
     except fhirpath.InvariantError as exc:
         issues.append(issue("warning", "exception", expr,
                             f"{expr}: invariant {constraint.key} could not be evaluated: {exc}"))
