@@ -16,7 +16,7 @@ from fhirip.errors import (
     PreconditionFailed,
     operation_outcome,
 )
-from fhirip.interactions.access import check_delete, is_visible
+from fhirip.interactions.access import check_delete, is_visible, visible_keys
 from fhirip.interactions.conditional import find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers
@@ -61,13 +61,24 @@ def conditional_delete(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 
 def refuse_if_referenced(ctx: Context, current: Current) -> None:
-    referrers = [r for r in ctx.tx.referrers(current.res_type, current.res_id, limit=11)
-                 if r != (current.res_type, current.res_id)]
-    if referrers:
-        shown = ", ".join(f"{t}/{i}" for t, i in referrers[:10])
-        more = " and more" if len(referrers) > 10 else ""
-        raise Conflict(f"{current.res_type}/{current.res_id} is referenced by {shown}{more}; "
-                       "delete those first or ask for _cascade=delete")
+    """409 while other resources refer to it; only those the caller may see are named."""
+    own = (current.res_type, current.res_id)
+    referrers = [r for r in ctx.tx.referrers(current.res_type, current.res_id, limit=MAX_NAMED_REFERRERS)
+                 if r != own]
+    if not referrers:
+        return
+    seen = sorted(visible_keys(ctx, set(referrers)))
+    if not seen:
+        raise Conflict(f"{current.res_type}/{current.res_id} is referenced by other resources; "
+                       "it cannot be deleted while they refer to it")
+    shown = ", ".join(f"{t}/{i}" for t, i in seen[:10])
+    more = " and more" if len(seen) > 10 else ""
+    raise Conflict(f"{current.res_type}/{current.res_id} is referenced by {shown}{more}; "
+                   "delete those first or ask for _cascade=delete")
+
+
+# How many referrers are looked at to find ten the caller may see and name.
+MAX_NAMED_REFERRERS = 100
 
 
 def _cascade(ctx: Context, root: Current) -> list[Current]:
@@ -86,6 +97,9 @@ def _cascade(ctx: Context, root: Current) -> list[Current]:
                 raise Conflict(f"Cascading delete would remove more than {MAX_CASCADE} resources")
             child = ctx.tx.current(*key, lock=True)
             if child is not None and not child.deleted:
+                if not is_visible(ctx, child.res_type, child.res_id):  # say so without naming it
+                    raise Conflict(f"{root.res_type}/{root.res_id} is referenced by resources the caller "
+                                   "may not delete; nothing was deleted")
                 check_delete(ctx, child)
                 stack.append(child)
     return list(reversed(order))

@@ -31,6 +31,7 @@ VOLVEN_9034 = "urn:oid:2.16.578.1.12.4.1.1.9034"
 CONSENT_CATEGORY = "http://fhirip.no/fhir/CodeSystem/ip-consent-category"
 ACTIVITY_CODE = "http://fhirip.test/CodeSystem/tiltak"
 SECRET_MEASURE = "hemmelig-tiltak"  # a code only Kari's unmasked plan carries
+EARLIER_PLAN = "plan-kari-2025"  # the plan Kari's current plan replaces (no longer stored)
 
 TODAY = date.today()
 
@@ -158,6 +159,7 @@ def _record(patient: str) -> list[dict[str, Any]]:
                                  "scheduledPeriod": {"start": "2026-02-01"}}}]}
     if patient == "kari":
         plan["goal"].append(_ref("Goal/goal-jon"))  # a data-entry slip: must never leak through includes
+        plan["replaces"] = [_ref(f"CarePlan/{EARLIER_PLAN}")]  # masked in the administrative view
         plan["activity"][0]["detail"]["code"]["coding"][0]["code"] = SECRET_MEASURE
     goal = {"resourceType": "Goal", "id": f"goal-{patient}", "subject": subject,
             "lifecycleStatus": "on-hold" if patient == "jon" else "active",
