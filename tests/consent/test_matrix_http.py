@@ -692,6 +692,21 @@ def cell_masked_reference(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> Non
         _check_search(actor, response, {"CarePlan/plan-kari"} if mw.should_see(actor, plan) else set())
 
 
+def cell_validate(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
+    """$validate of a stored instance tells no more than a read of it would."""
+    nobody = unknown_id()
+    unknown = client.get(f"/CarePlan/{nobody}/$validate")
+    for patient in mw.PATIENTS:
+        plan = WORLD[f"CarePlan/plan-{patient}"]
+        response = client.get(f"/CarePlan/{plan['id']}/$validate")
+        if not mw.should_see(actor, plan):
+            assert_same_as_unknown(response, plan["id"], unknown, nobody)
+    # mode=delete lists what refers to the plan: Jon's service request is hidden from most.
+    referrers = client.get("/CarePlan/plan-kari/$validate?mode=delete")
+    if not mw.should_see(actor, WORLD["ServiceRequest/sr-jon"]):
+        assert "sr-jon" not in referrers.text, referrers.text
+
+
 def cell_access_log(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
     m.truth.get("/Goal")  # the system client touches every patient's goals in one request
     log = client.get("/AuditEvent?_count=1000&_sort=-date")
@@ -721,7 +736,7 @@ CELLS: dict[str, Callable[[Matrix, mw.MatrixActor, Fhir], None]] = {
     "conditional-create": cell_conditional_create, "conditional-update": cell_conditional_update,
     "conditional-delete": cell_conditional_delete, "update": cell_update, "patch": cell_patch,
     "create": cell_create, "deleted": cell_deleted, "delete-referenced": cell_delete_referenced,
-    "masked-reference": cell_masked_reference, "access-log": cell_access_log,
+    "masked-reference": cell_masked_reference, "validate": cell_validate, "access-log": cell_access_log,
 }
 
 
@@ -737,6 +752,12 @@ KNOWN_LEAKS = {
         "basedOn, but the search parameters 'replaces' and 'based-on' are not among the hidden ones, so the "
         "unit finds plans by them. Fix: add both to HIDDEN_SEARCH_PARAMS['CarePlan'] "
         "(fhirip/consent/administrative.py).",
+} | {
+    (actor, "validate"): "$validate on a stored instance reads it without the caller's policy (200 with its "
+                         "validation issues for a hidden id, 404 for an unknown one), and mode=delete names "
+                         "every referrer. Fix in fhirip/operations/validate.py: ensure_visible() before "
+                         "ctx.tx.read, and name only visible_keys() of the referrers."
+    for actor in ACTOR_NAMES if actor not in ("break-the-glass", "system")
 }
 
 
