@@ -304,6 +304,10 @@ def cell_has(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
         for ref in _refs(p, "subject") if ref in patients}
     response = client.get(f"/Patient?_has:CarePlan:patient:activity-code={mw.SECRET_MEASURE}")
     _check_search(actor, response, secret)
+    coded = set() if actor.masked else {k for k, p in plans.items() if mw.SECRET_MEASURE in orjson.dumps(p).decode()}
+    response = client.get(f"/?_type=CarePlan&activity-code={mw.SECRET_MEASURE}")
+    if actor.system_wide:
+        _check_search(actor, response, coded)
 
 
 def cell_sort(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
@@ -707,6 +711,23 @@ def cell_validate(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
         assert "sr-jon" not in referrers.text, referrers.text
 
 
+def cell_moved_between_records(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
+    """A Goal first recorded for Jon, then moved to Kari: its first version is Jon's record."""
+    created = m.truth.create({**_goal_body("jon"), "description": {"text": "Jons første mål"}})
+    assert created.status_code == 201, created.text
+    moved = {**created.json(), "subject": {"reference": "Patient/kari"}, "description": {"text": "Flyttet"}}
+    assert m.truth.update(moved).status_code == 200
+    goal = moved["id"]
+    first, history = client.get(f"/Goal/{goal}/_history/1"), client.get(f"/Goal/{goal}/_history")
+    if mw.should_see(actor, {**_goal_body("jon"), "id": goal}):
+        assert first.status_code == 200
+    elif mw.should_see(actor, moved):
+        assert first.status_code == 404, first.text
+        assert "Jons" not in history.text and "Patient/jon" not in history.text, history.text
+    else:
+        assert first.status_code in (403, 404) and history.status_code in (403, 404)
+
+
 def cell_access_log(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
     m.truth.get("/Goal")  # the system client touches every patient's goals in one request
     log = client.get("/AuditEvent?_count=1000&_sort=-date")
@@ -736,7 +757,8 @@ CELLS: dict[str, Callable[[Matrix, mw.MatrixActor, Fhir], None]] = {
     "conditional-create": cell_conditional_create, "conditional-update": cell_conditional_update,
     "conditional-delete": cell_conditional_delete, "update": cell_update, "patch": cell_patch,
     "create": cell_create, "deleted": cell_deleted, "delete-referenced": cell_delete_referenced,
-    "masked-reference": cell_masked_reference, "validate": cell_validate, "access-log": cell_access_log,
+    "masked-reference": cell_masked_reference, "validate": cell_validate,
+    "moved-between-records": cell_moved_between_records, "access-log": cell_access_log,
 }
 
 
@@ -758,6 +780,12 @@ KNOWN_LEAKS = {
                          "every referrer. Fix in fhirip/operations/validate.py: ensure_visible() before "
                          "ctx.tx.read, and name only visible_keys() of the referrers."
     for actor in ACTOR_NAMES if actor not in ("break-the-glass", "system")
+} | {
+    (actor, "moved-between-records"): "vread and history decide by the resource's current row, so a version "
+        "from when the resource was in another patient's record is served to whoever sees it now. Fix: decide "
+        "each non-current version by its own content's compartment (a policy question on a version, e.g. "
+        "AccessPolicy.may_read_version(res_type, content) in fhirip/consent, used by vread.py and history.py)."
+    for actor in ("patient", "parent", "relative-consented", "coordinator", "practitioner-consented")
 }
 
 
