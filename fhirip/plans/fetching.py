@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, exists, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from fhirip.search import search
 from fhirip.search.conditions import Policy
@@ -79,8 +79,8 @@ _CURRENT = (select(resource_version.c.content)
             .join(_R, and_(resource_version.c.rid == _R.c.rid, resource_version.c.version == _R.c.version))
             .where(_R.c.res_type == bindparam("res_type"), _R.c.deleted.is_(False)))
 _BY_IDS = _CURRENT.where(_R.c.res_id.in_(bindparam("ids", expanding=True))).order_by(_R.c.rid)
-_BY_PATIENT = (_CURRENT.where(exists(select(_REF.c.rid).where(
-    _REF.c.rid == _R.c.rid, _REF.c.res_type == _R.c.res_type, _REF.c.param == "patient",
+_BY_PATIENT = (_CURRENT.where(_R.c.rid.in_(select(_REF.c.rid).where(
+    _REF.c.res_type == bindparam("res_type"), _REF.c.param == "patient",
     _REF.c.target_type == "Patient", _REF.c.target_id == bindparam("patient"))))
     .order_by(_R.c.rid))
 

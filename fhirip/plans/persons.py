@@ -30,7 +30,9 @@ _NATIONAL_IDENTIFIERS = (
     .where(resource.c.res_type == "Patient", resource.c.res_id.in_(bindparam("ids", expanding=True)),
            resource.c.deleted.is_(False), _TOKEN.c.res_type == "Patient",
            _TOKEN.c.param == "identifier", _TOKEN.c.system.in_(NATIONAL_ID_SYSTEMS)))
+# The codes alone as well, so that the index on (type, param, code) finds the rows.
 _PATIENTS_WITH_IDENTIFIERS = _live_patient(_TOKEN).where(
+    _TOKEN.c.code.in_(bindparam("codes", expanding=True)),
     tuple_(_TOKEN.c.system, _TOKEN.c.code).in_(bindparam("pairs", expanding=True)))
 
 
@@ -47,7 +49,8 @@ def patients_with_identifiers(conn: Connection, identifiers: Iterable[tuple[str,
     pairs = sorted(set(identifiers))
     if not pairs:
         return set()
-    return set(conn.execute(_PATIENTS_WITH_IDENTIFIERS, {"pairs": pairs}).scalars())
+    codes = sorted({code for _, code in pairs})
+    return set(conn.execute(_PATIENTS_WITH_IDENTIFIERS, {"codes": codes, "pairs": pairs}).scalars())
 
 
 def same_person(conn: Connection, patient_ids: Iterable[str]) -> set[str]:
