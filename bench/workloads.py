@@ -191,6 +191,6 @@ class Workloads:
         def transaction(n: int) -> Request:
             return "POST", p or "/", orjson.dumps(small_plan_transaction(next(fnrs), n)), system
 
-        factories = {"read": read, "read-system": read_system, "search": search, "current": current, "worklist": worklist,
-                     "update": update, "create": create, "transaction": transaction}
+        factories = {"read": read, "read-system": read_system, "search": search, "current": current,
+                     "worklist": worklist, "update": update, "create": create, "transaction": transaction}
         return Factory(factories[key])
