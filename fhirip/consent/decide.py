@@ -135,15 +135,22 @@ def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:
-        result = evaluate(f"Consent/{consent.res_id}", consent.content, names, now)
+        if consent.plain is not None:  # a root permit alone: grants, denies nothing
+            permit = consent.plain.grants(names, now)
+            patient = local_ref(consent.content.get("patient"))
+            if permit is not None and patient and patient[0] == "Patient":
+                grants[patient[1]].append(permit)
+                used.add(consent.ref)
+            continue
+        result = evaluate(consent.ref, consent.content, names, now)
         if result.patient is None:
             continue
         if result.permit is not None:
             grants[result.patient].append(result.permit)
-            used.add(f"Consent/{consent.res_id}")
+            used.add(consent.ref)
         if result.denies:
             denies[result.patient].extend(result.denies)
-            used.add(f"Consent/{consent.res_id}")
+            used.add(consent.ref)
     return denies, used
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from fhirip.auth.actor import Actor
 from fhirip.consent import lookups, slim
-from fhirip.consent.lookups import Found, Ref, local_ref, member_ref
+from fhirip.consent.lookups import Found, Ref, local_ref
 from fhirip.consent.timing import period_covers
 from fhirip.consent.vocabulary import (
     COORDINATING_UNIT_ROLE,
@@ -86,8 +86,7 @@ def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
     members = identity.member_refs
     teams: dict[str, Ref] = {}
     for entry in slim.memberships(conn, members):
-        if entry.team_status != "active" or member_ref(entry.member) not in members \
-                or not period_covers(entry.period, now):
+        if entry.team_status != "active" or not period_covers(entry.period, now):
             continue
         teams.setdefault(entry.team_id, ("CareTeam", entry.team_id))
         patient = local_ref(entry.subject)

@@ -133,9 +133,6 @@ def local_ref(reference: Any) -> Ref | None:
     return _split(text)
 
 
-member_ref = local_ref  # a CareTeam participant's member, read by the same rule
-
-
 @lru_cache(maxsize=65536)
 def _split(text: str) -> Ref | None:
     """The (type, id) at the end of a literal reference; decisions meet the same few

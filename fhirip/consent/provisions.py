@@ -126,7 +126,7 @@ def evaluate(consent_ref: str, consent: dict[str, Any], names: ActorNames, now: 
     if root.get("type") == "permit":
         permit = None
         if is_sharing(consent) and names.named_in(root) and names.purpose_fits(root):
-            permit = _permit(consent_ref, root)
+            permit = permit_access(consent_ref, root)
         denies = tuple(_deny(consent_ref, p) for p in in_force
                        if p.get("type") == "deny" and _applies(p, names))
         return Evaluation(patient_id, permit, denies)
@@ -134,7 +134,7 @@ def evaluate(consent_ref: str, consent: dict[str, Any], names: ActorNames, now: 
     if root.get("type") == "deny":
         exceptions = [p for p in in_force if p.get("type") == "permit" and names.named_in(p)]
         if exceptions:
-            permit = _permit(consent_ref, exceptions[0]) if is_sharing(consent) else None
+            permit = permit_access(consent_ref, exceptions[0]) if is_sharing(consent) else None
             return Evaluation(patient_id, permit, ())
         if _applies(root, names):
             return Evaluation(patient_id, None, (_deny(consent_ref, root),))
@@ -164,7 +164,8 @@ def _labels(provision: dict[str, Any]) -> frozenset[Label]:
                      if isinstance(c, dict) and c.get("code"))
 
 
-def _permit(consent_ref: str, provision: dict[str, Any]) -> Access | None:
+def permit_access(consent_ref: str, provision: dict[str, Any]) -> Access | None:
+    """The access a permit provision gives the actors it names (None: it permits no action)."""
     actions = _actions(provision)
     reads = not actions or bool(actions & READ_ACTIONS)
     writes = bool(actions & WRITE_ACTIONS)

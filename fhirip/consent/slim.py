@@ -1,19 +1,21 @@
-"""The few fields a decision reads from CareTeams and Consents, extracted by the database.
+"""The few fields a decision reads from CareTeams and Consents, read once per stored version.
 
 A practitioner may sit on hundreds of care teams, each named by a sharing Consent.
-Fetching and parsing every one of those documents per decision is what made a
-first decision slow; instead the database hands back only what the rules look at
-(SQLite JSON1 / PostgreSQL JSONB functions), and the rules in Python stay the
-only judge:
+Fetching and parsing every one of those documents on every first decision is what
+made it slow, yet a stored version never changes. So a decision asks the index
+which CareTeams and Consents concern the actor and reads only their identity
+(row, version, time of writing); the elements the rules look at are extracted
+from a version's content the first time it is met and kept in `_FACTS`, keyed by
+database, row, version and time of writing. The decision itself is made afresh
+from the current versions on every request: a withdrawn consent is a new version,
+met (and read) on the next request.
 
-- `memberships`: per CareTeam the actor is listed in, the team's status and
-  subject and, for each participant whose member reference could name the actor
-  (a substring test, a superset), the member reference, period and role as
-  written. `identity` then applies the exact reference, period and role rules.
-- `consents_around`: every Consent of the patients concerned (those a Consent
-  naming one of the actor's references or identifiers is about, and the
-  patients given), as its status, patient, category and provision: exactly the
-  elements `provisions.evaluate` reads.
+- `memberships`: per CareTeam listing one of the actor's references as participant,
+  the team's status and subject and each participant's member, period and role.
+  `identity` applies the exact reference, period and role rules.
+- `consents_around`: every Consent of the patients concerned (those a Consent naming
+  one of the actor's references or identifiers is about, and the patients given),
+  holding exactly the elements `provisions.evaluate` reads.
 
 Identifier lists travel as ONE parameter (a JSON array on SQLite, an array on
 PostgreSQL), so the statement text is the same for one id or a thousand.
@@ -21,188 +23,255 @@ PostgreSQL), so the statement text is the same for one id or a thousand.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from fhirip.consent.lookups import Found, Ref
+from fhirip.consent.access import Access
+from fhirip.consent.lookups import Ref, local_ref
+from fhirip.consent.provisions import ActorNames, is_sharing, permit_access
+from fhirip.consent.timing import period_covers
 
 _TEXT_ARRAY = ARRAY(String)
+MAX_FACTS = 200_000  # versions kept; a CareTeam's or Consent's facts take well under a kilobyte
+
+
+@dataclass(frozen=True)
+class Participant:
+    member: Ref | None
+    period: Any  # as written (None when absent)
+    roles: Any  # as written (None when absent)
+
+
+@dataclass(frozen=True)
+class TeamFacts:
+    team_id: str
+    status: str | None
+    subject: Any  # the subject Reference as written
+    participants: tuple[Participant, ...]
 
 
 @dataclass(frozen=True)
 class Membership:
-    """One participant entry of a CareTeam that may name the actor."""
+    """One participant entry of a CareTeam that names one of the actor's references."""
 
     team_id: str
     team_status: str | None
-    subject: Any  # the team's subject Reference (parsed)
-    member: Any  # the participant's member Reference, as {"reference": text}
-    period: Any  # the participant's period (parsed), None when absent
-    role: Any  # the participant's role list (parsed), None when absent
+    subject: Any
+    member: Ref
+    period: Any
+    role: Any
 
 
-@lru_cache(maxsize=65536)
-def parsed(value: str | None) -> Any:
-    """A JSON fragment as the database returned it; the same few periods, roles and
-    categories recur across thousands of rows, so each distinct text is parsed once.
-    Callers must not change what they get back."""
-    if value is None:
-        return None
-    return orjson.loads(value)
+class VersionFacts:
+    """What was extracted from stored versions; the oldest entries make room for new ones.
+    Reads take no lock (a dict lookup is atomic); writes do."""
+
+    def __init__(self, max_entries: int = MAX_FACTS):
+        self.max_entries = max_entries
+        self._entries: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], facts: Any) -> None:
+        with self._lock:
+            self._entries[key] = facts
+            while len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
 
 
-def _json_value(value: Any) -> Any:
-    """A fragment handed back as JSON text (SQLite, PostgreSQL `->>`)."""
-    return parsed(value) if isinstance(value, str) else value
+_FACTS = VersionFacts()
 
 
-def _ids(conn: Connection, name: str, values: Collection[str]) -> Any:
+def _ids(conn: Connection, name: str, values: Collection[Any]) -> Any:
     ordered = sorted(set(values))
     if conn.dialect.name == "postgresql":
-        return bindparam(name, ordered, type_=_TEXT_ARRAY)
+        return bindparam(name, [str(v) for v in ordered], type_=_TEXT_ARRAY)
     return bindparam(name, orjson.dumps(ordered).decode(), type_=String)
 
 
+def _content(value: Any) -> dict[str, Any]:
+    if isinstance(value, (str, bytes)):
+        return orjson.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+_NOT_DELETED = {"postgresql": "NOT r.deleted"}
+
+
 @cache
-def _memberships_sql(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return text("""
-            SELECT r.res_id, r.content->>'status', r.content->>'subject',
-                   p.value->>'member', p.value->>'period', p.value->>'role'
-            FROM resource r
-            CROSS JOIN LATERAL jsonb_array_elements(
-                CASE WHEN jsonb_typeof(r.content->'participant') = 'array'
-                     THEN r.content->'participant' ELSE '[]'::jsonb END) AS p(value)
-            WHERE r.rid IN (SELECT sr.rid FROM search_reference sr
-                            WHERE sr.target_id = ANY(:ids) AND sr.target_type = ANY(:types)
-                              AND sr.res_type = 'CareTeam' AND sr.param = 'participant')
-              AND NOT r.deleted
-              AND EXISTS (SELECT 1 FROM unnest(CAST(:needles AS text[])) AS n(needle)
-                          WHERE strpos(p.value->'member'->>'reference', n.needle) > 0)""")
-    # SQLite 3.40 parses the document again for every JSON function call: one call
-    # with several paths parses it once, and Python picks the participants.
-    return text("""
-        SELECT r.res_id, json_extract(r.content, '$.status', '$.subject', '$.participant')
-        FROM resource r
+def _teams_sql(dialect: str) -> Any:
+    listed = "= ANY(:{0})" if dialect == "postgresql" else "IN (SELECT value FROM json_each(:{0}))"
+    return text(f"""
+        SELECT r.rid, r.version, r.last_updated, r.res_id FROM resource r
         WHERE r.rid IN (SELECT sr.rid FROM search_reference sr
-                        WHERE sr.target_id IN (SELECT value FROM json_each(:ids))
-                          AND sr.target_type IN (SELECT value FROM json_each(:types))
+                        WHERE sr.target_id {listed.format('ids')} AND sr.target_type {listed.format('types')}
                           AND sr.res_type = 'CareTeam' AND sr.param = 'participant')
-          AND r.deleted = 0""")
+          AND {_NOT_DELETED.get(dialect, 'r.deleted = 0')}""")
+
+
+@cache
+def _content_sql(dialect: str) -> Any:
+    listed = "= ANY(CAST(:rids AS bigint[]))" if dialect == "postgresql" else "IN (SELECT value FROM json_each(:rids))"
+    return text(f"SELECT r.rid, r.version, r.last_updated, r.res_id, r.content FROM resource r WHERE r.rid {listed}")
 
 
 def memberships(conn: Connection, members: Collection[Ref]) -> list[Membership]:
-    """Participant entries of current CareTeams that may name one of `members` (a superset:
-    the caller checks each member reference exactly)."""
+    """The participant entries of current CareTeams that name one of `members`."""
     if not members:
         return []
-    dialect = conn.dialect.name
-    if dialect != "postgresql":
-        return _sqlite_memberships(conn, members)
-    query = _memberships_sql(dialect).bindparams(
-        _ids(conn, "ids", {i for _, i in members}), _ids(conn, "types", {t for t, _ in members}),
-        _ids(conn, "needles", {f"{t}/{i}" for t, i in members}))
-    found: dict[tuple[Any, ...], Membership] = {}
-    for team_id, status, subject, member, period, role in conn.execute(query):
-        key = (team_id, member, period, role)
-        if key not in found:
-            found[key] = Membership(team_id, status, _json_value(subject), _json_value(member),
-                                    _json_value(period), _json_value(role))
-    return list(found.values())
-
-
-def _sqlite_memberships(conn: Connection, members: Collection[Ref]) -> list[Membership]:
-    query = _memberships_sql("sqlite").bindparams(
+    query = _teams_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in members}), _ids(conn, "types", {t for t, _ in members}))
-    needles = tuple(f"{t}/{i}" for t, i in members)
     found = []
-    for team_id, fields in conn.execute(query):
-        status, subject, participants = orjson.loads(fields)
-        for participant in participants if isinstance(participants, list) else []:
-            member = participant.get("member") if isinstance(participant, dict) else None
-            reference = member.get("reference") if isinstance(member, dict) else None
-            if isinstance(reference, str) and any(needle in reference for needle in needles):
-                found.append(Membership(team_id, status, subject, member, participant.get("period"),
-                                        participant.get("role")))
+    for team in _facts_of(conn, conn.execute(query), _team_facts):
+        for participant in team.participants:
+            if participant.member in members:
+                found.append(Membership(team.team_id, team.status, team.subject, participant.member,
+                                        participant.period, participant.roles))
     return found
+
+
+def _team_facts(res_id: str, content: dict[str, Any]) -> TeamFacts:
+    participants = []
+    for entry in content.get("participant") or []:
+        if isinstance(entry, dict):
+            participants.append(Participant(local_ref(entry.get("member")), entry.get("period"), entry.get("role")))
+    return TeamFacts(res_id, content.get("status"), content.get("subject"), tuple(participants))
 
 
 @cache
 def _consents_sql(dialect: str) -> Any:
     if dialect == "postgresql":
-        naming = """
-            SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-            WHERE a.target_id = ANY(:ids) AND a.res_type = 'Consent' AND a.param = 'actor'
-              AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
-            UNION
-            SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-            WHERE a.ident_value = ANY(:values) AND a.res_type = 'Consent' AND a.param = 'actor'
-              AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
-            UNION
-            SELECT unnest(CAST(:patients AS text[]))"""
-        return text(f"""
-            WITH wanted(pid) AS ({naming})
-            SELECT DISTINCT r.rid, r.res_id, r.content->>'status', r.content->>'patient',
-                   r.content->>'category', r.content->>'provision'
+        return text("""
+            WITH wanted(pid) AS (
+                SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
+                WHERE a.target_id = ANY(:ids) AND a.res_type = 'Consent' AND a.param = 'actor'
+                  AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
+                UNION
+                SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
+                WHERE a.ident_value = ANY(:values) AND a.res_type = 'Consent' AND a.param = 'actor'
+                  AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
+                UNION
+                SELECT unnest(CAST(:patients AS text[])))
+            SELECT DISTINCT r.rid, r.version, r.last_updated, r.res_id
             FROM search_reference q JOIN resource r ON r.rid = q.rid
             WHERE q.target_id IN (SELECT pid FROM wanted) AND q.target_type = 'Patient'
-              AND q.res_type = 'Consent' AND q.param = 'patient' AND NOT r.deleted
-              AND r.content->>'status' = 'active' AND jsonb_typeof(r.content->'provision') = 'object'""")
-    naming = """
-        SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-        WHERE a.target_id IN (SELECT value FROM json_each(:ids)) AND a.res_type = 'Consent'
-          AND a.param = 'actor'
-          AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
-        UNION
-        SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-        WHERE a.ident_value IN (SELECT value FROM json_each(:values)) AND a.res_type = 'Consent'
-          AND a.param = 'actor'
-          AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
-        UNION
-        SELECT value FROM json_each(:patients)"""
-    return text(f"""
-        WITH wanted(pid) AS ({naming})
-        SELECT DISTINCT r.rid, r.res_id, json_extract(r.content, '$.status', '$.patient', '$.category',
-                                                      '$.provision')
-        FROM search_reference q JOIN resource r ON r.rid = q.rid
-        WHERE q.target_id IN (SELECT pid FROM wanted) AND q.target_type = 'Patient'
-          AND q.res_type = 'Consent' AND q.param = 'patient' AND r.deleted = 0""")
+              AND q.res_type = 'Consent' AND q.param = 'patient' AND NOT r.deleted""")
+    # SQLite: CROSS JOIN fixes the join order, so each list drives index seeks (left to
+    # itself the planner may scan every Consent's actor rows instead).
+    return text("""
+        WITH wanted(pid) AS (
+            SELECT p.target_id FROM json_each(:ids) AS j
+            CROSS JOIN search_reference a ON a.target_id = j.value AND a.res_type = 'Consent'
+                                          AND a.param = 'actor'
+            CROSS JOIN search_reference p ON p.rid = a.rid AND p.res_type = 'Consent' AND p.param = 'patient'
+                                          AND p.target_type = 'Patient'
+            UNION
+            SELECT p.target_id FROM json_each(:values) AS j
+            CROSS JOIN search_reference a ON a.ident_value = j.value AND a.res_type = 'Consent'
+                                          AND a.param = 'actor'
+            CROSS JOIN search_reference p ON p.rid = a.rid AND p.res_type = 'Consent' AND p.param = 'patient'
+                                          AND p.target_type = 'Patient'
+            UNION
+            SELECT value FROM json_each(:patients))
+        SELECT DISTINCT r.rid, r.version, r.last_updated, r.res_id
+        FROM wanted AS w
+        CROSS JOIN search_reference q ON q.target_id = w.pid AND q.target_type = 'Patient'
+                                      AND q.res_type = 'Consent' AND q.param = 'patient'
+        CROSS JOIN resource r ON r.rid = q.rid
+        WHERE r.deleted = 0""")
+
+
+@dataclass(frozen=True)
+class PlainPermit:
+    """A Consent whose root provision is a permit with nothing nested and no purpose: it
+    grants `access` to the actors it names while its period runs, and denies nothing.
+    The same answer `provisions.evaluate` gives, found without reading the provision again."""
+
+    period: Any
+    refs: frozenset[Ref]
+    identifiers: frozenset[tuple[Any, Any]]
+    access: Access | None  # None when the Consent is not a sharing one or permits no action
+
+    def grants(self, names: ActorNames, now: datetime) -> Access | None:
+        if self.access is None or not period_covers(self.period, now):
+            return None
+        if self.refs & names.refs or self.identifiers & names.identifiers:
+            return self.access
+        return None
+
+
+@dataclass(frozen=True)
+class ConsentFacts:
+    ref: str  # "Consent/id"
+    content: dict[str, Any]  # status, patient, category and provision: what `evaluate` reads
+    plain: PlainPermit | None  # None: `evaluate` reads the provision
 
 
 def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Collection[tuple[str, str]],
-                    patients: Collection[str]) -> list[Found]:
+                    patients: Collection[str]) -> list[ConsentFacts]:
     """Every current Consent of the given patients and of every patient who has a Consent
     whose provision actor may be one of the targets or identifiers (matched by id or
-    identifier value alone: a superset, since `provisions.evaluate` judges each Consent
-    exactly). Each comes back holding only the elements `evaluate` reads. Only active
+    identifier value alone: a superset, since each Consent is judged exactly). Only active
     Consents with a provision are returned: `evaluate` finds nothing in any other."""
     if not targets and not identifiers and not patients:
         return []
     query = _consents_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in targets}), _ids(conn, "values", {v for _, v in identifiers}),
         _ids(conn, "patients", patients))
-    found = []
-    for row in conn.execute(query):
-        if len(row) == 3:  # SQLite: the four elements in one JSON array
-            rid, res_id, fields = row
-            status, patient, category, provision = orjson.loads(fields)
+    return [consent for consent in _facts_of(conn, conn.execute(query), _consent_facts) if consent is not _NONE]
+
+
+_NONE = ConsentFacts("", {}, None)  # a Consent that grants and denies nothing (kept as such)
+
+
+def _consent_facts(res_id: str, content: dict[str, Any]) -> ConsentFacts:
+    provision = content.get("provision")
+    if content.get("status") != "active" or not isinstance(provision, dict):
+        return _NONE
+    reduced = {"resourceType": "Consent", "id": res_id, "status": "active", "patient": content.get("patient"),
+               "category": content.get("category"), "provision": provision}
+    ref = f"Consent/{res_id}"
+    return ConsentFacts(ref, reduced, _plain(ref, reduced, provision))
+
+
+def _plain(ref: str, consent: dict[str, Any], root: dict[str, Any]) -> PlainPermit | None:
+    if root.get("type") != "permit" or root.get("provision") or root.get("purpose"):
+        return None
+    actors = [a for a in root.get("actor") or [] if isinstance(a, dict)]
+    refs = frozenset(r for a in actors if (r := local_ref(a.get("reference"))) is not None)
+    identifiers = frozenset((i.get("system"), i.get("value")) for a in actors
+                            if isinstance(a.get("reference"), dict)
+                            and isinstance(i := a["reference"].get("identifier"), dict))
+    access = permit_access(ref, root) if is_sharing(consent) else None
+    return PlainPermit(root.get("period"), refs, identifiers, access)
+
+
+def _facts_of(conn: Connection, rows: Iterable[Any], extract: Callable[[str, dict[str, Any]], Any]) -> list[Any]:
+    """The facts of each (rid, version, last_updated, res_id) row: kept ones, and for the
+    others read from the content, in one more statement, and kept."""
+    database = str(conn.engine.url)
+    found: list[Any] = []
+    missing: list[int] = []
+    for rid, version, last_updated, _ in rows:
+        facts = _FACTS.get((database, rid, version, last_updated))
+        if facts is None:
+            missing.append(rid)
         else:
-            rid, res_id, status, patient, category, provision = row
-            patient, category, provision = _json_value(patient), _json_value(category), _fresh(provision)
-        if status != "active" or not isinstance(provision, dict):
-            continue  # `evaluate` finds nothing in these
-        content = {"resourceType": "Consent", "id": res_id, "status": status, "patient": patient,
-                   "category": category, "provision": provision}
-        found.append(Found(rid, "Consent", res_id, content))
+            found.append(facts)
+    if missing:
+        query = _content_sql(conn.dialect.name).bindparams(_ids(conn, "rids", missing))
+        for rid, version, last_updated, res_id, content in conn.execute(query):
+            facts = extract(res_id, _content(content))
+            _FACTS.put((database, rid, version, last_updated), facts)
+            found.append(facts)
     return found
-
-
-def _fresh(value: Any) -> Any:
-    """A provision is specific to its Consent: parsed on its own, never shared."""
-    return orjson.loads(value) if isinstance(value, str) else value

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -154,6 +155,10 @@ search_reference = Table(
     Index(None, "target_id", "target_type", "res_type", "param", "rid"),
     Index(None, "res_type", "param", "url"),
     Index(None, "rid", "res_type", "param"),
+    # Logical references (Reference.identifier), e.g. a Consent naming a practitioner by HPR
+    # number: the access decision looks them up by value. Only the rows that have one.
+    Index(None, "ident_value", "res_type", "param", "rid",
+          sqlite_where=text("ident_value IS NOT NULL"), postgresql_where=text("ident_value IS NOT NULL")),
 )
 
 search_date = Table(
@@ -251,4 +256,15 @@ search_sort = Table(
     PrimaryKeyConstraint("rid", "param"),
     Index(None, "res_type", "param", "low", "rid"),
     Index(None, "res_type", "param", "high", "rid"),
+)
+
+# The audit journal: the AuditEvent of a read is committed here, in one short insert,
+# before the response leaves; `fhirip.audit.trail` moves journalled events into the
+# resource tables in bulk (and always before a request that may read AuditEvents).
+audit_journal = Table(
+    "audit_journal",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=True),
+    Column("last_updated", DateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),
 )
