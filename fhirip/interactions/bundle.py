@@ -12,6 +12,7 @@ each entry's outcome.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -42,6 +43,7 @@ from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import is_resource_type, parse_json
+from fhirip.search.index import deferred_rows, write_pending
 
 # https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -180,11 +182,16 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
             _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
     owners: list[int] = []  # the entry that wrote each deferred reference check
     deleters: list[int] = []  # the entry that made each deferred delete check
-    for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
-        if entry.response is None:
-            entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
-            owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
-            deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
+    # A trusted job's creates and updates send their index rows together; the plan rules
+    # and every other entry (searches, deletes, operations) see them written first.
+    with deferred_rows(ctx.tx.conn) if ctx.access is None else nullcontext():
+        for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
+            if entry.response is None:
+                if entry.route.interaction not in ("create", "update"):
+                    write_pending(ctx.tx.conn)
+                entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
+                owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
+                deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
     _check_references(ctx, owners, _known_to_exist(entries))
     for index, current in zip(deleters, ctx.deferred_deletes):
         _in_entry(index, lambda c=current: refuse_if_referenced(ctx, c))

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
 from fhirip.search import search
+from fhirip.search.index import write_pending
 from fhirip.search.registry import registry
 from fhirip.store.schema import resource, search_token
 
@@ -44,6 +45,7 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
     criteria = [(k, v) for k, v in params if k not in NOT_CRITERIA]
     if not criteria:
         raise BadRequest("A conditional interaction needs search criteria")
+    write_pending(ctx.tx.conn)
     by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
     if by_identifier is not None:
         return by_identifier
@@ -105,6 +107,7 @@ def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]],
     """Ids of the current resources carrying each (type, system, value) identifier, at most
     `limit` each, for many criteria in few queries (a transaction's conditional creates)."""
     found: dict[tuple[str, str, str], list[str]] = {key: [] for key in wanted}
+    write_pending(ctx.tx.conn)
     keys = sorted(found)
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start:start + _BATCH]

@@ -30,6 +30,7 @@ from fhirip.plans.codes import (
     reference_id,
 )
 from fhirip.plans.persons import subject_patients
+from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
     resource,
@@ -178,6 +179,7 @@ def _person_episodes(conn: Connection, patient_ids: set[str]) -> list[dict[str, 
     """Open coordinator EpisodeOfCare resources of the given Patients (no consent policy: a rule)."""
     if not patient_ids:
         return []
+    write_pending(conn)
     episodes = _contents(conn, _PERSON_EPISODES, {"patients": sorted(patient_ids)})
     return [e for e in episodes if e.get("status") in OPEN_EPISODE_STATUSES]
 

@@ -37,6 +37,7 @@ from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import read_current, record_provenance, write_version
+from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
     resource,
@@ -129,6 +130,7 @@ def active_plan_consents(conn: Connection, patient_ids: set[str], on: date,
     """The person's active plan Consents whose provision period (if any) covers `on`."""
     if not patient_ids:
         return []
+    write_pending(conn)
     rows = conn.execute(_ACTIVE_PLAN_CONSENTS, {"patients": sorted(patient_ids)}).scalars()
     consents = [orjson.loads(content) for content in rows]
     return [c for c in consents if c.get("id") != exclude and _in_force(c, on)]

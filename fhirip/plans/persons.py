@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, tuple_
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
+from fhirip.search.index import write_pending
 from fhirip.store.schema import resource, search_token
 
 
@@ -41,6 +42,7 @@ def national_identifiers(conn: Connection, patient_ids: Iterable[str]) -> set[tu
     ids = sorted(set(patient_ids))
     if not ids:
         return set()
+    write_pending(conn)
     return {(system, code) for system, code in conn.execute(_NATIONAL_IDENTIFIERS, {"ids": ids})}
 
 
@@ -50,6 +52,7 @@ def patients_with_identifiers(conn: Connection, identifiers: Iterable[tuple[str,
     if not pairs:
         return set()
     codes = sorted({code for _, code in pairs})
+    write_pending(conn)
     return set(conn.execute(_PATIENTS_WITH_IDENTIFIERS, {"codes": codes, "pairs": pairs}).scalars())
 
 

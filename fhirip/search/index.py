@@ -12,6 +12,7 @@ one token row per coding, a Period one date row from start to end).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -270,32 +271,85 @@ def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, A
     """Replace all index rows of `rid` with the values of `resource`.
 
     `fresh`: the resource row was created in this transaction, so it has no rows to replace.
+    Inside `deferred_rows` the new rows wait to be written with those of the other writes.
     """
-    if not fresh:
-        delete_index(conn, rid)
-    _insert_index(conn, rid, res_type, resource)
+    pending: dict[int, dict[Table, list[dict]]] | None = conn.info.get(_PENDING)
+    if pending is None:
+        if not fresh:
+            delete_index(conn, rid)
+        _insert_index(conn, rid, res_type, resource)
+        return
+    if not fresh and rid not in pending:
+        delete_index(conn, rid)  # rows written before the deferral began
+    pending[rid] = _rows_of(rid, res_type, resource)  # the resource may change after this call
 
 
 def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
     write_new_indexes(conn, [(rid, res_type, resource)])
 
 
+def _rows_of(rid: int, res_type: str, resource: dict[str, Any]) -> dict[Table, list[dict]]:
+    rows = {table: found for table, found in extract(registry(), res_type, resource).items() if found}
+    for found in rows.values():
+        for row in found:
+            row["rid"] = rid
+    return rows
+
+
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
     """Index rows of resources created in this transaction: one statement per table for them all."""
+    _insert_rows(conn, [_rows_of(rid, res_type, resource) for rid, res_type, resource in items])
+
+
+def _insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]]) -> None:
     batch: dict[Table, list[dict]] = {}
-    for rid, res_type, resource in items:
-        for table, rows in extract(registry(), res_type, resource).items():
-            if rows:
-                for row in rows:
-                    row["rid"] = rid
-                batch.setdefault(table, []).extend(rows)
+    for rows in per_resource:
+        for table, found in rows.items():
+            batch.setdefault(table, []).extend(found)
     for table, rows in batch.items():
         conn.execute(_INSERTS[table.name], rows)
 
 
 def delete_index(conn: Connection, rid: int) -> None:
+    pending = conn.info.get(_PENDING)
+    if pending is not None:
+        pending.pop(rid, None)
     for statement in _DELETES:
         conn.execute(statement, {"rid": rid})
+
+
+# -- deferred rows: a transaction of many writes sends its index rows in a few statements ----
+
+_PENDING = "fhirip.search.pending_index_rows"
+
+
+@contextmanager
+def deferred_rows(conn: Connection) -> Iterator[None]:
+    """Within the block, the index rows of each write on `conn` wait and are written together
+    (one statement per table) when it ends, or earlier when `write_pending` is called.
+
+    Whoever reads the index inside the block must call `write_pending(conn)` first; the
+    block is meant for a run of writes whose own checks all do (a transaction's creates
+    and updates), not for arbitrary work.
+    """
+    if _PENDING in conn.info:
+        yield
+        return
+    conn.info[_PENDING] = {}
+    try:
+        yield
+        write_pending(conn)
+    finally:
+        conn.info.pop(_PENDING, None)
+
+
+def write_pending(conn: Connection) -> None:
+    """Write the index rows waiting in a `deferred_rows` block on `conn` (none outside one)."""
+    pending = conn.info.get(_PENDING)
+    if pending:
+        rows = list(pending.values())
+        pending.clear()
+        _insert_rows(conn, rows)
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:
