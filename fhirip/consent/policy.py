@@ -27,6 +27,7 @@ from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
 from fhirip.store.schema import resource as resource_table
 
 _VISIBLE = resource_table.alias("visible_resource")
+_KEPT_CONDITIONS = 16
 WRITE_INTERACTIONS = frozenset({"create", "update", "patch", "delete"})
 # Interactions that reach across all patients at once; emergency access is for one patient.
 _SYSTEM_WIDE = frozenset({"search-system", "history-system", "history-type"})
@@ -67,6 +68,9 @@ class AccessPolicy:
     consents: tuple[str, ...] = ()
     is_relative: bool = False  # a RelatedPerson carries the person's number
     dialect: str = "sqlite"  # the database the SQL is for
+    # The condition per `resource` alias it was built for: the same few aliases recur in
+    # every statement of a request, and a condition over hundreds of patients is costly to build.
+    _conditions: dict[Any, ColumnElement[bool]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- what the audit record needs --------------------------------------------------------
 
@@ -117,6 +121,14 @@ class AccessPolicy:
 
     def sql(self, alias: FromClause) -> ColumnElement[bool]:
         """The rows of `resource` (as `alias`) the actor may read."""
+        built = self._conditions.get(alias)
+        if built is None:
+            built = self._condition(alias)
+            if len(self._conditions) < _KEPT_CONDITIONS:
+                self._conditions[alias] = built
+        return built
+
+    def _condition(self, alias: FromClause) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
         if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None:
             return true()  # every row of every type (a system client with `system/*` scopes)

@@ -55,7 +55,7 @@ class TeamFacts:
     team_id: str
     status: str | None
     subject: Any  # the subject Reference as written
-    participants: tuple[Participant, ...]
+    by_member: dict[Ref, tuple[Participant, ...]]  # the participant entries of each member
 
 
 @dataclass(frozen=True)
@@ -133,19 +133,21 @@ def memberships(conn: Connection, members: Collection[Ref]) -> list[Membership]:
         _ids(conn, "ids", {i for _, i in members}), _ids(conn, "types", {t for t, _ in members}))
     found = []
     for team in _facts_of(conn, conn.execute(query), _team_facts):
-        for participant in team.participants:
-            if participant.member in members:
-                found.append(Membership(team.team_id, team.status, team.subject, participant.member,
+        for member in members:
+            for participant in team.by_member.get(member, ()):
+                found.append(Membership(team.team_id, team.status, team.subject, member,
                                         participant.period, participant.roles))
     return found
 
 
 def _team_facts(res_id: str, content: dict[str, Any]) -> TeamFacts:
-    participants = []
+    by_member: dict[Ref, list[Participant]] = {}
     for entry in content.get("participant") or []:
-        if isinstance(entry, dict):
-            participants.append(Participant(local_ref(entry.get("member")), entry.get("period"), entry.get("role")))
-    return TeamFacts(res_id, content.get("status"), content.get("subject"), tuple(participants))
+        member = local_ref(entry.get("member")) if isinstance(entry, dict) else None
+        if member is not None:
+            by_member.setdefault(member, []).append(Participant(member, entry.get("period"), entry.get("role")))
+    return TeamFacts(res_id, content.get("status"), content.get("subject"),
+                     {member: tuple(entries) for member, entries in by_member.items()})
 
 
 @cache

@@ -140,12 +140,11 @@ def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool
 
 def grouped(grants: Mapping[str, tuple[Access, ...]]) -> list[tuple[Access, list[str]]]:
     """Patients sharing the same restrictions, so each group is one clause."""
-    groups: dict[tuple[Any, ...], tuple[Access, list[str]]] = {}
+    groups: dict[tuple[Any, ...], tuple[Access, dict[str, None]]] = {}
     for patient_id, accesses in sorted(grants.items()):
         for access in accesses:
             key = access.sql_key()
             if key not in groups:
-                groups[key] = (access, [])
-            if patient_id not in groups[key][1]:
-                groups[key][1].append(patient_id)
-    return list(groups.values())
+                groups[key] = (access, {})
+            groups[key][1][patient_id] = None
+    return [(access, list(patients)) for access, patients in groups.values()]

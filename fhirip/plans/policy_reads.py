@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, tuple_
+import orjson
+from sqlalchemy import Connection, Text, and_, or_, select, tuple_, type_coerce
 
 from fhirip.search.conditions import Policy
 from fhirip.store.schema import resource, search_reference, search_token
@@ -20,6 +21,9 @@ from fhirip.store.schema import resource, search_reference, search_token
 _R = resource.alias("r")
 _TOKEN = search_token.alias("t")
 _REF = search_reference.alias("ref")
+# The content as the driver returns it (text on SQLite, parsed JSONB on PostgreSQL), parsed
+# here with orjson rather than by the generic JSON type's decoder.
+_CONTENT = type_coerce(_R.c.content, Text)
 # The parameter that ties each resource type of the view to its patient.
 PATIENT_PARAMS = {"CarePlan": "subject", "EpisodeOfCare": "patient", "Consent": "patient"}
 
@@ -38,9 +42,7 @@ class PolicyReads:
     def _rows(self, query: Any) -> list[dict[str, Any]]:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for content in self.conn.execute(query).scalars():
-            if isinstance(content, (str, bytes)):  # a driver that hands back JSON text
-                import orjson
-
+            if isinstance(content, (str, bytes)):  # SQLite hands back the JSON text
                 content = orjson.loads(content)
             found.setdefault((content["resourceType"], content["id"]), content)
         return list(found.values())
@@ -52,7 +54,7 @@ class PolicyReads:
             return []
         # One equality pair per identifier, so each term can use the (res_type, param, code) index.
         matches = or_(*(and_(_TOKEN.c.code == value, _TOKEN.c.system == system) for system, value in pairs))
-        query = (select(_R.c.content).join(_TOKEN, _TOKEN.c.rid == _R.c.rid)
+        query = (select(_CONTENT).join(_TOKEN, _TOKEN.c.rid == _R.c.rid)
                  .where(_TOKEN.c.res_type == res_type, _TOKEN.c.param == "identifier", matches,
                         _R.c.res_type == res_type, self._visible()))
         return self._rows(query)
@@ -63,7 +65,7 @@ class PolicyReads:
         pairs = [(t, PATIENT_PARAMS[t]) for t in sorted(set(res_types))]
         if not ids or not pairs:
             return []
-        query = (select(_R.c.content).join(_REF, _REF.c.rid == _R.c.rid)
+        query = (select(_CONTENT).join(_REF, _REF.c.rid == _R.c.rid)
                  .where(tuple_(_REF.c.res_type, _REF.c.param).in_(pairs), _REF.c.target_type == "Patient",
                         _REF.c.target_id.in_(ids), self._visible()))
         return self._rows(query)
@@ -79,4 +81,4 @@ class PolicyReads:
         # Per type `res_type = ? AND res_id IN (...)`: each term is a range of the unique
         # (res_type, res_id) index, where a row-value IN may scan the table.
         matches = or_(*(and_(_R.c.res_type == t, _R.c.res_id.in_(ids)) for t, ids in by_type.items()))
-        return self._rows(select(_R.c.content).where(matches, self._visible()))
+        return self._rows(select(_CONTENT).where(matches, self._visible()))
