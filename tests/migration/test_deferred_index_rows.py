@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from fhirip.interactions.context import Services
 from fhirip.search.index import INDEX_TABLES, deferred_rows, write_pending
 from fhirip.store.schema import search_string, search_token
 
@@ -30,8 +31,8 @@ def _count(conn: Any, table: Any, rid: int) -> int:
     return conn.execute(select(func.count()).select_from(table).where(table.c.rid == rid)).scalar_one()
 
 
-def test_rows_wait_in_the_block_until_written(fresh) -> None:
-    store = fresh.services().store
+def test_rows_wait_in_the_block_until_written(services: Services) -> None:
+    store = services.store
     with store.transaction(write=True) as tx, deferred_rows(tx.conn):
         current, _ = tx.write(_patient("Nordmann"), method="POST", previous=None)
         assert _count(tx.conn, search_token, current.rid) == 0
@@ -39,8 +40,8 @@ def test_rows_wait_in_the_block_until_written(fresh) -> None:
         assert _count(tx.conn, search_token, current.rid) > 0
 
 
-def test_deferred_rows_are_the_rows_written_at_once(fresh) -> None:
-    store = fresh.services().store
+def test_deferred_rows_are_the_rows_written_at_once(services: Services) -> None:
+    store = services.store
     with store.transaction(write=True) as tx:
         at_once, _ = tx.write(_patient("Hansen"), method="POST", previous=None)
         with deferred_rows(tx.conn):
@@ -48,8 +49,8 @@ def test_deferred_rows_are_the_rows_written_at_once(fresh) -> None:
         assert _rows(tx.conn, waited.rid) == _rows(tx.conn, at_once.rid) != set()
 
 
-def test_a_second_write_in_the_block_replaces_the_waiting_rows(fresh) -> None:
-    store = fresh.services().store
+def test_a_second_write_in_the_block_replaces_the_waiting_rows(services: Services) -> None:
+    store = services.store
     with store.transaction(write=True) as tx:
         before, _ = tx.write(_patient("Olsen"), method="POST", previous=None)  # rows in the table
         with deferred_rows(tx.conn):
@@ -63,8 +64,8 @@ def test_a_second_write_in_the_block_replaces_the_waiting_rows(fresh) -> None:
         assert _rows(tx.conn, second.rid) == _rows(tx.conn, reference.rid)
 
 
-def test_a_delete_in_the_block_drops_the_waiting_rows(fresh) -> None:
-    store = fresh.services().store
+def test_a_delete_in_the_block_drops_the_waiting_rows(services: Services) -> None:
+    store = services.store
     with store.transaction(write=True) as tx:
         with deferred_rows(tx.conn):
             written, _ = tx.write(_patient("Lie"), method="POST", previous=None)
