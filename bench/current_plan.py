@@ -6,11 +6,18 @@ each), then calls `$current?patient-identifier=<fnr>` through the core router
 (one read transaction per call, no HTTP) for random persons, and the plain read
 `CarePlan/[id]` of the same persons as the floor. Prints the machine, the data
 size, p50/p95/p99 of both, and the ratio of the $current p95 to the read p95.
+
+Callers: by default each call comes from the coordinator of another random plan (a
+coordinator may recur, and then finds their decision kept); `--cold` makes every call a
+first call (a new session each time, so every consent decision is made afresh);
+`--callers N` lets only N coordinators call (a clinician working through a list).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import os
 import platform
 import random
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only this many coordinators call, each for their own plans (a clinician "
                              "working through a list: their decision is reused); default: every call "
                              "comes from another plan's coordinator")
+    parser.add_argument("--cold", action="store_true",
+                        help="every call is the caller's first: a new session each time, so no consent "
+                             "decision is reused")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as fresh:
         url = args.database or fresh
@@ -100,13 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         people = [(p.fnr, next(r["id"] for r in p.resources if r["resourceType"] == "CarePlan"),
                    actors[coordinator_claims(p)["helseid://claims/hpr/hpr_number"]]) for p in sample]
 
+        sessions = itertools.count()
+
+        def caller(actor: Actor) -> Actor:
+            return dataclasses.replace(actor, sub=f"{actor.sub}-{next(sessions)}") if args.cold else actor
+
         def current() -> int:
             fnr, _, actor = chooser.choice(people)
+            actor = caller(actor)
             request = FhirRequest("GET", params=[("patient-identifier", f"{FNR}|{fnr}")], base_url="")
             return handle(services, request, ["CarePlan", "$current"], actor).status
 
         def read() -> int:
             _, plan_id, actor = chooser.choice(people)
+            actor = caller(actor)
             return handle(services, FhirRequest("GET", base_url=""), ["CarePlan", plan_id], actor).status
 
         timed(current, 20), timed(read, 20)  # warm caches and compiled statements
@@ -117,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"store: {args.store}; {args.plans} plans, {loaded}; {args.calls} calls each, in-process, "
           "as the plan's coordinator (consent decided, every call audited); "
           + (f"{len({id(a) for *_, a in people})} coordinators calling" if args.callers
-             else "every call from another plan's coordinator"))
+             else "every call from another plan's coordinator")
+          + ("; every call a first call (no decision reused)" if args.cold else ""))
     for name, found in (("$current", current_ms), ("read CarePlan/[id]", read_ms)):
         print(f"{name:>20}: p50 {found['p50']:.2f} ms  p95 {found['p95']:.2f} ms  "
               f"p99 {found['p99']:.2f} ms  mean {found['mean']:.2f} ms")
