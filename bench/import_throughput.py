@@ -37,12 +37,17 @@ from make_samples import synthetic_export  # noqa: E402
 
 TARGET_PLANS_PER_SECOND = 50.0
 STORES = ("map", "sqlite", "postgresql")
-# Where the write path spends its time, by module (cumulative time of the outermost call).
-PROFILE_AREAS = {
+# Where the write path spends its time, by module (cumulative time of the outermost call):
+# area → the profile entry (or entries) that mark it.
+PROFILE_AREAS: dict[str, str | tuple[str, ...]] = {
     "validation (fhirip/validation)": "fhirip/validation/validator.py:validate",
     "search index rows (fhirip/search/index.py)": "fhirip/search/index.py:",
     "pydantic parse (fhirip/model/resources.py)": "fhirip/model/resources.py:",
-    "store SQL (fhirip/store/store.py)": "fhirip/store/store.py:",
+    "store writes (Tx.write, fhirip/store/store.py)": "fhirip/store/store.py:write",
+    "plan rules (fhirip/plans)": "fhirip/plans/__init__.py:plan_rules",
+    "  the plan's narrative (fhirip/plans/narrative.py)": "fhirip/plans/narrative.py:fill_plan_narrative",
+    "conditional-create matching (fhirip/interactions/bundle.py)": "fhirip/interactions/bundle.py:_assign_ids",
+    "commit": ("<method 'commit' of", "psycopg/connection.py:commit"),
     "mapping (fhirip/mapping)": "fhirip/mapping/bundle.py:to_bundle",
     "reading the export (fhirip/mapping/planpro.py)": "fhirip/mapping/planpro.py:read_planpro",
 }
@@ -120,17 +125,21 @@ def through_store(kind: str, directory: Path, profile: Path | None) -> tuple[flo
     return seconds, cpu, summary.plans_imported, summary.resources_created, summary.plans_skipped
 
 
+def _markers(markers: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (markers,) if isinstance(markers, str) else markers
+
+
 def report_profile(path: Path, seconds: float) -> None:
     stats = pstats.Stats(str(path))
     cumulative: dict[str, float] = {}
     for (file, _line, function), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         where = f"{file}:{function}"
-        for area, marker in PROFILE_AREAS.items():
-            if marker in where.replace(str(ROOT) + "/", ""):
+        for area, markers in PROFILE_AREAS.items():
+            if any(marker in where.replace(str(ROOT) + "/", "") for marker in _markers(markers)):
                 cumulative[area] = max(cumulative.get(area, 0.0), ct)
     print(f"  profile ({path}): largest cumulative time per area, of {seconds:.1f} s (areas overlap)")
     for area, value in sorted(cumulative.items(), key=lambda item: -item[1]):
-        print(f"    {area:48s} {value:7.1f} s  {100 * value / seconds:5.1f} %")
+        print(f"    {area:62s} {value:7.1f} s  {100 * value / seconds:5.1f} %")
     print("  top functions by own time:")
     stats.sort_stats("tottime").print_stats(12)
 
