@@ -1,19 +1,23 @@
-"""The audit trail of one server process: events appended with group commit.
+"""The audit trail of one server process: events journalled with group commit, stored in bulk.
 
 https://hl7.org/fhir/R4/auditevent.html
 
-Every request leaves an AuditEvent, stored before the response is sent. Written one
-by one, each read would pay for a write transaction of its own (and on SQLite queue
-for the single write lock). Instead, concurrent requests share one: whoever holds the
-writer commits everything queued so far, and the others wait for that commit. Nobody
-returns before their own events are committed, so the guarantee is unchanged; under
-load, one transaction carries several requests' events.
+Every request leaves an AuditEvent, committed before the response is sent. Stored as a
+resource one by one, each read would pay for a write transaction with a dozen index
+rows. Instead a read's event is committed to the audit journal (one row), and
+concurrent requests share that transaction: whoever holds the writer commits everything
+queued so far, the others wait for that commit. The journal is moved into the resource
+tables in bulk, by a background thread about once a second and always before a request
+that may read AuditEvents (`flush`), so searches see every event committed before them.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fhirip.store import Store, Tx
@@ -31,11 +35,31 @@ class _Pending:
 class AuditTrail:
     """Appends audit records (AuditEvents, and the notices that go with them) to the store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, flush_seconds: float = 1.0, flush_count: int = 500):
         self._store = store
+        # How long an event may wait in the journal when nobody asks for it, or how many may gather.
+        self.flush_seconds, self.flush_count = flush_seconds, flush_count
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
+        self._journalled = 0  # since the last flush, by this process
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+        self._flushing = threading.Lock()
+        self._closed = False
+
+    def flush(self) -> int:
+        """Move every journalled event (of any process) into the resource tables; how many."""
+        with self._flushing:
+            self._journalled = 0
+            return self._store.run(lambda tx: tx.drain_journal(), write=True)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No flush of this process runs meanwhile (e.g. while a test empties every table)."""
+        with self._flushing:
+            yield
 
     def append(self, events: list[dict[str, Any]]) -> None:
         """Store `events` (each gets a fresh id); returns once they are committed."""
@@ -54,17 +78,46 @@ class AuditTrail:
                 break
         if pending.error is not None:
             raise pending.error
+        self._journalled += len(events)
+        self._ensure_flusher()
+        if self._journalled >= self.flush_count:
+            self._wake.set()
+
+    def _ensure_flusher(self) -> None:
+        # Started in the serving process itself: a thread does not survive a fork.
+        import os
+
+        if self._flusher is None or self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            self._flusher = threading.Thread(target=self._flush_forever, name="audit-journal", daemon=True)
+            self._flusher.start()
+
+    def close(self) -> None:
+        """Move what is journalled and stop the background flushes (the store is going away)."""
+        self._closed = True
+        self._wake.set()
+        self.flush()
+
+    def _flush_forever(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            if self._journalled and not self._closed:
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - the events stay journalled; the next flush retries
+                    time.sleep(self.flush_seconds)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            self._store.run(lambda tx: append_in(tx, [e for p in batch for e in p.events]), write=True)
+            self._store.run(lambda tx: journal_in(tx, [e for p in batch for e in p.events]), write=True)
         except Exception as error:  # noqa: BLE001 - handed to the waiting requests, which raise it
             if len(batch) == 1:
                 batch[0].error = error
             else:  # one bad record must not cost the others theirs: store each alone
                 for pending in batch:
                     try:
-                        self._store.run(lambda tx, p=pending: append_in(tx, p.events), write=True)
+                        self._store.run(lambda tx, p=pending: journal_in(tx, p.events), write=True)
                     except Exception as alone:  # noqa: BLE001 - raised by its own request
                         pending.error = alone
         finally:
@@ -73,7 +126,17 @@ class AuditTrail:
 
 
 def append_in(tx: Tx, events: list[dict[str, Any]]) -> None:
-    """Append audit records inside an open transaction (a write records itself in its own)."""
+    """Store audit records as resources inside an open write transaction (a write records
+    itself in its own)."""
+    _give_ids(events)
+    tx.append(events)
+
+
+def journal_in(tx: Tx, events: list[dict[str, Any]]) -> None:
+    _give_ids(events)
+    tx.journal(events)
+
+
+def _give_ids(events: list[dict[str, Any]]) -> None:
     for event in events:
         event.setdefault("id", str(uuid.uuid4()))
-    tx.append(events)

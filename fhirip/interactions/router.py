@@ -157,6 +157,16 @@ def _operation_route(req: FhirRequest, shape: str, method: str) -> Route:
     return Route(f"operation:{operation.name}", operation.handler, operation.writes)
 
 
+def may_return_audit_events(req: FhirRequest, segments: list[str]) -> bool:
+    """Whether a request may read AuditEvents: it names them, includes every referrer (`*`),
+    searches by POST (criteria in the body), or works at system level (batch and
+    transaction entries, system search)."""
+    if not segments or segments[0] == "AuditEvent" or "_search" in segments:
+        return True
+    url = unquote(req.url or "")
+    return "AuditEvent" in url or "*" in url
+
+
 def handle(services: Services, req: FhirRequest, segments: list[str], actor: Actor | None = None, *,
            internal: bool = False, client_address: str | None = None) -> FhirResponse:
     """Run one request as one database transaction, decided and audited.
@@ -165,6 +175,8 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
     AuditEvent, allowed or refused. `internal` marks the server's own jobs (demo data,
     migrations): they act as the server itself, with no caller to decide for.
     """
+    if may_return_audit_events(req, segments):
+        services.audit_trail.flush()  # so the answer holds every event committed before it
     try:
         route = resolve(req, segments)
     except FhirError as error:

@@ -9,11 +9,12 @@ search index. Every interaction runs as one database transaction via `Store.run`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -30,8 +31,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
 from fhirip.model.resources import canonical_bytes
-from fhirip.store.engine import make_engine
-from fhirip.store.schema import resource, resource_link, resource_version
+from fhirip.store.engine import make_engine, write_gate
+from fhirip.store.schema import audit_journal, resource, resource_link, resource_version
 
 T = TypeVar("T")
 
@@ -74,6 +75,13 @@ class StoredVersion:
     content: bytes | None
 
 
+def _first_version(resource_json: dict[str, Any], moment: datetime) -> bytes:
+    """Stamp a new resource as version 1 of `moment`; its canonical bytes."""
+    resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": "1",
+                             "lastUpdated": instant(moment)}
+    return canonical_bytes(resource_json)
+
+
 def now_utc() -> datetime:
     """Now, in UTC, at the millisecond precision that meta.lastUpdated carries."""
     moment = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -107,6 +115,8 @@ _UPDATE_RESOURCE = (update(resource)
                     .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
                             deleted=bindparam("is_deleted"), content=bindparam("text")))
 _INSERT_VERSION = insert(resource_version)
+_DRAIN_JOURNAL = delete(audit_journal).returning(audit_journal.c.seq, audit_journal.c.last_updated,
+                                                 audit_journal.c.content)
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
 _INSERT_LINK = insert(resource_link)
 
@@ -119,6 +129,7 @@ class Store:
         self.engine = engine or make_engine(url)
         self.indexer = indexer
         self.dialect = self.engine.dialect.name
+        self._write_gate = write_gate(url)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -131,7 +142,7 @@ class Store:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator["Tx"]:
-        with self.engine.connect() as conn:
+        with (self._write_gate() if write else nullcontext()), self.engine.connect() as conn:
             conn.info["write"] = write
             try:
                 with conn.begin():
@@ -262,24 +273,38 @@ class Tx:
         The same rows as `write(..., method="POST", previous=None)` for each, but one insert per
         table for all of them: appending many is then barely dearer than appending one.
         """
-        if not resources:
-            return
         moment = moment or now_utc()
-        states, contents = [], []
-        for item in resources:
-            item["meta"] = {**(item.get("meta") or {}), "versionId": "1", "lastUpdated": instant(moment)}
-            content = canonical_bytes(item)
-            contents.append(content)
-            states.append({"res_type": item["resourceType"], "res_id": item["id"], "version": 1,
-                           "last_updated": moment, "deleted": False, "content": content.decode("utf-8")})
+        self._insert_new([(item, moment, _first_version(item, moment)) for item in resources])
+
+    def journal(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
+        """Record new resources in the audit journal: one row each, stored later by `drain_journal`."""
+        moment = moment or now_utc()
+        if resources:
+            self.conn.execute(insert(audit_journal), [
+                {"last_updated": moment, "content": _first_version(item, moment)} for item in resources])
+
+    def drain_journal(self) -> int:
+        """Move every journalled resource into the resource tables; returns how many.
+
+        The rows are claimed by deleting them, so concurrent drains never store one twice.
+        """
+        rows = sorted(self.conn.execute(_DRAIN_JOURNAL).all())
+        self._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
+        return len(rows)
+
+    def _insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]]) -> None:
+        if not items:
+            return
+        states = [{"res_type": item["resourceType"], "res_id": item["id"], "version": 1, "last_updated": moment,
+                   "deleted": False, "content": content.decode("utf-8")} for item, moment, content in items]
         rids = list(self.conn.execute(_INSERT_RESOURCES, states).scalars())
         self.conn.execute(_INSERT_VERSION, [
             {"rid": rid, "res_type": state["res_type"], "res_id": state["res_id"], "version": 1,
-             "last_updated": moment, "method": "POST", "deleted": False, "content": content}
-            for rid, state, content in zip(rids, states, contents)])
+             "last_updated": state["last_updated"], "method": "POST", "deleted": False, "content": content}
+            for rid, state, (_, _, content) in zip(rids, states, items, strict=True)])
         if self.store.indexer is not None:
             self.store.indexer.write_new_indexes(
-                self.conn, [(rid, item["resourceType"], item) for rid, item in zip(rids, resources)])
+                self.conn, [(rid, item["resourceType"], item) for rid, (item, _, _) in zip(rids, items, strict=True)])
 
     def delete(self, current: Current, moment: datetime | None = None) -> Current:
         """Record a deletion as a new version without content (a tombstone)."""

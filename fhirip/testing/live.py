@@ -47,7 +47,7 @@ class LiveServer:
         """Empty every table, so each test starts from a clean store."""
         engine = self.services.store.engine
         tables = list(reversed(metadata.sorted_tables))
-        with engine.connect() as conn:
+        with self.services.audit_trail.held(), engine.connect() as conn:
             conn.info["write"] = True
             with conn.begin():
                 if engine.dialect.name == "postgresql":
@@ -59,6 +59,7 @@ class LiveServer:
 
     def stop(self) -> None:
         self.httpd.shutdown()
+        self.services.audit_trail.close()
         self.services.store.dispose()
 
 

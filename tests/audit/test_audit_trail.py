@@ -1,5 +1,6 @@
-"""The audit trail's group commit: every append is stored before it returns, none is lost or
-mixed up under concurrency, and one bad record costs only its own request. Both stores."""
+"""The audit trail: every append is committed (to the journal) before it returns, none is lost
+or mixed up under concurrency, one bad record costs only its own request, and a flush moves the
+journal into the resource tables, where searches find it. Both stores."""
 
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ def event(n: int) -> dict:
 
 
 def stored(services: Services, event_id: str) -> dict | None:
+    """The event as a resource, after moving what is committed in the journal (only that)."""
+    services.audit_trail.flush()
     found = services.store.run(lambda tx: tx.read("AuditEvent", event_id), write=False)
     return orjson.loads(found.content) if found else None
 
 
 def test_each_append_is_committed_before_it_returns_under_concurrency(services: Services) -> None:
-    trail = AuditTrail(services.store)
+    trail = services.audit_trail
     seen: dict[int, dict | None] = {}
     problems: list[BaseException] = []
 
@@ -66,9 +69,7 @@ def test_each_append_is_committed_before_it_returns_under_concurrency(services: 
 
 def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services: Services) -> None:
     trail = AuditTrail(services.store)
-    taken = event(1000)
-    trail.append([taken])
-    duplicate = event(1001) | {"id": taken["id"]}  # the id is taken: this record cannot be stored
+    unstorable = event(1001) | {"extension": {1, 2}}  # not JSON: this record cannot be stored
     good = [event(1002 + n) for n in range(3)]
     outcomes: dict[str, BaseException | None] = {}
 
@@ -81,7 +82,7 @@ def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services
 
     # While the writer is busy, every caller queues; the next writer takes them as one batch.
     with trail._writer:
-        threads = [threading.Thread(target=caller, args=(r,)) for r in [*good, duplicate]]
+        threads = [threading.Thread(target=caller, args=(r,)) for r in [*good, unstorable]]
         for thread in threads:
             thread.start()
         while len(trail._queue) < 4:
@@ -92,4 +93,19 @@ def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services
     assert all(outcomes[f"Patient/p{1002 + n}"] is None for n in range(3))
     for record in good:
         assert stored(services, record["id"]) is not None
-    assert stored(services, taken["id"])["entity"][0]["what"]["reference"] == "Patient/p1000"
+
+
+def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) -> None:
+    from fhirip.search import search
+
+    trail = AuditTrail(services.store, flush_seconds=3600)  # nothing moves it but the flushes below
+    mine = event(2000)
+    trail.append([mine])
+
+    def found(tx) -> list[str]:
+        return [e.res_id for e in search(tx.conn, "AuditEvent", [("entity", "Patient/p2000")], base_url="").entries]
+
+    assert mine["id"] not in services.store.run(found, write=False)  # journalled, not yet a resource
+    assert trail.flush() >= 1
+    assert services.store.run(found, write=False) == [mine["id"]]
+    assert trail.flush() == 0  # moved once, never twice
