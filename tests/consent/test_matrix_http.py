@@ -267,6 +267,12 @@ def cell_revinclude(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
     response = client.get("/CarePlan?_revinclude=ServiceRequest:based-on&_revinclude=Task:based-on"
                           "&_revinclude=Provenance:target&_count=100")
     _check_search(actor, response, set(plans), included)
+    # The access log through a reverse include: the patient's own entries, nobody else's.
+    logged = client.get("/Patient?_revinclude=AuditEvent:patient&_count=100")
+    if logged.status_code == 200:
+        assert_only_visible(actor, resources(logged.json()))
+        if not actor.reads("kari", "AuditEvent") and not actor.everything:
+            assert not [r for r in resources(logged.json()) if r["resourceType"] == "AuditEvent"]
 
 
 def cell_include_iterate(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
@@ -532,6 +538,12 @@ def cell_transaction(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
         assert created[0].status_code in (200, 403)
     else:
         assert created[0].status_code == created[1].status_code, (created[0].text, created[1].text)
+    # A conditional reference resolves only to what the caller sees: Jon is no match, like nobody.
+    linked = [_transaction(client, {"fullUrl": "urn:uuid:6f1c2a52-8d9e-4f0b-9a51-0c3d2e1f4a7b", "resource": {
+        **_goal_body("kari"), "subject": {"reference": f"Patient?identifier={mw.FNR}|{fnr}"}},
+        "request": {"method": "POST", "url": "Goal"}}) for fnr in (mw.JON_FNR, "01010112345")]
+    if not mw.should_see(actor, WORLD["Patient/jon"]):
+        assert answer(linked[0], mw.JON_FNR) == answer(linked[1], "01010112345")
 
 
 # -- conditional create, update, delete ------------------------------------------------------
