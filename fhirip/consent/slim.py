@@ -155,21 +155,27 @@ def _consents_sql(dialect: str) -> Any:
     if dialect == "postgresql":
         return text("""
             WITH wanted(pid) AS (
-                SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-                WHERE a.target_id = ANY(:ids) AND a.res_type = 'Consent' AND a.param = 'actor'
-                  AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
+                SELECT p.target_id FROM unnest(CAST(:ids AS text[])) AS j(value)
+                CROSS JOIN LATERAL (SELECT a.rid FROM search_reference a
+                                    WHERE a.target_id = j.value AND a.res_type = 'Consent'
+                                      AND a.param = 'actor' OFFSET 0) AS a
+                JOIN search_reference p ON p.rid = a.rid AND p.res_type = 'Consent' AND p.param = 'patient'
+                                       AND p.target_type = 'Patient'
                 UNION
-                SELECT p.target_id FROM search_reference a JOIN search_reference p ON p.rid = a.rid
-                WHERE a.ident_value = ANY(:values) AND a.res_type = 'Consent' AND a.param = 'actor'
-                  AND p.res_type = 'Consent' AND p.param = 'patient' AND p.target_type = 'Patient'
+                SELECT p.target_id FROM unnest(CAST(:values AS text[])) AS j(value)
+                JOIN search_reference a ON a.ident_value = j.value AND a.res_type = 'Consent'
+                                       AND a.param = 'actor'
+                JOIN search_reference p ON p.rid = a.rid AND p.res_type = 'Consent' AND p.param = 'patient'
+                                       AND p.target_type = 'Patient'
                 UNION
                 SELECT unnest(CAST(:patients AS text[])))
             SELECT DISTINCT r.rid, r.version, r.last_updated, r.res_id
             FROM search_reference q JOIN resource r ON r.rid = q.rid
             WHERE q.target_id IN (SELECT pid FROM wanted) AND q.target_type = 'Patient'
               AND q.res_type = 'Consent' AND q.param = 'patient' AND NOT r.deleted""")
-    # SQLite: CROSS JOIN fixes the join order, so each list drives index seeks (left to
-    # itself the planner may scan every Consent's actor rows instead).
+    # Each list drives index seeks: on PostgreSQL as an unnest() with a LATERAL index lookup per value (OFFSET 0 keeps the planner from merging it into a scan), on
+    # SQLite by a CROSS JOIN, which fixes the join order (left to themselves both planners
+    # may scan every Consent's actor rows instead).
     return text("""
         WITH wanted(pid) AS (
             SELECT p.target_id FROM json_each(:ids) AS j
