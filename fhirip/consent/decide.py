@@ -137,11 +137,11 @@ def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now
     for consent in all_consents:
         if consent.plain is not None:  # a root permit alone: grants, denies nothing
             permit = consent.plain.grants(names, now)
-            patient = local_ref(consent.content.get("patient"))
-            if permit is not None and patient and patient[0] == "Patient":
-                grants[patient[1]].append(permit)
+            if permit is not None and consent.patient is not None:
+                grants[consent.patient].append(permit)
                 used.add(consent.ref)
             continue
+        assert consent.content is not None
         result = evaluate(consent.ref, consent.content, names, now)
         if result.patient is None:
             continue

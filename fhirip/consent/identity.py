@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -22,7 +21,6 @@ from fhirip.consent.lookups import Found, Ref, local_ref
 from fhirip.consent.timing import period_covers
 from fhirip.consent.vocabulary import (
     COORDINATING_UNIT_ROLE,
-    COORDINATOR_CODES,
     HPR_SYSTEM,
     ORG_NUMBER_SYSTEM,
     PERSON_SYSTEMS,
@@ -90,7 +88,7 @@ def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
             continue
         teams.setdefault(entry.team_id, ("CareTeam", entry.team_id))
         patient = local_ref(entry.subject)
-        if patient and patient[0] == "Patient" and _is_coordinator(entry.role):
+        if patient and patient[0] == "Patient" and entry.coordinator:
             identity.coordinated_patients.add(patient[1])
     identity.care_teams = list(teams.values())
     practitioner_refs = {p.ref for p in identity.practitioners}
@@ -112,12 +110,3 @@ def _current_role(role: Found, org_refs: set[Ref], now: datetime) -> bool:
         return False
     organization = local_ref(content.get("organization"))
     return organization is None or organization in org_refs
-
-
-def _is_coordinator(roles: Any) -> bool:
-    """Whether a participant's roles name the coordinator (Volven 9034 code 8 or 18)."""
-    for concept in roles if isinstance(roles, list) else []:
-        for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
-            if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) in COORDINATOR_CODES:
-                return True
-    return False

@@ -148,6 +148,11 @@ class AccessPolicy:
 
     __call__ = sql  # usable wherever a search `Policy` callable is expected
 
+    def sees_every(self, res_type: str) -> bool:
+        """Whether `sql` admits every row of `res_type` (a type the actor reads wholesale),
+        so a row needs no statement of its own to be found visible."""
+        return res_type in self.open_types and (self.scope_read_types is None or res_type in self.scope_read_types)
+
     @cached_property
     def _groups(self) -> list[tuple[Access, list[str]]]:
         """The grants grouped by restrictions, once per decision (every statement uses them)."""

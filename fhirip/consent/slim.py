@@ -23,6 +23,7 @@ PostgreSQL), so the statement text is the same for one id or a thousand.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -38,16 +39,13 @@ from fhirip.consent.access import Access
 from fhirip.consent.lookups import Ref, local_ref
 from fhirip.consent.provisions import ActorNames, is_sharing, permit_access
 from fhirip.consent.timing import period_covers
+from fhirip.consent.vocabulary import COORDINATOR_CODES
 
 _TEXT_ARRAY = ARRAY(String)
-MAX_FACTS = 200_000  # versions kept; a CareTeam's or Consent's facts take well under a kilobyte
-
-
-@dataclass(frozen=True)
-class Participant:
-    member: Ref | None
-    period: Any  # as written (None when absent)
-    roles: Any  # as written (None when absent)
+# Versions kept. A CareTeam's facts take about 2 KB, a sharing Consent's about 2 KB and
+# any other Consent's a few hundred bytes: at most some 300 MB, which holds the teams and
+# consents of every practitioner of the national data set (100 000 plans) at once.
+MAX_FACTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,8 @@ class TeamFacts:
     team_id: str
     status: str | None
     subject: Any  # the subject Reference as written
-    by_member: dict[Ref, tuple[Participant, ...]]  # the participant entries of each member
+    # Per member, each of its participant entries as (period as written, coordinator role?).
+    by_member: dict[Ref, tuple[tuple[Any, bool], ...]]
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,8 @@ class Membership:
     team_status: str | None
     subject: Any
     member: Ref
-    period: Any
-    role: Any
+    period: Any  # as written (None when absent)
+    coordinator: bool  # the entry's role is the plan coordinator's (Volven 9034 code 8 or 18)
 
 
 class VersionFacts:
@@ -132,22 +131,40 @@ def memberships(conn: Connection, members: Collection[Ref]) -> list[Membership]:
     query = _teams_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in members}), _ids(conn, "types", {t for t, _ in members}))
     found = []
-    for team in _facts_of(conn, conn.execute(query), _team_facts):
+    for team in _facts_of(conn, conn.execute(query), team_facts):
         for member in members:
-            for participant in team.by_member.get(member, ()):
-                found.append(Membership(team.team_id, team.status, team.subject, member,
-                                        participant.period, participant.roles))
+            for period, coordinator in team.by_member.get(member, ()):
+                found.append(Membership(team.team_id, team.status, team.subject, member, period, coordinator))
     return found
 
 
-def _team_facts(res_id: str, content: dict[str, Any]) -> TeamFacts:
-    by_member: dict[Ref, list[Participant]] = {}
+def is_coordinator(roles: Any) -> bool:
+    """Whether a participant's roles name the plan coordinator (Volven 9034 code 8 or 18)."""
+    for concept in roles if isinstance(roles, list) else []:
+        for coding in (concept.get("coding") or []) if isinstance(concept, dict) else []:
+            if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) in COORDINATOR_CODES:
+                return True
+    return False
+
+
+def team_facts(res_id: str, content: dict[str, Any]) -> TeamFacts:
+    """What the rules read from one CareTeam version."""
+    by_member: dict[Ref, list[tuple[Any, bool]]] = {}
     for entry in content.get("participant") or []:
         member = local_ref(entry.get("member")) if isinstance(entry, dict) else None
         if member is not None:
-            by_member.setdefault(member, []).append(Participant(member, entry.get("period"), entry.get("role")))
+            key = (sys.intern(member[0]), sys.intern(member[1]))
+            by_member.setdefault(key, []).append((entry.get("period"), is_coordinator(entry.get("role"))))
     return TeamFacts(res_id, content.get("status"), content.get("subject"),
-                     {member: tuple(entries) for member, entries in by_member.items()})
+                     {member: _shared(tuple(entries)) for member, entries in by_member.items()})
+
+
+# Most participants have no period and no coordinator role: they share one tuple.
+_PLAIN_MEMBER = ((None, False),)
+
+
+def _shared(entries: tuple[tuple[Any, bool], ...]) -> tuple[tuple[Any, bool], ...]:
+    return _PLAIN_MEMBER if entries == _PLAIN_MEMBER else entries
 
 
 @cache
@@ -221,8 +238,10 @@ class PlainPermit:
 @dataclass(frozen=True)
 class ConsentFacts:
     ref: str  # "Consent/id"
-    content: dict[str, Any]  # status, patient, category and provision: what `evaluate` reads
-    plain: PlainPermit | None  # None: `evaluate` reads the provision
+    patient: str | None  # the Patient id it is about
+    plain: PlainPermit | None  # a plain root permit, judged from these facts alone
+    # Otherwise what `evaluate` reads: status, patient, category and provision.
+    content: dict[str, Any] | None = None
 
 
 def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Collection[tuple[str, str]],
@@ -236,20 +255,25 @@ def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Col
     query = _consents_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in targets}), _ids(conn, "values", {v for _, v in identifiers}),
         _ids(conn, "patients", patients))
-    return [consent for consent in _facts_of(conn, conn.execute(query), _consent_facts) if consent is not _NONE]
+    return [consent for consent in _facts_of(conn, conn.execute(query), consent_facts) if consent is not _NONE]
 
 
-_NONE = ConsentFacts("", {}, None)  # a Consent that grants and denies nothing (kept as such)
+_NONE = ConsentFacts("", None, None)  # a Consent that grants and denies nothing (kept as such)
 
 
-def _consent_facts(res_id: str, content: dict[str, Any]) -> ConsentFacts:
+def consent_facts(res_id: str, content: dict[str, Any]) -> ConsentFacts:
+    """What the rules read from one Consent version (the shared empty facts when it can
+    neither grant nor deny)."""
     provision = content.get("provision")
     if content.get("status") != "active" or not isinstance(provision, dict):
         return _NONE
     reduced = {"resourceType": "Consent", "id": res_id, "status": "active", "patient": content.get("patient"),
                "category": content.get("category"), "provision": provision}
     ref = f"Consent/{res_id}"
-    return ConsentFacts(ref, reduced, _plain(ref, reduced, provision))
+    patient = local_ref(content.get("patient"))
+    patient_id = patient[1] if patient and patient[0] == "Patient" else None
+    plain = _plain(ref, reduced, provision)
+    return ConsentFacts(ref, patient_id, plain, None if plain is not None else reduced)
 
 
 def _plain(ref: str, consent: dict[str, Any], root: dict[str, Any]) -> PlainPermit | None:
@@ -267,7 +291,7 @@ def _plain(ref: str, consent: dict[str, Any], root: dict[str, Any]) -> PlainPerm
 def _facts_of(conn: Connection, rows: Iterable[Any], extract: Callable[[str, dict[str, Any]], Any]) -> list[Any]:
     """The facts of each (rid, version, last_updated, res_id) row: kept ones, and for the
     others read from the content, in one more statement, and kept."""
-    database = str(conn.engine.url)
+    database = sys.intern(str(conn.engine.url))
     found: list[Any] = []
     missing: list[int] = []
     for rid, version, last_updated, _ in rows:

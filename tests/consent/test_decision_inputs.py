@@ -15,7 +15,7 @@ import pytest
 from consent_support import World, put_all
 
 from fhirip.consent.provisions import ActorNames, evaluate
-from fhirip.consent.slim import _consent_facts
+from fhirip.consent.slim import consent_facts
 
 SHARING = [{"coding": [{"system": world.CONSENT_CATEGORY, "code": "ip-samtykke-deling"}]}]
 PLAN = [{"coding": [{"system": world.CONSENT_CATEGORY, "code": "ip-samtykke-plan"}]}]
@@ -55,7 +55,7 @@ ACTORS = [
 def test_a_plain_permit_is_judged_as_the_full_evaluation_judges_it(provision: dict[str, Any],
                                                                    category: list[dict[str, Any]]) -> None:
     consent = _consent(provision, category)
-    facts = _consent_facts("c", consent)
+    facts = consent_facts("c", consent)
     assert facts.plain is not None
     for names in ACTORS:
         full = evaluate("Consent/c", consent, names, world.NOW)
@@ -71,12 +71,12 @@ def test_a_plain_permit_is_judged_as_the_full_evaluation_judges_it(provision: di
     {"type": "deny", "actor": [world._actor("Practitioner/ola")]},
 ], ids=["nested deny", "purpose", "root deny"])
 def test_anything_but_a_plain_permit_goes_to_the_full_evaluation(provision: dict[str, Any]) -> None:
-    assert _consent_facts("c", _consent(provision)).plain is None
+    assert consent_facts("c", _consent(provision)).plain is None
 
 
 def test_consents_that_cannot_grant_or_deny_are_left_out() -> None:
-    assert _consent_facts("c", {**_consent({"type": "permit"}), "status": "inactive"}).ref == ""
-    assert _consent_facts("c", {k: v for k, v in _consent({}).items() if k != "provision"}).ref == ""
+    assert consent_facts("c", {**_consent({"type": "permit"}), "status": "inactive"}).ref == ""
+    assert consent_facts("c", {k: v for k, v in _consent({}).items() if k != "provision"}).ref == ""
 
 
 def test_a_changed_care_team_is_read_again_on_the_next_decision(w: World) -> None:
