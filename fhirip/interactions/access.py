@@ -93,7 +93,7 @@ def _criterion_hops(name: str, criterion: Criterion) -> Iterator[tuple[str, tupl
 
 def is_visible(ctx: Context, res_type: str, res_id: str) -> bool:
     """May the caller see the current row of `res_type/res_id` (deleted or not)?"""
-    if ctx.access is None:
+    if ctx.access is None or ctx.access.sees_every(res_type):
         return True
     query = select(_VISIBLE.c.rid).where(_VISIBLE.c.res_type == res_type, _VISIBLE.c.res_id == res_id,
                                          ctx.access.sql(_VISIBLE))
