@@ -59,18 +59,48 @@ def touched(ctx: Context, req: FhirRequest, response: FhirResponse) -> list[dict
     return found
 
 
-def success_event(ctx: Context, req: FhirRequest, route_interaction: str,
-                  response: FhirResponse, client_address: str | None) -> dict[str, Any]:
+def success_events(ctx: Context, req: FhirRequest, route_interaction: str,
+                   response: FhirResponse, client_address: str | None) -> list[dict[str, Any]]:
+    """The AuditEvents of an allowed interaction: one, or one per patient when it touched several.
+
+    A patient reads their access log from the AuditEvents in their compartment, so an event
+    there must speak of their record only. A request that touched several patients leaves
+    one event per patient, naming that patient's resources (and those of nobody's record,
+    such as practitioners) with the query left out, since it may name the others; plus one
+    full event in no compartment, for the security officer.
+    """
     resources = touched(ctx, req, response)
+    shared: list[str] = []
+    by_patient: dict[str, list[str]] = {}
+    for item in resources:
+        if "id" not in item:
+            continue
+        ref = f"{item['resourceType']}/{item['id']}"
+        owners = patients_of(item)
+        for patient in owners:
+            by_patient.setdefault(patient, []).append(ref)
+        if not owners:
+            shared.append(ref)
+    url = _printable(req.url or req.base_url)
     refs = [f"{r['resourceType']}/{r['id']}" for r in resources if "id" in r]
-    patients = sorted({p for r in resources for p in patients_of(r)})
+    if len(by_patient) <= 1:
+        return [_success_event(ctx, req, route_interaction, response, client_address, refs, sorted(by_patient), url)]
+    path_only = url.split("?", 1)[0]
+    return [_success_event(ctx, req, route_interaction, response, client_address, refs, [], url),
+            *(_success_event(ctx, req, route_interaction, response, client_address,
+                             [*dict.fromkeys(by_patient[p]), *shared], [p], path_only)
+              for p in sorted(by_patient))]
+
+
+def _success_event(ctx: Context, req: FhirRequest, route_interaction: str, response: FhirResponse,
+                   client_address: str | None, refs: list[str], patients: list[str], url: str) -> dict[str, Any]:
     access = ctx.access
     consents = sorted({c for p in patients for c in access.consents_for(p)}) if access else []
     return audit_event(
         access.resolved_actor if access else ctx.actor,
         interaction=audit_interaction(route_interaction, response),
         outcome=outcome_for_status(response.status), resource_refs=refs,
-        patient_refs=[f"Patient/{p}" for p in patients], request_url=_printable(req.url or req.base_url),
+        patient_refs=[f"Patient/{p}" for p in patients], request_url=url,
         method=req.method, status=response.status,
         break_the_glass=bool(access and access.break_the_glass), recorded=_now(),
         consent_refs=consents, client_address=client_address)
@@ -91,17 +121,22 @@ def record_refusal(services: Any, req: FhirRequest, status: int, client_address:
     services.audit_trail.append([failure_event(None, req, None, status, client_address)])
 
 
-def break_the_glass_notices(ctx: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Communications to the coordinators of every patient reached by emergency access."""
+def break_the_glass_notices(ctx: Context, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Communications to the coordinators of every patient reached by emergency access, one
+    per patient, each about the event in that patient's own access log."""
     from fhirip.consent.emergency import break_the_glass_notice
 
     if ctx.access is None or not ctx.access.break_the_glass:
         return []
-    notices = []
-    for entity in event.get("entity", []):
-        reference = (entity.get("what") or {}).get("reference", "")
-        if reference.startswith("Patient/"):
-            notice = break_the_glass_notice(ctx.tx.conn, ctx.access, reference.split("/", 1)[1], event.get("id"))
+    notices, told = [], set()
+    for event in reversed(events):  # the per-patient events come last
+        for entity in event.get("entity", []):
+            reference = (entity.get("what") or {}).get("reference", "")
+            patient = reference.split("/", 1)[1] if reference.startswith("Patient/") else None
+            if patient is None or patient in told:
+                continue
+            told.add(patient)
+            notice = break_the_glass_notice(ctx.tx.conn, ctx.access, patient, event.get("id"))
             if notice is not None:
                 notices.append(notice)
     return notices

@@ -34,7 +34,7 @@ from fhirip.interactions.access import authorize
 from fhirip.interactions.auditing import (
     break_the_glass_notices,
     failure_event,
-    success_event,
+    success_events,
 )
 from fhirip.interactions.capabilities import capabilities
 from fhirip.interactions.context import Context, Services
@@ -197,9 +197,10 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
         authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)
-        event = success_event(ctx, req, route.interaction, response, client_address)
-        event["id"] = str(uuid.uuid4())  # before the notices, which point at it
-        events = [event, *break_the_glass_notices(ctx, event)]
+        events = success_events(ctx, req, route.interaction, response, client_address)
+        for event in events:
+            event["id"] = str(uuid.uuid4())  # before the notices, which point at them
+        events += break_the_glass_notices(ctx, events)
         if route.writes:  # the record is part of the change it records
             append_in(tx, events)
         else:

@@ -787,12 +787,6 @@ CELLS: dict[str, Callable[[Matrix, mw.MatrixActor, Fhir], None]] = {
 
 # Leaks the matrix shows whose fix lies outside the interactions' code (see the reasons).
 KNOWN_LEAKS = {
-    (actor, "access-log"): "An AuditEvent of a request that touched several patients names them all and "
-                           "their resources, and sits in each one's compartment: the patient's access log "
-                           "shows other patients. Fix: one AuditEvent per patient touched, naming only that "
-                           "patient's resources (fhirip/interactions/auditing.py)."
-    for actor in ("patient", "parent")
-} | {
     ("coordinating-unit", "masked-reference"): "The administrative view drops CarePlan.replaces and "
         "basedOn, but the search parameters 'replaces' and 'based-on' are not among the hidden ones, so the "
         "unit finds plans by them. Fix: add both to HIDDEN_SEARCH_PARAMS['CarePlan'] "
