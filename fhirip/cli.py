@@ -11,7 +11,9 @@ from fhirip.config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None)
+    settings = Settings.from_env(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # keys, checkpoints and the SQLite store live here
+    return settings
 
 
 def load_demo(settings: Settings) -> bool:
