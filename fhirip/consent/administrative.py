@@ -11,7 +11,8 @@ period, coordinator and team, but not clinical content:
 - CarePlan is served masked (`mask_care_plan`): the activities keep their status,
   period, performer and codes of the measure status, but lose description, detail
   code, product, goal links, progress and outcome; notes, description, goals,
-  addresses, supportingInfo and the narrative are dropped. A masked resource carries
+  addresses, supportingInfo, the plans it is based on or replaces, contained
+  resources and the narrative are dropped. A masked resource carries
   the v3 ObservationValue `MASKED` security label so a client can tell.
 - searches on CarePlan parameters that reach masked elements are refused
   (`HIDDEN_SEARCH_PARAMS`), since a match would reveal the hidden text.
@@ -38,10 +39,13 @@ _ACTIVITY_DROPPED = ("outcomeCodeableConcept", "outcomeReference", "progress", "
 _DETAIL_KEPT = ("kind", "status", "statusReason", "doNotPerform", "scheduledTiming", "scheduledPeriod",
                 "scheduledString", "performer", "location", "extension")
 
-# Parameters whose values come from masked CarePlan elements (plus the full-text ones).
+# Parameters whose values come from masked CarePlan elements (plus the full-text ones):
+# activity.detail.code, activity.reference, goal, addresses, basedOn and replaces. Every
+# other CarePlan parameter reads an element the view keeps (the custom ones read
+# extensions of the plan and of activity.detail, which are kept).
 HIDDEN_SEARCH_PARAMS: dict[str, frozenset[str]] = {
-    "CarePlan": frozenset({"activity-code", "activity-reference", "goal", "condition", "_text",
-                           "_content"}),
+    "CarePlan": frozenset({"activity-code", "activity-reference", "goal", "condition", "based-on",
+                           "replaces", "_text", "_content"}),
 }
 _ALWAYS_HIDDEN = frozenset({"_text", "_content"})
 

@@ -787,11 +787,6 @@ CELLS: dict[str, Callable[[Matrix, mw.MatrixActor, Fhir], None]] = {
 
 # Leaks the matrix shows whose fix lies outside the interactions' code (see the reasons).
 KNOWN_LEAKS = {
-    ("coordinating-unit", "masked-reference"): "The administrative view drops CarePlan.replaces and "
-        "basedOn, but the search parameters 'replaces' and 'based-on' are not among the hidden ones, so the "
-        "unit finds plans by them. Fix: add both to HIDDEN_SEARCH_PARAMS['CarePlan'] "
-        "(fhirip/consent/administrative.py).",
-} | {
     (actor, "validate"): "$validate on a stored instance reads it without the caller's policy (200 with its "
                          "validation issues for a hidden id, 404 for an unknown one), and mode=delete names "
                          "every referrer. Fix in fhirip/operations/validate.py: ensure_visible() before "
