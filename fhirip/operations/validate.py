@@ -5,6 +5,11 @@ https://hl7.org/fhir/R4/resource-operation-validate.html
 The answer is always 200 with an OperationOutcome: errors in it mean the resource
 is not valid. `mode` is create, update or delete; `profile` adds a profile to
 check against besides those the resource claims.
+
+A stored instance is validated as the caller may read it: one the caller may not
+see is answered as an unknown id, a masked one is validated masked, and
+mode=delete reports what a delete would (only referrers the caller may see are
+named, and a resource the caller may not see has nothing to delete).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from typing import Any
 
 import orjson
 
-from fhirip.errors import BadRequest, FhirError, Issue, NotFound, operation_outcome
+from fhirip.errors import BadRequest, Conflict, FhirError, Issue, operation_outcome
+from fhirip.interactions.access import ensure_visible, is_visible, masked_body, not_found
 from fhirip.interactions.context import Context
+from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import check_resource, parse_json
 from fhirip.operations import Operation, register
@@ -54,10 +61,12 @@ def validate(ctx: Context, req: FhirRequest) -> FhirResponse:
     if resource is None:
         if req.res_id is None:
             raise BadRequest("$validate needs a resource (in the body or a Parameters 'resource')")
+        ensure_visible(ctx, req.res_type, req.res_id)
         stored = ctx.tx.read(req.res_type, req.res_id)
-        if stored is None or stored.deleted:
-            raise NotFound(f"{req.res_type}/{req.res_id} is not known")
-        resource = orjson.loads(stored.content)
+        if stored is None or stored.deleted or stored.content is None:
+            raise not_found(req.res_type, req.res_id)
+        shown = masked_body(ctx, stored.content)
+        resource = orjson.loads(shown) if isinstance(shown, bytes) else shown
     if mode == "update" and req.res_id is not None and resource.get("id") != req.res_id:
         issues.append(Issue("error", "invalid", f"The id '{resource.get('id')}' does not match "
                             f"'{req.res_id}'", (f"{req.res_type}.id",)))
@@ -70,13 +79,17 @@ def validate(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 
 def _delete_issues(ctx: Context, req: FhirRequest) -> list[Issue]:
+    """What a delete of the instance would object to, in the words of the delete itself."""
     if req.res_id is None:
         raise BadRequest("mode=delete needs an instance: [type]/[id]/$validate")
-    referrers = ctx.tx.referrers(req.res_type, req.res_id, limit=11)
-    if not referrers:
-        return []
-    shown = ", ".join(f"{t}/{i}" for t, i in referrers[:10])
-    return [Issue("error", "conflict", f"{req.res_type}/{req.res_id} is referenced by {shown}")]
+    current = ctx.tx.current(req.res_type, req.res_id)
+    if current is None or current.deleted or not is_visible(ctx, req.res_type, req.res_id):
+        return []  # nothing the caller could delete
+    try:
+        refuse_if_referenced(ctx, current)
+    except Conflict as conflict:
+        return list(conflict.issues)
+    return []
 
 
 register(Operation(

@@ -787,12 +787,6 @@ CELLS: dict[str, Callable[[Matrix, mw.MatrixActor, Fhir], None]] = {
 
 # Leaks the matrix shows whose fix lies outside the interactions' code (see the reasons).
 KNOWN_LEAKS = {
-    (actor, "validate"): "$validate on a stored instance reads it without the caller's policy (200 with its "
-                         "validation issues for a hidden id, 404 for an unknown one), and mode=delete names "
-                         "every referrer. Fix in fhirip/operations/validate.py: ensure_visible() before "
-                         "ctx.tx.read, and name only visible_keys() of the referrers."
-    for actor in ACTOR_NAMES if actor not in ("break-the-glass", "system")
-} | {
     (actor, "moved-between-records"): "vread and history decide by the resource's current row, so a version "
         "from when the resource was in another patient's record is served to whoever sees it now. Fix: decide "
         "each non-current version by its own content's compartment (a policy question on a version, e.g. "
