@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, select
 
 from fhirip.errors import Conflict, Issue
+from fhirip.interactions.access import visible_keys
 from fhirip.interactions.context import Context
 from fhirip.plans.codes import (
     CAREPLAN_CATEGORY,
@@ -77,9 +78,13 @@ def refuse_second_plan(ctx: Context, careplan: dict[str, Any], previous: Current
     patients = subject_patients(ctx.tx.conn, careplan.get("subject"))
     existing = [plan_id for plan_id in open_plan_ids(ctx.tx.conn, patients) if plan_id != careplan["id"]]
     if existing:
-        names = ", ".join(f"CarePlan/{plan_id}" for plan_id in existing)
+        # The rule holds whoever writes, but only plans the caller may see are named: the other
+        # plan may be in a record (another Patient with the same fødselsnummer) the caller may not read.
+        seen = visible_keys(ctx, {("CarePlan", plan_id) for plan_id in existing})
+        names = ", ".join(f"CarePlan/{plan_id}" for plan_id in existing if ("CarePlan", plan_id) in seen)
+        which = f"an individual plan ({names})" if names else "an open individual plan"
         raise Conflict(
-            f"The person already has an individual plan ({names}) in status draft, active or "
+            f"The person already has {which} in status draft, active or "
             "on-hold; a person has one individual plan. Revise that plan, end it first, or make "
             "this one a sub-plan (CarePlan.partOf)", expression=["CarePlan.subject"])
     return []

@@ -1,0 +1,59 @@
+"""The one-plan rule's refusal names only the plans the writer may see.
+
+A person has one open individual plan, matched by fødselsnummer across Patient
+records. When Kari's coordinator writes a plan into her record while a hospital's
+Patient record for the same person holds one, the write is refused (the rule
+holds for everyone), but the coordinator may not read the hospital's record, so
+the answer must not name that plan. Real tokens, the real facade, both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import matrix_world as mw
+import pytest
+from matrix_client import client_for, load_world
+
+from fhirip.canonical import CODE_SYSTEM
+from fhirip.testing.live import Fhir, LiveServer
+
+IP_CATEGORY = {"coding": [{"system": f"{CODE_SYSTEM}/ip-careplan-category", "code": "individuell-plan"}]}
+
+
+def _plan(patient: str) -> dict[str, Any]:
+    return {"resourceType": "CarePlan", "status": "draft", "intent": "plan", "category": [IP_CATEGORY],
+            "title": "Individuell plan", "subject": {"reference": f"Patient/{patient}"}}
+
+
+@pytest.fixture
+def ola(fhir: Fhir, live_server: LiveServer) -> Iterator[Fhir]:
+    """Kari's coordinator, in the matrix world."""
+    load_world(live_server)
+    with client_for(live_server, "coordinator") as client:
+        yield client
+
+
+def _diagnostics(response: Any) -> str:
+    assert response.status_code == 409, response.text
+    return " ".join(issue["diagnostics"] for issue in response.json()["issue"])
+
+
+def test_a_plan_in_a_record_the_writer_may_not_see_is_not_named(fhir: Fhir, ola: Fhir) -> None:
+    hospital = fhir.update({"resourceType": "Patient", "id": "kari-sykehus", "birthDate": mw.KARI_BIRTH,
+                            "identifier": [{"system": mw.FNR, "value": mw.KARI_FNR}]})
+    assert hospital.status_code == 201, hospital.text
+    hidden_plan = fhir.create(_plan("kari-sykehus"))
+    assert hidden_plan.status_code == 201, hidden_plan.text
+    said = _diagnostics(ola.create(_plan("kari")))
+    assert "already has an open individual plan" in said
+    assert hidden_plan.json()["id"] not in said and "kari-sykehus" not in said
+    # the system client, who may see it, is told which plan it is
+    assert f"CarePlan/{hidden_plan.json()['id']}" in _diagnostics(fhir.create(_plan("kari")))
+
+
+def test_a_plan_the_writer_may_see_is_named(fhir: Fhir, ola: Fhir) -> None:
+    first = fhir.create(_plan("kari"))
+    assert first.status_code == 201, first.text
+    assert f"CarePlan/{first.json()['id']}" in _diagnostics(ola.create(_plan("kari")))
