@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from fhirip.auth import Actor
+from fhirip.auth.actor import ActorKind
+from fhirip.consent.deferred import DeferredPolicy
 from fhirip.consent.policy import AccessPolicy
 from fhirip.store.schema import resource_version
 
@@ -79,8 +81,11 @@ _CACHE = DecisionCache()
 
 
 def decide_cached(conn: Connection, actor: Actor | None, *, token_issued_at: datetime | None = None,
-                  cache: DecisionCache = _CACHE) -> AccessPolicy:
-    """`decide`, reused while its inputs are unchanged (see the module docstring)."""
+                  cache: DecisionCache = _CACHE) -> AccessPolicy | DeferredPolicy:
+    """`decide`, reused while its inputs are unchanged (see the module docstring).
+
+    Without a kept decision, a person's or practitioner's grants are decided only as far
+    as the request needs them (`DeferredPolicy`); the whole decision, once made, is kept."""
     from fhirip.consent.decide import decide
 
     if actor is None:
@@ -89,7 +94,11 @@ def decide_cached(conn: Connection, actor: Actor | None, *, token_issued_at: dat
     key = (actor_key(actor, token_issued_at), change_marker(conn), conn.dialect.name,
            str(conn.engine.url))
     policy = cache.get(key, now)
-    if policy is None:
+    if policy is not None:
+        return policy
+    if actor.kind is ActorKind.SYSTEM:  # no patients to decide: the whole decision is cheap
         policy = decide(conn, actor, now=now, token_issued_at=token_issued_at)
         cache.put(key, policy)
-    return policy
+        return policy
+    return DeferredPolicy(conn, actor, now=now, token_issued_at=token_issued_at,
+                          keep=lambda whole: cache.put(key, whole))

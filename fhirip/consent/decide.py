@@ -29,6 +29,7 @@ SMART scopes bound all of it (`AccessPolicy.may`, `AccessPolicy.sql`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -54,11 +55,14 @@ BREAK_THE_GLASS_MINUTES = 30
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
-           token_issued_at: datetime | None = None) -> AccessPolicy:
+           token_issued_at: datetime | None = None, within: Collection[str] | None = None) -> AccessPolicy:
     """The access policy of `actor` for one request, from the data as it is now.
 
     `token_issued_at` (the token's `iat`) bounds break-the-glass in time; without it
-    emergency access is refused.
+    emergency access is refused. `within` limits the decision to the compartments of
+    those patients: the grants to them are exactly those of the whole decision, and no
+    other patient's compartment is granted (the cost follows these patients, not the
+    hundreds of care teams a practitioner may sit on).
     """
     now = now or datetime.now(UTC)
     if actor is None:
@@ -72,7 +76,10 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
                             dialect=conn.dialect.name)
 
-    identity = resolve(conn, actor, now)
+    scoped = None if within is None else frozenset(within)
+    their_consents = None if scoped is None else slim.consents_around(conn, (), (), scoped)
+    identity = resolve(conn, actor, now, within=scoped,
+                       named_teams=slim.named_teams(their_consents) if their_consents else ())
     grants: dict[str, list[Access]] = defaultdict(list)
 
     for patient in identity.own_patients:
@@ -81,12 +88,14 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
 
     unit_orgs = frozenset(org.ref for org in identity.organizations) if unit else frozenset()
     administered = _administered_patients(conn, unit_orgs)
+    if scoped is not None:
+        administered &= scoped
 
     names = ActorNames(frozenset(identity.refs), frozenset(identity.identifiers), actor.purpose_of_use,
                        checks_purpose=not actor.is_person)
     # Every patient the actor reaches in any way: a reservation naming them applies to all of it.
     reached = set(grants) | identity.coordinated_patients | administered
-    denies, consents = _consent_grants(conn, identity, names, now, grants, reached)
+    denies, consents = _consent_grants(conn, identity, names, now, grants, reached, their_consents)
 
     for patient_id in identity.coordinated_patients:
         upgraded = [_as_coordinator(a) for a in grants.get(patient_id, [])]
@@ -98,6 +107,10 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
     for patient_id in administered:
         grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, ADMIN_WRITE_TYPES))
 
+    if scoped is not None:  # only these patients' Consents were read: grant no one else
+        # (but the patient's own access, which no Consent narrows)
+        grants = defaultdict(list, {p: g if p in scoped else [a for a in g if a.basis is Basis.SELF]
+                                    for p, g in grants.items()})
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
     return AccessPolicy(
@@ -127,11 +140,13 @@ def _is_parent_or_guardian(related_person: dict) -> bool:
 
 
 def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now: datetime,
-                    grants: dict[str, list[Access]],
-                    reached: set[str]) -> tuple[dict[str, list[Deny]], set[str]]:
+                    grants: dict[str, list[Access]], reached: set[str],
+                    given: list[slim.ConsentFacts] | None = None) -> tuple[dict[str, list[Deny]], set[str]]:
     """Permits from the Consents naming the actor, and the denies of every active Consent
-    of the patients concerned (a deny in one Consent narrows a permit in another)."""
-    all_consents = slim.consents_around(conn, identity.refs, identity.identifiers, reached)
+    of the patients concerned (a deny in one Consent narrows a permit in another).
+    `given`: the Consents already read (a decision within some patients)."""
+    all_consents = given if given is not None else \
+        slim.consents_around(conn, identity.refs, identity.identifiers, reached)
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
     for consent in all_consents:

@@ -10,6 +10,7 @@ these (or the actor's organisation) as a current participant.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,7 +59,10 @@ def is_coordinating_unit(actor: Actor) -> bool:
     return actor.org_number is not None and COORDINATING_UNIT_ROLE in actor.roles
 
 
-def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
+def resolve(conn: Connection, actor: Actor, now: datetime, *, within: Collection[str] | None = None,
+            named_teams: Collection[str] = ()) -> Identity:
+    """Who the actor is. With `within`, only the care teams about those patients or named
+    in `named_teams` (the teams their Consents name) are looked at, not all of the actor's."""
     identity = Identity()
     wanted: set[tuple[str, str, str]] = set()
     if actor.org_number is not None:
@@ -83,7 +87,11 @@ def resolve(conn: Connection, actor: Actor, now: datetime) -> Identity:
         identity.practitioners = people + [r for r in roles if _current_role(r, org_refs, now)]
     members = identity.member_refs
     teams: dict[str, Ref] = {}
-    for entry in slim.memberships(conn, members):
+    if within is None:
+        entries = slim.memberships(conn, members)
+    else:
+        entries = [e for e in slim.teams(conn, ids=named_teams, patients=within) if e.member in members]
+    for entry in entries:
         if entry.team_status != "active" or not period_covers(entry.period, now):
             continue
         teams.setdefault(entry.team_id, ("CareTeam", entry.team_id))

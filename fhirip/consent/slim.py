@@ -138,6 +138,63 @@ def memberships(conn: Connection, members: Collection[Ref]) -> list[Membership]:
     return found
 
 
+@cache
+def _teams_by_sql(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return text("""
+            SELECT r.rid, r.version, r.last_updated, r.res_id FROM resource r
+            WHERE r.res_type = 'CareTeam' AND r.res_id = ANY(:ids) AND NOT r.deleted
+            UNION
+            SELECT r.rid, r.version, r.last_updated, r.res_id FROM unnest(CAST(:patients AS text[])) AS j(value)
+            CROSS JOIN LATERAL (SELECT sr.rid FROM search_reference sr
+                                WHERE sr.target_id = j.value AND sr.target_type = 'Patient'
+                                  AND sr.res_type = 'CareTeam' AND sr.param = 'patient' OFFSET 0) AS sr
+            JOIN resource r ON r.rid = sr.rid
+            WHERE NOT r.deleted""")
+    return text("""
+        SELECT r.rid, r.version, r.last_updated, r.res_id FROM resource r
+        WHERE r.res_type = 'CareTeam' AND r.res_id IN (SELECT value FROM json_each(:ids)) AND r.deleted = 0
+        UNION
+        SELECT r.rid, r.version, r.last_updated, r.res_id FROM json_each(:patients) AS j
+        CROSS JOIN search_reference sr ON sr.target_id = j.value AND sr.target_type = 'Patient'
+                                      AND sr.res_type = 'CareTeam' AND sr.param = 'patient'
+        CROSS JOIN resource r ON r.rid = sr.rid
+        WHERE r.deleted = 0""")
+
+
+def teams(conn: Connection, *, ids: Collection[str] = (), patients: Collection[str] = ()) -> list[Membership]:
+    """The participant entries of the current CareTeams with these ids or about these patients,
+    for every member (the caller picks the actor's)."""
+    if not ids and not patients:
+        return []
+    query = _teams_by_sql(conn.dialect.name).bindparams(_ids(conn, "ids", ids), _ids(conn, "patients", patients))
+    return [Membership(team.team_id, team.status, team.subject, member, period, coordinator)
+            for team in _facts_of(conn, conn.execute(query), team_facts)
+            for member, entries in team.by_member.items() for period, coordinator in entries]
+
+
+def named_teams(consents: Iterable[ConsentFacts]) -> set[str]:
+    """Ids of the CareTeams any provision of these Consents names as actor."""
+    found: set[str] = set()
+    for consent in consents:
+        if consent.plain is not None:
+            found |= {i for t, i in consent.plain.refs if t == "CareTeam"}
+        elif consent.content is not None:
+            found |= {i for t, i in _provision_actors(consent.content.get("provision")) if t == "CareTeam"}
+    return found
+
+
+def _provision_actors(provision: Any) -> Iterable[Ref]:
+    if not isinstance(provision, dict):
+        return
+    for actor in provision.get("actor") or []:
+        ref = local_ref(actor.get("reference")) if isinstance(actor, dict) else None
+        if ref is not None:
+            yield ref
+    for nested in provision.get("provision") or []:
+        yield from _provision_actors(nested)
+
+
 def is_coordinator(roles: Any) -> bool:
     """Whether a participant's roles name the plan coordinator (Volven 9034 code 8 or 18)."""
     for concept in roles if isinstance(roles, list) else []:

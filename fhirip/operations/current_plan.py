@@ -7,7 +7,8 @@ https://hl7.org/fhir/R4/operations.html
 GP system calls when it knows the person only by fødselsnummer or D-nummer;
 `GET Patient/[id]/$current-plan` does the same for a known Patient record.
 Both return the searchset described in `fhirip.plans.current`, filtered by the
-caller's consent policy.
+caller's consent policy, decided within the person's Patient records only
+(`AccessPolicy.scoped`): the same grants to them, at the cost of one person.
 """
 
 from __future__ import annotations
@@ -17,27 +18,38 @@ from fhirip.errors import NotFound
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
-from fhirip.plans.current import current_plan_bundle, parse_identifier
+from fhirip.plans.current import current_plan_bundle, parse_identifier, person_records
 from fhirip.plans.policy_reads import PolicyReads
-from fhirip.plans.worklist_request import view_of
+from fhirip.plans.worklist_request import View
+
+
+def _reads_for(ctx: Context, patients: set[str]) -> tuple[PolicyReads, View | None]:
+    """Reads under the caller's decision within these patients' compartments (the person's
+    records): exactly their grants, at the cost of these patients only."""
+    access = ctx.access
+    if access is None:
+        return PolicyReads(ctx.tx.conn, ctx.policy), None
+    policy = access.scoped(ctx.tx.conn, patients)
+    return PolicyReads(ctx.tx.conn, policy.sql), policy.mask if policy.masks else None
 
 
 def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
     identifier = parse_identifier(req.param("patient-identifier"))
-    reads = PolicyReads(ctx.tx.conn, ctx.policy)
+    scope = person_records(PolicyReads(ctx.tx.conn, None), {identifier})
+    reads, view = _reads_for(ctx, scope)
     patients = reads.with_identifiers("Patient", [identifier])
     return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
-                                                          self_url=req.url, searched={identifier},
-                                                          view=view_of(ctx)))
+                                                          self_url=req.url, searched={identifier}, view=view))
 
 
 def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
-    reads = PolicyReads(ctx.tx.conn, ctx.policy)
+    scope = person_records(PolicyReads(ctx.tx.conn, None), set(), {req.res_id or ""})
+    reads, view = _reads_for(ctx, scope)
     patients = reads.by_keys([("Patient", req.res_id or "")])
     if not patients:
         raise NotFound(f"Patient/{req.res_id} is not known")
     return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
-                                                          self_url=req.url, view=view_of(ctx)))
+                                                          self_url=req.url, view=view))
 
 
 register(Operation(

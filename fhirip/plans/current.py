@@ -52,6 +52,16 @@ def parse_identifier(value: str | None) -> tuple[str, str]:
     return system, code
 
 
+def person_records(reads: PolicyReads, identifiers: set[tuple[str, str]],
+                   patient_ids: set[str] = frozenset()) -> set[str]:
+    """Every Patient record that can belong to the person: those carrying the identifiers
+    (or given by id) and those sharing a national identifier with them. Read without a
+    policy, only to bound the caller's decision to these patients (`scoped`)."""
+    found = set(patient_ids) | reads.patient_ids(identifiers)
+    national = reads.identifiers_of(found, NATIONAL_ID_SYSTEMS) - identifiers
+    return found | reads.patient_ids(national)
+
+
 def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
                    searched: set[tuple[str, str]] = frozenset()) -> list[dict[str, Any]]:
     """The visible Patients plus the other visible Patients sharing their national identifier.

@@ -70,6 +70,30 @@ class PolicyReads:
                         _REF.c.target_id.in_(ids), self._visible()))
         return self._rows(query)
 
+    def patient_ids(self, identifiers: Iterable[tuple[str, str]]) -> set[str]:
+        """Ids of the Patient records carrying any of the (system, value) identifiers, with no
+        policy: for bounding a decision to these patients, never to be shown."""
+        pairs = sorted(set(identifiers))
+        if not pairs:
+            return set()
+        matches = or_(*(and_(_TOKEN.c.code == value, _TOKEN.c.system == system) for system, value in pairs))
+        query = (select(_R.c.res_id).join(_TOKEN, _TOKEN.c.rid == _R.c.rid)
+                 .where(_TOKEN.c.res_type == "Patient", _TOKEN.c.param == "identifier", matches,
+                        _R.c.res_type == "Patient", _R.c.deleted.is_(False)))
+        return set(self.conn.execute(query).scalars())
+
+    def identifiers_of(self, patient_ids: Iterable[str], systems: Iterable[str]) -> set[tuple[str, str]]:
+        """The (system, value) identifiers of these Patient records in the given systems, with
+        no policy: for bounding a decision, never to be shown."""
+        ids, wanted = sorted(set(patient_ids)), sorted(set(systems))
+        if not ids or not wanted:
+            return set()
+        query = (select(_TOKEN.c.system, _TOKEN.c.code).join(_R, _TOKEN.c.rid == _R.c.rid)
+                 .where(_R.c.res_type == "Patient", _R.c.res_id.in_(ids), _R.c.deleted.is_(False),
+                        _TOKEN.c.res_type == "Patient", _TOKEN.c.param == "identifier",
+                        _TOKEN.c.system.in_(wanted)))
+        return {(system, code) for system, code in self.conn.execute(query)}
+
     def by_keys(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """The visible resources among the (type, id) keys."""
         wanted = sorted(set(keys))

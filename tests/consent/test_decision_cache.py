@@ -1,4 +1,5 @@
-"""A decision is reused only while nothing it was made from has changed."""
+"""A decision is reused only while nothing it was made from has changed, and is made only
+as far as a request needs it until then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from fhirip.auth import Actor
+from fhirip.consent import decide
 from fhirip.consent.cache import DecisionCache, decide_cached
+from fhirip.consent.deferred import DeferredPolicy
 from fhirip.demo import demo_bundle
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
@@ -26,8 +29,10 @@ def services(tmp_path: Path):
 
 
 def _decide(services, cache: DecisionCache, claims=OLA):
+    """The whole decision, as a request that needs it all makes it."""
     with services.store.transaction(write=False) as tx:
-        return decide_cached(tx.conn, Actor.from_claims(claims), cache=cache)
+        policy = decide_cached(tx.conn, Actor.from_claims(claims), cache=cache)
+        return policy.whole() if isinstance(policy, DeferredPolicy) else policy
 
 
 def test_an_unchanged_store_reuses_the_decision(services) -> None:
@@ -65,3 +70,24 @@ def test_a_decision_expires_with_time(services) -> None:
     key = next(iter(cache._entries))
     assert cache.get(key, policy.decided_at + timedelta(seconds=5)) is policy
     assert cache.get(key, datetime.now(UTC) + timedelta(seconds=11)) is None
+
+
+def test_a_first_request_decides_only_the_patients_it_asks_about(services) -> None:
+    cache = DecisionCache()
+    with services.store.transaction(write=False) as tx:
+        deferred = decide_cached(tx.conn, Actor.from_claims(OLA), cache=cache)
+        assert isinstance(deferred, DeferredPolicy)
+        scoped = deferred.scoped(tx.conn, {"demo-kari"})
+        whole = decide(tx.conn, Actor.from_claims(OLA), now=deferred.decided_at)
+        assert dict(scoped.grants) == {"demo-kari": whole.grants["demo-kari"]}
+        assert deferred.consents_for("demo-kari") == whole.consents_for("demo-kari") != ()
+        assert deferred.bases("demo-kari") == whole.bases("demo-kari") == ("coordinator",)
+        assert not cache._entries  # nothing half-made is kept
+        assert deferred.whole().grants == whole.grants
+        assert len(cache._entries) == 1
+
+
+def test_a_decision_within_patients_grants_no_one_else(services) -> None:
+    with services.store.transaction(write=False) as tx:
+        scoped = decide(tx.conn, Actor.from_claims(OLA), within={"someone-else"})
+    assert dict(scoped.grants) == {}

@@ -106,3 +106,30 @@ def test_a_changed_consent_is_read_again_on_the_next_decision(w: World) -> None:
     finally:
         put_all(w.services, [consent])
     assert w.policy(claims).patients == {"eva"}
+
+
+ACTOR_CLAIMS = {
+    **{f"practitioner-{hpr}": world.practitioner_claims(hpr, world.KOMMUNE)
+       for hpr in (world.OLA, world.INGRID, world.TERJE, world.BJORN, world.PER, world.GAMMEL, world.LISE)},
+    "dps-doctor": world.practitioner_claims(world.BJORN, world.DPS),
+    "unit": world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet"),
+    **{f"person-{fnr}": world.person_claims(fnr)
+       for fnr in (world.KARI, world.ANNE, world.ONKEL, world.NABO, world.JON, world.JON_FAR, world.EVA)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTOR_CLAIMS))
+def test_a_decision_within_one_patient_grants_exactly_what_the_whole_decision_grants_them(
+        w: World, name: str) -> None:
+    from fhirip.auth import Actor
+    from fhirip.consent import decide
+
+    actor = Actor.from_claims(ACTOR_CLAIMS[name])
+    issued = world.issued_at(ACTOR_CLAIMS[name])
+    with w.services.store.transaction(write=False) as tx:
+        whole = decide(tx.conn, actor, now=world.NOW, token_issued_at=issued)
+        for patient in ("kari", "jon", "eva"):
+            scoped = decide(tx.conn, actor, now=world.NOW, token_issued_at=issued, within={patient})
+            assert scoped.grants.get(patient) == whole.grants.get(patient), patient
+            assert set(scoped.grants) <= {patient} | {p for p, g in whole.grants.items()
+                                                      if any(a.basis.value == "self" for a in g)}
