@@ -38,7 +38,7 @@ from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent import lookups, slim
 from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES, ADMIN_WRITE_TYPES
-from fhirip.consent.identity import Identity, is_coordinating_unit, resolve
+from fhirip.consent.identity import Identity, is_coordinating_unit, who, with_teams
 from fhirip.consent.lookups import Found, local_ref
 from fhirip.consent.policy import AccessPolicy, scope_read_types, scope_write_types
 from fhirip.consent.provisions import ActorNames, Deny, evaluate
@@ -55,14 +55,16 @@ BREAK_THE_GLASS_MINUTES = 30
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
-           token_issued_at: datetime | None = None, within: Collection[str] | None = None) -> AccessPolicy:
+           token_issued_at: datetime | None = None, within: Collection[str] | None = None,
+           known: Identity | None = None) -> AccessPolicy:
     """The access policy of `actor` for one request, from the data as it is now.
 
     `token_issued_at` (the token's `iat`) bounds break-the-glass in time; without it
     emergency access is refused. `within` limits the decision to the compartments of
     those patients: the grants to them are exactly those of the whole decision, and no
     other patient's compartment is granted (the cost follows these patients, not the
-    hundreds of care teams a practitioner may sit on).
+    hundreds of care teams a practitioner may sit on). `known`: who the actor is
+    (`identity.who`), when already read in this request.
     """
     now = now or datetime.now(UTC)
     if actor is None:
@@ -78,8 +80,8 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
 
     scoped = None if within is None else frozenset(within)
     their_consents = None if scoped is None else slim.consents_around(conn, (), (), scoped)
-    identity = resolve(conn, actor, now, within=scoped,
-                       named_teams=slim.named_teams(their_consents) if their_consents else ())
+    identity = with_teams(conn, known if known is not None else who(conn, actor, now), now, within=scoped,
+                          named_teams=slim.named_teams(their_consents) if their_consents else ())
     grants: dict[str, list[Access]] = defaultdict(list)
 
     for patient in identity.own_patients:

@@ -36,12 +36,14 @@ class DeferredPolicy:
     def __init__(self, conn: Connection, actor: Actor, *, now: datetime, token_issued_at: datetime | None,
                  keep: Callable[[AccessPolicy], None]):
         from fhirip.consent.decide import decide
+        from fhirip.consent.identity import who
 
         self._conn = conn
         self._token_issued_at = token_issued_at
         self._keep = keep
+        self._who = who(conn, actor, now)  # read once, for every part of the decision
         # Who the actor is, without any patient's grants but their own.
-        self._base = decide(conn, actor, now=now, token_issued_at=token_issued_at, within=())
+        self._base = decide(conn, actor, now=now, token_issued_at=token_issued_at, within=(), known=self._who)
         self._whole: AccessPolicy | None = None
         self._known: dict[str, tuple[Access, ...]] = {}
 
@@ -71,7 +73,7 @@ class DeferredPolicy:
             from fhirip.consent.decide import decide
 
             self._whole = decide(self._conn, self.actor, now=self.decided_at,
-                                 token_issued_at=self._token_issued_at)
+                                 token_issued_at=self._token_issued_at, known=self._who)
             self._keep(self._whole)
         return self._whole
 
@@ -82,7 +84,7 @@ class DeferredPolicy:
         from fhirip.consent.decide import decide
 
         policy = decide(conn, self.actor, now=self.decided_at, token_issued_at=self._token_issued_at,
-                        within=patients)
+                        within=patients, known=self._who)
         for patient in patients:
             self._known[patient] = tuple(policy.grants.get(patient, ()))
         return policy

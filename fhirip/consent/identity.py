@@ -11,7 +11,7 @@ these (or the actor's organisation) as a current participant.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -61,8 +61,13 @@ def is_coordinating_unit(actor: Actor) -> bool:
 
 def resolve(conn: Connection, actor: Actor, now: datetime, *, within: Collection[str] | None = None,
             named_teams: Collection[str] = ()) -> Identity:
-    """Who the actor is. With `within`, only the care teams about those patients or named
-    in `named_teams` (the teams their Consents name) are looked at, not all of the actor's."""
+    """Who the actor is, with their care teams (see `with_teams`)."""
+    return with_teams(conn, who(conn, actor, now), now, within=within, named_teams=named_teams)
+
+
+def who(conn: Connection, actor: Actor, now: datetime) -> Identity:
+    """Who the actor is, without their care teams: the resources with their identifiers,
+    current PractitionerRoles, and the patients they manage as an episode's care manager."""
     identity = Identity()
     wanted: set[tuple[str, str, str]] = set()
     if actor.org_number is not None:
@@ -85,8 +90,25 @@ def resolve(conn: Connection, actor: Actor, now: datetime, *, within: Collection
         roles = lookups.referring(conn, "PractitionerRole", "practitioner", {p.ref for p in people})
         org_refs = {o.ref for o in identity.organizations}
         identity.practitioners = people + [r for r in roles if _current_role(r, org_refs, now)]
+    practitioner_refs = {p.ref for p in identity.practitioners}
+    if practitioner_refs:
+        for episode in lookups.referring(conn, "EpisodeOfCare", "care-manager", practitioner_refs):
+            content = episode.content
+            patient = local_ref(content.get("patient"))
+            if (patient and patient[0] == "Patient" and content.get("status") in _COORDINATING_EPISODE
+                    and period_covers(content.get("period"), now)):
+                identity.coordinated_patients.add(patient[1])
+    return identity
+
+
+def with_teams(conn: Connection, identity: Identity, now: datetime, *, within: Collection[str] | None = None,
+               named_teams: Collection[str] = ()) -> Identity:
+    """The identity with the CareTeams the actor is a current member of (and the patients
+    they coordinate in them). With `within`, only the teams about those patients or named
+    in `named_teams` (the teams their Consents name) are looked at, not all of the actor's."""
     members = identity.member_refs
     teams: dict[str, Ref] = {}
+    coordinated = set(identity.coordinated_patients)
     if within is None:
         entries = slim.memberships(conn, members)
     else:
@@ -97,17 +119,8 @@ def resolve(conn: Connection, actor: Actor, now: datetime, *, within: Collection
         teams.setdefault(entry.team_id, ("CareTeam", entry.team_id))
         patient = local_ref(entry.subject)
         if patient and patient[0] == "Patient" and entry.coordinator:
-            identity.coordinated_patients.add(patient[1])
-    identity.care_teams = list(teams.values())
-    practitioner_refs = {p.ref for p in identity.practitioners}
-    if practitioner_refs:
-        for episode in lookups.referring(conn, "EpisodeOfCare", "care-manager", practitioner_refs):
-            content = episode.content
-            patient = local_ref(content.get("patient"))
-            if (patient and patient[0] == "Patient" and content.get("status") in _COORDINATING_EPISODE
-                    and period_covers(content.get("period"), now)):
-                identity.coordinated_patients.add(patient[1])
-    return identity
+            coordinated.add(patient[1])
+    return replace(identity, care_teams=list(teams.values()), coordinated_patients=coordinated)
 
 
 def _current_role(role: Found, org_refs: set[Ref], now: datetime) -> bool:
