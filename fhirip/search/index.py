@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from fhirpathpy.engine.nodes import ResourceNode
-from sqlalchemy import bindparam, Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
