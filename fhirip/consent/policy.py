@@ -19,11 +19,13 @@ from sqlalchemy.sql.expression import FromClause
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.auth.scopes import INTERACTION_PERMISSION, ScopeSet
 from fhirip.consent import sql as policy_sql
-from fhirip.consent.access import Access, Basis
+from fhirip.consent.access import Access, Basis, Label
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
 from fhirip.consent.compartment import patients_of
 from fhirip.consent.lookups import Ref, local_ref
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
+from fhirip.search.index import token_rows
+from fhirip.search.registry import registry
 from fhirip.store.schema import resource as resource_table
 
 _VISIBLE = resource_table.alias("visible_resource")
@@ -169,6 +171,32 @@ class AccessPolicy:
             tuple_(r.c.res_type, r.c.res_id).in_(sorted(keys)), r.c.deleted.is_(False), self.sql(r))
         return {(t, i) for t, i in conn.execute(query)}
 
+    def may_read_version(self, res_type: str, content: Mapping[str, Any]) -> bool:
+        """Whether the actor may read this version (its JSON) of a resource, judged by the
+        version's own content: the compartments it was in, its labels, its id.
+
+        `sql` judges a resource by its current row; an older version may have been in
+        another patient's record (a resource moved between records) and must not be
+        served to whoever may see the resource now. The rules are those of `sql`,
+        applied to the version: the scopes bound every type, an open type is read
+        wholesale, and otherwise some access to a patient whose compartment the
+        version is in (`patients_of`, the same parameters the index uses) must read the
+        type and admit the version's labels and id. Masking is not decided here: `mask`
+        applies to the version as to any resource."""
+        if self.scope_read_types is not None and res_type not in self.scope_read_types:
+            return False
+        if res_type in self.open_types:
+            return True
+        patients = patients_of(dict(content)) if content.get("resourceType") == res_type else frozenset()
+        if not patients:
+            return False
+        instance = (res_type, str(content.get("id")))
+        labels = _security_labels(res_type, content)
+        accesses = [a for p in patients for a in self.grants.get(p, ())]
+        if self.everyone is not None:
+            accesses.append(self.everyone)
+        return any(_admits(access, res_type, instance, labels) for access in accesses)
+
     def may(self, interaction: str, res_type: str | None) -> bool:
         """Upper bound for an interaction on a type, before any data is touched: the
         token's scopes and the actor's role. True still leaves the rows to `sql` and
@@ -251,6 +279,33 @@ class AccessPolicy:
         from fhirip.consent.writes import can_delete
 
         return can_delete(self, conn, previous_content)
+
+
+def _admits(access: Access, res_type: str, instance: tuple[str, str], labels: frozenset[Label]) -> bool:
+    """`compartment_clause` of `fhirip.consent.sql` for one version already known to be in
+    a compartment `access` applies to: the type, the labels and the single resources."""
+    if not access.reads(res_type) or instance in access.excluded_resources:
+        return False
+    if access.required_labels is not None and not _labels_match(labels, access.required_labels):
+        return False
+    return not (access.denied_labels and _labels_match(labels, access.denied_labels))
+
+
+def _labels_match(labels: frozenset[Label], wanted: frozenset[Label]) -> bool:
+    """Like the SQL: a wanted label without a system matches its code in any system."""
+    return any((system, code) in labels if system else any(c == code for _, c in labels)
+               for system, code in wanted)
+
+
+def _security_labels(res_type: str, content: Mapping[str, Any]) -> frozenset[Label]:
+    """The version's `_security` tokens as (system, code), extracted as the index extracts them."""
+    reg = registry()
+    param = reg.get(res_type, "_security")
+    extractor = reg.extractor(res_type, param) if param is not None else None
+    if extractor is None:
+        return frozenset()
+    return frozenset((row["system"] or "", row["code"]) for value in extractor.evaluate(dict(content))
+                     for row in token_rows(value) if row["code"] is not None)
 
 
 def _subject(resource: dict[str, Any]) -> frozenset[str]:
