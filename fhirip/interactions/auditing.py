@@ -86,7 +86,10 @@ def success_events(ctx: Context, req: FhirRequest, route_interaction: str,
     if len(by_patient) <= 1:
         return [_success_event(ctx, req, route_interaction, response, client_address, refs, sorted(by_patient), url)]
     path_only = url.split("?", 1)[0]
-    return [_success_event(ctx, req, route_interaction, response, client_address, refs, [], url),
+    # The whole event must sit in nobody's compartment, and naming a Patient would put it in theirs:
+    # which patients were touched is told by the per-patient events.
+    unowned = [ref for ref in refs if not ref.startswith("Patient/")]
+    return [_success_event(ctx, req, route_interaction, response, client_address, unowned, [], url),
             *(_success_event(ctx, req, route_interaction, response, client_address,
                              [*dict.fromkeys(by_patient[p]), *shared], [p], path_only)
               for p in sorted(by_patient))]

@@ -47,3 +47,13 @@ def test_a_request_touching_two_patients_leaves_one_event_in_each_log_and_one_wh
     whole = [e for e in events(f"entity=Goal/{anne_goal}") if "lifecycle-status" in e["outcomeDesc"]]
     assert len(whole) == 1 and {f"Goal/{anne_goal}", f"Goal/{bjorn_goal}"} <= entities(whole[0])
     assert not any(r.startswith("Patient/") for r in entities(whole[0]))  # in nobody's log
+
+
+def test_a_request_returning_patients_leaves_no_event_naming_them_all(fhir: Fhir) -> None:
+    anne, bjorn = person(fhir, 3), person(fhir, 4)
+    assert fhir.get("/Patient?_count=50").status_code == 200
+    for patient, other in ((anne, bjorn), (bjorn, anne)):
+        log = fhir.get(f"/AuditEvent?patient=Patient/{patient}&subtype=search-type&_count=50")
+        assert log.status_code == 200, log.text
+        events = [e["resource"] for e in log.json().get("entry", [])]
+        assert events and not any(f"Patient/{other}" in entities(e) for e in events)
