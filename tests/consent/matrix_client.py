@@ -10,10 +10,10 @@ from fhirip.model.references import local_references
 from fhirip.testing.live import Fhir, LiveServer, token_for
 
 
-def load_world(server: LiveServer) -> None:
-    """Every record of the matrix world, written through the real store with its links."""
+def load_world(server: LiveServer, records: list[dict[str, Any]] | None = None) -> None:
+    """Every record of the matrix world (or these), written through the real store with its links."""
     def work(tx: Any) -> None:
-        for resource in mw.records():
+        for resource in records if records is not None else mw.records():
             tx.write(resource, method="PUT", previous=tx.current(resource["resourceType"], resource["id"]),
                      links=local_references(resource, (server.url,)))
     server.services.store.run(work, write=True)
