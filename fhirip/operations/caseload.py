@@ -26,9 +26,10 @@ from fhirip.plans.worklists import caseloads
 def handle(ctx: Context, req: FhirRequest) -> FhirResponse:
     parameters: list[dict[str, Any]] = []
     for load in caseloads(Fetch.for_request(ctx), as_of(req)):
-        reference: dict[str, Any] = {"reference": load.coordinator}
+        # A member recorded by name or identifier only has no literal reference to give.
+        reference: dict[str, Any] = dict(load.member) or {"display": load.coordinator}
         if load.display:
-            reference["display"] = load.display
+            reference.setdefault("display", load.display)
         parameters.append({"name": "caseload", "part": [
             {"name": "coordinator", "valueReference": reference},
             {"name": "plans", "valueInteger": load.plans},

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -130,10 +130,11 @@ def without_coordinator(fetch: Fetch, on: date) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Caseload:
-    coordinator: str  # "Practitioner/x" or "PractitionerRole/y"
+    coordinator: str  # "Practitioner/x" or "PractitionerRole/y" (or the name, for a member known by name only)
     display: str
     plans: int  # active individual plans the coordinator is responsible for
     episodes: int  # coordinator-only assignments (an episode, no active plan)
+    member: dict[str, Any] = field(default_factory=dict)  # the Reference as the care team records it
 
 
 def caseloads(fetch: Fetch, on: date) -> list[Caseload]:
@@ -142,11 +143,12 @@ def caseloads(fetch: Fetch, on: date) -> list[Caseload]:
     teams, episodes = _teams_and_episodes(fetch, plans)
     plan_counts: Counter[str] = Counter()
     names: dict[str, str] = {}
+    members: dict[str, dict[str, Any]] = {}
     with_plan = set()
     for plan in plans:
         coordinators = _plan_coordinators(plan, teams, episodes, on)
         if coordinators:
-            key = _key(coordinators[0], names)
+            key = _key(coordinators[0], names, members)
             plan_counts[key] += 1
         subject = referenced(plan.get("subject"))
         if subject:
@@ -157,16 +159,17 @@ def caseloads(fetch: Fetch, on: date) -> list[Caseload]:
         appointment = episode_coordinator(episode)
         if appointment is None or (patient and patient[1] in with_plan) or not current([appointment], on):
             continue
-        episode_counts[_key(appointment, names)] += 1
+        episode_counts[_key(appointment, names, members)] += 1
     keys = set(plan_counts) | set(episode_counts)
-    loads = [Caseload(k, names.get(k, ""), plan_counts[k], episode_counts[k]) for k in keys]
+    loads = [Caseload(k, names.get(k, ""), plan_counts[k], episode_counts[k], members.get(k, {})) for k in keys]
     return sorted(loads, key=lambda c: (-(c.plans + c.episodes), c.coordinator))
 
 
-def _key(coordinator: Coordinator, names: dict[str, str]) -> str:
+def _key(coordinator: Coordinator, names: dict[str, str], members: dict[str, dict[str, Any]]) -> str:
     key = coordinator.member.get("reference") or coordinator.member.get("display") or "?"
     if coordinator.member.get("display"):
         names.setdefault(key, coordinator.member["display"])
+    members.setdefault(key, {k: v for k, v in coordinator.member.items() if k in ("reference", "identifier", "display")})
     return key
 
 

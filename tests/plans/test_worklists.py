@@ -100,3 +100,15 @@ def test_worklists_list_only_plans_the_caller_may_see(fhir, live_server):
 
     assert call(None)["total"] == 1
     assert call(lambda r: r.c.res_type != "CarePlan")["total"] == 0
+
+
+def test_caseload_of_a_coordinator_known_by_name_only_gives_no_reference(fhir):
+    person = created_id(fhir.create(patient(new_fnr())))
+    episode = fhir.create({"resourceType": "EpisodeOfCare", "status": "active",
+                           "type": [{"coding": [{"system": VOLVEN_9034, "code": "8"}]}],
+                           "patient": {"reference": f"Patient/{person}"}, "period": {"start": "2026-01-01"},
+                           "careManager": {"display": "Kari Koordinator"}})
+    assert episode.status_code == 201, episode.text
+    result = fhir.get("/CareTeam/$caseload", params={"date": "2026-06-01"}).json()
+    coordinators = [p["part"][0]["valueReference"] for p in result["parameter"]]
+    assert {"display": "Kari Koordinator"} in coordinators  # not a reference made of the name
