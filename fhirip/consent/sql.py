@@ -92,9 +92,9 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
     if patient_ids is None:  # every patient (break-the-glass): test the row's own links
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
                              .correlate(alias)))
-    elif dialect != "postgresql" and len(patient_ids) > _FEW:
-        # SQLite computes an uncorrelated IN subquery in full for every statement (every
-        # resource of hundreds of compartments); testing the row's own links costs a seek.
+    elif len(patient_ids) > _FEW:
+        # An uncorrelated IN subquery is computed in full for every statement (every resource
+        # of hundreds of compartments); testing the row's own links costs a seek.
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
                              .correlate(alias)))
     else:
