@@ -30,6 +30,7 @@ from fhirip.plans.codes import (
     reference_id,
 )
 from fhirip.plans.persons import subject_patients
+from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
@@ -156,11 +157,11 @@ def _person_episodes_query() -> Any:
     return (_current_content(r)
             .join(patient, patient.c.rid == r.c.rid)
             .join(kind, kind.c.rid == r.c.rid)
-            .where(r.c.res_type == "EpisodeOfCare", patient.c.res_type == "EpisodeOfCare",
-                   patient.c.param == "patient", patient.c.target_type == "Patient",
+            .where(r.c.res_type == fixed("EpisodeOfCare"), patient.c.res_type == fixed("EpisodeOfCare"),
+                   patient.c.param == fixed("patient"), patient.c.target_type == fixed("Patient"),
                    patient.c.target_id.in_(bindparam("patients", expanding=True)),
-                   kind.c.res_type == "EpisodeOfCare", kind.c.param == "type",
-                   kind.c.system == VOLVEN_9034, kind.c.code.in_(COORDINATOR_CODES))
+                   kind.c.res_type == fixed("EpisodeOfCare"), kind.c.param == fixed("type"),
+                   kind.c.system == fixed(VOLVEN_9034), kind.c.code.in_(fixed_set(COORDINATOR_CODES)))
             .distinct())
 
 

@@ -37,6 +37,7 @@ from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import read_current, record_provenance, write_version
+from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
@@ -104,20 +105,21 @@ def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current |
 def _active_plan_consents_query() -> Any:
     r = resource.alias()
     patient, category, status = search_reference.alias(), search_token.alias(), search_token.alias()
+    consent = fixed("Consent")
     return (select(resource_version.c.content)
             .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
             .join(patient, patient.c.rid == r.c.rid)
-            .where(r.c.res_type == "Consent", r.c.deleted.is_(False),
-                   patient.c.res_type == "Consent", patient.c.param == "patient",
-                   patient.c.target_type == "Patient",
+            .where(r.c.res_type == consent, r.c.deleted.is_(False),
+                   patient.c.res_type == consent, patient.c.param == fixed("patient"),
+                   patient.c.target_type == fixed("Patient"),
                    patient.c.target_id.in_(bindparam("patients", expanding=True)),
                    exists(select(category.c.rid).where(
-                       category.c.rid == r.c.rid, category.c.res_type == "Consent",
-                       category.c.param == "category", category.c.system == CONSENT_CATEGORY,
-                       category.c.code.in_(PLAN_CONSENT_CODES))),
+                       category.c.rid == r.c.rid, category.c.res_type == consent,
+                       category.c.param == fixed("category"), category.c.system == fixed(CONSENT_CATEGORY),
+                       category.c.code.in_(fixed_set(PLAN_CONSENT_CODES)))),
                    exists(select(status.c.rid).where(
-                       status.c.rid == r.c.rid, status.c.res_type == "Consent",
-                       status.c.param == "status", status.c.code == "active")))
+                       status.c.rid == r.c.rid, status.c.res_type == consent,
+                       status.c.param == fixed("status"), status.c.code == fixed("active"))))
             .distinct())
 
 

@@ -25,6 +25,7 @@ from fhirip.plans.codes import (
     is_individual_plan,
 )
 from fhirip.plans.persons import subject_patients
+from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import resource, search_reference, search_token
@@ -37,21 +38,22 @@ def _open_plans_query() -> tuple[Any, Any]:
     subject = search_reference.alias("subject")
     category, status = search_token.alias("category"), search_token.alias("status")
     part_of = search_reference.alias("part_of")
+    careplan = fixed("CarePlan")
     query = (select(plan.c.res_id, subject.c.target_id, plan.c.last_updated)
              .join(subject, subject.c.rid == plan.c.rid)
-             .where(plan.c.res_type == "CarePlan", plan.c.deleted.is_(False),
-                    subject.c.res_type == "CarePlan", subject.c.param == "subject",
-                    subject.c.target_type == "Patient",
+             .where(plan.c.res_type == careplan, plan.c.deleted.is_(False),
+                    subject.c.res_type == careplan, subject.c.param == fixed("subject"),
+                    subject.c.target_type == fixed("Patient"),
                     exists(select(category.c.rid).where(
-                        category.c.rid == plan.c.rid, category.c.res_type == "CarePlan",
-                        category.c.param == "category", category.c.system == CAREPLAN_CATEGORY,
-                        category.c.code == IP_CATEGORY_CODE)),
+                        category.c.rid == plan.c.rid, category.c.res_type == careplan,
+                        category.c.param == fixed("category"), category.c.system == fixed(CAREPLAN_CATEGORY),
+                        category.c.code == fixed(IP_CATEGORY_CODE))),
                     exists(select(status.c.rid).where(
-                        status.c.rid == plan.c.rid, status.c.res_type == "CarePlan",
-                        status.c.param == "status", status.c.code.in_(OPEN_PLAN_STATUSES))),
+                        status.c.rid == plan.c.rid, status.c.res_type == careplan,
+                        status.c.param == fixed("status"), status.c.code.in_(fixed_set(OPEN_PLAN_STATUSES)))),
                     ~exists(select(part_of.c.rid).where(
-                        part_of.c.rid == plan.c.rid, part_of.c.res_type == "CarePlan",
-                        part_of.c.param == "part-of"))))
+                        part_of.c.rid == plan.c.rid, part_of.c.res_type == careplan,
+                        part_of.c.param == fixed("part-of")))))
     return query, subject
 
 

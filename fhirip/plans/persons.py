@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, tuple_
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
+from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store.schema import resource, search_token
 
@@ -28,9 +29,9 @@ def _live_patient(token: Any) -> Any:
 _TOKEN = search_token.alias()
 _NATIONAL_IDENTIFIERS = (
     select(_TOKEN.c.system, _TOKEN.c.code).join(resource, resource.c.rid == _TOKEN.c.rid)
-    .where(resource.c.res_type == "Patient", resource.c.res_id.in_(bindparam("ids", expanding=True)),
-           resource.c.deleted.is_(False), _TOKEN.c.res_type == "Patient",
-           _TOKEN.c.param == "identifier", _TOKEN.c.system.in_(NATIONAL_ID_SYSTEMS)))
+    .where(resource.c.res_type == fixed("Patient"), resource.c.res_id.in_(bindparam("ids", expanding=True)),
+           resource.c.deleted.is_(False), _TOKEN.c.res_type == fixed("Patient"),
+           _TOKEN.c.param == fixed("identifier"), _TOKEN.c.system.in_(fixed_set(NATIONAL_ID_SYSTEMS))))
 # The codes alone as well, so that the index on (type, param, code) finds the rows.
 _PATIENTS_WITH_IDENTIFIERS = _live_patient(_TOKEN).where(
     _TOKEN.c.code.in_(bindparam("codes", expanding=True)),
