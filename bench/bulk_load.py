@@ -107,11 +107,21 @@ def load(store: Store, count: int, *, seed: int = 1, progress: bool = True) -> t
             rate = writer.written / (time.perf_counter() - started)
             print(f"  {number} plans, {writer.written} resources, {rate:.0f} resources/s", file=sys.stderr)
     writer.flush()
-    if store.dialect == "postgresql":  # rids were given explicitly: move the sequence past them
-        with store.transaction(write=True) as tx:
-            tx.conn.execute(text("SELECT setval(pg_get_serial_sequence('resource', 'rid'), "
-                                 "(SELECT max(rid) FROM resource))"))
+    finish_load(store)
     return writer.written, time.perf_counter() - started
+
+
+def finish_load(store: Store) -> None:
+    """After a bulk load into PostgreSQL: move the rid sequence past the rids given explicitly, and
+    gather planner statistics. Until autovacuum comes by, a freshly loaded table has none, and a
+    coordinator's read then plans its consent conditions as scans (200 ms instead of 17)."""
+    if store.dialect != "postgresql":
+        return
+    with store.transaction(write=True) as tx:
+        tx.conn.execute(text("SELECT setval(pg_get_serial_sequence('resource', 'rid'), "
+                             "(SELECT max(rid) FROM resource))"))
+    with store.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
-
-from bench.bulk_load import BulkWriter
+from bench.bulk_load import BulkWriter, finish_load
 from bench.generate import Plan, directory, plan
 from fhirip.demo import synthetic_fnr
 from fhirip.store import Store
@@ -71,10 +69,7 @@ def load_store(url: str, data: DataSet) -> int:
         for item in data.resources():
             writer.add(item)
         writer.flush()
-        if store.dialect == "postgresql":  # rids were given explicitly: move the sequence past them
-            with store.transaction(write=True) as tx:
-                tx.conn.execute(text("SELECT setval(pg_get_serial_sequence('resource', 'rid'), "
-                                     "(SELECT max(rid) FROM resource))"))
+        finish_load(store)
         return writer.written
     finally:
         store.dispose()
