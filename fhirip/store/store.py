@@ -24,7 +24,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -167,6 +166,13 @@ class Store:
         raise AssertionError("unreachable")
 
 
+def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
+    """Rows whose type and id are among `keys`, as two IN lists (the caller drops the cross pairs):
+    SQLite walks the (res_type, res_id) index for these, but scans the table for a row-value IN."""
+    return (resource.c.res_type.in_(sorted({t for t, _ in keys})),
+            resource.c.res_id.in_(sorted({i for _, i in keys})))
+
+
 def _is_race(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
@@ -204,21 +210,19 @@ class Tx:
         """Current content of existing, non-deleted resources, by (type, id)."""
         if not keys:
             return {}
+        wanted = set(keys)
         query = (select(resource.c.res_type, resource.c.res_id, resource_version.c.content)
                  .join(resource_version, and_(resource_version.c.rid == resource.c.rid,
                                               resource_version.c.version == resource.c.version))
-                 .where(tuple_(resource.c.res_type, resource.c.res_id).in_(list(keys)),
-                        resource.c.deleted.is_(False)))
-        return {(t, i): c for t, i, c in self.conn.execute(query)}
+                 .where(*_by_keys(wanted), resource.c.deleted.is_(False)))
+        return {(t, i): c for t, i, c in self.conn.execute(query) if (t, i) in wanted}
 
     def existing(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of the (type, id) pairs exist and are not deleted."""
         if not keys:
             return set()
-        query = select(resource.c.res_type, resource.c.res_id).where(
-            tuple_(resource.c.res_type, resource.c.res_id).in_(list(keys)),
-            resource.c.deleted.is_(False))
-        return {(t, i) for t, i in self.conn.execute(query)}
+        query = select(resource.c.res_type, resource.c.res_id).where(*_by_keys(keys), resource.c.deleted.is_(False))
+        return {(t, i) for t, i in self.conn.execute(query) if (t, i) in keys}
 
     def referrers(self, res_type: str, res_id: str, limit: int = 100) -> list[tuple[str, str]]:
         """Current, non-deleted resources that hold a literal reference to (type, id)."""
