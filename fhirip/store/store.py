@@ -163,6 +163,10 @@ class Store:
             except (IntegrityError, DBAPIError) as exc:
                 if attempt + 1 == attempts or not _is_race(exc):
                     raise
+                if _is_locked(exc):
+                    # A read that went on to write (a search storing its pages) cannot wait for
+                    # SQLite's write lock once it has read; run it again as a writer, which queues.
+                    write = True
         raise AssertionError("unreachable")
 
 
@@ -173,12 +177,16 @@ def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
             resource.c.res_id.in_(sorted({i for _, i in keys})))
 
 
+def _is_locked(exc: Exception) -> bool:
+    return "database is locked" in str(getattr(exc, "orig", ""))
+
+
 def _is_race(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     # SQLite: a read transaction that must start writing after another writer
     # committed gets "database is locked" at once; the retry starts afresh.
-    if "database is locked" in str(getattr(exc, "orig", "")):
+    if _is_locked(exc):
         return True
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return code in {"40001", "40P01"}
