@@ -159,12 +159,29 @@ def _operation_route(req: FhirRequest, shape: str, method: str) -> Route:
 
 def may_return_audit_events(req: FhirRequest, segments: list[str]) -> bool:
     """Whether a request may read AuditEvents: it names them, includes every referrer (`*`),
-    searches by POST (criteria in the body), or works at system level (batch and
-    transaction entries, system search)."""
-    if not segments or segments[0] == "AuditEvent" or "_search" in segments:
+    searches by POST (criteria in the body), searches every type at once, or is a batch or
+    transaction whose entries name them."""
+    if segments and (segments[0] == "AuditEvent" or "_search" in segments):
         return True
     url = unquote(req.url or "")
-    return "AuditEvent" in url or "*" in url
+    if "AuditEvent" in url or "*" in url:
+        return True
+    if segments:
+        return False
+    if req.method == "POST":
+        return _entries_name_audit_events(req)
+    return req.param("_type") is None  # a system search over every type
+
+
+def _entries_name_audit_events(req: FhirRequest) -> bool:
+    """Whether a batch or transaction names AuditEvents (or `*`) in any entry's URL; a body not
+    yet parsed is searched as text, which may only say yes too often."""
+    if isinstance(req.resource, dict):
+        entries = req.resource.get("entry")
+        urls = [str((e.get("request") or {}).get("url", "")) for e in entries or [] if isinstance(e, dict)]
+        return any("AuditEvent" in u or "*" in unquote(u) for u in urls)
+    body = req.body or b""
+    return b"AuditEvent" in body or b"*" in body or b"%2A" in body.upper()
 
 
 def handle(services: Services, req: FhirRequest, segments: list[str], actor: Actor | None = None, *,

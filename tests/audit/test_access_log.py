@@ -57,3 +57,22 @@ def test_a_request_returning_patients_leaves_no_event_naming_them_all(fhir: Fhir
         assert log.status_code == 200, log.text
         events = [e["resource"] for e in log.json().get("entry", [])]
         assert events and not any(f"Patient/{other}" in entities(e) for e in events)
+
+
+def test_a_batch_entry_finds_the_audit_event_of_the_read_just_before(fhir: Fhir) -> None:
+    anne = person(fhir, 5)
+    assert fhir.get(f"/Patient/{anne}").status_code == 200
+    batch = fhir.send_json("POST", "/", {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": f"AuditEvent?entity=Patient/{anne}&subtype=read"}}]})
+    assert batch.status_code == 200, batch.text
+    found = batch.json()["entry"][0]["resource"]
+    assert found.get("total", len(found.get("entry", []))) >= 1, found
+
+
+def test_a_system_search_over_every_type_finds_the_audit_event_of_the_read_just_before(fhir: Fhir) -> None:
+    anne = person(fhir, 6)
+    assert fhir.get(f"/Patient/{anne}").status_code == 200
+    found = fhir.get("/", params={"_lastUpdated": "ge2000-01-01", "_count": "200", "_total": "accurate"})
+    assert found.status_code == 200, found.text
+    events = [e["resource"] for e in found.json().get("entry", []) if e["resource"]["resourceType"] == "AuditEvent"]
+    assert any(f"Patient/{anne}" in entities(e) and e["subtype"][0]["code"] == "read" for e in events)
