@@ -74,9 +74,9 @@ class StoredVersion:
     content: bytes | None
 
 
-def _first_version(resource_json: dict[str, Any], moment: datetime) -> bytes:
-    """Stamp a new resource as version 1 of `moment`; its canonical bytes."""
-    resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": "1",
+def _stamped(resource_json: dict[str, Any], version: int, moment: datetime) -> bytes:
+    """Set meta.versionId and meta.lastUpdated in the resource; its canonical bytes."""
+    resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": str(version),
                              "lastUpdated": instant(moment)}
     return canonical_bytes(resource_json)
 
@@ -254,11 +254,7 @@ class Tx:
         res_type, res_id = resource_json["resourceType"], resource_json["id"]
         moment = moment or now_utc()
         version = previous.version + 1 if previous else 1
-        meta = dict(resource_json.get("meta") or {})
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = instant(moment)
-        resource_json["meta"] = meta
-        content = canonical_bytes(resource_json)
+        content = _stamped(resource_json, version, moment)
         text = content.decode("utf-8")
         state = {"res_type": res_type, "res_id": res_id, "version": version, "last_updated": moment,
                  "deleted": False, "content": text}
@@ -286,14 +282,14 @@ class Tx:
         table for all of them: appending many is then barely dearer than appending one.
         """
         moment = moment or now_utc()
-        self._insert_new([(item, moment, _first_version(item, moment)) for item in resources])
+        self._insert_new([(item, moment, _stamped(item, 1, moment)) for item in resources])
 
     def journal(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
         """Record new resources in the audit journal: one row each, stored later by `drain_journal`."""
         moment = moment or now_utc()
         if resources:
             self.conn.execute(insert(audit_journal), [
-                {"last_updated": moment, "content": _first_version(item, moment)} for item in resources])
+                {"last_updated": moment, "content": _stamped(item, 1, moment)} for item in resources])
 
     def drain_journal(self) -> int:
         """Move every journalled resource into the resource tables; returns how many.
