@@ -25,6 +25,7 @@ other resource or patient exists.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -51,12 +52,9 @@ def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
     refused = _refused_upfront(policy, res_type, interaction)
     if refused is not None:
         return refused
-    actor = policy.actor
-    assert actor is not None
-    if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit:
-        return _decision(True)
-    if not in_compartment(res_type):
-        return _decision(False, f"{res_type} resources are maintained by system clients only")
+    settled = _settled_by_type(policy, res_type)
+    if settled is not None:
+        return settled
     patients = set(patients_of(resource))
     if previous_content is not None:
         patients |= patients_of(previous_content)
@@ -66,10 +64,9 @@ def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
     if (res_type == "Patient" and previous_content is None and len(patients) == 1
             and _registers_for_unit(policy, resource)):
         return _decision(True)
-    for patient in sorted(patients):
-        if not any(a.writes(res_type) for a in policy.grants.get(patient, ())):
-            return _decision(False, f"Your access does not let you write {res_type} resources "
-                                    f"for Patient/{patient}")
+    denied = _first_unwritable(policy, res_type, patients)
+    if denied is not None:
+        return _decision(False, f"Your access does not let you write {res_type} resources for Patient/{denied}")
     return _decision(True)
 
 
@@ -81,20 +78,34 @@ def can_delete(policy: AccessPolicy, conn: Connection, previous_content: dict[st
     refused = _refused_upfront(policy, res_type, "delete")
     if refused is not None:
         return refused
+    settled = _settled_by_type(policy, res_type)
+    if settled is not None:
+        return settled
+    patients = patients_of(previous_content)
+    if not patients:
+        return _decision(False, f"Your access does not let you delete this {res_type}")
+    denied = _first_unwritable(policy, res_type, patients)
+    if denied is not None:
+        return _decision(False, f"Your access does not let you delete {res_type} resources for Patient/{denied}")
+    return _decision(True)
+
+
+def _settled_by_type(policy: AccessPolicy, res_type: str) -> Decision | None:
+    """System clients write what their scopes name; other callers only write into a patient's
+    compartment. None: the patients decide."""
     actor = policy.actor
     assert actor is not None
     if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit:
         return _decision(True)
     if not in_compartment(res_type):
         return _decision(False, f"{res_type} resources are maintained by system clients only")
-    patients = patients_of(previous_content)
-    if not patients:
-        return _decision(False, f"Your access does not let you delete this {res_type}")
-    for patient in sorted(patients):
-        if not any(a.writes(res_type) for a in policy.grants.get(patient, ())):
-            return _decision(False, f"Your access does not let you delete {res_type} resources "
-                                    f"for Patient/{patient}")
-    return _decision(True)
+    return None
+
+
+def _first_unwritable(policy: AccessPolicy, res_type: str, patients: Iterable[str]) -> str | None:
+    """The first of these patients for whom no grant lets the caller write `res_type`."""
+    return next((p for p in sorted(patients)
+                 if not any(a.writes(res_type) for a in policy.grants.get(p, ()))), None)
 
 
 def _refused_upfront(policy: AccessPolicy, res_type: str, interaction: str) -> Decision | None:
