@@ -13,6 +13,7 @@ that may read AuditEvents (`flush`), so searches see every event committed befor
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -85,8 +86,6 @@ class AuditTrail:
 
     def _ensure_flusher(self) -> None:
         # Started in the serving process itself: a thread does not survive a fork.
-        import os
-
         if self._flusher is None or self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
             self._flusher = threading.Thread(target=self._flush_forever, name="audit-journal", daemon=True)
