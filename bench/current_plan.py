@@ -24,12 +24,12 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.bulk_load import load
 from bench.generate import Plan, plan
+from bench.run import database
 from fhirip.auth import Actor
 from fhirip.bootstrap import build_services
 from fhirip.config import Settings
@@ -37,17 +37,6 @@ from fhirip.demo import FNR
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
 from fhirip.store import Store
-
-
-@contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'current-plan.sqlite3'}"
-        return
-    from fhirip.testing.postgres import TemporaryPostgres
-
-    with TemporaryPostgres() as cluster:
-        yield cluster.url
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
