@@ -101,7 +101,7 @@ def through_store(kind: str, directory: Path, profile: Path | None) -> tuple[flo
     PostgreSQL the server's own CPU time is not in it."""
     from fhirip.bootstrap import build_services
     from fhirip.config import Settings
-    from fhirip.migration import submitter
+    from fhirip.mapping.store_batches import BatchedStoreSink
 
     with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
         services = build_services(Settings(data_dir=Path(tmp), database_url=url, allow_synthetic_identifiers=True))
@@ -110,7 +110,7 @@ def through_store(kind: str, directory: Path, profile: Path | None) -> tuple[flo
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
-            summary = run_import("planpro", directory, submitter(services), progress=False)
+            summary = run_import("planpro", directory, BatchedStoreSink(services), progress=False)
             if profiler:
                 profiler.disable()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started

@@ -103,11 +103,12 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from fhirip.bootstrap import build_services
     from fhirip.mapping import run_import
-    from fhirip.migration import submitter
+    from fhirip.mapping.store_batches import BatchedStoreSink
 
     services = build_services(_settings(args))
     try:
-        summary = run_import(args.format, Path(args.path), submitter(services), dry_run=args.dry_run,
+        sink = BatchedStoreSink(services, plans_per_commit=args.plans_per_commit)
+        summary = run_import(args.format, Path(args.path), sink, dry_run=args.dry_run,
                              report_path=Path(args.report) if args.report else None,
                              progress=sys.stderr.isatty(),
                              checkpoint=Path(args.checkpoint) if args.checkpoint else
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     importer.add_argument("--dry-run", action="store_true", help="map and report, store nothing")
     importer.add_argument("--report", help="write the loss and error report (JSON) here")
     importer.add_argument("--checkpoint", help="resume file (default <data-dir>/import-<format>.checkpoint)")
+    importer.add_argument("--plans-per-commit", type=int, default=50,
+                          help="plans committed together, each in its own savepoint (default 50; "
+                               "a commit also happens every 2 s); a kill loses at most these")
     importer.set_defaults(func=cmd_import)
     exporter = sub.add_parser("export", help="export a patient's plan to a legacy format")
     exporter.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])

@@ -1,11 +1,15 @@
 """The import loop: one transaction per plan, resumable, with a loss report and a progress bar.
 
 Resuming after a kill is safe twice over: a checkpoint file lists the plans whose
-transaction was answered, and every create is conditional (``ifNoneExist`` on a business
+transaction was answered and committed, and every create is conditional (``ifNoneExist`` on a business
 identifier), so a plan that was submitted but not yet checkpointed creates nothing new when
 it is sent again. A checkpoint line names the plan and a digest of the Bundle it became, so a
 later export of the same plan with other content (or another export that reuses its keys) is
 sent again rather than taken as done; conditional creates never overwrite what is stored.
+
+Plans go to a ``PlanSink``: a plain submit function makes each plan durable when it answers;
+a batching sink (``fhirip.mapping.store_batches``) answers each plan from a savepoint and makes
+them durable together at ``commit``, and only then are they written to the checkpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from fhirip.mapping.bundle import PlanNotMappable, to_bundle
 from fhirip.mapping.conversion import read_plans
@@ -60,6 +64,36 @@ class ImportSummary:
                 "resourcesCreated": self.resources_created, "resourcesExisting": self.resources_existing,
                 "seconds": round(self.seconds, 3),
                 "errors": [e.to_json() for e in self.errors], "losses": [l.to_json() for l in self.losses]}
+
+
+class PlanSink(Protocol):
+    """Where plan Bundles go. ``submit`` answers one plan (a transaction-response, or an
+    OperationOutcome when refused); ``commit`` makes every answered plan durable; ``due`` says
+    a commit should happen now; ``rollback`` drops what is not committed."""
+
+    def submit(self, bundle: dict[str, Any]) -> dict[str, Any]: ...
+
+    def due(self) -> bool: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class _EachDurable:
+    """A submit function as a sink: every answered plan is already durable."""
+
+    def __init__(self, submit: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.submit = submit
+
+    def due(self) -> bool:
+        return True
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
 
 
 class _Checkpoint:
@@ -108,16 +142,20 @@ def _plan_identity(plan_key: str, format: str, bundle: dict[str, Any]) -> str:
     return f"{format}:{plan_key}:{digest[:24]}"
 
 
-def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]], *,
+def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]] | PlanSink, *,
                dry_run: bool = False, report_path: Path | None = None, progress: bool = True,
                checkpoint: Path | None = None) -> ImportSummary:
-    """Import every plan at path, one transaction Bundle per plan, through ``submit``."""
+    """Import every plan at path, one transaction Bundle per plan, through ``submit`` (a
+    function or a ``PlanSink``)."""
+    sink: PlanSink = submit if hasattr(submit, "commit") else _EachDurable(submit)  # type: ignore[assignment]
     summary = ImportSummary(format, str(path), dry_run)
     done = _Checkpoint(None if dry_run else checkpoint)
+    answered: list[str] = []  # identities of plans answered but not yet committed
     skipped_keys: set[str] = set()
     started = time.perf_counter()
     bar = _progress_bar(progress)
     task = bar.add_task("import", total=None, skipped=0) if bar else None
+    finished = False
     try:
         for item in read_plans(format, Path(path)):
             if isinstance(item, RecordError):
@@ -127,10 +165,18 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
                     summary.plans_skipped += 1
                 continue
             summary.plans_read += 1
-            _import_one(item, format, submit, dry_run, done, summary)
+            identity = _import_one(item, format, sink, dry_run, done, summary)
+            if identity is not None:
+                answered.append(identity)
+            if sink.due():
+                _commit(sink, answered, done)
             if bar is not None:
                 bar.update(task, advance=1, skipped=summary.plans_skipped)
+        _commit(sink, answered, done)
+        finished = True
     finally:
+        if not finished:
+            sink.rollback()  # what was not committed is not in the checkpoint: a re-run sends it again
         done.close()
         if bar is not None:
             bar.stop()
@@ -140,24 +186,32 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     return summary
 
 
-def _import_one(plan: PlanRecord, format: str, submit: Callable[[dict[str, Any]], dict[str, Any]], dry_run: bool,
-                done: _Checkpoint, summary: ImportSummary) -> None:
+def _commit(sink: PlanSink, answered: list[str], done: _Checkpoint) -> None:
+    sink.commit()
+    for identity in answered:
+        done.mark(identity)
+    answered.clear()
+
+
+def _import_one(plan: PlanRecord, format: str, sink: PlanSink, dry_run: bool,
+                done: _Checkpoint, summary: ImportSummary) -> str | None:
+    """Map and submit one plan; its checkpoint identity once the store has taken it."""
     try:
         bundle, losses = to_bundle(plan)
     except PlanNotMappable as error:
         summary.errors.append(RecordError(plan.source, None, f"plan {plan.key}", str(error), plan.key))
         summary.plans_skipped += 1
-        return
+        return None
     summary.losses.extend(losses)  # reported on every run, so a resumed run tells the whole truth
     identity = _plan_identity(plan.key, format, bundle)
     if identity in done.done:
         summary.plans_already_done += 1
-        return
+        return None
     if dry_run:
         summary.plans_imported += 1
-        return
+        return None
     try:
-        response = submit(bundle)
+        response = sink.submit(bundle)
     except Exception as error:  # the store's refusal must not stop the run: report and go on
         response = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": f"{type(error).__name__}: {error}"}]}
     problem = _response_error(response)
@@ -166,10 +220,10 @@ def _import_one(plan: PlanRecord, format: str, submit: Callable[[dict[str, Any]]
         summary.errors.append(RecordError(plan_row.file if plan_row else plan.source, plan_row.line if plan_row else None,
                                           f"plan {plan.key}", f"transaction refused: {problem}", plan.key))
         summary.plans_skipped += 1
-        return
+        return None
     _count_outcomes(response, summary)
-    done.mark(identity)
     summary.plans_imported += 1
+    return identity
 
 
 def _progress_bar(enabled: bool):
