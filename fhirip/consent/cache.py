@@ -12,7 +12,9 @@ less often than they are read, so a decision is kept and reused while
   with time, not with writes).
 
 The key also holds everything of the caller the decision depends on, so two
-callers never share one.
+callers never share one. What is kept is the whole decision once made, and until
+then what a deferred decision has settled (`PartialDecision`: who the caller is and
+the decisions within the patients asked about), under the same rules.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import Connection, func, select
 
 from fhirip.auth import Actor
 from fhirip.auth.actor import ActorKind
-from fhirip.consent.deferred import DeferredPolicy
+from fhirip.consent.deferred import DeferredPolicy, PartialDecision
 from fhirip.consent.policy import AccessPolicy
 from fhirip.store.schema import resource_version
 
@@ -55,10 +57,11 @@ class DecisionCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_age: timedelta = MAX_AGE):
         self.max_entries = max_entries
         self.max_age = max_age
-        self._entries: OrderedDict[tuple[Any, ...], AccessPolicy] = OrderedDict()
+        # A whole decision, or what a deferred one has settled so far.
+        self._entries: OrderedDict[tuple[Any, ...], AccessPolicy | PartialDecision] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], now: datetime) -> AccessPolicy | None:
+    def get(self, key: tuple[Any, ...], now: datetime) -> AccessPolicy | PartialDecision | None:
         with self._lock:
             policy = self._entries.get(key)
             if policy is None:
@@ -69,7 +72,7 @@ class DecisionCache:
             self._entries.move_to_end(key)
             return policy
 
-    def put(self, key: tuple[Any, ...], policy: AccessPolicy) -> None:
+    def put(self, key: tuple[Any, ...], policy: AccessPolicy | PartialDecision) -> None:
         with self._lock:
             self._entries[key] = policy
             self._entries.move_to_end(key)
@@ -93,12 +96,16 @@ def decide_cached(conn: Connection, actor: Actor | None, *, token_issued_at: dat
     now = datetime.now(UTC)
     key = (actor_key(actor, token_issued_at), change_marker(conn), conn.dialect.name,
            str(conn.engine.url))
-    policy = cache.get(key, now)
-    if policy is not None:
-        return policy
+    kept = cache.get(key, now)
+    if isinstance(kept, AccessPolicy):
+        return kept
     if actor.kind is ActorKind.SYSTEM:  # no patients to decide: the whole decision is cheap
         policy = decide(conn, actor, now=now, token_issued_at=token_issued_at)
         cache.put(key, policy)
         return policy
-    return DeferredPolicy(conn, actor, now=now, token_issued_at=token_issued_at,
-                          keep=lambda whole: cache.put(key, whole))
+    # A partial decision goes on at its own moment, as a kept whole decision would.
+    deferred = DeferredPolicy(conn, actor, now=kept.decided_at if kept else now, token_issued_at=token_issued_at,
+                              keep=lambda whole: cache.put(key, whole), partial=kept)
+    if kept is None:
+        cache.put(key, deferred.partial)
+    return deferred

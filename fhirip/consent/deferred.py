@@ -13,8 +13,11 @@ they are a relative, break-the-glass) is decided at once, cheaply; the grants ar
 - `consents_for` and `bases` (the audit record) answer for a patient already decided
   within a scope without the whole decision.
 
-The whole decision is never cached before it is made, so a deferred policy never
-outlives its request or its connection.
+What is decided is kept between requests as a `PartialDecision` (who the actor is,
+and the decisions within the patients asked about so far), in the decision cache under
+the same key as the whole decision would be: the same caller reading another of the
+same patient's resources pays for nothing. A `DeferredPolicy` itself (it holds the
+request's connection) never outlives its request.
 """
 
 from __future__ import annotations
@@ -30,22 +33,51 @@ from fhirip.consent.access import Access
 from fhirip.consent.policy import AccessPolicy
 
 
+# Patient sets whose scoped decisions one partial decision keeps (a caller reads a few records).
+_KEPT_SCOPES = 256
+
+
+class PartialDecision:
+    """What a deferred decision has settled so far, reusable by the same caller's next
+    requests while the decision's inputs are unchanged (see `fhirip.consent.cache`)."""
+
+    def __init__(self, who: Any, base: AccessPolicy):
+        self.who = who
+        self.base = base  # the decision within no patient's compartment
+        self.scopes: dict[frozenset[str], AccessPolicy] = {}  # decisions within these patients
+        self.known: dict[str, tuple[Access, ...]] = {}  # each decided patient's grants
+
+    @property
+    def decided_at(self) -> datetime:
+        return self.base.decided_at
+
+    def learn(self, patients: frozenset[str], policy: AccessPolicy) -> None:
+        # Plain assignments: two threads learning at once at worst decide twice.
+        if len(self.scopes) < _KEPT_SCOPES:
+            self.scopes[patients] = policy
+        for patient in patients:
+            self.known[patient] = tuple(policy.grants.get(patient, ()))
+
+
 class DeferredPolicy:
     """An `AccessPolicy` for one request whose grants are decided when first needed."""
 
     def __init__(self, conn: Connection, actor: Actor, *, now: datetime, token_issued_at: datetime | None,
-                 keep: Callable[[AccessPolicy], None]):
-        from fhirip.consent.decide import decide
-        from fhirip.consent.identity import who
-
+                 keep: Callable[[AccessPolicy], None], partial: PartialDecision | None = None):
         self._conn = conn
         self._token_issued_at = token_issued_at
         self._keep = keep
-        self._who = who(conn, actor, now)  # read once, for every part of the decision
-        # Who the actor is, without any patient's grants but their own.
-        self._base = decide(conn, actor, now=now, token_issued_at=token_issued_at, within=(), known=self._who)
+        if partial is None:
+            from fhirip.consent.decide import decide
+            from fhirip.consent.identity import who
+
+            known = who(conn, actor, now)  # read once, for every part of the decision
+            # Who the actor is, without any patient's grants but their own.
+            partial = PartialDecision(known, decide(conn, actor, now=now, token_issued_at=token_issued_at,
+                                                    within=(), known=known))
+        self.partial = partial
+        self._base = partial.base
         self._whole: AccessPolicy | None = None
-        self._known: dict[str, tuple[Access, ...]] = {}
 
     # -- decided at once ----------------------------------------------------------------------
 
@@ -73,7 +105,7 @@ class DeferredPolicy:
             from fhirip.consent.decide import decide
 
             self._whole = decide(self._conn, self.actor, now=self.decided_at,
-                                 token_issued_at=self._token_issued_at, known=self._who)
+                                 token_issued_at=self._token_issued_at, known=self.partial.who)
             self._keep(self._whole)
         return self._whole
 
@@ -81,12 +113,16 @@ class DeferredPolicy:
         """The decision within these patients' compartments (see the module docstring)."""
         if self._whole is not None:
             return self._whole
-        from fhirip.consent.decide import decide
+        if not patients:
+            return self._base  # decided within no patient's compartment at the start
+        wanted = frozenset(patients)
+        policy = self.partial.scopes.get(wanted)
+        if policy is None:
+            from fhirip.consent.decide import decide
 
-        policy = decide(conn, self.actor, now=self.decided_at, token_issued_at=self._token_issued_at,
-                        within=patients, known=self._who)
-        for patient in patients:
-            self._known[patient] = tuple(policy.grants.get(patient, ()))
+            policy = decide(conn, self.actor, now=self.decided_at, token_issued_at=self._token_issued_at,
+                            within=wanted, known=self.partial.who)
+            self.partial.learn(wanted, policy)
         return policy
 
     def may(self, interaction: str, res_type: str | None) -> bool:
@@ -98,8 +134,8 @@ class DeferredPolicy:
         return self.whole().may(interaction, res_type)
 
     def _accesses(self, patient_id: str) -> tuple[Access, ...]:
-        if self._whole is None and patient_id in self._known:
-            return self._known[patient_id]
+        if self._whole is None and patient_id in self.partial.known:
+            return self.partial.known[patient_id]
         return tuple(self.whole().grants.get(patient_id, ()))
 
     def consents_for(self, patient_id: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from fhirip.consent.compartment import patients_of
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
 from fhirip.search.query import PAGE_PARAMS, ChainCriterion, Criterion, HasCriterion, ParsedQuery, QueryParser
@@ -98,6 +99,27 @@ def is_visible(ctx: Context, res_type: str, res_id: str) -> bool:
     query = select(_VISIBLE.c.rid).where(_VISIBLE.c.res_type == res_type, _VISIBLE.c.res_id == res_id,
                                          ctx.access.sql(_VISIBLE))
     return ctx.tx.conn.execute(query).first() is not None
+
+
+def admitted_by_content(ctx: Context, interaction: str, res_type: str,
+                        content: dict[str, Any]) -> Any | None:
+    """The caller's decision about this current version, made from the version's own content
+    (the compartments it is in, its labels, its id) when that admits it; None when it does
+    not, and the caller should ask `authorize` and `ensure_visible` for the exact answer.
+
+    The same rules as `authorize` followed by `is_visible` (the scopes, then some access that
+    reads the type and admits the resource), but decided only for the patients whose record
+    holds the resource: a caller with hundreds of patients pays for one, and no statement
+    is built. The decision returned is the one to mask the resource with."""
+    access = ctx.access
+    if access is None or ctx.actor is None:
+        return None
+    from fhirip.consent.deferred import DeferredPolicy
+
+    scoped = access.scoped(ctx.tx.conn, patients_of(content)) if isinstance(access, DeferredPolicy) else access
+    if scoped.may(interaction, res_type) and scoped.may_read_version(res_type, content):
+        return scoped
+    return None
 
 
 def ensure_visible(ctx: Context, res_type: str, res_id: str) -> None:

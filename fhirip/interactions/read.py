@@ -6,8 +6,12 @@ for less. Conditional read (If-None-Match, If-Modified-Since) answers 304.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from fhirip.errors import Gone
-from fhirip.interactions.access import ensure_visible, masked_body, not_found
+from fhirip.interactions.access import admitted_by_content, authorize, ensure_visible, masked_body, not_found
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import (
     FhirRequest,
@@ -20,8 +24,15 @@ from fhirip.store import Current, StoredVersion
 
 
 def read(ctx: Context, req: FhirRequest) -> FhirResponse:
-    ensure_visible(ctx, req.res_type, req.res_id)
+    # The router leaves `authorize` to this handler: a current version the caller's decision
+    # admits by its own content is served at once; anything else gets the exact answer
+    # (403, or 404 in the words of an unknown id) from the scopes and the SQL condition.
     stored = ctx.tx.read(req.res_type, req.res_id)
+    content = orjson.loads(stored.content) if stored is not None and stored.content else None
+    policy = admitted_by_content(ctx, "read", req.res_type, content) if content is not None else None
+    if policy is None:
+        authorize(ctx, "read", req.res_type)
+        ensure_visible(ctx, req.res_type, req.res_id)
     if stored is None:
         raise not_found(req.res_type, req.res_id)
     current = state_of(stored)
@@ -31,7 +42,11 @@ def read(ctx: Context, req: FhirRequest) -> FhirResponse:
     headers = version_headers(current)
     if _not_modified(req, stored):
         return FhirResponse(304, headers=headers)
-    return shape_stored(req, masked_body(ctx, stored.content or b""), headers)
+    if policy is not None:
+        body: bytes | dict[str, Any] = policy.mask(content) if policy.masks else stored.content or b""
+    else:
+        body = masked_body(ctx, stored.content or b"")
+    return shape_stored(req, body, headers)
 
 
 def state_of(stored: StoredVersion) -> Current:

@@ -50,6 +50,8 @@ class Route:
     interaction: str  # the FHIR restful-interaction code
     handler: Handler
     writes: bool
+    # The handler asks `authorize` itself, when the resource's own content does not settle it.
+    authorizes_itself: bool = False
 
 
 def _batch(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -72,7 +74,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("T", "PATCH"): Route("patch", patch.conditional_patch, True),
     ("T/_search", "POST"): Route("search-type", search.search_type, False),
     ("T/_history", "GET"): Route("history-type", history.history, False),
-    ("T/id", "GET"): Route("read", read.read, False),
+    ("T/id", "GET"): Route("read", read.read, False, authorizes_itself=True),
     ("T/id", "PUT"): Route("update", update.update, True),
     ("T/id", "DELETE"): Route("delete", delete.delete, True),
     ("T/id", "PATCH"): Route("patch", patch.patch, True),
@@ -212,7 +214,8 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         after.clear()
         access = decide_cached(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
-        authorize(ctx, route.interaction, req.res_type)
+        if not route.authorizes_itself:
+            authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)
         events = success_events(ctx, req, route.interaction, response, client_address)
         for event in events:

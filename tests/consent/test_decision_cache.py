@@ -11,7 +11,8 @@ import pytest
 from fhirip.auth import Actor
 from fhirip.consent import decide
 from fhirip.consent.cache import DecisionCache, decide_cached
-from fhirip.consent.deferred import DeferredPolicy
+from fhirip.consent.deferred import DeferredPolicy, PartialDecision
+from fhirip.consent.policy import AccessPolicy
 from fhirip.demo import demo_bundle
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
@@ -82,12 +83,57 @@ def test_a_first_request_decides_only_the_patients_it_asks_about(services) -> No
         assert dict(scoped.grants) == {"demo-kari": whole.grants["demo-kari"]}
         assert deferred.consents_for("demo-kari") == whole.consents_for("demo-kari") != ()
         assert deferred.bases("demo-kari") == whole.bases("demo-kari") == ("coordinator",)
-        assert not cache._entries  # nothing half-made is kept
+        assert [type(kept) for kept in cache._entries.values()] == [PartialDecision]  # no whole decision yet
         assert deferred.whole().grants == whole.grants
-        assert len(cache._entries) == 1
+        assert [type(kept) for kept in cache._entries.values()] == [AccessPolicy]
+
+
+def test_the_next_request_reuses_what_a_first_one_decided(services) -> None:
+    cache = DecisionCache()
+    with services.store.transaction(write=False) as tx:
+        first = decide_cached(tx.conn, Actor.from_claims(OLA), cache=cache)
+        scoped = first.scoped(tx.conn, {"demo-kari"})
+    with services.store.transaction(write=False) as tx:
+        second = decide_cached(tx.conn, Actor.from_claims(OLA), cache=cache)
+        assert isinstance(second, DeferredPolicy) and second is not first
+        assert second.decided_at == first.decided_at
+        assert second.scoped(tx.conn, {"demo-kari"}) is scoped  # not decided again
+        assert second.consents_for("demo-kari") == first.consents_for("demo-kari") != ()
+
+
+def test_a_withdrawal_ends_what_a_first_request_decided(services) -> None:
+    cache = DecisionCache()
+    with services.store.transaction(write=False) as tx:
+        before = decide_cached(tx.conn, Actor.from_claims(OLA), cache=cache).scoped(tx.conn, {"demo-kari"})
+    assert before.grants["demo-kari"]
+
+    def withdraw(tx):
+        import orjson
+
+        consent = orjson.loads(tx.read("Consent", "demo-consent-sharing").content)
+        consent["status"] = "inactive"
+        tx.write(consent, method="PUT", previous=tx.current("Consent", "demo-consent-sharing"))
+
+    services.store.run(withdraw, write=True)
+    with services.store.transaction(write=False) as tx:
+        after = decide_cached(tx.conn, Actor.from_claims(OLA), cache=cache).scoped(tx.conn, {"demo-kari"})
+    assert after is not before
+    assert all(a.basis.value == "administrative" for a in after.grants.get("demo-kari", ()))
 
 
 def test_a_decision_within_patients_grants_no_one_else(services) -> None:
     with services.store.transaction(write=False) as tx:
         scoped = decide(tx.conn, Actor.from_claims(OLA), within={"someone-else"})
     assert dict(scoped.grants) == {}
+
+
+def test_a_read_decides_only_the_patients_whose_record_holds_the_resource(services) -> None:
+    from fhirip.consent import cache as decision_cache
+
+    actor = Actor.from_claims(OLA)
+    response = handle(services, FhirRequest(method="GET", base_url="http://x"), ["CarePlan", "demo-plan"], actor)
+    assert response.status == 200
+    url = str(services.store.engine.url)
+    kept = [value for key, value in decision_cache._CACHE._entries.items() if url in key]
+    assert [type(value) for value in kept] == [PartialDecision]
+    assert set(kept[0].known) == {"demo-kari"}
