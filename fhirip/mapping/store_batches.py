@@ -7,7 +7,9 @@ write rule of the server, exactly as ``fhirip.migration.submitter`` runs it. Wha
 the database transaction around it: a plan is a SAVEPOINT inside a longer transaction that is
 committed every ``plans_per_commit`` plans (or ``seconds_per_commit`` seconds). A refused plan
 rolls back to its savepoint alone, so a bad plan still never lands half; the commit, the write
-lock and the connection are paid once per batch instead of once per plan. Until ``commit``
+lock and the connection are paid once per batch instead of once per plan. Inside a plan, the
+resources it creates go into the tables together (``Tx.deferred_creates``: one insert per table
+when the next statement runs), not three inserts each. Until ``commit``
 returns nothing of the batch is durable: the importer writes its checkpoint only then, so a
 kill loses at most the uncommitted plans, which a re-run creates again.
 """
@@ -64,7 +66,7 @@ class BatchedStoreSink:
             request = FhirRequest(method="POST", resource=bundle if attempt == 0 else orjson.loads(sent),
                                   base_url=self.base_url)
             try:
-                with self._tx.conn.begin_nested():
+                with self._tx.conn.begin_nested(), self._tx.deferred_creates():
                     route = resolve(request, [])
                     return route.handler(Context(self.services, self._tx, self.base_url, None), request).resource
             except FhirError as error:
