@@ -110,7 +110,8 @@ def through_store(kind: str, directory: Path, profile: Path | None) -> tuple[flo
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
-            summary = run_import("planpro", directory, BatchedStoreSink(services), progress=False)
+            summary = run_import("planpro", directory, BatchedStoreSink(services), progress=False,
+                                 prepare_in_background=True)
             if profiler:
                 profiler.disable()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started

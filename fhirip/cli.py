@@ -110,7 +110,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         sink = BatchedStoreSink(services, plans_per_commit=args.plans_per_commit)
         summary = run_import(args.format, Path(args.path), sink, dry_run=args.dry_run,
                              report_path=Path(args.report) if args.report else None,
-                             progress=sys.stderr.isatty(),
+                             progress=sys.stderr.isatty(), prepare_in_background=not args.dry_run,
                              checkpoint=Path(args.checkpoint) if args.checkpoint else
                              services.settings.data_dir / f"import-{args.format}.checkpoint")
     finally:

@@ -14,7 +14,6 @@ them durable together at ``commit``, and only then are they written to the check
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -22,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from fhirip.mapping.bundle import PlanNotMappable, to_bundle
-from fhirip.mapping.conversion import read_plans
-from fhirip.mapping.records import Loss, PlanRecord, RecordError
+from fhirip.mapping.preparing import PreparedPlan, prepared_in_background, prepared_plans
+from fhirip.mapping.records import Loss, RecordError
 
 EXIT_OK, EXIT_SKIPPED, EXIT_LOSSES = 0, 1, 2
 
@@ -137,16 +135,12 @@ def _response_error(response: dict[str, Any]) -> str | None:
     return None
 
 
-def _plan_identity(plan_key: str, format: str, bundle: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(bundle, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-    return f"{format}:{plan_key}:{digest[:24]}"
-
-
 def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]] | PlanSink, *,
                dry_run: bool = False, report_path: Path | None = None, progress: bool = True,
-               checkpoint: Path | None = None) -> ImportSummary:
+               checkpoint: Path | None = None, prepare_in_background: bool = False) -> ImportSummary:
     """Import every plan at path, one transaction Bundle per plan, through ``submit`` (a
-    function or a ``PlanSink``)."""
+    function or a ``PlanSink``). ``prepare_in_background``: read and map the plans in a helper
+    process (``fhirip.mapping.preparing``), same plans in the same order."""
     sink: PlanSink = submit if hasattr(submit, "commit") else _EachDurable(submit)  # type: ignore[assignment]
     summary = ImportSummary(format, str(path), dry_run)
     done = _Checkpoint(None if dry_run else checkpoint)
@@ -157,7 +151,8 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     task = bar.add_task("import", total=None, skipped=0) if bar else None
     finished = False
     try:
-        for item in read_plans(format, Path(path)):
+        plans = prepared_in_background if prepare_in_background else prepared_plans
+        for item in plans(format, Path(path)):
             if isinstance(item, RecordError):
                 summary.errors.append(item)
                 if item.plan_key not in skipped_keys:
@@ -165,7 +160,7 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
                     summary.plans_skipped += 1
                 continue
             summary.plans_read += 1
-            identity = _import_one(item, format, sink, dry_run, done, summary)
+            identity = _import_one(item, sink, dry_run, done, summary)
             if identity is not None:
                 answered.append(identity)
             if sink.due():
@@ -193,37 +188,33 @@ def _commit(sink: PlanSink, answered: list[str], done: _Checkpoint) -> None:
     answered.clear()
 
 
-def _import_one(plan: PlanRecord, format: str, sink: PlanSink, dry_run: bool,
-                done: _Checkpoint, summary: ImportSummary) -> str | None:
-    """Map and submit one plan; its checkpoint identity once the store has taken it."""
-    try:
-        bundle, losses = to_bundle(plan)
-    except PlanNotMappable as error:
-        summary.errors.append(RecordError(plan.source, None, f"plan {plan.key}", str(error), plan.key))
+def _import_one(plan: PreparedPlan, sink: PlanSink, dry_run: bool, done: _Checkpoint,
+                summary: ImportSummary) -> str | None:
+    """Submit one prepared plan; its checkpoint identity once the store has taken it."""
+    if plan.unmappable is not None or plan.bundle is None or plan.identity is None:
+        summary.errors.append(RecordError(plan.source, None, f"plan {plan.key}", str(plan.unmappable), plan.key))
         summary.plans_skipped += 1
         return None
-    summary.losses.extend(losses)  # reported on every run, so a resumed run tells the whole truth
-    identity = _plan_identity(plan.key, format, bundle)
-    if identity in done.done:
+    summary.losses.extend(plan.losses)  # reported on every run, so a resumed run tells the whole truth
+    if plan.identity in done.done:
         summary.plans_already_done += 1
         return None
     if dry_run:
         summary.plans_imported += 1
         return None
     try:
-        response = sink.submit(bundle)
+        response = sink.submit(plan.bundle)
     except Exception as error:  # the store's refusal must not stop the run: report and go on
         response = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": f"{type(error).__name__}: {error}"}]}
     problem = _response_error(response)
     if problem is not None:
-        plan_row = plan.single("plan")
-        summary.errors.append(RecordError(plan_row.file if plan_row else plan.source, plan_row.line if plan_row else None,
+        summary.errors.append(RecordError(plan.plan_file or plan.source, plan.plan_line,
                                           f"plan {plan.key}", f"transaction refused: {problem}", plan.key))
         summary.plans_skipped += 1
         return None
     _count_outcomes(response, summary)
     summary.plans_imported += 1
-    return identity
+    return plan.identity
 
 
 def _progress_bar(enabled: bool):
