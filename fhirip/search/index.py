@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from fhirpathpy.engine.nodes import ResourceNode
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
@@ -263,7 +263,6 @@ def _indexed_params(reg: Registry, res_type: str) -> list[tuple[str, SearchParam
 
 # Built once: the write path runs these for every version it stores.
 _DELETES = [delete(table).where(table.c.rid == bindparam("rid")) for table in INDEX_TABLES]
-_INSERTS = {table.name: insert(table) for table in INDEX_TABLES}
 
 
 def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
@@ -307,7 +306,42 @@ def _insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]
         for table, found in rows.items():
             batch.setdefault(table, []).extend(found)
     for table, rows in batch.items():
-        conn.execute(_INSERTS[table.name], rows)
+        statement, columns = _raw_insert(table, conn.dialect)
+        # Straight to the driver: the rows are plain values in the table's column order
+        # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
+        # processing, which costs more than the insert itself, is left out.
+        values = [tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
+                  for row in rows]
+        if conn.dialect.name == "postgresql":
+            _copy_rows(conn, table, columns, values)
+        else:
+            conn.exec_driver_sql(statement, values)
+
+
+def _copy_rows(conn: Connection, table: Table, columns: list[tuple[str, Any]], values: list[tuple]) -> None:
+    """PostgreSQL: many rows by COPY, one stream; an executemany sends one INSERT per row."""
+    names = ", ".join(name for name, _ in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+_RAW_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def _raw_insert(table: Table, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """`INSERT INTO table (columns) VALUES (placeholders)` for the driver, and per column
+    its name and the dialect's bind conversion (None where values pass as they are)."""
+    key = (table.name, dialect.name)
+    found = _RAW_INSERTS.get(key)
+    if found is None:
+        columns = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(name for name, _ in columns)
+        found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in columns)})", columns)
+        _RAW_INSERTS[key] = found
+    return found
 
 
 def delete_index(conn: Connection, rid: int) -> None:
