@@ -152,18 +152,26 @@ class Store:
                 conn.info.pop("write", None)
 
     def run(self, work: Callable[["Tx"], T], *, write: bool, attempts: int = 3) -> T:
-        """Run `work` in one transaction; retry it when a concurrent writer won a race.
+        """Run `work` in one transaction; retry it when a concurrent writer won a race or
+        the database had closed the pooled connection.
 
         A race shows up as a unique-key violation (two creators of the same id) or a
         serialization failure / deadlock on PostgreSQL. `work` must not keep state
         outside the transaction, so running it again is safe.
         """
         for attempt in range(attempts):
+            committing = False
             try:
                 with self.transaction(write=write) as tx:
-                    return work(tx)
+                    result = work(tx)
+                    committing = True
+                return result
             except (IntegrityError, DBAPIError) as exc:
-                if attempt + 1 == attempts or not _is_race(exc):
+                # A pooled connection the server has closed (a restart) fails on its first use;
+                # the pool then renews its connections, and the work runs again on a fresh one.
+                # A connection lost while committing may have committed: that is never run again.
+                lost = isinstance(exc, DBAPIError) and exc.connection_invalidated and not committing
+                if attempt + 1 == attempts or not (lost or _is_race(exc)):
                     raise
                 if _is_locked(exc):
                     # A read that went on to write (a search storing its pages) cannot wait for
