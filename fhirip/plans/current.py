@@ -33,6 +33,8 @@ from fhirip.plans.codes import (
     measure_is_open,
     referenced,
 )
+from fhirip.plans.person_graph import PATIENT_PARAMS
+from fhirip.plans.persons import person_of
 from fhirip.plans.policy_reads import PolicyReads
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
@@ -56,10 +58,8 @@ def person_records(reads: PolicyReads, identifiers: set[tuple[str, str]],
                    patient_ids: set[str] = frozenset()) -> set[str]:
     """Every Patient record that can belong to the person: those carrying the identifiers
     (or given by id) and those sharing a national identifier with them. Read without a
-    policy, only to bound the caller's decision to these patients (`scoped`)."""
-    found = set(patient_ids) | reads.patient_ids(identifiers)
-    national = reads.identifiers_of(found, NATIONAL_ID_SYSTEMS) - identifiers
-    return found | reads.patient_ids(national)
+    policy, only to bound the caller's decision to these patients (`scoped`); one statement."""
+    return person_of(reads.conn, identifiers, patient_ids)
 
 
 def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
@@ -67,7 +67,7 @@ def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
     """The visible Patients plus the other visible Patients sharing their national identifier.
 
     `searched` are identifiers the Patients were already found by: every visible
-    Patient carrying one of them is among `patients` already.
+    Patient carrying one of them is among `patients` already (then nothing is read).
     """
     found = {p["id"]: p for p in patients}
     identifiers = {(i.get("system"), i.get("value")) for p in patients for i in p.get("identifier") or []
@@ -82,13 +82,18 @@ def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, b
                         view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
     """The current-plan searchset for a person known by these (visible) Patient records.
 
-    `view` gives a resource as the caller may see it (the administrative view masks
-    the plan); the includes are followed from the plan as shown, never from what is
-    masked."""
+    What names them and what that names is read in one statement under the caller's
+    policy (`PolicyReads.around_person`); the view takes what it shows from those rows,
+    following references from visible resources only. `view` gives a resource as the
+    caller may see it (the administrative view masks the plan); the includes are
+    followed from the plan as shown, never from what is masked."""
     patients = visible_person(reads, patients, searched) if patients else []
-    patient_ids = [p["id"] for p in patients]
+    patient_ids = {p["id"] for p in patients}
+    around = reads.around_person(patient_ids)
+    visible = {(r["resourceType"], r["id"]): r for r in around}
     includes: dict[tuple[str, str], dict[str, Any]] = {("Patient", p["id"]): p for p in patients}
-    related = reads.referring_to_patients(patient_ids, ("CarePlan", "EpisodeOfCare", "Consent"))
+    related = [r for r in around if r["resourceType"] in PATIENT_PARAMS
+               and _named_patient(r, PATIENT_PARAMS[r["resourceType"]]) in patient_ids]
     plan = _plan([r for r in related if r["resourceType"] == "CarePlan"])
     if plan is not None and view is not None:
         plan = view(plan)
@@ -100,13 +105,13 @@ def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, b
         first += [*(plan.get("goal") or []), *(plan.get("careTeam") or [])]
         first += [p for a in plan.get("activity") or [] if measure_is_open(a)
                   for p in (a.get("detail") or {}).get("performer") or []]
-    found = _fetch(reads, includes, first)
+    found = _among(visible, includes, first)
     teams = [r for r in found if r["resourceType"] == "CareTeam"]
     second = [p.get(key) for t in teams for p in t.get("participant") or [] for key in ("member", "onBehalfOf")]
     second += [o for t in teams for o in t.get("managingOrganization") or []]
-    found += _fetch(reads, includes, second)
+    found += _among(visible, includes, second)
     roles = [r for r in found if r["resourceType"] == "PractitionerRole"]
-    found += _fetch(reads, includes, [r.get(k) for r in roles for k in ("practitioner", "organization")])
+    found += _among(visible, includes, [r.get(k) for r in roles for k in ("practitioner", "organization")])
     shown = [r for r in found if not (r["resourceType"] == "Goal"
                                       and r.get("lifecycleStatus") not in OPEN_GOAL_STATUSES)]
     _include(includes, [*shown, *episodes, *consents])
@@ -123,15 +128,21 @@ def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, b
     return bundle
 
 
+def _named_patient(resource: dict[str, Any], element: str) -> str | None:
+    target = referenced(resource.get(element))
+    return target[1] if target is not None and target[0] == "Patient" else None
+
+
+def _among(visible: dict[tuple[str, str], dict[str, Any]], includes: dict[tuple[str, str], dict[str, Any]],
+           references: list[Any]) -> list[dict[str, Any]]:
+    """The visible resources these references name (and not included already), in row order."""
+    keys = {t for t in _targets([r for r in references if r]) if t not in includes}
+    return [resource for key, resource in visible.items() if key in keys]
+
+
 def _is_coordinator_episode(episode: dict[str, Any]) -> bool:
     return episode.get("status") in OPEN_EPISODE_STATUSES and has_code(
         episode.get("type") or [], VOLVEN_9034, COORDINATOR_CODES)
-
-
-def _fetch(reads: PolicyReads, includes: dict[tuple[str, str], dict[str, Any]],
-           references: list[Any]) -> list[dict[str, Any]]:
-    keys = {t for t in _targets([r for r in references if r]) if t not in includes}
-    return reads.by_keys(keys)
 
 
 def _plan(care_plans: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_
+from sqlalchemy import Connection, bindparam, select, tuple_, union
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
 from fhirip.plans.sql import fixed, fixed_set
@@ -25,42 +25,49 @@ def _live_patient(token: Any) -> Any:
                    token.c.res_type == "Patient", token.c.param == "identifier"))
 
 
-# Built once with expanding parameters: every write of a plan, consent or episode asks these.
-_TOKEN = search_token.alias()
-_NATIONAL_IDENTIFIERS = (
-    select(_TOKEN.c.system, _TOKEN.c.code).join(resource, resource.c.rid == _TOKEN.c.rid)
-    .where(resource.c.res_type == fixed("Patient"), resource.c.res_id.in_(bindparam("ids", expanding=True)),
-           resource.c.deleted.is_(False), _TOKEN.c.res_type == fixed("Patient"),
-           _TOKEN.c.param == fixed("identifier"), _TOKEN.c.system.in_(fixed_set(NATIONAL_ID_SYSTEMS))))
-# The codes alone as well, so that the index on (type, param, code) finds the rows.
-_PATIENTS_WITH_IDENTIFIERS = _live_patient(_TOKEN).where(
-    _TOKEN.c.code.in_(bindparam("codes", expanding=True)),
-    tuple_(_TOKEN.c.system, _TOKEN.c.code).in_(bindparam("pairs", expanding=True)))
+# The person in one statement: the Patients named by id or carrying one of the identifiers
+# (the seeds), and every Patient sharing a fødselsnummer/D-nummer with a seed.
+_SEED, _SEED_TOKEN = resource.alias("seed"), search_token.alias("seed_token")
+_SEEDS = union(
+    select(_SEED.c.rid, _SEED.c.res_id).where(
+        _SEED.c.res_type == fixed("Patient"), _SEED.c.res_id.in_(bindparam("ids", expanding=True)),
+        _SEED.c.deleted.is_(False)),
+    _live_patient(_SEED_TOKEN).with_only_columns(resource.c.rid, resource.c.res_id).where(
+        _SEED_TOKEN.c.code.in_(bindparam("codes", expanding=True)),
+        tuple_(_SEED_TOKEN.c.system, _SEED_TOKEN.c.code).in_(bindparam("pairs", expanding=True)))).cte("seeds")
+_SEED_NATIONAL = search_token.alias("seed_national")
+_SEEDS_NATIONAL = (select(_SEED_NATIONAL.c.system, _SEED_NATIONAL.c.code)
+                   .where(_SEED_NATIONAL.c.rid.in_(select(_SEEDS.c.rid)),
+                          _SEED_NATIONAL.c.res_type == fixed("Patient"),
+                          _SEED_NATIONAL.c.param == fixed("identifier"),
+                          _SEED_NATIONAL.c.system.in_(fixed_set(NATIONAL_ID_SYSTEMS))).cte("seeds_national"))
+_SAME_TOKEN = search_token.alias("same_token")
+# Parameters: ids, codes, pairs (each an expanding list; either may be empty).
+PERSON = union(
+    select(_SEEDS.c.res_id),
+    # The codes alone first, so that SQLite too walks the (type, param, code) index from them.
+    _live_patient(_SAME_TOKEN).where(
+        _SAME_TOKEN.c.code.in_(select(_SEEDS_NATIONAL.c.code)),
+        tuple_(_SAME_TOKEN.c.system, _SAME_TOKEN.c.code).in_(
+            select(_SEEDS_NATIONAL.c.system, _SEEDS_NATIONAL.c.code))))
 
 
-def national_identifiers(conn: Connection, patient_ids: Iterable[str]) -> set[tuple[str, str]]:
-    """The (system, value) fødselsnummer/D-nummer pairs the given Patients carry."""
-    ids = sorted(set(patient_ids))
-    if not ids:
+def person_of(conn: Connection, identifiers: Iterable[tuple[str, str]] = (),
+              patient_ids: Iterable[str] = ()) -> set[str]:
+    """The Patients given by id or carrying one of the (system, value) identifiers, and every
+    Patient with the same national identifier as one of them, in one statement. The ids
+    given are in the answer even when no such Patient is stored."""
+    ids, pairs = sorted(set(patient_ids)), sorted(set(identifiers))
+    if not ids and not pairs:
         return set()
     write_pending(conn)
-    return {(system, code) for system, code in conn.execute(_NATIONAL_IDENTIFIERS, {"ids": ids})}
-
-
-def patients_with_identifiers(conn: Connection, identifiers: Iterable[tuple[str, str]]) -> set[str]:
-    """Ids of the Patients that carry any of the (system, value) identifiers."""
-    pairs = sorted(set(identifiers))
-    if not pairs:
-        return set()
-    codes = sorted({code for _, code in pairs})
-    write_pending(conn)
-    return set(conn.execute(_PATIENTS_WITH_IDENTIFIERS, {"codes": codes, "pairs": pairs}).scalars())
+    found = conn.execute(PERSON, {"ids": ids, "codes": sorted({code for _, code in pairs}), "pairs": pairs})
+    return set(ids) | set(found.scalars())
 
 
 def same_person(conn: Connection, patient_ids: Iterable[str]) -> set[str]:
     """The given Patient ids and every other Patient with the same national identifier."""
-    ids = set(patient_ids)
-    return ids | patients_with_identifiers(conn, national_identifiers(conn, ids))
+    return person_of(conn, (), patient_ids)
 
 
 def subject_patients(conn: Connection, subject: Any, resource_json: dict[str, Any] | None = None) -> set[str]:
@@ -76,7 +83,6 @@ def subject_patients(conn: Connection, subject: Any, resource_json: dict[str, An
         return same_person(conn, {literal})
     identifier = subject.get("identifier")
     if isinstance(identifier, dict) and identifier.get("system") and identifier.get("value"):
-        return same_person(conn, patients_with_identifiers(
-            conn, {(identifier["system"], identifier["value"])}))
+        return person_of(conn, {(identifier["system"], identifier["value"])})
     return set()
 

@@ -13,19 +13,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, or_, select, tuple_, type_coerce
+from sqlalchemy import Connection, Text, and_, or_, select, type_coerce
 
+from fhirip.plans.person_graph import CANDIDATES
 from fhirip.search.conditions import Policy
-from fhirip.store.schema import resource, search_reference, search_token
+from fhirip.store.schema import resource, search_token
 
 _R = resource.alias("r")
 _TOKEN = search_token.alias("t")
-_REF = search_reference.alias("ref")
 # The content as the driver returns it (text on SQLite, parsed JSONB on PostgreSQL), parsed
 # here with orjson rather than by the generic JSON type's decoder.
 _CONTENT = type_coerce(_R.c.content, Text)
-# The parameter that ties each resource type of the view to its patient.
-PATIENT_PARAMS = {"CarePlan": "subject", "EpisodeOfCare": "patient", "Consent": "patient"}
 
 
 class PolicyReads:
@@ -39,9 +37,9 @@ class PolicyReads:
         condition = _R.c.deleted.is_(False)
         return and_(condition, self.policy(_R)) if self.policy is not None else condition
 
-    def _rows(self, query: Any) -> list[dict[str, Any]]:
+    def _rows(self, query: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for content in self.conn.execute(query).scalars():
+        for content in self.conn.execute(query, params).scalars():
             if isinstance(content, (str, bytes)):  # SQLite hands back the JSON text
                 content = orjson.loads(content)
             found.setdefault((content["resourceType"], content["id"]), content)
@@ -59,50 +57,29 @@ class PolicyReads:
                         _R.c.res_type == res_type, self._visible()))
         return self._rows(query)
 
-    def referring_to_patients(self, patient_ids: Iterable[str], res_types: Iterable[str]) -> list[dict[str, Any]]:
-        """Resources of the given types whose patient parameter names one of the Patients."""
+    def around_person(self, patient_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The visible resources among what the current plan of the person with these Patient
+        records may show (`person_graph.CANDIDATES`: what names them and what that names), in
+        one statement, in row order."""
         ids = sorted(set(patient_ids))
-        pairs = [(t, PATIENT_PARAMS[t]) for t in sorted(set(res_types))]
-        if not ids or not pairs:
+        if not ids:
             return []
-        query = (select(_CONTENT).join(_REF, _REF.c.rid == _R.c.rid)
-                 .where(tuple_(_REF.c.res_type, _REF.c.param).in_(pairs), _REF.c.target_type == "Patient",
-                        _REF.c.target_id.in_(ids), self._visible()))
-        return self._rows(query)
-
-    def patient_ids(self, identifiers: Iterable[tuple[str, str]]) -> set[str]:
-        """Ids of the Patient records carrying any of the (system, value) identifiers, with no
-        policy: for bounding a decision to these patients, never to be shown."""
-        pairs = sorted(set(identifiers))
-        if not pairs:
-            return set()
-        matches = or_(*(and_(_TOKEN.c.code == value, _TOKEN.c.system == system) for system, value in pairs))
-        query = (select(_R.c.res_id).join(_TOKEN, _TOKEN.c.rid == _R.c.rid)
-                 .where(_TOKEN.c.res_type == "Patient", _TOKEN.c.param == "identifier", matches,
-                        _R.c.res_type == "Patient", _R.c.deleted.is_(False)))
-        return set(self.conn.execute(query).scalars())
-
-    def identifiers_of(self, patient_ids: Iterable[str], systems: Iterable[str]) -> set[tuple[str, str]]:
-        """The (system, value) identifiers of these Patient records in the given systems, with
-        no policy: for bounding a decision, never to be shown."""
-        ids, wanted = sorted(set(patient_ids)), sorted(set(systems))
-        if not ids or not wanted:
-            return set()
-        query = (select(_TOKEN.c.system, _TOKEN.c.code).join(_R, _TOKEN.c.rid == _R.c.rid)
-                 .where(_R.c.res_type == "Patient", _R.c.res_id.in_(ids), _R.c.deleted.is_(False),
-                        _TOKEN.c.res_type == "Patient", _TOKEN.c.param == "identifier",
-                        _TOKEN.c.system.in_(wanted)))
-        return {(system, code) for system, code in self.conn.execute(query)}
+        query = select(_CONTENT).where(_R.c.rid.in_(CANDIDATES), self._visible()).order_by(_R.c.rid)
+        return self._rows(query, {"patients": ids})
 
     def by_keys(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """The visible resources among the (type, id) keys."""
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        by_type: dict[str, list[str]] = {}
-        for res_type, res_id in wanted:
-            by_type.setdefault(res_type, []).append(res_id)
-        # Per type `res_type = ? AND res_id IN (...)`: each term is a range of the unique
-        # (res_type, res_id) index, where a row-value IN may scan the table.
-        matches = or_(*(and_(_R.c.res_type == t, _R.c.res_id.in_(ids)) for t, ids in by_type.items()))
-        return self._rows(select(_CONTENT).where(matches, self._visible()))
+        return self._rows(select(_CONTENT).where(_among(_R, wanted), self._visible()))
+
+
+def _among(alias: Any, keys: list[tuple[str, str]]) -> Any:
+    """The rows of `alias` with one of the (type, id) keys."""
+    by_type: dict[str, list[str]] = {}
+    for res_type, res_id in keys:
+        by_type.setdefault(res_type, []).append(res_id)
+    # Per type `res_type = ? AND res_id IN (...)`: each term is a range of the unique
+    # (res_type, res_id) index, where a row-value IN may scan the table.
+    return or_(*(and_(alias.c.res_type == t, alias.c.res_id.in_(ids)) for t, ids in by_type.items()))
