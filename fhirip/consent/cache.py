@@ -29,6 +29,7 @@ from sqlalchemy import Connection, func, select
 from fhirip.auth import Actor
 from fhirip.auth.actor import ActorKind
 from fhirip.consent.deferred import DeferredPolicy, PartialDecision
+from fhirip.consent.identity import is_coordinating_unit
 from fhirip.consent.policy import AccessPolicy
 from fhirip.store.schema import resource_version
 
@@ -94,8 +95,11 @@ def decide_cached(conn: Connection, actor: Actor | None, *, token_issued_at: dat
     if actor is None:
         return decide(conn, actor, token_issued_at=token_issued_at)
     now = datetime.now(UTC)
-    key = (actor_key(actor, token_issued_at), change_marker(conn), conn.dialect.name,
-           str(conn.engine.url))
+    # A system client's decision follows from its token alone (it reads no data), so no change
+    # of the data needs to be looked for; the coordinating unit's reads its organisations' patients.
+    from_token_alone = actor.kind is ActorKind.SYSTEM and not is_coordinating_unit(actor)
+    key = (actor_key(actor, token_issued_at), None if from_token_alone else change_marker(conn),
+           conn.dialect.name, str(conn.engine.url))
     kept = cache.get(key, now)
     if isinstance(kept, AccessPolicy):
         return kept

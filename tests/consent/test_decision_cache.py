@@ -137,3 +137,15 @@ def test_a_read_decides_only_the_patients_whose_record_holds_the_resource(servic
     kept = [value for key, value in decision_cache._CACHE._entries.items() if url in key]
     assert [type(value) for value in kept] == [PartialDecision]
     assert set(kept[0].known) == {"demo-kari"}
+
+
+def test_a_system_clients_decision_reads_nothing_from_the_store(services) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    system = Actor.from_claims({"sub": "ehr", "iss": "test", "client_id": "ehr", "scope": "system/*.rs"})
+    with services.store.transaction(write=False) as tx:
+        event.listen(tx.conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        policy = decide_cached(tx.conn, system, cache=DecisionCache())
+    assert statements == []
+    assert isinstance(policy, AccessPolicy) and policy.sees_every("CarePlan")
