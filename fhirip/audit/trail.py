@@ -40,6 +40,7 @@ class AuditTrail:
         self._store = store
         # How long an event may wait in the journal when nobody asks for it, or how many may gather.
         self.flush_seconds, self.flush_count = flush_seconds, flush_count
+        self.chunk = 100  # events moved per transaction
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -51,10 +52,18 @@ class AuditTrail:
         self._closed = False
 
     def flush(self) -> int:
-        """Move every journalled event (of any process) into the resource tables; how many."""
+        """Move every journalled event (of any process) into the resource tables; how many.
+
+        In transactions of `chunk` events: on SQLite a move holds the one write lock, and the
+        requests committing their own events wait for it, so no move may hold it for long."""
         with self._flushing:
             self._journalled = 0
-            return self._store.run(lambda tx: tx.drain_journal(), write=True)
+            moved = 0
+            while True:
+                count = self._store.run(lambda tx: tx.drain_journal(limit=self.chunk), write=True)
+                moved += count
+                if count < self.chunk:
+                    return moved
 
     @contextmanager
     def held(self) -> Iterator[None]:

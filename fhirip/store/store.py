@@ -336,12 +336,20 @@ class Tx:
             self.conn.execute(insert(audit_journal), [
                 {"last_updated": moment, "content": _stamped(item, 1, moment)} for item in resources])
 
-    def drain_journal(self) -> int:
-        """Move every journalled resource into the resource tables; returns how many.
+    def drain_journal(self, limit: int | None = None) -> int:
+        """Move journalled resources into the resource tables, every one or the oldest `limit`;
+        returns how many.
 
-        The rows are claimed by deleting them, so concurrent drains never store one twice.
+        The rows are claimed by deleting them, so concurrent drains never store one twice
+        (on PostgreSQL a drain skips the rows another is claiming instead of waiting for them).
         """
-        rows = sorted(self.conn.execute(_DRAIN_JOURNAL).all())
+        statement = _DRAIN_JOURNAL
+        if limit is not None:
+            oldest = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
+            if self.conn.dialect.name == "postgresql":
+                oldest = oldest.with_for_update(skip_locked=True)
+            statement = statement.where(audit_journal.c.seq.in_(oldest.scalar_subquery()))
+        rows = sorted(self.conn.execute(statement).all())
         self._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
         return len(rows)
 

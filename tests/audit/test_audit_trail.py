@@ -109,3 +109,24 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
     assert trail.flush() >= 1
     assert services.store.run(found, write=False) == [mine["id"]]
     assert trail.flush() == 0  # moved once, never twice
+
+
+def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(services: Services) -> None:
+    trail = AuditTrail(services.store, flush_seconds=3600)
+    services.audit_trail.flush()
+    events = [event(3000 + n) for n in range(2 * trail.chunk + 17)]
+    for start in range(0, len(events), 50):
+        trail.append(events[start:start + 50])
+    # One chunk: the oldest events, and only those.
+    assert services.store.run(lambda tx: tx.drain_journal(limit=trail.chunk), write=True) == trail.chunk
+    first = {e["id"] for e in events[:trail.chunk]}
+    assert all(stored_now(services, i) for i in first)
+    assert not any(stored_now(services, e["id"]) for e in events[trail.chunk:])
+    assert trail.flush() == len(events) - trail.chunk  # the rest, over several transactions
+    assert all(stored_now(services, e["id"]) for e in events)
+    assert trail.flush() == 0
+
+
+def stored_now(services: Services, event_id: str) -> bool:
+    """Whether the event is a resource already, without moving anything."""
+    return services.store.run(lambda tx: tx.read("AuditEvent", event_id), write=False) is not None
