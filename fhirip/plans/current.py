@@ -14,7 +14,6 @@ not there.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -156,17 +155,15 @@ def _plan(care_plans: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _open_part(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan with only its open measures; marked SUBSETTED when anything was left out."""
-    shown = copy.deepcopy(plan)
-    shown.pop("text", None)
-    activities = plan.get("activity") or []
-    open_ones = [a for a in activities if measure_is_open(a)]
+    """The plan with only its open measures, marked SUBSETTED. A new top level over the same
+    elements: the stored plan is left as it was, and nothing below is copied."""
+    shown = {key: value for key, value in plan.items() if key not in ("text", "activity", "meta")}
+    open_ones = [a for a in plan.get("activity") or [] if measure_is_open(a)]
     if open_ones:
-        shown["activity"] = copy.deepcopy(open_ones)
-    else:
-        shown.pop("activity", None)
-    meta = shown.setdefault("meta", {})
+        shown["activity"] = open_ones
+    meta = dict(plan.get("meta") or {})
     meta["tag"] = [*(meta.get("tag") or []), SUBSETTED]
+    shown["meta"] = meta
     return shown
 
 

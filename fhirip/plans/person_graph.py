@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, union_all
+from sqlalchemy import and_, bindparam, literal_column, or_, select
 
 from fhirip.plans.sql import fixed
 from fhirip.store.schema import resource, resource_link, search_reference
@@ -35,23 +35,23 @@ FOLLOWED = (
 
 def _candidates() -> Any:
     naming = search_reference.alias("naming_patient")
-    related = (select(naming.c.rid).where(
+    reached = (select(naming.c.rid, literal_column("0").label("depth")).where(
         or_(*(and_(naming.c.res_type == fixed(res_type), naming.c.param == fixed(param))
               for res_type, param in sorted(PATIENT_PARAMS.items()))),
         naming.c.target_type == fixed("Patient"), naming.c.target_id.in_(bindparam("patients", expanding=True)))
-        .cte("naming_patients"))
-    reached = [related]
-    for number, paths in enumerate(FOLLOWED, start=1):
-        link, target = resource_link.alias(f"step{number}_link"), resource.alias(f"step{number}_target")
-        sources = union_all(*(select(step.c.rid) for step in reached))
-        reached.append(
-            select(target.c.rid)
-            .select_from(link.join(target, and_(target.c.res_type == link.c.target_type,
-                                                target.c.res_id == link.c.target_id)))
-            .where(link.c.rid.in_(sources), or_(*(link.c.path.like(fixed(path)) for path in paths)),
-                   target.c.deleted.is_(False))
-            .cte(f"step{number}"))
-    return union_all(*(select(step.c.rid) for step in reached))
+        .cte("reached", recursive=True))
+    # One recursive step for every depth: a path begins with its resource type, so each
+    # pattern only matches where it belongs; what else it reaches is a harmless extra row.
+    link, target = resource_link.alias("followed_link"), resource.alias("followed")
+    patterns = [path for step in FOLLOWED for path in step]
+    step = (select(target.c.rid, (reached.c.depth + literal_column("1")).label("depth"))
+            .select_from(reached.join(link, link.c.rid == reached.c.rid)
+                         .join(target, and_(target.c.res_type == link.c.target_type,
+                                            target.c.res_id == link.c.target_id)))
+            .where(reached.c.depth < literal_column(str(len(FOLLOWED))), or_(*(link.c.path.like(fixed(p)) for p in patterns)),
+                   target.c.deleted.is_(False)))
+    reached = reached.union(step)
+    return select(reached.c.rid)
 
 
 # Built once (the hot path of every current-plan call); parameter: patients, the ids of the

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, or_, select, type_coerce
+from sqlalchemy import Connection, Text, and_, bindparam, or_, select, tuple_, type_coerce
 
 from fhirip.plans.person_graph import CANDIDATES
+from fhirip.plans.sql import fixed
 from fhirip.search.conditions import Policy
 from fhirip.store.schema import resource, search_token
 
@@ -24,6 +25,14 @@ _TOKEN = search_token.alias("t")
 # The content as the driver returns it (text on SQLite, parsed JSONB on PostgreSQL), parsed
 # here with orjson rather than by the generic JSON type's decoder.
 _CONTENT = type_coerce(_R.c.content, Text)
+# The statements without the policy, built once; each read adds the policy's condition.
+# The codes alone as well, so that each database finds the rows on the (type, param, code) index.
+_WITH_IDENTIFIERS = select(_CONTENT).join(_TOKEN, _TOKEN.c.rid == _R.c.rid).where(
+    _TOKEN.c.res_type == bindparam("res_type"), _TOKEN.c.param == fixed("identifier"),
+    _TOKEN.c.code.in_(bindparam("codes", expanding=True)),
+    tuple_(_TOKEN.c.system, _TOKEN.c.code).in_(bindparam("pairs", expanding=True)),
+    _R.c.res_type == bindparam("res_type"))
+_AROUND = select(_CONTENT).where(_R.c.rid.in_(CANDIDATES)).order_by(_R.c.rid)
 
 
 class PolicyReads:
@@ -50,12 +59,8 @@ class PolicyReads:
         pairs = sorted(set(identifiers))
         if not pairs:
             return []
-        # One equality pair per identifier, so each term can use the (res_type, param, code) index.
-        matches = or_(*(and_(_TOKEN.c.code == value, _TOKEN.c.system == system) for system, value in pairs))
-        query = (select(_CONTENT).join(_TOKEN, _TOKEN.c.rid == _R.c.rid)
-                 .where(_TOKEN.c.res_type == res_type, _TOKEN.c.param == "identifier", matches,
-                        _R.c.res_type == res_type, self._visible()))
-        return self._rows(query)
+        params = {"res_type": res_type, "codes": sorted({code for _, code in pairs}), "pairs": pairs}
+        return self._rows(_WITH_IDENTIFIERS.where(self._visible()), params)
 
     def around_person(self, patient_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The visible resources among what the current plan of the person with these Patient
@@ -64,8 +69,7 @@ class PolicyReads:
         ids = sorted(set(patient_ids))
         if not ids:
             return []
-        query = select(_CONTENT).where(_R.c.rid.in_(CANDIDATES), self._visible()).order_by(_R.c.rid)
-        return self._rows(query, {"patients": ids})
+        return self._rows(_AROUND.where(self._visible()), {"patients": ids})
 
     def by_keys(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """The visible resources among the (type, id) keys."""
