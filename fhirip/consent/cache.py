@@ -24,7 +24,8 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, any_, func, literal_column, select
+from sqlalchemy.dialects.postgresql import array
 
 from fhirip.auth import Actor
 from fhirip.auth.actor import ActorKind
@@ -41,11 +42,21 @@ MAX_ENTRIES = 4096
 _MARKER = select(*[select(func.max(resource_version.c.seq))
                    .where(resource_version.c.res_type == res_type).scalar_subquery()
                    for res_type in INPUT_TYPES])
+# PostgreSQL answers `max(seq) WHERE res_type = …` by walking the primary key backwards until
+# a row of the type turns up: past every AuditEvent written since, tens of milliseconds once
+# reads have been audited for a while. Asked as a one-element `= ANY` list, ordered by the
+# (res_type, seq) index's own columns, it can only be that index's seek.
+_MARKER_POSTGRESQL = select(*[
+    select(resource_version.c.seq)
+    .where(resource_version.c.res_type == any_(array([literal_column(f"'{res_type}'")])))  # constants: a
+    # parameter would let a prepared statement's generic plan pick the primary key again
+    .order_by(resource_version.c.res_type.desc(), resource_version.c.seq.desc()).limit(1).scalar_subquery()
+    for res_type in INPUT_TYPES])
 
 
 def change_marker(conn: Connection) -> tuple[Any, ...]:
     """The newest version sequence of every type a decision reads."""
-    return tuple(conn.execute(_MARKER).one())
+    return tuple(conn.execute(_MARKER_POSTGRESQL if conn.dialect.name == "postgresql" else _MARKER).one())
 
 
 def actor_key(actor: Actor, token_issued_at: datetime | None) -> tuple[Any, ...]:

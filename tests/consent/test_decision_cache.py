@@ -149,3 +149,39 @@ def test_a_system_clients_decision_reads_nothing_from_the_store(services) -> Non
         policy = decide_cached(tx.conn, system, cache=DecisionCache())
     assert statements == []
     assert isinstance(policy, AccessPolicy) and policy.sees_every("CarePlan")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_change_marker_is_each_input_types_newest_version_found_by_its_own_index(
+        kind: str, tmp_path: Path, postgres) -> None:
+    from sqlalchemy import func, select, text
+
+    from fhirip.consent.cache import _MARKER_POSTGRESQL, INPUT_TYPES, change_marker
+    from fhirip.store.schema import resource_version
+
+    if kind == "postgresql" and postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    built = make_services(kind, tmp_path, postgres, "marker")
+    try:
+        handle(built, FhirRequest(method="POST", resource=demo_bundle()), [], internal=True)
+        if kind == "postgresql":  # a common input type, then what auditing leaves: many newer AuditEvents
+            with built.store.engine.begin() as conn:
+                for res_type, count in (("Practitioner", 5000), ("AuditEvent", 20000)):
+                    conn.execute(text("INSERT INTO resource (res_type, res_id, version, last_updated, deleted) "
+                                      f"SELECT '{res_type}', 'many-' || g, 1, now(), false "
+                                      f"FROM generate_series(1, {count}) g"))
+                conn.execute(text("INSERT INTO resource_version (rid, res_type, res_id, version, last_updated, "
+                                  "method, deleted) SELECT rid, res_type, res_id, 1, now(), 'POST', false "
+                                  "FROM resource WHERE res_id LIKE 'many-%' ORDER BY rid"))
+                conn.execute(text("ANALYZE resource_version"))
+        with built.store.transaction(write=False) as tx:
+            newest = [tx.conn.execute(select(func.max(resource_version.c.seq))
+                                      .where(resource_version.c.res_type == t)).scalar() for t in INPUT_TYPES]
+            assert change_marker(tx.conn) == tuple(newest)
+            if kind == "postgresql":
+                # Never the primary key walked backwards past every newer AuditEvent.
+                sql = str(_MARKER_POSTGRESQL.compile(tx.conn, compile_kwargs={"literal_binds": True}))
+                plan = " ".join(row[0] for row in tx.conn.execute(text("EXPLAIN " + sql)))
+                assert "pk_resource_version" not in plan and "res_type_seq" in plan
+    finally:
+        built.store.dispose()
