@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -125,9 +126,16 @@ def _compartment_pairs_sql(dialect: str) -> ColumnElement[bool]:
             raise ValueError(f"unexpected compartment parameter {key}")
     if dialect == "postgresql":
         link_key = _LINK.c.res_type.concat(".").concat(_LINK.c.param)
-        return link_key == any_(bindparam("compartment_keys", keys, type_=_TEXT_ARRAY))
+        return link_key == any_(_split_by_database(bindparam("compartment_keys", ",".join(keys), type_=String)))
     values = ", ".join(f"'{key}'" for key in keys)
     return text(f"({LINK_ALIAS}.res_type || '.' || {LINK_ALIAS}.param) IN ({values})")  # type: ignore[return-value]
+
+
+def _split_by_database(joined: Any) -> Any:
+    """`string_to_array(joined, ',')` (PostgreSQL): a constant list sent as one text
+    parameter, which the driver passes as it is, where an array parameter is converted
+    item by item on every statement."""
+    return func.string_to_array(joined, literal_column("','"), type_=_TEXT_ARRAY)
 
 
 def _labelled(alias: FromClause, labels: frozenset[Label]) -> ColumnElement[bool]:
