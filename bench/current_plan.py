@@ -11,6 +11,7 @@ Callers: by default each call comes from the coordinator of another random plan 
 coordinator may recur, and then finds their decision kept); `--cold` makes every call a
 first call (a new session each time, so every consent decision is made afresh);
 `--callers N` lets only N coordinators call (a clinician working through a list).
+Also printed: the SQL statements each `$current` call sends, and the load average.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ import platform
 import random
 import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
 
 from bench.bulk_load import load
 from bench.generate import Plan, plan
@@ -56,6 +62,23 @@ def timed(call: Callable[[], int], rounds: int) -> list[float]:
     return samples
 
 
+@contextmanager
+def counting_statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the calling thread sends while inside (not the background audit flush)."""
+    sent: list[str] = []
+    thread = threading.get_ident()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == thread:
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def coordinator_claims(generated: Plan) -> dict[str, str]:
     """The plan's coordinator as a caller: consented through the care team, as in real use."""
     team = next(r for r in generated.resources if r["resourceType"] == "CareTeam")
@@ -79,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="every call is the caller's first: a new session each time, so no consent "
                              "decision is reused")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, database(args.store, Path(tmp)) as fresh:
-        url = args.database or fresh
+    with tempfile.TemporaryDirectory() as tmp, (
+            nullcontext(args.database) if args.database else database(args.store, Path(tmp))) as url:
         written, seconds = 0, 0.0
         if not args.database:
             store = Store(url)
@@ -116,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             return handle(services, FhirRequest("GET", base_url=""), ["CarePlan", plan_id], actor).status
 
         timed(current, 20), timed(read, 20)  # warm caches and compiled statements
-        current_ms, read_ms = percentiles(timed(current, args.calls)), percentiles(timed(read, args.calls))
+        load_before = os.getloadavg()
+        with counting_statements(services.store.engine) as statements:
+            current_ms = percentiles(timed(current, args.calls))
+        read_ms = percentiles(timed(read, args.calls))
+        load_after = os.getloadavg()
         services.store.dispose()
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     loaded = f"{written} resources loaded in {seconds:.1f} s" if written else "a store loaded beforehand"
@@ -129,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:>20}: p50 {found['p50']:.2f} ms  p95 {found['p95']:.2f} ms  "
               f"p99 {found['p99']:.2f} ms  mean {found['mean']:.2f} ms")
     print(f"$current p95 / read p95 = {current_ms['p95'] / read_ms['p95']:.1f}")
+    print(f"SQL statements per $current call (the caller's thread, audit journal included): "
+          f"{len(statements) / args.calls:.1f}")
+    print(f"load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after: {' '.join(f'{x:.2f}' for x in load_after)}")
     return 0
 
 
