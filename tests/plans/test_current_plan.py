@@ -139,3 +139,31 @@ def test_a_consented_caller_gets_the_plan_and_an_unconsented_one_nothing(fhir, l
     # Consented for the other person only: nothing of this one leaks through shared practitioners.
     wrong_person = _call(live_server, world.fnr, _compartment_policy(other.patient_id))
     assert wrong_person["total"] == 0 and "entry" not in wrong_person
+
+
+def test_current_plan_follows_a_measures_practitioner_role_to_its_practitioner_and_organisation(fhir):
+    world = PlanWorld(fhir)
+    unit = created_id(fhir.create({"resourceType": "Organization", "name": "Fjordvik helsestasjon"}))
+    nurse = created_id(fhir.create(practitioner("Helsesykepleier", "+47 55 44 33 22")))
+    role = created_id(fhir.create({"resourceType": "PractitionerRole", "practitioner": {
+        "reference": f"Practitioner/{nurse}"}, "organization": {"reference": f"Organization/{unit}"}}))
+    world.active_plan_id(activities=(measure(f"PractitionerRole/{role}", world.goal_id),))
+    found = _by_type(fhir.get("/CarePlan/$current", params={"patient-identifier": f"{FNR}|{world.fnr}"}).json())
+    assert [r["id"] for r in found["PractitionerRole"]] == [role]
+    assert {p["id"] for p in found["Practitioner"]} == {world.coordinator_id, nurse}
+    assert [o["id"] for o in found["Organization"]] == [unit]
+
+
+def test_current_plan_leaves_out_the_members_of_a_care_team_the_caller_may_not_see(fhir, live_server):
+    world, _plan_id, helper = _world_with_measures(fhir)
+    compartment = _compartment_policy(world.patient_id)
+
+    def without_care_teams(alias: Any) -> Any:
+        return and_(alias.c.res_type != "CareTeam", compartment(alias))
+
+    found = _by_type(_call(live_server, world.fnr, without_care_teams))
+    assert "CareTeam" not in found
+    # The coordinator is named only by the hidden team; the helper by an open measure of the plan.
+    assert [p["id"] for p in found["Practitioner"]] == [helper]
+    seen = _by_type(_call(live_server, world.fnr, compartment))
+    assert {p["id"] for p in seen["Practitioner"]} == {world.coordinator_id, helper}
