@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="every call is the caller's first: a new session each time, so no consent "
                              "decision is reused")
+    parser.add_argument("--audit-mover", choices=("thread", "process"), default="thread",
+                        help="who moves the audit journal in the background: a thread of the serving "
+                             "process (the default) or a process of its own (FHIRIP_AUDIT_MOVER)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, (
             nullcontext(args.database) if args.database else database(args.store, Path(tmp))) as url:
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             written, seconds = load(store, args.plans, progress=False)
             store.dispose()
         services = build_services(Settings(data_dir=Path(tmp), database_url=url,
-                                           allow_synthetic_identifiers=True))
+                                           allow_synthetic_identifiers=True, audit_mover=args.audit_mover))
         chooser = random.Random(7)
         sample = [plan(i) for i in chooser.sample(range(args.plans), min(args.plans, 2000))]
         if args.callers:
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             current_ms = percentiles(timed(current, args.calls))
         read_ms = percentiles(timed(read, args.calls))
         load_after = os.getloadavg()
+        services.audit_trail.close()
         services.store.dispose()
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     loaded = f"{written} resources loaded in {seconds:.1f} s" if written else "a store loaded beforehand"

@@ -32,6 +32,10 @@ class Settings:
     max_bundle_entries: int = 1000
     # Accept synthetic national identity numbers (test data); never in production.
     allow_synthetic_identifiers: bool = False
+    # Who moves the audit journal into AuditEvent resources in the background: "thread" (in the
+    # serving process) or "process" (one of its own, beside the requests: worth it when the
+    # machine has cores to spare for it).
+    audit_mover: str = "thread"
 
     @property
     def effective_database_url(self) -> str:
@@ -48,6 +52,7 @@ class Settings:
             referential_integrity=_env_bool("FHIRIP_REFERENTIAL_INTEGRITY", True),
             base_url=os.environ.get("FHIRIP_BASE_URL") or None,
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
+            audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "thread"),
         )
         for key, value in overrides.items():
             if value is not None:

@@ -7,7 +7,8 @@ resource one by one, each read would pay for a write transaction with a dozen in
 rows. Instead a read's event is committed to the audit journal (one row), and
 concurrent requests share that transaction: whoever holds the writer commits everything
 queued so far, the others wait for that commit. The journal is moved into the resource
-tables in bulk, by a background thread about once a second and always before a request
+tables in bulk, in the background about once a second (by a thread, or by a process of
+its own as a deployed server does: `fhirip.audit.mover`) and always before a request
 that may read AuditEvents (`flush`), so searches see every event committed before them.
 """
 
@@ -36,8 +37,15 @@ class _Pending:
 class AuditTrail:
     """Appends audit records (AuditEvents, and the notices that go with them) to the store."""
 
-    def __init__(self, store: Store, *, flush_seconds: float = 1.0, flush_count: int = 500):
+    def __init__(self, store: Store, *, flush_seconds: float = 1.0, flush_count: int = 500,
+                 mover: str = "thread"):
         self._store = store
+        # Who moves the journal in the background: a thread of this process, or a process of
+        # its own (`fhirip.audit.mover`), as a deployed server does.
+        if mover not in ("thread", "process"):
+            raise ValueError(f"the audit journal mover is 'thread' or 'process', not {mover!r}")
+        self.mover = mover
+        self._mover_process: Any = None
         # How long an event may wait in the journal when nobody asks for it, or how many may gather.
         self.flush_seconds, self.flush_count = flush_seconds, flush_count
         self.chunk = 100  # events moved per transaction
@@ -56,14 +64,11 @@ class AuditTrail:
 
         In transactions of `chunk` events: on SQLite a move holds the one write lock, and the
         requests committing their own events wait for it, so no move may hold it for long."""
+        from fhirip.audit.mover import move_all
+
         with self._flushing:
             self._journalled = 0
-            moved = 0
-            while True:
-                count = self._store.run(lambda tx: tx.drain_journal(limit=self.chunk), write=True)
-                moved += count
-                if count < self.chunk:
-                    return moved
+            return move_all(self._store, self.chunk)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -94,16 +99,26 @@ class AuditTrail:
             self._wake.set()
 
     def _ensure_flusher(self) -> None:
-        # Started in the serving process itself: a thread does not survive a fork.
-        if self._flusher is None or self._flusher_pid != os.getpid():
-            self._flusher_pid = os.getpid()
+        # Started in the serving process itself: neither a thread nor a child survives a fork.
+        if self._flusher_pid == os.getpid() or self._closed:
+            return
+        self._flusher_pid = os.getpid()
+        if self.mover == "process":
+            from fhirip.audit.mover import start_mover
+
+            self._mover_process = start_mover(self._store.url, interval=self.flush_seconds, chunk=self.chunk)
+        else:
             self._flusher = threading.Thread(target=self._flush_forever, name="audit-journal", daemon=True)
             self._flusher.start()
 
     def close(self) -> None:
         """Move what is journalled and stop the background flushes (the store is going away)."""
+        from fhirip.audit.mover import stop_mover
+
         self._closed = True
         self._wake.set()
+        if self._flusher_pid == os.getpid():
+            stop_mover(self._mover_process)
         self.flush()
 
     def _flush_forever(self) -> None:

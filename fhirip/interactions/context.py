@@ -27,7 +27,7 @@ class Services:
     audit_trail: AuditTrail = field(init=False)
 
     def __post_init__(self) -> None:
-        self.audit_trail = AuditTrail(self.store)
+        self.audit_trail = AuditTrail(self.store, mover=self.settings.audit_mover)
 
     def expand(self, valueset_url: str) -> set[tuple[str, str]] | None:
         """(system, code) pairs of a value set, for search's :in / :not-in; None if unknown."""

@@ -5,6 +5,7 @@ journal into the resource tables, where searches find it. Both stores."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,31 @@ def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(s
 def stored_now(services: Services, event_id: str) -> bool:
     """Whether the event is a resource already, without moving anything."""
     return services.store.run(lambda tx: tx.read("AuditEvent", event_id), write=False) is not None
+
+
+def test_a_mover_process_moves_the_journal_without_being_asked_and_stops_with_the_trail(
+        services: Services) -> None:
+    services.audit_trail.flush()
+    trail = AuditTrail(services.store, flush_seconds=0.2, mover="process")
+    mine = event(4000)
+    trail.append([mine])
+    assert trail._mover_process is not None and trail._mover_process.is_alive()
+    deadline = time.monotonic() + 30  # the new interpreter imports the server first
+    while not stored_now(services, mine["id"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored_now(services, mine["id"])  # moved by the other process: no flush was called here
+    trail.close()
+    assert not trail._mover_process.is_alive()
+
+
+def test_a_mover_whose_server_is_gone_ends_at_once(services: Services) -> None:
+    from fhirip.audit.mover import move_forever
+
+    started = time.monotonic()
+    move_forever(services.store.url, -1, 60.0, 100)  # -1: never this process's parent
+    assert time.monotonic() - started < 5
+
+
+def test_an_unknown_mover_is_refused(services: Services) -> None:
+    with pytest.raises(ValueError, match="'thread' or 'process'"):
+        AuditTrail(services.store, mover="cron")
