@@ -101,12 +101,13 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
 
     trail = AuditTrail(services.store, flush_seconds=3600)  # nothing moves it but the flushes below
     mine = event(2000)
-    trail.append([mine])
 
     def found(tx) -> list[str]:
         return [e.res_id for e in search(tx.conn, "AuditEvent", [("entity", "Patient/p2000")], base_url="").entries]
 
-    assert mine["id"] not in services.store.run(found, write=False)  # journalled, not yet a resource
+    with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
+        trail.append([mine])
+        assert mine["id"] not in services.store.run(found, write=False)  # journalled, not yet a resource
     assert trail.flush() >= 1
     assert services.store.run(found, write=False) == [mine["id"]]
     assert trail.flush() == 0  # moved once, never twice
@@ -115,17 +116,18 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
 def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(services: Services) -> None:
     trail = AuditTrail(services.store, flush_seconds=3600)
     services.audit_trail.flush()
-    events = [event(3000 + n) for n in range(2 * trail.chunk + 17)]
-    for start in range(0, len(events), 50):
-        trail.append(events[start:start + 50])
-    # One chunk: the oldest events, and only those.
-    assert services.store.run(lambda tx: tx.drain_journal(limit=trail.chunk), write=True) == trail.chunk
-    first = {e["id"] for e in events[:trail.chunk]}
-    assert all(stored_now(services, i) for i in first)
-    assert not any(stored_now(services, e["id"]) for e in events[trail.chunk:])
-    assert trail.flush() == len(events) - trail.chunk  # the rest, over several transactions
-    assert all(stored_now(services, e["id"]) for e in events)
-    assert trail.flush() == 0
+    with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
+        events = [event(3000 + n) for n in range(2 * trail.chunk + 17)]
+        for start in range(0, len(events), 50):
+            trail.append(events[start:start + 50])
+        # One chunk: the oldest events, and only those.
+        assert services.store.run(lambda tx: tx.drain_journal(limit=trail.chunk), write=True) == trail.chunk
+        first = {e["id"] for e in events[:trail.chunk]}
+        assert all(stored_now(services, i) for i in first)
+        assert not any(stored_now(services, e["id"]) for e in events[trail.chunk:])
+        assert trail.flush() == len(events) - trail.chunk  # the rest, over several transactions
+        assert all(stored_now(services, e["id"]) for e in events)
+        assert trail.flush() == 0
 
 
 def stored_now(services: Services, event_id: str) -> bool:
@@ -138,12 +140,13 @@ def test_a_mover_process_moves_the_journal_without_being_asked_and_stops_with_th
     services.audit_trail.flush()
     trail = AuditTrail(services.store, flush_seconds=0.2, mover="process")
     mine = event(4000)
-    trail.append([mine])
-    assert trail._mover_process is not None and trail._mover_process.is_alive()
-    deadline = time.monotonic() + 30  # the new interpreter imports the server first
-    while not stored_now(services, mine["id"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert stored_now(services, mine["id"])  # moved by the other process: no flush was called here
+    with services.audit_trail.held():  # no flush of this process runs meanwhile
+        trail.append([mine])
+        assert trail._mover_process is not None and trail._mover_process.is_alive()
+        deadline = time.monotonic() + 30  # the new interpreter imports the server first
+        while not stored_now(services, mine["id"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stored_now(services, mine["id"])  # moved by the other process
     trail.close()
     assert not trail._mover_process.is_alive()
 
