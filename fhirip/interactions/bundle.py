@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from fhirip.errors import (
@@ -42,8 +43,10 @@ from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
 from fhirip.model.references import rewrite_references
-from fhirip.model.resources import is_resource_type, parse_json
+from fhirip.model.resources import is_resource_type, is_valid_id, parse_json
 from fhirip.search.index import deferred_rows, write_pending
+from fhirip.store.schema import resource as resource_table
+from fhirip.validation.checked_ahead import checked_ahead_of
 
 # https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -288,7 +291,7 @@ def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
                     if entry.full_url:
                         ids[entry.full_url] = ids_key
                     continue
-            req.assigned_id = new_id()
+            req.assigned_id = _proposed_id(ctx, entry) or new_id()
             if entry.full_url:
                 ids[entry.full_url] = f"{req.res_type}/{req.assigned_id}"
         elif req.method == "PUT" and req.res_id is None and isinstance(req.resource, dict):
@@ -305,7 +308,45 @@ def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
                 ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
         elif req.method == "PUT" and req.res_id is not None and entry.full_url:
             ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
+    if checked_ahead_of(ctx) is not None:
+        _renew_taken_ids(ctx, entries, ids)
     return ids
+
+
+def _proposed_id(ctx: Context, entry: _Entry) -> str | None:
+    """The id a trusted job checked this create's content with, if it is a valid id."""
+    checked = checked_ahead_of(ctx)
+    if checked is None:
+        return None
+    proposed = checked.proposed_id(entry.full_url)
+    return proposed if isinstance(proposed, str) and is_valid_id(proposed) else None
+
+
+def _renew_taken_ids(ctx: Context, entries: list[_Entry], ids: dict[str, str]) -> None:
+    """A proposed id that some resource already has or had (or that two entries share)
+    gives way to a fresh one: a create never meets an existing id."""
+    proposed = [entry for entry in entries if entry.req.assigned_id is not None and entry.response is None
+                and entry.req.assigned_id == _proposed_id(ctx, entry)]
+    if not proposed:
+        return
+    keys = {(entry.req.res_type or "", entry.req.assigned_id or "") for entry in proposed}
+    taken = _ids_in_use(ctx, keys)
+    seen: set[tuple[str, str]] = set()
+    for entry in proposed:
+        key = (entry.req.res_type or "", entry.req.assigned_id or "")
+        if key in taken or key in seen:
+            entry.req.assigned_id = new_id()
+            if entry.full_url:
+                ids[entry.full_url] = f"{entry.req.res_type}/{entry.req.assigned_id}"
+        seen.add(key)
+
+
+def _ids_in_use(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (type, id) pairs name a resource row, deleted ones included."""
+    query = select(resource_table.c.res_type, resource_table.c.res_id).where(
+        resource_table.c.res_type.in_(sorted({t for t, _ in keys})),
+        resource_table.c.res_id.in_(sorted({i for _, i in keys})))
+    return {(t, i) for t, i in ctx.tx.conn.execute(query) if (t, i) in keys}
 
 
 def _conditional_identifiers(entries: list[_Entry]) -> list[tuple[str, str, str]]:

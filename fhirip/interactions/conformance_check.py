@@ -15,10 +15,24 @@ from typing import Any
 from fhirip.errors import Issue
 from fhirip.interactions.context import Context, WriteHook
 from fhirip.store import Current
+from fhirip.validation.checked_ahead import checked_ahead_of
+
+
+class ConformanceHook:
+    """The write hook that validates every resource written with `validator`."""
+
+    def __init__(self, validator: Any) -> None:
+        self.validator = validator
+
+    def __call__(self, ctx: Context, resource: dict[str, Any], previous: Current | None) -> list[Issue]:
+        checked = checked_ahead_of(ctx)
+        if checked is not None:
+            # Validated ahead with this validator: taken only for exactly the content written.
+            known = checked.issues_of(resource)
+            if known is not None:
+                return known
+        return self.validator.validate(resource)
 
 
 def conformance_hook(validator: Any) -> WriteHook:
-    def check(ctx: Context, resource: dict[str, Any], previous: Current | None) -> list[Issue]:
-        return validator.validate(resource)
-
-    return check
+    return ConformanceHook(validator)

@@ -18,11 +18,16 @@ from fhirip.interactions.request import (
 )
 from fhirip.interactions.write import new_id, save
 from fhirip.model.resources import check_resource, parse_resource
+from fhirip.validation.checked_ahead import checked_ahead_of
 
 
 def create(ctx: Context, req: FhirRequest) -> FhirResponse:
-    resource = (check_resource(req.resource, req.res_type) if req.resource is not None
-                else parse_resource(req.body or b"", req.res_type))
+    checked = checked_ahead_of(ctx)
+    if req.resource is not None and checked is not None and checked.parsed_as(req.resource, req.res_type):
+        resource = req.resource  # this very content passed check_resource ahead of the write
+    else:
+        resource = (check_resource(req.resource, req.res_type) if req.resource is not None
+                    else parse_resource(req.body or b"", req.res_type))
     # Inside a transaction the match was settled before any entry ran (bundle._assign_ids).
     if req.if_none_exist and req.assigned_id is None:
         existing = existing_match(ctx, req)

@@ -34,6 +34,31 @@ _WITH_HAS_VALUE = {
 }
 
 
+# now(), today() and timeOfDay(): the only way a validation's outcome can depend on when it runs.
+_READS_CLOCK = re.compile(r"\b(?:now|today|timeOfDay)\s*\(")
+
+
+class ClockWatch:
+    """Notes whether an invariant that reads the clock was evaluated while it was watching."""
+
+    def __init__(self) -> None:
+        self.read = False
+
+
+_clock_watch: ClockWatch | None = None
+
+
+def watch_clock(watch: ClockWatch | None) -> None:
+    """Report to `watch` (None: to nobody) every evaluation of an invariant that reads the clock."""
+    global _clock_watch
+    _clock_watch = watch
+
+
+@lru_cache(maxsize=2048)
+def reads_clock(expression: str) -> bool:
+    return bool(_READS_CLOCK.search(expression))
+
+
 class InvariantError(Exception):
     """An invariant expression that cannot be compiled or evaluated."""
 
@@ -58,6 +83,8 @@ def holds(expression: str, element: Any, type_path: str, resource: dict, *,
     data. The project's own invariants are written to be decisive, so for them
     (empty_passes=False) empty fails, as in the reference validator.
     """
+    if _clock_watch is not None and reads_clock(expression):
+        _clock_watch.read = True
     node = ResourceNode.create_node(element, type_path)
     try:
         result = compiled(expression)(node, {"resource": resource, "rootResource": resource})
