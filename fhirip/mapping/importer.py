@@ -9,7 +9,9 @@ sent again rather than taken as done; conditional creates never overwrite what i
 
 Plans go to a ``PlanSink``: a plain submit function makes each plan durable when it answers;
 a batching sink (``fhirip.mapping.store_batches``) answers each plan from a savepoint and makes
-them durable together at ``commit``, and only then are they written to the checkpoint.
+them durable together at ``commit``, and only then are they written to the checkpoint. A sink
+that offers its store's ``validator()`` (the batching sink) takes each plan with the checks the
+helper process made of it ahead of time (``fhirip.mapping.checking_ahead``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ImportSummary:
     plans_skipped: int = 0
     resources_created: int = 0
     resources_existing: int = 0
+    checks_taken: int = 0  # model parses and validations the writer took from the helper process
     seconds: float = 0.0
     errors: list[RecordError] = field(default_factory=list)
     losses: list[Loss] = field(default_factory=list)
@@ -137,10 +140,13 @@ def _response_error(response: dict[str, Any]) -> str | None:
 
 def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[str, Any]] | PlanSink, *,
                dry_run: bool = False, report_path: Path | None = None, progress: bool = True,
-               checkpoint: Path | None = None, prepare_in_background: bool = False) -> ImportSummary:
+               checkpoint: Path | None = None, prepare_in_background: bool = False,
+               check_ahead: bool = True) -> ImportSummary:
     """Import every plan at path, one transaction Bundle per plan, through ``submit`` (a
     function or a ``PlanSink``). ``prepare_in_background``: read and map the plans in a helper
-    process (``fhirip.mapping.preparing``), same plans in the same order."""
+    process (``fhirip.mapping.preparing``), same plans in the same order; there, unless
+    ``check_ahead`` is False, also parse and validate their resources for a sink that can take
+    such checks (one with a ``validator()``)."""
     sink: PlanSink = submit if hasattr(submit, "commit") else _EachDurable(submit)  # type: ignore[assignment]
     summary = ImportSummary(format, str(path), dry_run)
     done = _Checkpoint(None if dry_run else checkpoint)
@@ -151,8 +157,10 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     task = bar.add_task("import", total=None, skipped=0) if bar else None
     finished = False
     try:
-        plans = prepared_in_background if prepare_in_background else prepared_plans
-        for item in plans(format, Path(path)):
+        validator = _validator_of(sink) if prepare_in_background and check_ahead else None
+        items = (prepared_in_background(format, Path(path), validator) if prepare_in_background
+                 else prepared_plans(format, Path(path)))
+        for item in items:
             if isinstance(item, RecordError):
                 summary.errors.append(item)
                 if item.plan_key not in skipped_keys:
@@ -181,6 +189,11 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     return summary
 
 
+def _validator_of(sink: PlanSink) -> Any:
+    validator = getattr(sink, "validator", None)
+    return validator() if callable(validator) else None
+
+
 def _commit(sink: PlanSink, answered: list[str], done: _Checkpoint) -> None:
     sink.commit()
     for identity in answered:
@@ -203,9 +216,11 @@ def _import_one(plan: PreparedPlan, sink: PlanSink, dry_run: bool, done: _Checkp
         summary.plans_imported += 1
         return None
     try:
-        response = sink.submit(plan.bundle)
+        response = sink.submit(plan.bundle, plan.checks) if plan.checks is not None else sink.submit(plan.bundle)
     except Exception as error:  # the store's refusal must not stop the run: report and go on
         response = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": f"{type(error).__name__}: {error}"}]}
+    if plan.checks is not None:
+        summary.checks_taken += plan.checks.taken
     problem = _response_error(response)
     if problem is not None:
         summary.errors.append(RecordError(plan.plan_file or plan.source, plan.plan_line,

@@ -5,6 +5,10 @@ before it is submitted. That work needs nothing from the store, so a long import
 to a helper process that stays a few dozen plans ahead while this process writes: on a machine
 with a second core the reading and mapping then cost the import no time. The plans arrive in
 the order they were read, so the store ends up exactly as with preparing in-process.
+
+Given the writer's validator, the helper also checks each plan's resources as they will be
+written (`fhirip.mapping.checking_ahead`): the writer then repeats no check whose content is
+unchanged, and checks everything else itself.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from fhirip.mapping.bundle import PlanNotMappable, to_bundle
 from fhirip.mapping.conversion import read_plans
 from fhirip.mapping.records import Loss, PlanRecord, RecordError
+from fhirip.validation.checked_ahead import CheckedAhead
 
 _CHUNK = 16  # plans per message between the processes
 _AHEAD = 8  # chunks the helper may be ahead
@@ -39,6 +44,7 @@ class PreparedPlan:
     identity: str | None = None
     losses: list[Loss] = field(default_factory=list)
     unmappable: str | None = None
+    checks: CheckedAhead | None = None  # the content checks made ahead (helper process only)
 
 
 def plan_identity(plan_key: str, format: str, bundle: dict[str, Any]) -> str:
@@ -65,11 +71,12 @@ def prepared_plans(format: str, path: Path) -> Iterator[PreparedPlan | RecordErr
         yield item if isinstance(item, RecordError) else prepare(item, format)
 
 
-def prepared_in_background(format: str, path: Path) -> Iterator[PreparedPlan | RecordError]:
-    """`prepared_plans`, worked out by a helper process a few chunks ahead of the caller."""
+def prepared_in_background(format: str, path: Path, validator: Any = None) -> Iterator[PreparedPlan | RecordError]:
+    """`prepared_plans`, worked out by a helper process a few chunks ahead of the caller; with
+    the writer's `validator`, each plan also carries its content checks (`PreparedPlan.checks`)."""
     context = multiprocessing.get_context("fork")  # the helper needs this process's loaded mapping specs
     channel = context.Queue(maxsize=_AHEAD)
-    helper = context.Process(target=_prepare_into, args=(format, str(path), channel, os.getpid()),
+    helper = context.Process(target=_prepare_into, args=(format, str(path), channel, os.getpid(), validator),
                              name="fhirip-import-prepare", daemon=True)
     helper.start()
     try:
@@ -93,7 +100,7 @@ def prepared_in_background(format: str, path: Path) -> Iterator[PreparedPlan | R
         helper.join(timeout=5)
 
 
-def _prepare_into(format: str, path: str, channel: Any, parent: int) -> None:
+def _prepare_into(format: str, path: str, channel: Any, parent: int, validator: Any) -> None:
     def send(message: tuple[str, Any]) -> None:
         while True:
             try:
@@ -104,8 +111,18 @@ def _prepare_into(format: str, path: str, channel: Any, parent: int) -> None:
                     os._exit(1)
 
     try:
+        from fhirip.mapping.checking_ahead import AheadChecker
+
+        checker = None
+        if validator is not None:
+            try:
+                checker = AheadChecker(validator)  # on this process's own copy of the validator
+            except TypeError:
+                checker = None  # a validator this process cannot keep from the store: the writer checks all
         chunk: list[PreparedPlan | RecordError] = []
         for item in prepared_plans(format, Path(path)):
+            if checker is not None and isinstance(item, PreparedPlan) and item.bundle is not None:
+                item.checks = checker.check(item.bundle)
             chunk.append(item)
             if len(chunk) == _CHUNK:
                 send(("plans", chunk))

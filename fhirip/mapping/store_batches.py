@@ -9,7 +9,9 @@ committed every ``plans_per_commit`` plans (or ``seconds_per_commit`` seconds). 
 rolls back to its savepoint alone, so a bad plan still never lands half; the commit, the write
 lock and the connection are paid once per batch instead of once per plan. Inside a plan, the
 resources it creates go into the tables together (``Tx.deferred_creates``: one insert per table
-when the next statement runs), not three inserts each. Until ``commit``
+when the next statement runs), not three inserts each. A plan checked ahead by the import's
+helper process (``fhirip.mapping.checking_ahead``) skips the model parse and validation of each
+resource whose content is exactly the content checked. Until ``commit``
 returns nothing of the batch is durable: the importer writes its checkpoint only then, so a
 kill loses at most the uncommitted plans, which a re-run creates again.
 """
@@ -18,20 +20,30 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy.exc import DBAPIError
 
 from fhirip.errors import FhirError
+from fhirip.interactions.conformance_check import ConformanceHook
 from fhirip.interactions.context import Context, Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import resolve
 from fhirip.store.store import _is_race
+from fhirip.validation.checked_ahead import CheckedAhead
 
 DEFAULT_PLANS_PER_COMMIT = 50
 DEFAULT_SECONDS_PER_COMMIT = 2.0
 _RACE_ATTEMPTS = 3  # a plan that met a concurrent writer (PostgreSQL) runs again from its savepoint
+
+
+@dataclass
+class CheckedAheadContext(Context):
+    """The context of an imported plan: it carries the plan's checks made ahead, if any."""
+
+    checked_ahead: CheckedAhead | None = None
 
 
 class BatchedStoreSink:
@@ -55,9 +67,16 @@ class BatchedStoreSink:
         return self.uncommitted >= self.plans_per_commit or (
             self.uncommitted > 0 and time.monotonic() - self._opened_at >= self.seconds_per_commit)
 
-    def submit(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    def validator(self) -> Any:
+        """The validator of the store's conformance write hook, for checking plans ahead
+        (`fhirip.mapping.checking_ahead`); None if the store validates with no such hook."""
+        hooks = [hook for hook in self.services.write_hooks if isinstance(hook, ConformanceHook)]
+        return hooks[0].validator if len(hooks) == 1 else None
+
+    def submit(self, bundle: dict[str, Any], checks: CheckedAhead | None = None) -> dict[str, Any]:
         """Run one transaction Bundle in a savepoint: its transaction-response, or an
-        OperationOutcome if the store refused it (then nothing of it remains)."""
+        OperationOutcome if the store refused it (then nothing of it remains). `checks`: the
+        content checks made ahead for this Bundle, taken for exactly the content they checked."""
         if self._tx is None:
             self._begin()
         self.uncommitted += 1
@@ -68,7 +87,8 @@ class BatchedStoreSink:
             try:
                 with self._tx.conn.begin_nested(), self._tx.deferred_creates():
                     route = resolve(request, [])
-                    return route.handler(Context(self.services, self._tx, self.base_url, None), request).resource
+                    context = CheckedAheadContext(self.services, self._tx, self.base_url, None, checked_ahead=checks)
+                    return route.handler(context, request).resource
             except FhirError as error:
                 return error.outcome()
             except DBAPIError as error:

@@ -1,0 +1,236 @@
+"""Plans checked ahead in a helper process: the writer takes a check only for exactly the content
+checked, refuses what it refused before with the same outcome, and stores what it stored before."""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhirip.interactions.context import Services
+from fhirip.mapping import read_plans, run_import, to_bundle
+from fhirip.mapping.checking_ahead import AheadChecker
+from fhirip.mapping.records import PlanRecord
+from fhirip.mapping.store_batches import BatchedStoreSink
+from fhirip.terminology import TerminologyService
+from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation
+from fhirip.validation.fhirpath import watch_clock
+from fhirip.validation.validator import Validator
+from migration.conftest import FreshStore
+from migration.store_view import stored
+
+from .conftest import write_export
+from .store_tables import table_views
+
+
+def _bundles(export: Path) -> list[dict[str, Any]]:
+    return [to_bundle(item)[0] for item in read_plans("planpro", export) if isinstance(item, PlanRecord)]
+
+
+def _check_into(validator: Any, bundles: list[dict[str, Any]], channel: Any) -> None:
+    checker = AheadChecker(validator)
+    channel.put([checker.check(bundle) for bundle in bundles])
+
+
+def checked_in_a_helper_process(services: Services, bundles: list[dict[str, Any]]) -> list[CheckedAhead | None]:
+    """The checks the import's helper process makes, made by a forked process as it does."""
+    validator = BatchedStoreSink(services).validator()
+    assert validator is not None
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue()
+    helper = context.Process(target=_check_into, args=(validator, bundles, channel))
+    helper.start()
+    try:
+        return channel.get(timeout=120)
+    finally:
+        helper.join(timeout=10)
+
+
+@contextmanager
+def validated_by_the_writer(services: Services) -> Iterator[list[str]]:
+    """The resource types the writer's own validator validates while the block runs."""
+    validator = BatchedStoreSink(services).validator()
+    seen: list[str] = []
+    original = validator.validate
+
+    def counting(resource: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        seen.append(resource["resourceType"])
+        return original(resource, *args, **kwargs)
+
+    validator.validate = counting
+    try:
+        yield seen
+    finally:
+        del validator.validate
+
+
+def _resource(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type)
+
+
+def _wrong_check_digit(bundle: dict[str, Any]) -> None:
+    identifier = _resource(bundle, "Patient")["identifier"][0]
+    identifier["value"] = identifier["value"][:-1] + str((int(identifier["value"][-1]) + 1) % 10)
+
+
+def _active_plan_without_period(bundle: dict[str, Any]) -> None:
+    plan = _resource(bundle, "CarePlan")
+    plan["status"] = "active"
+    plan.pop("period")
+
+
+def _impossible_date(bundle: dict[str, Any]) -> None:
+    _resource(bundle, "CarePlan")["period"] = {"start": "2024-02-30"}
+
+
+def _answers(fresh: FreshStore, bundle: dict[str, Any], checks: CheckedAhead | None) -> tuple[dict, dict, list[str]]:
+    """(answer today, answer with the checks, types the writer validated itself) in two fresh stores."""
+    today, ahead = fresh.services("today"), fresh.services("ahead")
+    try:
+        sink = BatchedStoreSink(today)
+        plain = sink.submit(copy.deepcopy(bundle))
+        sink.commit()
+        sink = BatchedStoreSink(ahead)
+        with validated_by_the_writer(ahead) as seen:
+            answer = sink.submit(copy.deepcopy(bundle), checks)
+        sink.commit()
+    finally:
+        today.store.dispose()
+        ahead.store.dispose()
+    return plain, answer, seen
+
+
+@pytest.mark.parametrize("break_it", [_wrong_check_digit, _active_plan_without_period, _impossible_date])
+def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
+        fresh: FreshStore, tmp_path: Path, break_it: Any) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    break_it(bundle)
+    helper = fresh.services("helper")
+    try:
+        checks = checked_in_a_helper_process(helper, [bundle])[0]
+    finally:
+        helper.store.dispose()
+    assert checks is not None
+    plain, answer, _ = _answers(fresh, bundle, checks)
+    assert plain["resourceType"] == "OperationOutcome" and plain["issue"][0]["severity"] == "error"
+    assert answer == plain
+    if break_it is not _impossible_date:  # the model parse fails in the helper too: nothing to take
+        assert checks.taken > 0
+
+
+def test_a_plan_changed_after_its_check_is_checked_again_and_refused_as_today(fresh: FreshStore,
+                                                                             tmp_path: Path) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    helper = fresh.services("helper")
+    try:
+        checks = checked_in_a_helper_process(helper, [bundle])[0]
+    finally:
+        helper.store.dispose()
+    assert checks is not None
+    _wrong_check_digit(bundle)  # after the check
+    plain, answer, seen = _answers(fresh, bundle, checks)
+    assert plain["resourceType"] == "OperationOutcome" and "fødselsnummer" in plain["issue"][0]["diagnostics"]
+    assert answer == plain
+    assert seen == ["Patient"]  # the changed resource, validated in full by the writer
+
+
+def test_a_harmless_change_after_the_check_is_validated_by_the_writer_and_stored(services: Services,
+                                                                                tmp_path: Path) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    checks = checked_in_a_helper_process(services, [bundle])[0]
+    assert checks is not None
+    _resource(bundle, "Patient")["name"][0]["family"] = "Endret"
+    sink = BatchedStoreSink(services)
+    with validated_by_the_writer(services) as seen:
+        answer = sink.submit(bundle, checks)
+    sink.commit()
+    assert answer["resourceType"] == "Bundle"
+    assert seen == ["Patient"]
+    created = len(answer["entry"])
+    assert checks.taken == 2 * (created - 1)  # the parse and validation of all but the changed Patient
+    assert [r["name"][0]["family"] for r in stored(services) if r["resourceType"] == "Patient"] == ["Endret"]
+
+
+def test_a_proposed_id_that_is_taken_gives_way_to_a_fresh_one(services: Services, tmp_path: Path) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    checks = checked_in_a_helper_process(services, [bundle])[0]
+    assert checks is not None
+    patient_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    taken = checks.proposed_id(patient_url)
+    with services.store.transaction(write=True) as tx:
+        tx.write({"resourceType": "Patient", "id": taken, "active": False}, method="PUT", previous=None)
+    sink = BatchedStoreSink(services)
+    with validated_by_the_writer(services) as seen:
+        answer = sink.submit(bundle, checks)
+    sink.commit()
+    assert answer["resourceType"] == "Bundle", answer
+    patients = [r for r in stored(services) if r["resourceType"] == "Patient"]
+    assert len(patients) == 2
+    imported = next(r for r in patients if r.get("identifier"))
+    assert imported["id"] != taken
+    assert "Patient" in seen  # its content (its id) is not the content checked
+    plan = next(r for r in stored(services) if r["resourceType"] == "CarePlan")
+    assert plan["subject"]["reference"] == f"Patient/{imported['id']}"
+
+
+def test_an_import_checked_ahead_stores_what_todays_import_stores(fresh: FreshStore, tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export", 24)
+    today, ahead = fresh.services("today"), fresh.services("ahead")
+    try:
+        plain = run_import("planpro", export, BatchedStoreSink(today, plans_per_commit=5), progress=False,
+                           prepare_in_background=True, check_ahead=False)
+        checked = run_import("planpro", export, BatchedStoreSink(ahead, plans_per_commit=5), progress=False,
+                             prepare_in_background=True)
+        today_tables, ahead_tables = table_views(today), table_views(ahead)
+    finally:
+        today.store.dispose()
+        ahead.store.dispose()
+    assert (checked.plans_imported, checked.resources_created, len(checked.errors)) == \
+        (plain.plans_imported, plain.resources_created, len(plain.errors))
+    assert plain.resources_created > 200 and plain.checks_taken == 0
+    assert checked.checks_taken == 2 * checked.resources_created  # each created resource's parse and validation
+    assert all(today_tables[table] for table in ("resource_version", "resource_link", "search_token",
+                                                 "search_reference", "search_date", "search_string"))
+    for table, rows in today_tables.items():
+        assert ahead_tables[table] == rows, table
+
+
+def test_a_validation_that_needs_stored_terminology_is_left_to_the_writer() -> None:
+    asked: list[str] = []
+    validator = Validator(terminology=TerminologyService(extra=lambda kind, url: asked.append(url)),
+                          allow_synthetic_identifiers=True)
+    relative = {"resourceType": "RelatedPerson", "id": "r1", "patient": {"reference": "Patient/p1"},
+                "meta": {"profile": ["http://fhirip.no/fhir/StructureDefinition/ip-RelatedPerson"]},
+                "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                              "code": "MTH"}]}]}
+    expected = validator.validate(copy.deepcopy(relative))
+    assert asked  # the writer's validator looks in the store for the code system
+    store_free = StoreFreeValidation(validator)
+    asked.clear()
+    assert store_free.validate(copy.deepcopy(relative)) is None
+    assert store_free.validate(copy.deepcopy(relative)) is None  # not hidden by a cached answer
+    assert asked == []  # the store's resolver is never called here
+    patient = {"resourceType": "Patient", "id": "p1", "active": True}
+    same_terminology = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)
+    assert store_free.validate(patient) == same_terminology.validate(patient)
+    assert expected is not None
+    watch_clock(None)
+
+
+def test_a_validation_that_reads_the_clock_is_left_to_the_writer(tmp_path: Path) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    team = dict(_resource(bundle, "CareTeam"), id="t1",
+                meta={"profile": ["http://fhirip.no/fhir/StructureDefinition/ip-CareTeam"]})  # invariants with now()
+    validator = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)
+    store_free = StoreFreeValidation(validator)
+    try:
+        assert store_free.validate(copy.deepcopy(team)) is None
+        patient = dict(_resource(bundle, "Patient"), id="p1")
+        assert store_free.validate(copy.deepcopy(patient)) == validator.validate(copy.deepcopy(patient))
+    finally:
+        watch_clock(None)
