@@ -15,6 +15,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 # Index columns hold at most this many characters; longer values are cut (the
 # exact comparison happens on the cut value too, so searches stay consistent).
@@ -36,6 +37,7 @@ _UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł
                                "ð": "d", "ı": "i"})
 
 
+@lru_cache(maxsize=65536)  # the same displays and names recur in every resource of a kind
 def normalise_string(value: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded."""
     decomposed = unicodedata.normalize("NFKD", value)
