@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -77,6 +79,16 @@ class SqliteWriteGate:
         self._threads = threading.Lock()  # a file lock is per process: threads queue here first
         self._path = database_path + "-writers.lock"
         self._file: Any = None
+        _GATES.add(self)
+
+    def _forget_in_child(self) -> None:
+        """After a fork: the child must not share the parent's lock file. A lock taken through
+        it belongs to the open file both share and lasts while either keeps it open, so a child
+        outliving a killed parent would hold the parent's write lock for ever."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._threads = threading.Lock()  # another thread of the parent may have held it
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -90,6 +102,18 @@ class SqliteWriteGate:
                 yield
             finally:
                 fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+
+_GATES: weakref.WeakSet[SqliteWriteGate] = weakref.WeakSet()
+
+
+def _forget_gates_in_child() -> None:
+    for gate in list(_GATES):
+        gate._forget_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_gates_in_child)
 
 
 def write_gate(url: str) -> Callable[[], AbstractContextManager[None]]:
