@@ -18,6 +18,8 @@ import json
 import multiprocessing
 import os
 import queue
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,10 @@ def prepared_in_background(format: str, path: Path, validator: Any = None) -> It
 
 
 def _prepare_into(format: str, path: str, channel: Any, parent: int, validator: Any) -> None:
+    # When the import is killed, this process ends at once, whatever it is doing: even done, it
+    # would otherwise wait at exit for the queue to hand its last chunk to a reader that is gone.
+    threading.Thread(target=_end_with, args=(parent,), name="fhirip-import-watch", daemon=True).start()
+
     def send(message: tuple[str, Any]) -> None:
         while True:
             try:
@@ -132,3 +138,9 @@ def _prepare_into(format: str, path: str, channel: Any, parent: int, validator: 
         send(("done", None))
     except Exception as error:  # reported by the importing process, which stops
         send(("failed", f"{type(error).__name__}: {error}"))
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
