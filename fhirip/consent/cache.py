@@ -11,6 +11,12 @@ less often than they are read, so a decision is kept and reused while
 - it is younger than `MAX_AGE` (periods, ages and break-the-glass windows run out
   with time, not with writes).
 
+A limit on PostgreSQL: version numbers are taken when a row is inserted and committed in
+any order, so two concurrent writes of one input type that commit in the reverse order
+of their numbers leave the newest number unchanged by the later commit; a decision made
+between the two commits is then kept until `MAX_AGE`. (SQLite has one writer at a time:
+numbers are committed in order.)
+
 The key also holds everything of the caller the decision depends on, so two
 callers never share one. What is kept is the whole decision once made, and until
 then what a deferred decision has settled (`PartialDecision`: who the caller is and
