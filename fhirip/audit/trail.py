@@ -133,14 +133,14 @@ class AuditTrail:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            self._store.run(lambda tx: journal_in(tx, [e for p in batch for e in p.events]), write=True)
+            _journal(self._store, [e for p in batch for e in p.events])
         except Exception as error:  # noqa: BLE001 - handed to the waiting requests, which raise it
             if len(batch) == 1:
                 batch[0].error = error
             else:  # one bad record must not cost the others theirs: store each alone
                 for pending in batch:
                     try:
-                        self._store.run(lambda tx, p=pending: journal_in(tx, p.events), write=True)
+                        _journal(self._store, pending.events)
                     except Exception as alone:  # noqa: BLE001 - raised by its own request
                         pending.error = alone
         finally:
@@ -155,9 +155,11 @@ def append_in(tx: Tx, events: list[dict[str, Any]]) -> None:
     tx.append(events)
 
 
-def journal_in(tx: Tx, events: list[dict[str, Any]]) -> None:
+def _journal(store: Store, events: list[dict[str, Any]]) -> None:
+    from fhirip.store.journal import append
+
     _give_ids(events)
-    tx.journal(events)
+    append(store, events)
 
 
 def _give_ids(events: list[dict[str, Any]]) -> None:

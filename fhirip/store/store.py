@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -30,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
-from fhirip.model.resources import canonical_bytes
 from fhirip.store.engine import make_engine, write_gate
-from fhirip.store.schema import audit_journal, resource, resource_link, resource_version
+from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
+from fhirip.store.schema import resource, resource_link, resource_version
 
 T = TypeVar("T")
 
@@ -46,51 +45,6 @@ class Indexer(Protocol):
     def delete_index(self, conn: Connection, rid: int) -> None: ...
 
     def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
-
-
-@dataclass(frozen=True)
-class Current:
-    """The current state of one resource."""
-
-    rid: int
-    res_type: str
-    res_id: str
-    version: int
-    last_updated: datetime
-    deleted: bool
-
-
-@dataclass(frozen=True)
-class StoredVersion:
-    """One stored version; `content` is None for a deletion."""
-
-    seq: int
-    rid: int
-    res_type: str
-    res_id: str
-    version: int
-    last_updated: datetime
-    method: str
-    deleted: bool
-    content: bytes | None
-
-
-def _stamped(resource_json: dict[str, Any], version: int, moment: datetime) -> bytes:
-    """Set meta.versionId and meta.lastUpdated in the resource; its canonical bytes."""
-    resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": str(version),
-                             "lastUpdated": instant(moment)}
-    return canonical_bytes(resource_json)
-
-
-def now_utc() -> datetime:
-    """Now, in UTC, at the millisecond precision that meta.lastUpdated carries."""
-    moment = datetime.now(timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def instant(moment: datetime) -> str:
-    """A naive-UTC datetime as a FHIR instant."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
 
 
 _VERSION_COLUMNS = (
@@ -116,8 +70,6 @@ _UPDATE_RESOURCE = (update(resource)
                     .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
                             deleted=bindparam("is_deleted"), content=bindparam("text")))
 _INSERT_VERSION = insert(resource_version)
-_DRAIN_JOURNAL = delete(audit_journal).returning(audit_journal.c.seq, audit_journal.c.last_updated,
-                                                 audit_journal.c.content)
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
 _INSERT_LINK = insert(resource_link)
 
@@ -130,7 +82,7 @@ class Store:
         self.engine = engine or make_engine(url)
         self.indexer = indexer
         self.dialect = self.engine.dialect.name
-        self._write_gate = write_gate(url)
+        self.write_gate = write_gate(url)  # what a write transaction enters first (SQLite: the queue)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -143,7 +95,7 @@ class Store:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator["Tx"]:
-        with (self._write_gate() if write else nullcontext()), self.engine.connect() as conn:
+        with (self.write_gate() if write else nullcontext()), self.engine.connect() as conn:
             conn.info["write"] = write
             try:
                 with conn.begin():
@@ -330,28 +282,16 @@ class Tx:
         self._insert_new([(item, moment, _stamped(item, 1, moment)) for item in resources])
 
     def journal(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
-        """Record new resources in the audit journal: one row each, stored later by `drain_journal`."""
-        moment = moment or now_utc()
-        if resources:
-            self.conn.execute(insert(audit_journal), [
-                {"last_updated": moment, "content": _stamped(item, 1, moment)} for item in resources])
+        """Record new resources in the audit journal in this transaction (`fhirip.store.journal`)."""
+        from fhirip.store.journal import journal_in
+
+        journal_in(self, resources, moment)
 
     def drain_journal(self, limit: int | None = None) -> int:
-        """Move journalled resources into the resource tables, every one or the oldest `limit`;
-        returns how many.
+        """Move journalled resources into the resource tables (`fhirip.store.journal.drain`)."""
+        from fhirip.store.journal import drain
 
-        The rows are claimed by deleting them, so concurrent drains never store one twice
-        (on PostgreSQL a drain skips the rows another is claiming instead of waiting for them).
-        """
-        statement = _DRAIN_JOURNAL
-        if limit is not None:
-            oldest = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
-            if self.conn.dialect.name == "postgresql":
-                oldest = oldest.with_for_update(skip_locked=True)
-            statement = statement.where(audit_journal.c.seq.in_(oldest.scalar_subquery()))
-        rows = sorted(self.conn.execute(statement).all())
-        self._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
-        return len(rows)
+        return drain(self, limit)
 
     def _insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]]) -> None:
         if not items:

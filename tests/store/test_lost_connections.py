@@ -69,3 +69,13 @@ def test_a_connection_lost_while_committing_is_not_run_again(pg_store: Store) ->
         pg_store.run(lose_the_connection_then_commit, write=True)
     assert runs == [1]
     assert pg_store.run(lambda tx: tx.drain_journal(), write=True) == 0  # nothing was committed
+
+
+def test_a_journal_append_on_a_closed_connection_is_sent_again_and_stored_once(pg_store: Store) -> None:
+    from fhirip.store.journal import append
+
+    _warm_pool(pg_store, 3)
+    assert _close_every_pooled_connection(pg_store) >= 2
+    append(pg_store, [{"resourceType": "AuditEvent", "id": "journalled-after-restart"}])
+    assert pg_store.run(lambda tx: tx.drain_journal(), write=True) == 1
+    assert pg_store.run(lambda tx: tx.read("AuditEvent", "journalled-after-restart"), write=False) is not None
