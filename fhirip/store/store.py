@@ -13,7 +13,6 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -30,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
 from fhirip.store.engine import make_engine, write_gate
+from fhirip.store.pending import NOT_YET_NUMBERED, PENDING_CREATES, write_waiting_creates
 from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
 from fhirip.store.schema import resource, resource_link, resource_version
 
@@ -64,7 +64,6 @@ _NEWEST = _BY_NAME.order_by(resource_version.c.version.desc()).limit(1)
 _VERSION = _BY_NAME.where(resource_version.c.version == bindparam("v"))
 _INSERT_RESOURCE = insert(resource).returning(resource.c.rid)
 _INSERT_RESOURCES = insert(resource).returning(resource.c.rid, sort_by_parameter_order=True)
-_INSERT_NUMBERED = insert(resource).returning(resource.c.rid, resource.c.res_type, resource.c.res_id)
 _UPDATE_RESOURCE = (update(resource)
                     .where(resource.c.rid == bindparam("target"), resource.c.version == bindparam("expected"))
                     .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
@@ -154,37 +153,6 @@ def _is_race(exc: Exception) -> bool:
     return code in {"40001", "40P01"}
 
 
-_PENDING_CREATES = "fhirip.store.pending_creates"
-_NOT_YET_NUMBERED = -1
-
-
-def _write_waiting_creates(conn: Connection, *_statement: Any) -> None:
-    """Insert the resources waiting in `Tx.deferred_creates`: the same rows `Tx.write` inserts one
-    by one, in one statement per table (resource, version, links, each index table)."""
-    store, waiting = conn.info.get(_PENDING_CREATES, (None, None))
-    if not waiting:
-        return
-    items = list(waiting)
-    waiting.clear()  # the inserts below pass through this hook again: nothing is left to write
-    # Matched back by (type, id): asking for the rows in parameter order makes SQLite insert one by one.
-    numbered = {(res_type, res_id): rid for rid, res_type, res_id in conn.execute(_INSERT_NUMBERED, [
-        {"res_type": res_type, "res_id": res_id, "version": 1, "last_updated": moment, "deleted": False,
-         "content": content.decode("utf-8")} for res_type, res_id, moment, _, content, _ in items])}
-    rids = [numbered[(item[0], item[1])] for item in items]
-    conn.execute(_INSERT_VERSION, [
-        {"rid": rid, "res_type": res_type, "res_id": res_id, "version": 1, "last_updated": moment,
-         "method": method, "deleted": False, "content": content}
-        for rid, (res_type, res_id, moment, method, content, _) in zip(rids, items, strict=True)])
-    links = [{"rid": rid, "target_type": t, "target_id": i, "path": p}
-             for rid, item in zip(rids, items, strict=True)
-             for t, i, p in {(link.res_type, link.res_id, link.path[:255]) for link in item[5]}]
-    if links:
-        conn.execute(_INSERT_LINK, links)
-    if store.indexer is not None:  # indexed from the stored bytes: the version as it was written
-        store.indexer.write_new_indexes(conn, [(rid, item[0], orjson.loads(item[4]))
-                                               for rid, item in zip(rids, items, strict=True)])
-
-
 class Tx:
     """One open transaction on the store."""
 
@@ -248,10 +216,10 @@ class Tx:
         moment = moment or now_utc()
         version = previous.version + 1 if previous else 1
         content = _stamped(resource_json, version, moment)
-        waiting = self.conn.info.get(_PENDING_CREATES)
+        waiting = self.conn.info.get(PENDING_CREATES)
         if previous is None and waiting is not None:
             waiting[1].append((res_type, res_id, moment, method, content, links))
-            return Current(_NOT_YET_NUMBERED, res_type, res_id, version, moment, False), content
+            return Current(NOT_YET_NUMBERED, res_type, res_id, version, moment, False), content
         text = content.decode("utf-8")
         state = {"res_type": res_type, "res_id": res_id, "version": version, "last_updated": moment,
                  "deleted": False, "content": text}
@@ -313,17 +281,17 @@ class Tx:
         (one insert per table) just before the next statement on this connection runs, or when the
         block ends. Every statement, reading or writing, sees them first: only the number of
         statements differs. A new resource's `Current.rid` is then not yet known (it is -1)."""
-        if _PENDING_CREATES in self.conn.info:
+        if PENDING_CREATES in self.conn.info:
             yield
             return
-        self.conn.info[_PENDING_CREATES] = (self.store, [])
-        event.listen(self.conn, "before_execute", _write_waiting_creates)
+        self.conn.info[PENDING_CREATES] = (self.store, [])
+        event.listen(self.conn, "before_execute", write_waiting_creates)
         try:
             yield
-            _write_waiting_creates(self.conn)
+            write_waiting_creates(self.conn)
         finally:
-            event.remove(self.conn, "before_execute", _write_waiting_creates)
-            self.conn.info.pop(_PENDING_CREATES, None)
+            event.remove(self.conn, "before_execute", write_waiting_creates)
+            self.conn.info.pop(PENDING_CREATES, None)
 
     def delete(self, current: Current, moment: datetime | None = None) -> Current:
         """Record a deletion as a new version without content (a tombstone)."""
