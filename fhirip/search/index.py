@@ -21,6 +21,7 @@ import orjson
 from fhirpathpy.engine.nodes import ResourceNode
 from sqlalchemy import Connection, Table, bindparam, delete, select
 
+from fhirip.search.index_sql import insert_rows
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
 from fhirip.search.values import (
@@ -297,51 +298,7 @@ def _rows_of(rid: int, res_type: str, resource: dict[str, Any]) -> dict[Table, l
 
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
     """Index rows of resources created in this transaction: one statement per table for them all."""
-    _insert_rows(conn, [_rows_of(rid, res_type, resource) for rid, res_type, resource in items])
-
-
-def _insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]]) -> None:
-    batch: dict[Table, list[dict]] = {}
-    for rows in per_resource:
-        for table, found in rows.items():
-            batch.setdefault(table, []).extend(found)
-    for table, rows in batch.items():
-        statement, columns = _raw_insert(table, conn.dialect)
-        # Straight to the driver: the rows are plain values in the table's column order
-        # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
-        # processing, which costs more than the insert itself, is left out.
-        values = [tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
-                  for row in rows]
-        if conn.dialect.name == "postgresql":
-            _copy_rows(conn, table, columns, values)
-        else:
-            conn.exec_driver_sql(statement, values)
-
-
-def _copy_rows(conn: Connection, table: Table, columns: list[tuple[str, Any]], values: list[tuple]) -> None:
-    """PostgreSQL: many rows by COPY, one stream; an executemany sends one INSERT per row."""
-    names = ", ".join(name for name, _ in columns)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in values:
-            copy.write_row(row)
-
-
-_RAW_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[str, Any]]]] = {}
-
-
-def _raw_insert(table: Table, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
-    """`INSERT INTO table (columns) VALUES (placeholders)` for the driver, and per column
-    its name and the dialect's bind conversion (None where values pass as they are)."""
-    key = (table.name, dialect.name)
-    found = _RAW_INSERTS.get(key)
-    if found is None:
-        columns = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join(name for name, _ in columns)
-        found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in columns)})", columns)
-        _RAW_INSERTS[key] = found
-    return found
+    insert_rows(conn, [_rows_of(rid, res_type, resource) for rid, res_type, resource in items])
 
 
 def delete_index(conn: Connection, rid: int) -> None:
@@ -383,7 +340,7 @@ def write_pending(conn: Connection) -> None:
     if pending:
         rows = list(pending.values())
         pending.clear()
-        _insert_rows(conn, rows)
+        insert_rows(conn, rows)
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:

@@ -1,0 +1,54 @@
+"""Sending index rows to the database: many rows of one table in one statement, straight to the
+driver (an executemany on SQLite, a COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]]) -> None:
+    """The index rows of several resources (per resource: table → rows), one statement per table."""
+    batch: dict[Table, list[dict]] = {}
+    for rows in per_resource:
+        for table, found in rows.items():
+            batch.setdefault(table, []).extend(found)
+    for table, rows in batch.items():
+        statement, columns = _raw_insert(table, conn.dialect)
+        # Straight to the driver: the rows are plain values in the table's column order
+        # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
+        # processing, which costs more than the insert itself, is left out.
+        values = [tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
+                  for row in rows]
+        if conn.dialect.name == "postgresql":
+            _copy_rows(conn, table, columns, values)
+        else:
+            conn.exec_driver_sql(statement, values)
+
+
+def _copy_rows(conn: Connection, table: Table, columns: list[tuple[str, Any]], values: list[tuple]) -> None:
+    """PostgreSQL: many rows by COPY, one stream; an executemany sends one INSERT per row."""
+    names = ", ".join(name for name, _ in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+_RAW_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def _raw_insert(table: Table, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """`INSERT INTO table (columns) VALUES (placeholders)` for the driver, and per column
+    its name and the dialect's bind conversion (None where values pass as they are)."""
+    key = (table.name, dialect.name)
+    found = _RAW_INSERTS.get(key)
+    if found is None:
+        columns = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(name for name, _ in columns)
+        found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in columns)})", columns)
+        _RAW_INSERTS[key] = found
+    return found
