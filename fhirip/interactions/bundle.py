@@ -40,10 +40,10 @@ from fhirip.interactions.conditional import (
 from fhirip.interactions.context import Context
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.transaction_references import resolve_references
 from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
-from fhirip.model.references import rewrite_references
-from fhirip.model.resources import is_resource_type, is_valid_id, parse_json
+from fhirip.model.resources import is_valid_id, parse_json
 from fhirip.search.index import deferred_rows, write_pending
 from fhirip.store.schema import resource as resource_table
 from fhirip.validation.checked_ahead import checked_ahead_of
@@ -182,7 +182,7 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
     _lock_in_order(ctx, entries)
     for entry in entries:
         if isinstance(entry.req.resource, dict):
-            _in_entry(entry.index, lambda e=entry: _resolve_references(ctx, e, ids))
+            _in_entry(entry.index, lambda e=entry: resolve_references(ctx, e.req.resource, e.full_url, ids))
     owners: list[int] = []  # the entry that wrote each deferred reference check
     deleters: list[int] = []  # the entry that made each deferred delete check
     # A trusted job's creates and updates send their index rows together; the plan rules
@@ -380,47 +380,6 @@ def _existing(ctx: Context, req: FhirRequest) -> FhirResponse | None:
 
 def _id_from_location(response: FhirResponse) -> str:
     return response.headers["Location"].split("/_history/")[0].rsplit("/", 1)[1]
-
-
-def _resolve_references(ctx: Context, entry: _Entry, ids: dict[str, str]) -> None:
-    resource = entry.req.resource
-    cache: dict[str, str] = {}
-    # A relative reference in an entry with an absolute fullUrl is relative to that fullUrl's
-    # base, so it names another entry of the Bundle when their fullUrls share the base.
-    # https://hl7.org/fhir/R4/bundle.html#references
-    base = _fullurl_base(entry.full_url)
-
-    def replace(reference: str) -> str | None:
-        if reference in ids:
-            return ids[reference]
-        if base and f"{base}/{reference}" in ids:
-            return ids[f"{base}/{reference}"]
-        if reference.startswith("urn:uuid:") or reference.startswith("urn:oid:"):
-            if reference.startswith("urn:uuid:"):
-                raise BadRequest(f"The reference '{reference}' matches no fullUrl in the transaction")
-            return None
-        if "?" in reference and is_resource_type(reference.split("?", 1)[0]):
-            if reference not in cache:
-                res_type = reference.split("?", 1)[0]
-                found = find_matches(ctx, res_type, criteria_of(reference, "A conditional reference"))
-                if len(found) != 1:
-                    raise PreconditionFailed(
-                        f"The conditional reference '{reference}' matches {len(found)} resources, not one")
-                cache[reference] = f"{res_type}/{found[0]}"
-            return cache[reference]
-        return None
-
-    rewrite_references(resource, replace)
-
-
-def _fullurl_base(full_url: str | None) -> str | None:
-    """'http://x.org/fhir/Observation/1' → 'http://x.org/fhir'; None for urn: and relative fullUrls."""
-    if not full_url or not full_url.startswith(("http://", "https://")):
-        return None
-    parts = full_url.rstrip("/").split("/")
-    if len(parts) < 5 or not is_resource_type(parts[-2]):
-        return None
-    return "/".join(parts[:-2])
 
 
 __all__ = ["batch_or_transaction", "operation_outcome"]
