@@ -105,17 +105,23 @@ def _answers(fresh: FreshStore, bundle: dict[str, Any], checks: CheckedAhead | N
     return plain, answer, seen
 
 
-@pytest.mark.parametrize("break_it", [_wrong_check_digit, _active_plan_without_period, _impossible_date])
-def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
-        fresh: FreshStore, tmp_path: Path, break_it: Any) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
-    break_it(bundle)
+def _checked_by_a_helper(fresh: FreshStore, bundle: dict[str, Any]) -> Any:
+    """The checks a helper process (with a store of its own) makes of this plan."""
     helper = fresh.services("helper")
     try:
         checks = checked_in_a_helper_process(helper, [bundle])[0]
     finally:
         helper.store.dispose()
     assert checks is not None
+    return checks
+
+
+@pytest.mark.parametrize("break_it", [_wrong_check_digit, _active_plan_without_period, _impossible_date])
+def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
+        fresh: FreshStore, tmp_path: Path, break_it: Any) -> None:
+    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    break_it(bundle)
+    checks = _checked_by_a_helper(fresh, bundle)
     plain, answer, _ = _answers(fresh, bundle, checks)
     assert plain["resourceType"] == "OperationOutcome" and plain["issue"][0]["severity"] == "error"
     assert answer == plain
@@ -126,12 +132,7 @@ def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
 def test_a_plan_changed_after_its_check_is_checked_again_and_refused_as_today(fresh: FreshStore,
                                                                              tmp_path: Path) -> None:
     bundle = _bundles(write_export(tmp_path / "export", 1))[0]
-    helper = fresh.services("helper")
-    try:
-        checks = checked_in_a_helper_process(helper, [bundle])[0]
-    finally:
-        helper.store.dispose()
-    assert checks is not None
+    checks = _checked_by_a_helper(fresh, bundle)
     _wrong_check_digit(bundle)  # after the check
     plain, answer, seen = _answers(fresh, bundle, checks)
     assert plain["resourceType"] == "OperationOutcome" and "fødselsnummer" in plain["issue"][0]["diagnostics"]
