@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="every call is the caller's first: a new session each time, so no consent "
                              "decision is reused")
-    parser.add_argument("--audit-mover", choices=("thread", "process"), default="thread",
-                        help="who moves the audit journal in the background: a thread of the serving "
-                             "process (the default) or a process of its own (FHIRIP_AUDIT_MOVER)")
+    parser.add_argument("--audit-mover", choices=("process", "thread"), default="process",
+                        help="who moves the audit journal in the background: a process of its own (the "
+                             "default, as a server does: FHIRIP_AUDIT_MOVER) or a thread of the serving process")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, (
             nullcontext(args.database) if args.database else database(args.store, Path(tmp))) as url:

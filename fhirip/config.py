@@ -33,8 +33,8 @@ class Settings:
     # Accept synthetic national identity numbers (test data); never in production.
     allow_synthetic_identifiers: bool = False
     # Who moves the audit journal into AuditEvent resources in the background: "thread" (in the
-    # serving process) or "process" (one of its own, beside the requests: worth it when the
-    # machine has cores to spare for it).
+    # serving process, for a store used from a script or a test) or "process" (one of its own,
+    # beside the requests, as a server started from the environment does: see `from_env`).
     audit_mover: str = "thread"
 
     @property
@@ -52,7 +52,7 @@ class Settings:
             referential_integrity=_env_bool("FHIRIP_REFERENTIAL_INTEGRITY", True),
             base_url=os.environ.get("FHIRIP_BASE_URL") or None,
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
-            audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "thread"),
+            audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "process"),
         )
         for key, value in overrides.items():
             if value is not None:

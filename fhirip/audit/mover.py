@@ -5,11 +5,12 @@ https://hl7.org/fhir/R4/auditevent.html
 Every read journals its AuditEvent before the response leaves (`fhirip.audit.trail`);
 turning journal rows into resources with their search index is the larger part of the
 work, and done by a thread of the serving process it competes with the requests for
-that process's interpreter lock, so every request in flight waits a little longer. With
-`FHIRIP_AUDIT_MOVER=process` a server moves the journal from a separate process, which
-the operating system runs beside the requests on a core of its own — where there is one
-to spare. Any number of movers may run against one database: a drain claims the rows it
-moves (`Tx.drain_journal`), so none is stored twice.
+that process's interpreter lock, so every request in flight waits a little longer. A
+server started from the environment (`FHIRIP_AUDIT_MOVER`, default `process`) therefore
+moves the journal from a separate process, which the operating system runs beside the
+requests: `$current` on the national tier (PostgreSQL, every call a first call) went from
+p95 33–36 ms to 23–29 ms. Any number of movers may run against one database: a drain
+claims the rows it moves (`Tx.drain_journal`), so none is stored twice.
 """
 
 from __future__ import annotations
