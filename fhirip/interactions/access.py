@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import select
 
 from fhirip.consent.compartment import patients_of
+from fhirip.consent.deferred import DeferredPolicy
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
 from fhirip.search.query import PAGE_PARAMS, ChainCriterion, Criterion, HasCriterion, ParsedQuery, QueryParser
@@ -112,14 +113,22 @@ def admitted_by_content(ctx: Context, interaction: str, res_type: str,
     holds the resource: a caller with hundreds of patients pays for one, and no statement
     is built. The decision returned is the one to mask the resource with."""
     access = ctx.access
-    if access is None or ctx.actor is None:
+    if not judged_by_content(ctx, res_type):
         return None
-    from fhirip.consent.deferred import DeferredPolicy
-
     scoped = access.scoped(ctx.tx.conn, patients_of(content)) if isinstance(access, DeferredPolicy) else access
     if scoped.may(interaction, res_type) and scoped.may_read_version(res_type, content):
         return scoped
     return None
+
+
+def judged_by_content(ctx: Context, res_type: str) -> bool:
+    """Whether `admitted_by_content` can spare the caller anything, so that the content is worth
+    parsing: not for a trusted job (no decision at all), nor for a whole decision that reads the
+    type wholesale (`is_visible` then needs no statement either)."""
+    access = ctx.access
+    if access is None or ctx.actor is None:
+        return False
+    return isinstance(access, DeferredPolicy) or not access.sees_every(res_type)
 
 
 def ensure_visible(ctx: Context, res_type: str, res_id: str) -> None:

@@ -11,7 +11,14 @@ from typing import Any
 import orjson
 
 from fhirip.errors import Gone
-from fhirip.interactions.access import admitted_by_content, authorize, ensure_visible, masked_body, not_found
+from fhirip.interactions.access import (
+    admitted_by_content,
+    authorize,
+    ensure_visible,
+    judged_by_content,
+    masked_body,
+    not_found,
+)
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import (
     FhirRequest,
@@ -28,7 +35,8 @@ def read(ctx: Context, req: FhirRequest) -> FhirResponse:
     # admits by its own content is served at once; anything else gets the exact answer
     # (403, or 404 in the words of an unknown id) from the scopes and the SQL condition.
     stored = ctx.tx.read(req.res_type, req.res_id)
-    content = orjson.loads(stored.content) if stored is not None and stored.content else None
+    content = orjson.loads(stored.content) if stored is not None and stored.content \
+        and judged_by_content(ctx, req.res_type) else None
     policy = admitted_by_content(ctx, "read", req.res_type, content) if content is not None else None
     if policy is None:
         authorize(ctx, "read", req.res_type)
