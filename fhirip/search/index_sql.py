@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+from fhirip.store.engine import driver_insert
+
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]]) -> None:
     """The index rows of several resources (per resource: table → rows), one statement per table."""
@@ -16,7 +18,7 @@ def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]
         for table, found in rows.items():
             batch.setdefault(table, []).extend(found)
     for table, rows in batch.items():
-        statement, columns = _raw_insert(table, conn.dialect)
+        statement, columns = driver_insert(table, conn.dialect)
         # Straight to the driver: the rows are plain values in the table's column order
         # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
         # processing, which costs more than the insert itself, is left out.
@@ -35,20 +37,3 @@ def _copy_rows(conn: Connection, table: Table, columns: list[tuple[str, Any]], v
     with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in values:
             copy.write_row(row)
-
-
-_RAW_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[str, Any]]]] = {}
-
-
-def _raw_insert(table: Table, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
-    """`INSERT INTO table (columns) VALUES (placeholders)` for the driver, and per column
-    its name and the dialect's bind conversion (None where values pass as they are)."""
-    key = (table.name, dialect.name)
-    found = _RAW_INSERTS.get(key)
-    if found is None:
-        columns = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.c]
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join(name for name, _ in columns)
-        found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in columns)})", columns)
-        _RAW_INSERTS[key] = found
-    return found

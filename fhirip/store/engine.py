@@ -127,3 +127,23 @@ def write_gate(url: str) -> Callable[[], AbstractContextManager[None]]:
     except ImportError:
         return nullcontext
     return SqliteWriteGate(path)
+
+
+_DRIVER_INSERTS: dict[tuple[str, str, tuple[str, ...] | None], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def driver_insert(table: Any, dialect: Any, columns: tuple[str, ...] | None = None) -> tuple[str, list[tuple[str, Any]]]:
+    """`INSERT INTO table (columns) VALUES (placeholders)` to send straight to the driver (every
+    column, or these), and per column its name and the dialect's conversion of a value for it
+    (None where values pass as they are): SQLAlchemy's own per-row processing costs more than
+    the insert of a small row."""
+    key = (table.name, dialect.name, columns)
+    found = _DRIVER_INSERTS.get(key)
+    if found is None:
+        chosen = [table.c[name] for name in columns] if columns else list(table.c)
+        converters = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in chosen]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(name for name, _ in converters)
+        found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in converters)})", converters)
+        _DRIVER_INSERTS[key] = found
+    return found

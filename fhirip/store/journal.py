@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import delete, insert, select
 
+from fhirip.store.engine import driver_insert
 from fhirip.store.records import _stamped, now_utc
 from fhirip.store.schema import audit_journal
 
@@ -43,11 +44,9 @@ def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:
         return
     moment = now_utc()
     dialect = store.engine.dialect
-    to_column = audit_journal.c.last_updated.type.dialect_impl(dialect).bind_processor(dialect)
+    sql, ((_, to_column), _) = driver_insert(audit_journal, dialect, ("last_updated", "content"))
     stamp = to_column(moment) if to_column else moment
     rows = [(stamp, _stamped(item, 1, moment)) for item in resources]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO audit_journal (last_updated, content) VALUES ({mark}, {mark})"
     for attempt in (1, 2):
         with store.write_gate():
             connection = store.engine.raw_connection()
