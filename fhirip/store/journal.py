@@ -86,5 +86,9 @@ def drain(tx: Tx, limit: int | None = None) -> int:
             oldest = oldest.with_for_update(skip_locked=True)
         statement = statement.where(audit_journal.c.seq.in_(oldest.scalar_subquery()))
     rows = sorted(tx.conn.execute(statement).all())
-    tx._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
+    from fhirip.audit.event_index_sql import indexing_audit_events_fast
+
+    # The generic indexer evaluates every AuditEvent parameter's path on its own: most of a move.
+    indexing_audit_events_fast(tx)._insert_new([(orjson.loads(content), moment, content)
+                                                for _, moment, content in rows])
     return len(rows)

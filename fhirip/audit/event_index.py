@@ -1,0 +1,257 @@
+"""The search index rows of an AuditEvent, found in one walk over the event.
+
+https://hl7.org/fhir/R4/auditevent.html#search
+
+Every read leaves an AuditEvent, so indexing them is most of the work of moving the audit
+journal (`fhirip.store.journal.drain`). The generic indexer (`fhirip.search.index.extract`)
+evaluates each of the 22 AuditEvent search parameters from the root on its own; here the
+event is walked once, with the same path semantics, and the rows of the values that recur
+from event to event (codings, actions, addresses, ids) are remembered instead of rebuilt.
+The rows come out as tuples in the tables' column order, ready for the driver.
+
+The walk is pinned to the AuditEvent search parameters it was written for (`PINNED`): when
+the registry's parameters (code, type, expression) or the index tables' columns differ,
+`fast_path_fits` says no and the caller indexes with the generic extractor. Values become
+rows through the generic row makers, so a row means the same here as there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import Table
+
+from fhirip.search.index import TABLES, rows_for
+from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry
+from fhirip.search.sortkeys import SORTED_COLUMNS, encode
+from fhirip.store.schema import search_sort
+
+RES_TYPE = "AuditEvent"
+
+# code → (type, expression for AuditEvent, reference types allowed by `where(resolve() is X)`)
+PINNED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "_profile": ("uri", "meta.profile", ()),
+    "_security": ("token", "meta.security", ()),
+    "_source": ("uri", "meta.source", ()),
+    "_tag": ("token", "meta.tag", ()),
+    "action": ("token", "AuditEvent.action", ()),
+    "address": ("string", "AuditEvent.agent.network.address", ()),
+    "agent": ("reference", "AuditEvent.agent.who", ()),
+    "agent-name": ("string", "AuditEvent.agent.name", ()),
+    "agent-role": ("token", "AuditEvent.agent.role", ()),
+    "altid": ("token", "AuditEvent.agent.altId", ()),
+    "date": ("date", "AuditEvent.recorded", ()),
+    "entity": ("reference", "AuditEvent.entity.what", ()),
+    "entity-name": ("string", "AuditEvent.entity.name", ()),
+    "entity-role": ("token", "AuditEvent.entity.role", ()),
+    "entity-type": ("token", "AuditEvent.entity.type", ()),
+    "outcome": ("token", "AuditEvent.outcome", ()),
+    "patient": ("reference", "AuditEvent.agent.who.where(resolve() is Patient) | "
+                             "AuditEvent.entity.what.where(resolve() is Patient)", ("Patient",)),
+    "policy": ("uri", "AuditEvent.agent.policy", ()),
+    "site": ("token", "AuditEvent.source.site", ()),
+    "source": ("reference", "AuditEvent.source.observer", ()),
+    "subtype": ("token", "AuditEvent.subtype", ()),
+    "type": ("token", "AuditEvent.type", ()),
+}
+
+# Element names on the walk that are also choice elements ([x]) somewhere in R4: a path step
+# over one finds `sourceUri` where `source` is absent, and the walk must do the same.
+CHOICE_NAMES = frozenset({"entity", "name", "source"})
+
+# Columns of each index table after `rid`, in table order: the tuples are built in this order.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "string": ("res_type", "param", "grp", "value", "exact"),
+    "token": ("res_type", "param", "grp", "system", "code", "text", "type_system", "type_code"),
+    "reference": ("res_type", "param", "grp", "target_type", "target_id", "url", "url_version",
+                  "ident_system", "ident_value"),
+    "date": ("res_type", "param", "grp", "low", "high"),
+    "uri": ("res_type", "param", "grp", "value"),
+}
+SORT_COLUMNS = ("res_type", "param", "low", "high")
+
+# Parameters in the generic extractor's order (by code), grouped by the table they fill.
+_ORDER: dict[str, list[str]] = {}
+for _code, (_type, _, _) in sorted(PINNED.items()):
+    _ORDER.setdefault(_type, []).append(_code)
+# Parameter types by the order of their tables, as the generic extractor writes them.
+_TABLE_ORDER = tuple(kind for kind in TABLES if kind in _ORDER)
+
+_MEMO_LIMIT = 20_000  # remembered values (codings, ids, addresses) before the memo starts afresh
+
+Row = tuple[Any, ...]
+
+
+def fast_path_fits(reg: Registry) -> bool:
+    """The registry's AuditEvent parameters and the index tables are the ones the walk was written for."""
+    found = _FITS.get(id(reg))
+    if found is None or found[0] is not reg:
+        found = (reg, _fits(reg))
+        _FITS[id(reg)] = found
+    return found[1]
+
+
+_FITS: dict[int, tuple[Registry, bool]] = {}
+
+
+def _fits(reg: Registry) -> bool:
+    described: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
+    for code, param in reg.params_for(RES_TYPE).items():
+        if code in RESOURCE_COLUMN_PARAMS:
+            continue
+        extractor = reg.extractor(RES_TYPE, param)
+        described[code] = (param.type, reg.expression(RES_TYPE, param),
+                           extractor.resolve_types if extractor is not None else ())
+    if described != PINNED:
+        return False
+    tables = {kind: TABLES.get(kind) for kind in COLUMNS}
+    return all(table is not None and tuple(c.name for c in table.c) == ("rid", *COLUMNS[kind])
+               for kind, table in tables.items()) and \
+        tuple(c.name for c in search_sort.c) == ("rid", *SORT_COLUMNS) and \
+        all(SORTED_COLUMNS.get(kind) in (None, "value", "low") for kind in _ORDER)
+
+
+def _children(nodes: Iterable[Any], name: str) -> list[Any]:
+    """One FHIRPath step: the `name` elements of the nodes, lists flattened, nulls left out."""
+    out: list[Any] = []
+    choice = name in CHOICE_NAMES
+    for node in nodes:
+        if not isinstance(node, dict):
+            continue
+        if name in node:
+            values = node[name]
+        elif choice:
+            values = next((v for k, v in node.items()
+                           if k.startswith(name) and k[len(name):len(name) + 1].isupper()), None)
+        else:
+            continue
+        if isinstance(values, list):
+            out.extend(v for v in values if v is not None)
+        elif values is not None:
+            out.append(values)
+    return out
+
+
+def _values(event: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each parameter's values, as the generic extractor's paths find them."""
+    root = [event]
+    meta = _children(root, "meta")
+    found = {"_profile": _children(meta, "profile"), "_security": _children(meta, "security"),
+             "_source": _children(meta, "source"), "_tag": _children(meta, "tag")}
+    if event.get("resourceType") != RES_TYPE:
+        return found
+    agents = _children(root, "agent")
+    entities = _children(root, "entity")
+    sources = _children(root, "source")
+    who = _children(agents, "who")
+    what = _children(entities, "what")
+    found |= {
+        "action": _children(root, "action"),
+        "address": _children(_children(agents, "network"), "address"),
+        "agent": who,
+        "agent-name": _children(agents, "name"),
+        "agent-role": _children(agents, "role"),
+        "altid": _children(agents, "altId"),
+        "date": _children(root, "recorded"),
+        "entity": what,
+        "entity-name": _children(entities, "name"),
+        "entity-role": _children(entities, "role"),
+        "entity-type": _children(entities, "type"),
+        "outcome": _children(root, "outcome"),
+        "patient": who + what,
+        "policy": _children(agents, "policy"),
+        "site": _children(sources, "site"),
+        "source": _children(sources, "observer"),
+        "subtype": _children(root, "subtype"),
+        "type": _children(root, "type"),
+    }
+    return found
+
+
+class _ValueRows:
+    """The rows one value of a parameter gives, duplicates left out, remembered by the value."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str | bytes], list[Row]] = {}
+
+    def __call__(self, code: str, value: Any) -> list[Row]:
+        if code in _UNREMEMBERED:
+            return _made(code, value)
+        # The JSON text is the key: equal only for equal values (True, 1 and 1.0 kept apart).
+        key = (code, value if type(value) is str else orjson.dumps(value))
+        rows = self._memo.get(key)
+        if rows is None:
+            rows = _made(code, value)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = rows
+        return rows
+
+
+def _made(code: str, value: Any) -> list[Row]:
+    param_type, _, resolve_types = PINNED[code]
+    rows = dict.fromkeys((RES_TYPE, code, 0, *row.values()) for row in rows_for(param_type, value, resolve_types))
+    return list(rows)
+
+
+_value_rows = _ValueRows()
+_UNREMEMBERED = frozenset({"date"})  # unique to each event: remembering costs more
+
+
+def audit_event_rows(event: dict[str, Any]) -> dict[str, list[Row]]:
+    """The index rows of `event` by parameter type ("sort" for the sort keys), without `rid`:
+    the rows `fhirip.search.index.extract` gives, in its order, as tuples in column order.
+    Only for a registry `fast_path_fits`."""
+    values = _values(event)
+    rows: dict[str, list[Row]] = {}
+    for kind in _TABLE_ORDER:
+        table_rows: list[Row] = []
+        for code in _ORDER[kind]:
+            found = values.get(code)
+            if not found:
+                continue
+            if len(found) == 1:
+                table_rows += _value_rows(code, found[0])
+                continue
+            seen: set[Row] = set()  # the same value twice is one match, one row
+            for value in found:
+                for row in _value_rows(code, value):
+                    if row not in seen:
+                        seen.add(row)
+                        table_rows.append(row)
+        if table_rows:
+            rows[kind] = table_rows
+    sort = _sort_rows(rows)
+    if sort:
+        rows["sort"] = sort
+    return rows
+
+
+_SORTED_POSITION = {kind: COLUMNS[kind].index(column) for kind, column in SORTED_COLUMNS.items()
+                    if kind in COLUMNS}
+
+
+def _sort_rows(rows: dict[str, list[Row]]) -> list[Row]:
+    """One sort row per ordered parameter: its lowest and highest key (`sortkeys.sort_rows`)."""
+    keys: dict[str, list[str]] = {}
+    for kind in _TABLE_ORDER:
+        position = _SORTED_POSITION.get(kind)
+        if position is None:
+            continue
+        for row in rows.get(kind, ()):
+            key = encode(kind, row[position])
+            bounds = keys.get(row[1])
+            if bounds is None:
+                keys[row[1]] = [key, key]
+            elif key < bounds[0]:
+                bounds[0] = key
+            elif key > bounds[1]:
+                bounds[1] = key
+    return [(RES_TYPE, param, low, high) for param, (low, high) in keys.items()]
+
+
+def table_of(kind: str) -> Table:
+    """The index table of a row kind of `audit_event_rows`."""
+    return search_sort if kind == "sort" else TABLES[kind]
