@@ -134,93 +134,124 @@ def _children(nodes: Iterable[Any], name: str) -> list[Any]:
     return out
 
 
-def _values(event: dict[str, Any]) -> dict[str, list[Any]]:
-    """Each parameter's values, as the generic extractor's paths find them."""
+def _root_values(event: dict[str, Any]) -> dict[str, list[Any]]:
+    """The values of the parameters whose paths stay out of the agents and the entities."""
     root = [event]
     meta = _children(root, "meta")
     found = {"_profile": _children(meta, "profile"), "_security": _children(meta, "security"),
              "_source": _children(meta, "source"), "_tag": _children(meta, "tag")}
     if event.get("resourceType") != RES_TYPE:
         return found
-    agents = _children(root, "agent")
-    entities = _children(root, "entity")
     sources = _children(root, "source")
+    return found | {"action": _children(root, "action"), "date": _children(root, "recorded"),
+                    "outcome": _children(root, "outcome"), "site": _children(sources, "site"),
+                    "source": _children(sources, "observer"), "subtype": _children(root, "subtype"),
+                    "type": _children(root, "type")}
+
+
+def _agent_rows(agents: list[Any]) -> dict[str, list[Row]]:
     who = _children(agents, "who")
+    return _param_rows({"address": _children(_children(agents, "network"), "address"), "agent": who,
+                        "agent-name": _children(agents, "name"), "agent-role": _children(agents, "role"),
+                        "altid": _children(agents, "altId"), "patient": who,
+                        "policy": _children(agents, "policy")})
+
+
+def _entity_rows(entities: list[Any]) -> dict[str, list[Row]]:
     what = _children(entities, "what")
-    found |= {
-        "action": _children(root, "action"),
-        "address": _children(_children(agents, "network"), "address"),
-        "agent": who,
-        "agent-name": _children(agents, "name"),
-        "agent-role": _children(agents, "role"),
-        "altid": _children(agents, "altId"),
-        "date": _children(root, "recorded"),
-        "entity": what,
-        "entity-name": _children(entities, "name"),
-        "entity-role": _children(entities, "role"),
-        "entity-type": _children(entities, "type"),
-        "outcome": _children(root, "outcome"),
-        "patient": who + what,
-        "policy": _children(agents, "policy"),
-        "site": _children(sources, "site"),
-        "source": _children(sources, "observer"),
-        "subtype": _children(root, "subtype"),
-        "type": _children(root, "type"),
-    }
+    return _param_rows({"entity": what, "entity-name": _children(entities, "name"),
+                        "entity-role": _children(entities, "role"), "entity-type": _children(entities, "type"),
+                        "patient": what})
+
+
+def _param_rows(values: dict[str, list[Any]]) -> dict[str, list[Row]]:
+    """Each parameter's rows from its values, in order, each row once."""
+    rows: dict[str, list[Row]] = {}
+    for code, found in values.items():
+        if len(found) == 1:
+            made = _value_rows(code, found[0])
+        elif found:
+            made = _once([_value_rows(code, value) for value in found])
+        else:
+            continue
+        if made:
+            rows[code] = made
+    return rows
+
+
+def _once(parts: list[list[Row]]) -> list[Row]:
+    """The rows of several values, each row once (the same value twice is one match, one row)."""
+    return list(dict.fromkeys(row for part in parts for row in part))
+
+
+def _key(value: Any) -> bytes | None:
+    """The JSON text of a value: equal only for equal values (True, 1 and 1.0 kept apart)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # not JSON (a resource built in Python may hold anything): not remembered
+        return None
+
+
+_MEMO: dict[tuple[str, str | bytes], Any] = {}
+
+
+def _remembered(kind: str, value: Any, make: Any) -> Any:
+    """`make(value)`, remembered by `kind` and the value's JSON text."""
+    key = _key(value) if type(value) is not str else value
+    if key is None:
+        return make(value)
+    found = _MEMO.get((kind, key))
+    if found is None:
+        found = make(value)
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        _MEMO[(kind, key)] = found
     return found
 
 
-class _ValueRows:
-    """The rows one value of a parameter gives, duplicates left out, remembered by the value."""
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[str, str | bytes], list[Row]] = {}
-
-    def __call__(self, code: str, value: Any) -> list[Row]:
-        if code in _UNREMEMBERED:
-            return _made(code, value)
-        # The JSON text is the key: equal only for equal values (True, 1 and 1.0 kept apart).
-        key = (code, value if type(value) is str else orjson.dumps(value))
-        rows = self._memo.get(key)
-        if rows is None:
-            rows = _made(code, value)
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = rows
-        return rows
+def _value_rows(code: str, value: Any) -> list[Row]:
+    """The rows one value of a parameter gives, each once."""
+    if code in _UNREMEMBERED:
+        return _made(code, value)
+    return _remembered(code, value, lambda item: _made(code, item))
 
 
 def _made(code: str, value: Any) -> list[Row]:
     param_type, _, resolve_types = PINNED[code]
-    rows = dict.fromkeys((RES_TYPE, code, 0, *row.values()) for row in rows_for(param_type, value, resolve_types))
-    return list(rows)
+    return list(dict.fromkeys((RES_TYPE, code, 0, *row.values())
+                              for row in rows_for(param_type, value, resolve_types)))
 
 
-_value_rows = _ValueRows()
 _UNREMEMBERED = frozenset({"date"})  # unique to each event: remembering costs more
+_AGENTS, _ENTITY = " agents", " entity"  # memo kinds of their own, apart from every parameter code
 
 
 def audit_event_rows(event: dict[str, Any]) -> dict[str, list[Row]]:
     """The index rows of `event` by parameter type ("sort" for the sort keys), without `rid`:
     the rows `fhirip.search.index.extract` gives, in its order, as tuples in column order.
-    Only for a registry `fast_path_fits`."""
-    values = _values(event)
+    Only for a registry `fast_path_fits`.
+
+    The agents, and each entity, give the same rows wherever they recur (the same user and
+    client, the same patient or consent), so their rows are remembered by their JSON text."""
+    sections = [_param_rows(_root_values(event))]
+    if event.get("resourceType") == RES_TYPE:
+        root = [event]
+        agents = _children(root, "agent")
+        if agents:
+            sections.append(_remembered(_AGENTS, agents, _agent_rows))
+        sections += [_remembered(_ENTITY, [entity], _entity_rows) for entity in _children(root, "entity")]
+    # A parameter's rows in path order (the patient's: the agents' first), each row once.
+    by_code: dict[str, list[list[Row]]] = {}
+    for section in sections:
+        for code, made in section.items():
+            by_code.setdefault(code, []).append(made)
     rows: dict[str, list[Row]] = {}
     for kind in _TABLE_ORDER:
         table_rows: list[Row] = []
         for code in _ORDER[kind]:
-            found = values.get(code)
-            if not found:
-                continue
-            if len(found) == 1:
-                table_rows += _value_rows(code, found[0])
-                continue
-            seen: set[Row] = set()  # the same value twice is one match, one row
-            for value in found:
-                for row in _value_rows(code, value):
-                    if row not in seen:
-                        seen.add(row)
-                        table_rows.append(row)
+            parts = by_code.get(code)
+            if parts:
+                table_rows += parts[0] if len(parts) == 1 else _once(parts)
         if table_rows:
             rows[kind] = table_rows
     sort = _sort_rows(rows)
