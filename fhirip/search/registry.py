@@ -70,6 +70,15 @@ class TypedExtractor:
     resolve_types: tuple[str, ...]
 
 
+def _first_deciding(equivalent: Callable[[Any], list[Any] | None], engine: Extractor) -> Extractor:
+    """`equivalent`, or the engine for a resource it leaves undecided."""
+    def evaluate(resource: Any) -> list[Any]:
+        found = equivalent(resource)
+        return engine(resource) if found is None else found
+
+    return evaluate
+
+
 def split_unions(expression: str) -> list[str]:
     """Split at `|` that are outside parentheses and string literals."""
     parts, depth, quoted, start = [], 0, False, 0
@@ -228,6 +237,11 @@ class Registry:
             compiled({"resourceType": res_type})
         except Exception:  # an expression fhirpathpy cannot run is an unsupported parameter
             return None
+        from fhirip.search.own_expressions import EQUIVALENTS
+
+        equivalent = EQUIVALENTS.get(param_expression)
+        if equivalent is not None:
+            return TypedExtractor(_first_deciding(equivalent, compiled), resolve_types)
         return TypedExtractor(compiled, resolve_types)
 
     @cache
