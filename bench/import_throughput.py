@@ -99,17 +99,20 @@ def store_url(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def through_store(kind: str, directory: Path, profile: Path | None, check_ahead: bool = True
-                  ) -> tuple[float, float, float, int, int, int, int]:
+                  ) -> tuple[float, float, float, int, int, int, int, int]:
     """(wall seconds, CPU seconds of this process, CPU seconds of the helper process, plans
-    imported, resources created, plans refused, checks taken from the helper) for one fresh store.
+    imported, resources created, plans refused, checks taken from the helper, resources whose index
+    rows were taken from it) for one fresh store.
     CPU time shows the cost on a machine shared with other work; with PostgreSQL the server's own
     CPU time is not in it."""
     from fhirip.bootstrap import build_services
     from fhirip.config import Settings
+    from fhirip.heap import settle_heap
     from fhirip.mapping.store_batches import BatchedStoreSink
 
     with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
         services = build_services(Settings(data_dir=Path(tmp), database_url=url, allow_synthetic_identifiers=True))
+        settle_heap()  # as `fhirip import` does
         try:
             profiler = cProfile.Profile() if profile else None
             started, cpu_started, helper_started = time.perf_counter(), time.process_time(), _children_cpu()
@@ -130,7 +133,7 @@ def through_store(kind: str, directory: Path, profile: Path | None, check_ahead:
     for error in summary.errors[:3]:
         print(f"  refused: {error.file}:{error.line} {error.record}: {error.reason[:300]}")
     return (seconds, cpu, helper_cpu, summary.plans_imported, summary.resources_created, summary.plans_skipped,
-            summary.checks_taken)
+            summary.checks_taken, summary.index_rows_taken)
 
 
 def _children_cpu() -> float:
@@ -189,7 +192,7 @@ def main() -> None:
                       f"= {plans / seconds:.1f} plans/s")
                 continue
             load_before = os.getloadavg()[0]
-            seconds, cpu, helper_cpu, plans, created, refused, taken = through_store(
+            seconds, cpu, helper_cpu, plans, created, refused, taken, rows_taken = through_store(
                 store, Path(directory), args.profile, check_ahead=not args.no_check_ahead)
             rate = plans / seconds if seconds else 0.0
             read = plans + refused
@@ -197,7 +200,8 @@ def main() -> None:
                   f"{seconds:.1f} s = {rate:.1f} plans/s, {created / seconds:.0f} resources/s "
                   f"(CPU {cpu:.1f} s in this process = {1000 * cpu / read:.1f} ms a plan, {plans / cpu:.1f} plans "
                   f"per CPU-second; helper process {1000 * helper_cpu / read:.1f} ms a plan; {taken} parses and "
-                  f"validations taken from the helper); {rate / TARGET_PLANS_PER_SECOND:.2f}x the target of "
+                  f"validations and {rows_taken} resources' index rows taken from the helper); "
+                  f"{rate / TARGET_PLANS_PER_SECOND:.2f}x the target of "
                   f"{TARGET_PLANS_PER_SECOND:.0f} plans/s; load average {load_before:.1f} before, "
                   f"{os.getloadavg()[0]:.1f} after", flush=True)
 

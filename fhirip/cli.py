@@ -102,10 +102,12 @@ def cmd_load_demo(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from fhirip.bootstrap import build_services
+    from fhirip.heap import settle_heap
     from fhirip.mapping import run_import
     from fhirip.mapping.store_batches import BatchedStoreSink
 
     services = build_services(_settings(args))
+    settle_heap()
     try:
         sink = BatchedStoreSink(services, plans_per_commit=args.plans_per_commit)
         summary = run_import(args.format, Path(args.path), sink, dry_run=args.dry_run,

@@ -5,7 +5,7 @@ https://hl7.org/fhir/R4/http.html#trules
 The transaction gives each created resource an id and rewrites the references between the
 entries to those ids before any entry is checked. The helper does the same ahead of time with
 ids it proposes (the writer then assigns them), runs the R4B model parse and the profile
-validation on the result, and sends the outcomes with the plan
+validation on the result, extracts its search index rows, and sends the outcomes with the plan
 (`fhirip.validation.checked_ahead.CheckedAhead`). An entry the helper cannot foresee exactly
 (a conditional reference, a resource it links to that already exists under another id) is
 simply checked again by the writer: its content will not be the content checked here.
@@ -24,12 +24,14 @@ from fhirip.errors import FhirError
 from fhirip.interactions.write import new_id
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import check_resource, is_resource_type
+from fhirip.search.index import rows_by_table_name, stamp_free
 from fhirip.validation.checked_ahead import (
     VALIDATED,
     CheckedAhead,
     StoreFreeValidation,
     content_digest,
     parsed_label,
+    unstamped_digest,
 )
 
 
@@ -40,9 +42,14 @@ class _NotForeseeable(Exception):
 class AheadChecker:
     """Checks plan Bundles ahead of the writer; build it in the helper process only."""
 
-    def __init__(self, validator: Any) -> None:
+    def __init__(self, validator: Any, *, index_rows: bool = True) -> None:
         self.validation = StoreFreeValidation(validator)
+        self.index_rows = index_rows
         self._proposed: dict[tuple[str, str], str] = {}  # (fullUrl, type) → id, for this run
+        # Outcomes by digest, for this run: the same Practitioner or Organization comes in many
+        # plans, byte for byte, and is checked once.
+        self._parse_passed: dict[bytes, bool] = {}
+        self._validated: dict[bytes, tuple[Any, ...] | None] = {}
 
     def check(self, bundle: dict[str, Any]) -> CheckedAhead | None:
         """The checks of a transaction Bundle of creates; None for any other Bundle."""
@@ -57,30 +64,54 @@ class AheadChecker:
                 references[full_url] = f"{res_type}/{ids[full_url]}"
         parsed: set[bytes] = set()
         issues: dict[bytes, tuple[Any, ...]] = {}
+        rows: dict[bytes, dict[str, list[tuple[Any, ...]]]] = {}
         for full_url, res_type, resource in creates:
             try:
                 content = _as_written(resource, references)
             except _NotForeseeable:
                 continue
-            try:
-                check_resource(content, res_type)
-            except FhirError:
-                continue  # refused by the writer's own parse, with its own message
             digest = content_digest(content, parsed_label(res_type))
             if digest is None:
                 continue
+            seen_before = digest in self._parse_passed
+            if not seen_before:
+                self._parse_passed[digest] = _parses(content, res_type)
+            if not self._parse_passed[digest]:
+                continue  # refused by the writer's own parse, with its own message
             parsed.add(digest)
             if not full_url:
                 continue  # the writer gives it an id of its own: its validated content is not known
             content["id"] = ids[full_url]
-            try:
-                found = self.validation.validate(content)
-            except Exception:  # whatever breaks the validator here breaks it in the writer, which reports it
-                continue
             validated = content_digest(content, VALIDATED)
-            if found is not None and validated is not None:
-                issues[validated] = tuple(found)
-        return CheckedAhead(frozenset(parsed), issues, ids)
+            if validated is None:
+                continue
+            if validated not in self._validated:
+                self._validated[validated] = self._validate(content)
+            found = self._validated[validated]
+            if found is not None:
+                issues[validated] = found
+            # Content seen before is nearly always found by its identifier and not written
+            # again; if it is, the writer extracts its rows itself.
+            if self.index_rows and not seen_before and stamp_free(res_type):
+                key = unstamped_digest(content)
+                if key is not None:
+                    rows[key] = rows_by_table_name(res_type, content)
+        return CheckedAhead(frozenset(parsed), issues, ids, rows)
+
+    def _validate(self, content: dict[str, Any]) -> tuple[Any, ...] | None:
+        try:
+            found = self.validation.validate(content)
+        except Exception:  # whatever breaks the validator here breaks it in the writer, which reports it
+            return None
+        return None if found is None else tuple(found)
+
+
+def _parses(content: dict[str, Any], res_type: str) -> bool:
+    try:
+        check_resource(content, res_type)
+    except FhirError:
+        return False
+    return True
 
 
 def _creates(bundle: dict[str, Any]) -> list[tuple[str | None, str, dict[str, Any]]] | None:

@@ -44,6 +44,7 @@ class ImportSummary:
     resources_created: int = 0
     resources_existing: int = 0
     checks_taken: int = 0  # model parses and validations the writer took from the helper process
+    index_rows_taken: int = 0  # resources whose search index rows the writer took from it
     seconds: float = 0.0
     errors: list[RecordError] = field(default_factory=list)
     losses: list[Loss] = field(default_factory=list)
@@ -221,6 +222,7 @@ def _import_one(plan: PreparedPlan, sink: PlanSink, dry_run: bool, done: _Checkp
         response = {"resourceType": "OperationOutcome", "issue": [{"diagnostics": f"{type(error).__name__}: {error}"}]}
     if plan.checks is not None:
         summary.checks_taken += plan.checks.taken
+        summary.index_rows_taken += plan.checks.rows_taken
     problem = _response_error(response)
     if problem is not None:
         summary.errors.append(RecordError(plan.plan_file or plan.source, plan.plan_line,

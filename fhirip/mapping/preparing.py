@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from fhirip.heap import settle_heap
 from fhirip.mapping.bundle import PlanNotMappable, to_bundle
 from fhirip.mapping.conversion import read_plans
 from fhirip.mapping.records import Loss, PlanRecord, RecordError
@@ -47,6 +50,19 @@ class PreparedPlan:
     losses: list[Loss] = field(default_factory=list)
     unmappable: str | None = None
     checks: CheckedAhead | None = None  # the content checks made ahead (helper process only)
+
+    # Between the processes the Bundle travels as JSON: orjson reads it back four times faster
+    # than pickle rebuilds the same dicts, and the reading side is the busy writer.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if state["bundle"] is not None:
+            state["bundle"] = orjson.dumps(state["bundle"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state["bundle"] is not None:
+            state["bundle"] = orjson.loads(state["bundle"])
+        self.__dict__.update(state)
 
 
 def plan_identity(plan_key: str, format: str, bundle: dict[str, Any]) -> str:
@@ -125,6 +141,7 @@ def _prepare_into(format: str, path: str, channel: Any, parent: int, validator: 
                 checker = AheadChecker(validator)  # on this process's own copy of the validator
             except TypeError:
                 checker = None  # a validator this process cannot keep from the store: the writer checks all
+        settle_heap()
         chunk: list[PreparedPlan | RecordError] = []
         for item in prepared_plans(format, Path(path)):
             if checker is not None and isinstance(item, PreparedPlan) and item.bundle is not None:

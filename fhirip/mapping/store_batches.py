@@ -31,6 +31,7 @@ from fhirip.interactions.conformance_check import ConformanceHook
 from fhirip.interactions.context import Context, Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import resolve
+from fhirip.search.index_ahead import rows_ahead
 from fhirip.store.store import _is_race
 from fhirip.validation.checked_ahead import CheckedAhead
 
@@ -85,7 +86,8 @@ class BatchedStoreSink:
             request = FhirRequest(method="POST", resource=bundle if attempt == 0 else orjson.loads(sent),
                                   base_url=self.base_url)
             try:
-                with self._tx.conn.begin_nested(), self._tx.deferred_creates():
+                with (self._tx.conn.begin_nested(), self._tx.deferred_creates(),
+                      rows_ahead(self._tx.conn, checks.index_rows_of if checks is not None else None)):
                     route = resolve(request, [])
                     context = CheckedAheadContext(self.services, self._tx, self.base_url, None, checked_ahead=checks)
                     return route.handler(context, request).resource

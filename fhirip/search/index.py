@@ -21,6 +21,7 @@ import orjson
 from fhirpathpy.engine.nodes import ResourceNode
 from sqlalchemy import Connection, Table, bindparam, delete, select
 
+from fhirip.search.index_ahead import AHEAD, RowsAhead
 from fhirip.search.index_sql import insert_rows
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
@@ -49,6 +50,7 @@ TABLES: dict[str, Table] = {
 }
 # Everything written per resource: the value tables and the sort keys derived from them.
 INDEX_TABLES = (*TABLES.values(), search_sort)
+_TABLE_BY_NAME = {table.name: table for table in INDEX_TABLES}
 
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
 _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
@@ -281,14 +283,18 @@ def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, A
         return
     if not fresh and rid not in pending:
         delete_index(conn, rid)  # rows written before the deferral began
-    pending[rid] = _rows_of(rid, res_type, resource)  # the resource may change after this call
+    pending[rid] = _rows_of(rid, res_type, resource, conn.info.get(AHEAD))  # it may change after this call
 
 
 def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
     write_new_indexes(conn, [(rid, res_type, resource)])
 
 
-def _rows_of(rid: int, res_type: str, resource: dict[str, Any]) -> dict[Table, list[dict]]:
+def _rows_of(rid: int, res_type: str, resource: dict[str, Any], ahead: RowsAhead | None = None
+             ) -> dict[Table, list[dict]]:
+    extracted = ahead(res_type, resource) if ahead is not None else None
+    if extracted is not None:
+        return {_TABLE_BY_NAME[name]: [(rid, *values) for values in found] for name, found in extracted.items()}
     rows = {table: found for table, found in extract(registry(), res_type, resource).items() if found}
     for found in rows.values():
         for row in found:
@@ -298,7 +304,44 @@ def _rows_of(rid: int, res_type: str, resource: dict[str, Any]) -> dict[Table, l
 
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
     """Index rows of resources created in this transaction: one statement per table for them all."""
-    insert_rows(conn, [_rows_of(rid, res_type, resource) for rid, res_type, resource in items])
+    ahead = conn.info.get(AHEAD)
+    insert_rows(conn, [_rows_of(rid, res_type, resource, ahead) for rid, res_type, resource in items])
+
+
+# -- rows extracted ahead: a trusted job's helper process extracts them on another core ------
+
+def rows_by_table_name(res_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """`extract`'s rows of one resource to send to the writing process: by table name, each
+    row its values in the table's column order after `rid` (which the writer puts first)."""
+    return {table.name: [tuple(row.get(name) for name in _columns_after_rid(table)) for row in found]
+            for table, found in extract(registry(), res_type, resource).items() if found}
+
+
+def _columns_after_rid(table: Table) -> tuple[str, ...]:
+    names = _COLUMNS_AFTER_RID.get(table.name)
+    if names is None:
+        assert table.c[0].name == "rid"
+        names = _COLUMNS_AFTER_RID[table.name] = tuple(column.name for column in table.c)[1:]
+    return names
+
+
+_COLUMNS_AFTER_RID: dict[str, tuple[str, ...]] = {}
+
+
+_STAMPS = ("versionId", "lastUpdated")
+_STAMP_FREE: dict[str, bool] = {}
+
+
+def stamp_free(res_type: str) -> bool:
+    """Whether no indexed parameter of `res_type` reads meta.versionId or meta.lastUpdated, the
+    stamps the store adds as it writes: only then can rows be extracted before the write."""
+    found = _STAMP_FREE.get(res_type)
+    if found is None:
+        reg = registry()
+        found = not any(stamp in (reg.expression(res_type, param) or "")
+                        for _, param in _indexed_params(reg, res_type) for stamp in _STAMPS)
+        _STAMP_FREE[res_type] = found
+    return found
 
 
 def delete_index(conn: Connection, rid: int) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy import Connection, Table
 from fhirip.store.engine import driver_insert
 
 
-def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]]) -> None:
-    """The index rows of several resources (per resource: table → rows), one statement per table."""
-    batch: dict[Table, list[dict]] = {}
+def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]]) -> None:
+    """The index rows of several resources (per resource: table → rows), one statement per table.
+    A row is a dict by column name, or a tuple of every column's value in the table's order."""
+    batch: dict[Table, list[Any]] = {}
     for rows in per_resource:
         for table, found in rows.items():
             batch.setdefault(table, []).extend(found)
@@ -22,7 +23,11 @@ def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict]]
         # Straight to the driver: the rows are plain values in the table's column order
         # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
         # processing, which costs more than the insert itself, is left out.
-        values = [tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
+        converting = any(convert for _, convert in columns)
+        values = [(row if not converting else tuple(convert(value) if convert else value
+                                                    for value, (_, convert) in zip(row, columns)))
+                  if isinstance(row, tuple) else
+                  tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
                   for row in rows]
         if conn.dialect.name == "postgresql":
             _copy_rows(conn, table, columns, values)

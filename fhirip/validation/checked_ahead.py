@@ -42,6 +42,21 @@ def content_digest(resource: Any, label: str) -> bytes | None:
 
 
 VALIDATED = "validated"
+_STAMPS = ("versionId", "lastUpdated")
+
+
+def unstamped_digest(resource: dict[str, Any]) -> bytes | None:
+    """A digest of `resource` as it was before the store stamped meta.versionId and
+    meta.lastUpdated on it (keys sorted: the store reorders them); None when not plain JSON."""
+    meta = resource.get("meta")
+    if isinstance(meta, dict):
+        rest = {key: value for key, value in meta.items() if key not in _STAMPS}
+        resource = {**resource, "meta": rest} if rest else {k: v for k, v in resource.items() if k != "meta"}
+    try:
+        serialised = orjson.dumps(resource, option=_STRICT_JSON | orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return hashlib.blake2b(b"unstamped\0" + serialised, digest_size=20).digest()
 
 
 def parsed_label(resource_type: str) -> str:
@@ -56,13 +71,17 @@ class CheckedAhead:
     and JSON type check, as the create interaction sees them (references resolved, no id).
     `issues`: digest of a resource as the write hooks see it (with its id) → every issue the
     validator found in it. `ids`: fullUrl → the id each created resource was checked with.
-    `taken` counts the checks the writer did not have to repeat.
+    `index_rows`: `unstamped_digest` of a resource as written → its search index rows by table
+    (`fhirip.search.index.rows_by_table_name`). `taken` counts the checks the writer did not
+    have to repeat, `rows_taken` the resources it did not have to extract index rows from.
     """
 
     parsed: frozenset[bytes] = frozenset()
     issues: Mapping[bytes, tuple[Issue, ...]] = field(default_factory=dict)
     ids: Mapping[str, str] = field(default_factory=dict)
+    index_rows: Mapping[bytes, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
     taken: int = 0
+    rows_taken: int = 0
 
     def parsed_as(self, resource: Any, resource_type: str | None) -> bool:
         """Whether exactly this content passed the model parse as `resource_type`."""
@@ -81,6 +100,15 @@ class CheckedAhead:
             return None
         self.taken += 1
         return list(found)
+
+    def index_rows_of(self, resource_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]] | None:
+        """The index rows extracted ahead from exactly this content (as stored, less the
+        store's stamps), or None. A `fhirip.search.index_ahead.RowsAhead`."""
+        if not self.index_rows or resource.get("resourceType") != resource_type:
+            return None
+        found = self.index_rows.get(unstamped_digest(resource))  # type: ignore[arg-type]
+        self.rows_taken += found is not None
+        return found
 
     def proposed_id(self, full_url: str | None) -> str | None:
         """The id the entry with this fullUrl was checked with (if it is created)."""

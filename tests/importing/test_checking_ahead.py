@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from sqlalchemy import select
 
 from fhirip.interactions.context import Services
 from fhirip.mapping import read_plans, run_import, to_bundle
@@ -18,7 +20,8 @@ from fhirip.mapping.checking_ahead import AheadChecker
 from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink
 from fhirip.terminology import TerminologyService
-from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation
+from fhirip.store.schema import search_string
+from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation, unstamped_digest
 from fhirip.validation.fhirpath import watch_clock
 from fhirip.validation.validator import Validator
 from migration.conftest import FreshStore
@@ -155,6 +158,44 @@ def test_a_harmless_change_after_the_check_is_validated_by_the_writer_and_stored
     created = len(answer["entry"])
     assert checks.taken == 2 * (created - 1)  # the parse and validation of all but the changed Patient
     assert [r["name"][0]["family"] for r in stored(services) if r["resourceType"] == "Patient"] == ["Endret"]
+    assert checks.rows_taken == created - 2  # not the changed Patient's, nor the CarePlan's (its narrative)
+    with services.store.engine.connect() as conn:  # the changed Patient's rows come from its stored content
+        families = conn.execute(select(search_string.c.value).where(
+            search_string.c.res_type == "Patient", search_string.c.param == "family")).scalars().all()
+    assert families == ["endret"]
+
+
+def test_content_seen_before_in_the_run_is_checked_once(tmp_path: Path) -> None:
+    bundles = _bundles(write_export(tmp_path / "export", 6))
+    practitioners = [e["resource"] for bundle in bundles for e in bundle["entry"]
+                     if e["resource"]["resourceType"] == "Practitioner"]
+    assert len(practitioners) > len({orjson.dumps(p) for p in practitioners})  # the export repeats some
+    validator = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)
+    checker = AheadChecker(validator)
+    validated: list[str] = []
+    original = checker.validation.validate
+    checker.validation.validate = lambda resource: validated.append(resource["resourceType"]) or original(resource)
+    try:
+        results = [checker.check(bundle) for bundle in bundles]
+    finally:
+        watch_clock(None)
+    assert validated.count("Practitioner") == len({orjson.dumps(p) for p in practitioners})
+    for bundle, checks in zip(bundles, results):  # each plan still carries the outcomes of all its resources
+        assert checks is not None and len(checks.parsed) == len({orjson.dumps(e["resource"]) for e in bundle["entry"]})
+
+
+def test_index_rows_are_taken_for_exactly_the_content_they_were_extracted_from() -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "meta": {"profile": ["http://example.org/p"]},
+               "name": [{"family": "Nordmann"}]}
+    checks = CheckedAhead(index_rows={unstamped_digest(patient): {"search_string": [("Patient", "family", 0, "x", "X")]}})
+    stamped = copy.deepcopy(patient)
+    stamped["meta"] = {"versionId": "1", "lastUpdated": "2026-01-01T00:00:00.000+00:00", **stamped["meta"]}
+    assert checks.index_rows_of("Patient", stamped) is not None  # the store's stamps are not content
+    assert checks.index_rows_of("Patient", {**stamped, "gender": "female"}) is None
+    assert checks.index_rows_of("Patient", {**stamped, "meta": {**stamped["meta"], "tag": [{"code": "t"}]}}) is None
+    assert checks.rows_taken == 1
+    bare = {"resourceType": "Patient", "id": "p2"}
+    assert unstamped_digest({**bare, "meta": {"versionId": "3", "lastUpdated": "x"}}) == unstamped_digest(bare)
 
 
 def test_a_proposed_id_that_is_taken_gives_way_to_a_fresh_one(services: Services, tmp_path: Path) -> None:
@@ -195,6 +236,9 @@ def test_an_import_checked_ahead_stores_what_todays_import_stores(fresh: FreshSt
         (plain.plans_imported, plain.resources_created, len(plain.errors))
     assert plain.resources_created > 200 and plain.checks_taken == 0
     assert checked.checks_taken == 2 * checked.resources_created  # each created resource's parse and validation
+    # every created resource's index rows but the CarePlans' (the writer adds their narrative)
+    assert plain.index_rows_taken == 0
+    assert checked.index_rows_taken == checked.resources_created - checked.plans_imported
     assert all(today_tables[table] for table in ("resource_version", "resource_link", "search_token",
                                                  "search_reference", "search_date", "search_string"))
     for table, rows in today_tables.items():
