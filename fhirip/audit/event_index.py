@@ -5,8 +5,9 @@ https://hl7.org/fhir/R4/auditevent.html#search
 Every read leaves an AuditEvent, so indexing them is most of the work of moving the audit
 journal (`fhirip.store.journal.drain`). The generic indexer (`fhirip.search.index.extract`)
 evaluates each of the 22 AuditEvent search parameters from the root on its own; here the
-event is walked once, with the same path semantics, and the rows of the values that recur
-from event to event (codings, actions, addresses, ids) are remembered instead of rebuilt.
+event is walked once, with the same path semantics, and the rows of what recurs from event
+to event (the agents, an entity, a coding, an action) are remembered by its JSON text
+instead of rebuilt.
 The rows come out as tuples in the tables' column order, ready for the driver.
 
 The walk is pinned to the AuditEvent search parameters it was written for (`PINNED`): when
@@ -48,8 +49,8 @@ PINNED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "entity-role": ("token", "AuditEvent.entity.role", ()),
     "entity-type": ("token", "AuditEvent.entity.type", ()),
     "outcome": ("token", "AuditEvent.outcome", ()),
-    "patient": ("reference", "AuditEvent.agent.who.where(resolve() is Patient) | "
-                             "AuditEvent.entity.what.where(resolve() is Patient)", ("Patient",)),
+    "patient": ("reference", ("AuditEvent.agent.who.where(resolve() is Patient) | "
+                              "AuditEvent.entity.what.where(resolve() is Patient)"), ("Patient",)),
     "policy": ("uri", "AuditEvent.agent.policy", ()),
     "site": ("token", "AuditEvent.source.site", ()),
     "source": ("reference", "AuditEvent.source.observer", ()),
@@ -73,9 +74,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 SORT_COLUMNS = ("res_type", "param", "low", "high")
 
 # Parameters in the generic extractor's order (by code), grouped by the table they fill.
-_ORDER: dict[str, list[str]] = {}
-for _code, (_type, _, _) in sorted(PINNED.items()):
-    _ORDER.setdefault(_type, []).append(_code)
+_ORDER: dict[str, list[str]] = {kind: [code for code, (of_kind, _, _) in sorted(PINNED.items()) if of_kind == kind]
+                                for kind in COLUMNS}
 # Parameter types by the order of their tables, as the generic extractor writes them.
 _TABLE_ORDER = tuple(kind for kind in TABLES if kind in _ORDER)
 
@@ -110,7 +110,7 @@ def _fits(reg: Registry) -> bool:
     return all(table is not None and tuple(c.name for c in table.c) == ("rid", *COLUMNS[kind])
                for kind, table in tables.items()) and \
         tuple(c.name for c in search_sort.c) == ("rid", *SORT_COLUMNS) and \
-        all(SORTED_COLUMNS.get(kind) in (None, "value", "low") for kind in _ORDER)
+        all(SORTED_COLUMNS.get(kind) in (None, *COLUMNS[kind]) for kind in COLUMNS)
 
 
 def _children(nodes: Iterable[Any], name: str) -> list[Any]:
@@ -261,7 +261,7 @@ def audit_event_rows(event: dict[str, Any]) -> dict[str, list[Row]]:
 
 
 _SORTED_POSITION = {kind: COLUMNS[kind].index(column) for kind, column in SORTED_COLUMNS.items()
-                    if kind in COLUMNS}
+                    if column in COLUMNS.get(kind, ())}
 
 
 def _sort_rows(rows: dict[str, list[Row]]) -> list[Row]:
