@@ -86,8 +86,10 @@ class BatchedStoreSink:
             request = FhirRequest(method="POST", resource=bundle if attempt == 0 else orjson.loads(sent),
                                   base_url=self.base_url)
             try:
-                with (self._tx.conn.begin_nested(), self._tx.deferred_creates(),
-                      rows_ahead(self._tx.conn, checks.index_rows_of if checks is not None else None)):
+                # the rows stay available until the last waiting create is written, as the block ends
+                with (self._tx.conn.begin_nested(),
+                      rows_ahead(self._tx.conn, checks.index_rows_of if checks is not None else None),
+                      self._tx.deferred_creates()):
                     route = resolve(request, [])
                     context = CheckedAheadContext(self.services, self._tx, self.base_url, None, checked_ahead=checks)
                     return route.handler(context, request).resource

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from fhirip.search.index_ahead import AHEAD, RowsAhead
 from fhirip.search.index_sql import insert_rows
-from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
+from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry, split_unions
 from fhirip.search.sortkeys import sort_rows
 from fhirip.search.values import (
     MAX_INSTANT,
@@ -333,13 +333,16 @@ _STAMP_FREE: dict[str, bool] = {}
 
 
 def stamp_free(res_type: str) -> bool:
-    """Whether no indexed parameter of `res_type` reads meta.versionId or meta.lastUpdated, the
-    stamps the store adds as it writes: only then can rows be extracted before the write."""
+    """Whether no indexed parameter of `res_type` reads what the store may write into a resource
+    itself (meta.versionId, meta.lastUpdated, the narrative `text`): only then can its rows be
+    extracted before the write."""
     found = _STAMP_FREE.get(res_type)
     if found is None:
         reg = registry()
-        found = not any(stamp in (reg.expression(res_type, param) or "")
-                        for _, param in _indexed_params(reg, res_type) for stamp in _STAMPS)
+        expressions = [reg.expression(res_type, param) or "" for _, param in _indexed_params(reg, res_type)]
+        found = not any(stamp in expression for expression in expressions for stamp in _STAMPS) and not any(
+            part.strip("( ").startswith((f"{res_type}.text", "text"))
+            for expression in expressions for part in split_unions(expression))
         _STAMP_FREE[res_type] = found
     return found
 

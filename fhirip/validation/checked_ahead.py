@@ -46,14 +46,19 @@ _STAMPS = ("versionId", "lastUpdated")
 
 
 def unstamped_digest(resource: dict[str, Any]) -> bytes | None:
-    """A digest of `resource` as it was before the store stamped meta.versionId and
-    meta.lastUpdated on it (keys sorted: the store reorders them); None when not plain JSON."""
+    """A digest of `resource` without what the store may write into it itself: meta.versionId,
+    meta.lastUpdated and the narrative `text` (the plan rules write a plan's). Keys are sorted (the
+    store reorders them); None when the value is not plain JSON. The search index of a type whose
+    parameters read none of these (`fhirip.search.index.stamp_free`) is the same for all
+    resources with one such digest."""
     meta = resource.get("meta")
+    kept = {key: value for key, value in resource.items() if key not in ("meta", "text")}
     if isinstance(meta, dict):
-        rest = {key: value for key, value in meta.items() if key not in _STAMPS}
-        resource = {**resource, "meta": rest} if rest else {k: v for k, v in resource.items() if k != "meta"}
+        meta = {key: value for key, value in meta.items() if key not in _STAMPS}
+    if meta:
+        kept["meta"] = meta
     try:
-        serialised = orjson.dumps(resource, option=_STRICT_JSON | orjson.OPT_SORT_KEYS)
+        serialised = orjson.dumps(kept, option=_STRICT_JSON | orjson.OPT_SORT_KEYS)
     except TypeError:
         return None
     return hashlib.blake2b(b"unstamped\0" + serialised, digest_size=20).digest()

@@ -20,6 +20,8 @@ from fhirip.mapping.checking_ahead import AheadChecker
 from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink
 from fhirip.terminology import TerminologyService
+from fhirip.search.index import _PARAM_CACHE, _STAMP_FREE, _indexed_params, stamp_free
+from fhirip.search.registry import SearchParam, registry
 from fhirip.store.schema import search_string
 from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation, unstamped_digest
 from fhirip.validation.fhirpath import watch_clock
@@ -158,7 +160,7 @@ def test_a_harmless_change_after_the_check_is_validated_by_the_writer_and_stored
     created = len(answer["entry"])
     assert checks.taken == 2 * (created - 1)  # the parse and validation of all but the changed Patient
     assert [r["name"][0]["family"] for r in stored(services) if r["resourceType"] == "Patient"] == ["Endret"]
-    assert checks.rows_taken == created - 2  # not the changed Patient's, nor the CarePlan's (its narrative)
+    assert checks.rows_taken == created - 1  # not the changed Patient's
     with services.store.engine.connect() as conn:  # the changed Patient's rows come from its stored content
         families = conn.execute(select(search_string.c.value).where(
             search_string.c.res_type == "Patient", search_string.c.param == "family")).scalars().all()
@@ -196,6 +198,26 @@ def test_index_rows_are_taken_for_exactly_the_content_they_were_extracted_from()
     assert checks.rows_taken == 1
     bare = {"resourceType": "Patient", "id": "p2"}
     assert unstamped_digest({**bare, "meta": {"versionId": "3", "lastUpdated": "x"}}) == unstamped_digest(bare)
+    narrated = {**bare, "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">p</div>"}}
+    assert unstamped_digest(narrated) == unstamped_digest(bare)
+
+
+def test_only_types_whose_index_reads_no_stamp_or_narrative_take_rows_extracted_ahead() -> None:
+    assert stamp_free("Patient") and stamp_free("CarePlan") and stamp_free("CareTeam")
+    reg = registry()
+    narrative = SearchParam(code="narrative-status", url="http://example.org/sp/ns", type="token",
+                            description="", bases=("Basic",), expressions={"Basic": "Basic.text.status"})
+    stamp = SearchParam(code="version", url="http://example.org/sp/v", type="token",
+                        description="", bases=("Basic",), expressions={"Basic": "Basic.meta.versionId"})
+    for param in (narrative, stamp):
+        _STAMP_FREE.pop("Basic", None)
+        _PARAM_CACHE["Basic"] = [*(_PARAM_CACHE.get("Basic") or _indexed_params(reg, "Basic")), (param.code, param)]
+        try:
+            assert not stamp_free("Basic")
+        finally:
+            _PARAM_CACHE.pop("Basic", None)
+            _STAMP_FREE.pop("Basic", None)
+    assert stamp_free("Basic")
 
 
 def test_a_proposed_id_that_is_taken_gives_way_to_a_fresh_one(services: Services, tmp_path: Path) -> None:
@@ -236,9 +258,8 @@ def test_an_import_checked_ahead_stores_what_todays_import_stores(fresh: FreshSt
         (plain.plans_imported, plain.resources_created, len(plain.errors))
     assert plain.resources_created > 200 and plain.checks_taken == 0
     assert checked.checks_taken == 2 * checked.resources_created  # each created resource's parse and validation
-    # every created resource's index rows but the CarePlans' (the writer adds their narrative)
-    assert plain.index_rows_taken == 0
-    assert checked.index_rows_taken == checked.resources_created - checked.plans_imported
+    assert plain.index_rows_taken == 0  # and with the checks, every created resource's index rows:
+    assert checked.index_rows_taken == checked.resources_created  # the plan's narrative is not indexed
     assert all(today_tables[table] for table in ("resource_version", "resource_link", "search_token",
                                                  "search_reference", "search_date", "search_string"))
     for table, rows in today_tables.items():
