@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
+from fhirip.store.engine import driver_insert
 from fhirip.store.schema import resource, resource_link, resource_version
 
 _INSERT_NUMBERED = insert(resource).returning(resource.c.rid, resource.c.res_type, resource.c.res_id)
-_INSERT_VERSION = insert(resource_version)
-_INSERT_LINK = insert(resource_link)
+_VERSION_COLUMNS = ("rid", "res_type", "res_id", "version", "last_updated", "method", "deleted", "content")
+_LINK_COLUMNS = ("rid", "target_type", "target_id", "path")
 
 PENDING_CREATES = "fhirip.store.pending_creates"
 NOT_YET_NUMBERED = -1
@@ -31,15 +32,24 @@ def write_waiting_creates(conn: Connection, *_statement: Any) -> None:
         {"res_type": res_type, "res_id": res_id, "version": 1, "last_updated": moment, "deleted": False,
          "content": content.decode("utf-8")} for res_type, res_id, moment, _, content, _ in items])}
     rids = [numbered[(item[0], item[1])] for item in items]
-    conn.execute(_INSERT_VERSION, [
-        {"rid": rid, "res_type": res_type, "res_id": res_id, "version": 1, "last_updated": moment,
-         "method": method, "deleted": False, "content": content}
+    # Versions and links go straight to the driver: SQLAlchemy's per-row processing of these
+    # small rows would cost more than inserting them.
+    _insert_values(conn, resource_version, _VERSION_COLUMNS, [
+        (rid, res_type, res_id, 1, moment, method, False, content)
         for rid, (res_type, res_id, moment, method, content, _) in zip(rids, items, strict=True)])
-    links = [{"rid": rid, "target_type": t, "target_id": i, "path": p}
-             for rid, item in zip(rids, items, strict=True)
-             for t, i, p in {(link.res_type, link.res_id, link.path[:255]) for link in item[5]}]
-    if links:
-        conn.execute(_INSERT_LINK, links)
+    _insert_values(conn, resource_link, _LINK_COLUMNS, [
+        (rid, t, i, p) for rid, item in zip(rids, items, strict=True)
+        for t, i, p in {(link.res_type, link.res_id, link.path[:255]) for link in item[5]}])
     if store.indexer is not None:  # indexed from the stored bytes: the version as it was written
         store.indexer.write_new_indexes(conn, [(rid, item[0], orjson.loads(item[4]))
                                                for rid, item in zip(rids, items, strict=True)])
+
+
+def _insert_values(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    sql, converters = driver_insert(table, conn.dialect, columns)
+    if any(convert for _, convert in converters):
+        rows = [tuple(convert(value) if convert else value for value, (_, convert) in zip(row, converters))
+                for row in rows]
+    conn.exec_driver_sql(sql, rows)
