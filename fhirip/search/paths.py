@@ -39,30 +39,40 @@ def _choice_names() -> frozenset[str]:
     return frozenset(path.rsplit(".", 1)[-1] for path in models["r4"]["choiceTypePaths"])
 
 
-def _step(nodes: list[Any], segment: str) -> list[Any]:
+Step = Callable[[list[Any]], list[Any]]
+
+
+def _compiled_step(segment: str) -> Step:
+    """One path segment as a function from the nodes before it to the nodes after it, with the
+    kind of segment (filter, extension, element, choice element) settled once, here."""
     where = _WHERE_EQUALS.match(segment)
     if where:
         name, literal = where.groups()
-        return [node for node in nodes if isinstance(node, dict) and node.get(name) == literal]
-    out: list[Any] = []
+        return lambda nodes: [node for node in nodes if isinstance(node, dict) and node.get(name) == literal]
     extension = _EXTENSION.match(segment)
-    choice = segment in _choice_names()
-    for node in nodes:
-        if not isinstance(node, dict):
-            continue
-        if extension:
-            values = [e for e in node.get("extension") or () if e.get("url") == extension.group(1)]
-        elif segment in node:
-            values = node[segment]
-        elif choice:
-            values = next((v for k, v in node.items() if k.startswith(segment)
-                           and k[len(segment):len(segment) + 1].isupper()), None)
-        else:
-            continue
-        if isinstance(values, list):
-            out.extend(v for v in values if v is not None)
-        elif values is not None:
-            out.append(values)
+    if extension:
+        url = extension.group(1)
+        return lambda nodes: _flattened(
+            [e for e in node.get("extension") or () if e.get("url") == url] for node in nodes if isinstance(node, dict))
+    if segment in _choice_names():
+        return lambda nodes: _flattened(_choice_value(node, segment) for node in nodes if isinstance(node, dict))
+    return lambda nodes: _flattened(node.get(segment) for node in nodes if isinstance(node, dict))
+
+
+def _choice_value(node: dict[str, Any], name: str) -> Any:
+    """`value` of a node with `valueQuantity`: the element itself if present, else the typed one."""
+    if name in node:
+        return node[name]
+    return next((v for k, v in node.items() if k.startswith(name) and k[len(name):len(name) + 1].isupper()), None)
+
+
+def _flattened(values: Any) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, list):
+            out.extend(v for v in value if v is not None)
+        elif value is not None:
+            out.append(value)
     return out
 
 
@@ -111,16 +121,16 @@ def simple_path_evaluator(expression: str) -> Callable[[dict[str, Any]], list[An
             return None
         rooted = segments[0][:1].isupper()
         roots.append(segments[0] if rooted else None)  # `meta.tag`: any resource type
-        paths.append(segments[1:] if rooted else segments)
+        paths.append([_compiled_step(segment) for segment in (segments[1:] if rooted else segments)])
 
     def evaluate(resource: dict[str, Any]) -> list[Any]:
         result: list[Any] = []
-        for root, segments in zip(roots, paths):
+        for root, steps in zip(roots, paths):
             if root is not None and resource.get("resourceType") != root:
                 continue
             nodes: list[Any] = [resource]
-            for segment in segments:
-                nodes = _step(nodes, segment)
+            for step in steps:
+                nodes = step(nodes)
                 if not nodes:
                     break
             result.extend(nodes)
