@@ -19,6 +19,7 @@ from fhirip.validation import fhirpath
 from fhirip.validation.base_valuesets import BaseValueSets
 from fhirip.validation.definitions import BaseDefinitions, Constraint, ElementDef
 from fhirip.validation.fast_invariants import FAST
+from fhirip.validation.fast_profile_invariants import PROFILE_FAST
 
 CODED_TYPES = frozenset({"code", "Coding", "CodeableConcept"})
 
@@ -234,13 +235,10 @@ def check_constraint(constraint: Constraint, item: Any, type_path: str, expr: st
                      resource: dict, issues: list[Issue], source: str = "FHIR R4") -> None:
     """Evaluate one invariant on one element and record an issue when it does not hold."""
     native = fhirpath.NATIVE.get(constraint.key)
-    fast = FAST.get((constraint.key, constraint.expression))
+    fast = FAST.get((constraint.key, constraint.expression)) or PROFILE_FAST.get((constraint.key, constraint.expression))
     try:
-        if native:
-            ok = native(item, resource)
-        elif fast:
-            ok = fast(item)
-        else:
+        ok = native(item, resource) if native else fast(item) if fast else None
+        if ok is None:  # no Python equivalent, or one that leaves this shape to the engine
             ok = fhirpath.holds(constraint.expression, item, type_path, resource,
                                 empty_passes=source == "FHIR R4")
     except fhirpath.InvariantError as exc:
