@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import Table
 
 from fhirip.search.index import TABLES, rows_for
-from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry
+from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, registry
 from fhirip.search.sortkeys import SORTED_COLUMNS, encode
 from fhirip.store.schema import search_sort
 
@@ -281,6 +281,15 @@ def _sort_rows(rows: dict[str, list[Row]]) -> list[Row]:
             elif key > bounds[1]:
                 bounds[1] = key
     return [(RES_TYPE, param, low, high) for param, (low, high) in keys.items()]
+
+
+def audit_event_rows_by_table(res_type: str, resource: dict[str, Any]) -> dict[str, list[Row]] | None:
+    """`audit_event_rows` of an AuditEvent by table name, for the store's indexer to take
+    (a `fhirip.search.index_ahead.RowsAhead`); None for any other resource, or when the
+    registry is not the one the walk was written for (the generic extractor then runs)."""
+    if res_type != RES_TYPE or not fast_path_fits(registry()):
+        return None
+    return {table_of(kind).name: rows for kind, rows in audit_event_rows(resource).items()}
 
 
 def table_of(kind: str) -> Table:

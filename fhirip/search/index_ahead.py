@@ -1,10 +1,13 @@
-"""Index rows extracted ahead of a write, by a trusted job's helper process on another core.
+"""Index rows a write takes from elsewhere than the generic extractor, for the same content.
 
-The rows of a resource depend on its content alone (and the server's fixed search parameters),
-so the legacy import's helper process extracts them while it checks each plan
-(`fhirip.mapping.checking_ahead`), and the writing transaction takes them instead of extracting
-again, for exactly the content they were extracted from
-(`fhirip.validation.checked_ahead.CheckedAhead.index_rows_of`). The HTTP API never uses this.
+The rows of a resource depend on its content alone (and the server's fixed search parameters).
+Two writers find them more cheaply than `fhirip.search.index.extract`:
+- the legacy import's helper process extracts them on another core while it checks each plan
+  (`fhirip.mapping.checking_ahead`), and the writing transaction takes them for exactly the
+  content they were extracted from (`fhirip.validation.checked_ahead.CheckedAhead.index_rows_of`);
+- moving the audit journal finds an AuditEvent's rows in one walk over the event
+  (`fhirip.audit.event_index.audit_event_rows_by_table`).
+Rows are tuples of the table's columns after `rid`, sent to the driver as they are.
 """
 
 from __future__ import annotations

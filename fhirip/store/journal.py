@@ -86,9 +86,11 @@ def drain(tx: Tx, limit: int | None = None) -> int:
             oldest = oldest.with_for_update(skip_locked=True)
         statement = statement.where(audit_journal.c.seq.in_(oldest.scalar_subquery()))
     rows = sorted(tx.conn.execute(statement).all())
-    from fhirip.audit.event_index_sql import indexing_audit_events_fast
+    from fhirip.audit.event_index import audit_event_rows_by_table
+    from fhirip.search.index_ahead import rows_ahead
 
-    # The generic indexer evaluates every AuditEvent parameter's path on its own: most of a move.
-    indexing_audit_events_fast(tx)._insert_new([(orjson.loads(content), moment, content)
-                                                for _, moment, content in rows])
+    # The generic extractor evaluates every AuditEvent parameter's path on its own: most of a
+    # move. The events' rows come from one walk over each instead (the same rows).
+    with rows_ahead(tx.conn, audit_event_rows_by_table):
+        tx._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
     return len(rows)
