@@ -4,6 +4,8 @@ Only `bench/` starts it (`gunicorn bench.unenforced_app:app`), beside the real s
 data, so that the cost of enforcement and audit is a ratio measured in one run.
 """
 
+from fhirip.heap import settle_heap
 from server.app import create_app
 
 app = create_app(enforce=False)
+settle_heap()  # as server.wsgi does

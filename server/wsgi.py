@@ -1,5 +1,9 @@
 """WSGI entry point for gunicorn: `gunicorn server.wsgi:app`. Settings come from FHIRIP_* variables."""
 
+from fhirip.heap import settle_heap
 from server.app import create_app
 
 app = create_app()
+# Each worker loads this module itself: what it has loaded (models, profiles, search parameters)
+# stays out of the garbage collector's later collections.
+settle_heap()

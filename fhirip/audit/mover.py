@@ -45,7 +45,10 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
     from fhirip.search import index as search_index
     from fhirip.store import Store
 
+    from fhirip.heap import settle_heap
+
     store = Store(url, indexer=search_index)
+    settle_heap()
     try:
         while os.getppid() == parent_pid:  # a mover outlives no server
             try:
