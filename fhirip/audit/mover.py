@@ -42,10 +42,9 @@ def stop_mover(process: Any, timeout: float = 5.0) -> None:
 
 
 def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None:
+    from fhirip.heap import settle_heap
     from fhirip.search import index as search_index
     from fhirip.store import Store
-
-    from fhirip.heap import settle_heap
 
     store = Store(url, indexer=search_index)
     settle_heap()

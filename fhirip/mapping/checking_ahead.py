@@ -24,7 +24,7 @@ from fhirip.errors import FhirError
 from fhirip.interactions.write import new_id
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import check_resource, is_resource_type
-from fhirip.search.index import rows_by_table_name, stamp_free
+from fhirip.search.index_ahead import rows_by_table_name, stamp_free
 from fhirip.validation.checked_ahead import (
     VALIDATED,
     CheckedAhead,
@@ -101,7 +101,7 @@ class AheadChecker:
     def _validate(self, content: dict[str, Any]) -> tuple[Any, ...] | None:
         try:
             found = self.validation.validate(content)
-        except Exception:  # whatever breaks the validator here breaks it in the writer, which reports it
+        except Exception:  # noqa: BLE001 - whatever breaks the validator here breaks it in the writer, which reports it
             return None
         return None if found is None else tuple(found)
 

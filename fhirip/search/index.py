@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from fhirip.search.index_ahead import AHEAD, RowsAhead
 from fhirip.search.index_sql import insert_rows
-from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry, split_unions
+from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
 from fhirip.search.values import (
     MAX_INSTANT,
@@ -306,45 +306,6 @@ def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str
     """Index rows of resources created in this transaction: one statement per table for them all."""
     ahead = conn.info.get(AHEAD)
     insert_rows(conn, [_rows_of(rid, res_type, resource, ahead) for rid, res_type, resource in items])
-
-
-# -- rows extracted ahead: a trusted job's helper process extracts them on another core ------
-
-def rows_by_table_name(res_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
-    """`extract`'s rows of one resource to send to the writing process: by table name, each
-    row its values in the table's column order after `rid` (which the writer puts first)."""
-    return {table.name: [tuple(row.get(name) for name in _columns_after_rid(table)) for row in found]
-            for table, found in extract(registry(), res_type, resource).items() if found}
-
-
-def _columns_after_rid(table: Table) -> tuple[str, ...]:
-    names = _COLUMNS_AFTER_RID.get(table.name)
-    if names is None:
-        assert table.c[0].name == "rid"
-        names = _COLUMNS_AFTER_RID[table.name] = tuple(column.name for column in table.c)[1:]
-    return names
-
-
-_COLUMNS_AFTER_RID: dict[str, tuple[str, ...]] = {}
-
-
-_STAMPS = ("versionId", "lastUpdated")
-_STAMP_FREE: dict[str, bool] = {}
-
-
-def stamp_free(res_type: str) -> bool:
-    """Whether no indexed parameter of `res_type` reads what the store may write into a resource
-    itself (meta.versionId, meta.lastUpdated, the narrative `text`): only then can its rows be
-    extracted before the write."""
-    found = _STAMP_FREE.get(res_type)
-    if found is None:
-        reg = registry()
-        expressions = [reg.expression(res_type, param) or "" for _, param in _indexed_params(reg, res_type)]
-        found = not any(stamp in expression for expression in expressions for stamp in _STAMPS) and not any(
-            part.strip("( ").startswith((f"{res_type}.text", "text"))
-            for expression in expressions for part in split_unions(expression))
-        _STAMP_FREE[res_type] = found
-    return found
 
 
 def delete_index(conn: Connection, rid: int) -> None:

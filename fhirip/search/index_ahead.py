@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
+
+from fhirip.search.registry import registry, split_unions
 
 # (resource type, the resource as stored) → its rows by table name, each the values of the
 # table's columns after `rid`, or None if not extracted ahead.
@@ -40,3 +42,44 @@ def rows_ahead(conn: Connection, lookup: RowsAhead | None) -> Iterator[None]:
             conn.info.pop(AHEAD, None)
         else:
             conn.info[AHEAD] = previous
+
+
+def rows_by_table_name(res_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """`extract`'s rows of one resource to send to the writing process: by table name, each
+    row its values in the table's column order after `rid` (which the writer puts first)."""
+    from fhirip.search.index import extract  # which imports this module
+
+    return {table.name: [tuple(row.get(name) for name in _columns_after_rid(table)) for row in found]
+            for table, found in extract(registry(), res_type, resource).items() if found}
+
+
+def _columns_after_rid(table: Table) -> tuple[str, ...]:
+    names = _COLUMNS_AFTER_RID.get(table.name)
+    if names is None:
+        assert table.c[0].name == "rid"
+        names = _COLUMNS_AFTER_RID[table.name] = tuple(column.name for column in table.c)[1:]
+    return names
+
+
+_COLUMNS_AFTER_RID: dict[str, tuple[str, ...]] = {}
+
+
+_STAMPS = ("versionId", "lastUpdated")
+_STAMP_FREE: dict[str, bool] = {}
+
+
+def stamp_free(res_type: str) -> bool:
+    """Whether no indexed parameter of `res_type` reads what the store may write into a resource
+    itself (meta.versionId, meta.lastUpdated, the narrative `text`): only then can its rows be
+    extracted before the write."""
+    found = _STAMP_FREE.get(res_type)
+    if found is None:
+        from fhirip.search.index import _indexed_params  # which imports this module
+
+        reg = registry()
+        expressions = [reg.expression(res_type, param) or "" for _, param in _indexed_params(reg, res_type)]
+        found = not any(stamp in expression for expression in expressions for stamp in _STAMPS) and not any(
+            part.strip("( ").startswith((f"{res_type}.text", "text"))
+            for expression in expressions for part in split_unions(expression))
+        _STAMP_FREE[res_type] = found
+    return found

@@ -131,8 +131,8 @@ PROFILE_FAST: dict[tuple[str, str], Callable[[Any], bool | None]] = {
         _status_implies(("active",), _has_extension(NEXT_EVALUATION)),
     ("ip-cp-8", f"status = 'active' implies extension('{LEGAL_BASIS}').exists()"):
         _status_implies(("active",), _has_extension(LEGAL_BASIS)),
-    ("ip-cp-9", f"extension('{MEASURE_STATUS}').empty() or status = 'entered-in-error' or status = 'unknown' or "
-                f"(extension('{MEASURE_STATUS}').value.first() & '/' & status).matches('{_STATUS_PAIRS}')"):
+    ("ip-cp-9", (f"extension('{MEASURE_STATUS}').empty() or status = 'entered-in-error' or status = 'unknown' or "
+                 f"(extension('{MEASURE_STATUS}').value.first() & '/' & status).matches('{_STATUS_PAIRS}')")):
         _measure_status_agrees,
     ("ip-cp-10", "goal.exists()"): _goal_given,
 }

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from migration.conftest import FreshStore
+from migration.store_view import stored
 from sqlalchemy import select
 
 from fhirip.interactions.context import Services
@@ -19,15 +21,14 @@ from fhirip.mapping import read_plans, run_import, to_bundle
 from fhirip.mapping.checking_ahead import AheadChecker
 from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink
-from fhirip.terminology import TerminologyService
-from fhirip.search.index import _PARAM_CACHE, _STAMP_FREE, _indexed_params, stamp_free
+from fhirip.search.index import _PARAM_CACHE, _indexed_params
+from fhirip.search.index_ahead import _STAMP_FREE, stamp_free
 from fhirip.search.registry import SearchParam, registry
 from fhirip.store.schema import search_string
+from fhirip.terminology import TerminologyService
 from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation, unstamped_digest
 from fhirip.validation.fhirpath import watch_clock
 from fhirip.validation.validator import Validator
-from migration.conftest import FreshStore
-from migration.store_view import stored
 
 from .conftest import write_export
 from .store_tables import table_views

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhirip.validation.fast_profile_invariants import LEGAL_BASIS, MEASURE_STATUS, NEXT_EVALUATION, PROFILE_FAST
+from fhirip.validation.fast_profile_invariants import (
+    LEGAL_BASIS,
+    MEASURE_STATUS,
+    NEXT_EVALUATION,
+    PROFILE_FAST,
+)
 from fhirip.validation.fhirpath import holds
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
