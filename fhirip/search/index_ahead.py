@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 from fhirip.search.registry import registry, split_unions
+from fhirip.store.records import STAMPS
 
 # (resource type, the resource as stored) → its rows by table name, each the values of the
 # table's columns after `rid`, or None if not extracted ahead.
@@ -64,7 +65,6 @@ def _columns_after_rid(table: Table) -> tuple[str, ...]:
 _COLUMNS_AFTER_RID: dict[str, tuple[str, ...]] = {}
 
 
-_STAMPS = ("versionId", "lastUpdated")
 _STAMP_FREE: dict[str, bool] = {}
 
 
@@ -78,7 +78,7 @@ def stamp_free(res_type: str) -> bool:
 
         reg = registry()
         expressions = [reg.expression(res_type, param) or "" for _, param in _indexed_params(reg, res_type)]
-        found = not any(stamp in expression for expression in expressions for stamp in _STAMPS) and not any(
+        found = not any(stamp in expression for expression in expressions for stamp in STAMPS) and not any(
             part.strip("( ").startswith((f"{res_type}.text", "text"))
             for expression in expressions for part in split_unions(expression))
         _STAMP_FREE[res_type] = found

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from fhirip.store.engine import driver_insert
+from fhirip.store.engine import driver_insert, driver_values
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]]) -> None:
@@ -23,12 +23,8 @@ def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] 
         # Straight to the driver: the rows are plain values in the table's column order
         # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
         # processing, which costs more than the insert itself, is left out.
-        converting = any(convert for _, convert in columns)
-        values = [(row if not converting else tuple(convert(value) if convert else value
-                                                    for value, (_, convert) in zip(row, columns)))
-                  if isinstance(row, tuple) else
-                  tuple(convert(row.get(name)) if convert else row.get(name) for name, convert in columns)
-                  for row in rows]
+        values = driver_values([row if isinstance(row, tuple) else tuple(row.get(name) for name, _ in columns)
+                                for row in rows], columns)
         if conn.dialect.name == "postgresql":
             _copy_rows(conn, table, columns, values)
         else:

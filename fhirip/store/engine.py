@@ -154,3 +154,11 @@ def driver_insert(table: Any, dialect: Any, columns: tuple[str, ...] | None = No
         found = (f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(mark for _ in converters)})", converters)
         _DRIVER_INSERTS[key] = found
     return found
+
+
+def driver_values(rows: list[tuple[Any, ...]], converters: list[tuple[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows of values in `driver_insert`'s column order, each through its column's conversion."""
+    if not any(convert for _, convert in converters):
+        return rows
+    return [tuple(convert(value) if convert else value for value, (_, convert) in zip(row, converters))
+            for row in rows]

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Table, insert
 
-from fhirip.store.engine import driver_insert
+from fhirip.store.engine import driver_insert, driver_values
 from fhirip.store.schema import resource, resource_link, resource_version
 
 _INSERT_NUMBERED = insert(resource).returning(resource.c.rid, resource.c.res_type, resource.c.res_id)
@@ -49,7 +49,4 @@ def _insert_values(conn: Connection, table: Table, columns: tuple[str, ...], row
     if not rows:
         return
     sql, converters = driver_insert(table, conn.dialect, columns)
-    if any(convert for _, convert in converters):
-        rows = [tuple(convert(value) if convert else value for value, (_, convert) in zip(row, converters))
-                for row in rows]
-    conn.exec_driver_sql(sql, rows)
+    conn.exec_driver_sql(sql, driver_values(rows, converters))

@@ -37,6 +37,10 @@ class StoredVersion:
     content: bytes | None
 
 
+# What the store writes into every version's meta itself.
+STAMPS = ("versionId", "lastUpdated")
+
+
 def _stamped(resource_json: dict[str, Any], version: int, moment: datetime) -> bytes:
     """Set meta.versionId and meta.lastUpdated in the resource; its canonical bytes."""
     resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": str(version),

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from fhirip.errors import Issue
+from fhirip.store.records import STAMPS
 from fhirip.validation.fhirpath import ClockWatch, watch_clock
 
 # Python values that only look like JSON (subclasses, datetimes, dataclasses) make the digest
@@ -42,7 +43,6 @@ def content_digest(resource: Any, label: str) -> bytes | None:
 
 
 VALIDATED = "validated"
-_STAMPS = ("versionId", "lastUpdated")
 
 
 def unstamped_digest(resource: dict[str, Any]) -> bytes | None:
@@ -54,7 +54,7 @@ def unstamped_digest(resource: dict[str, Any]) -> bytes | None:
     meta = resource.get("meta")
     kept = {key: value for key, value in resource.items() if key not in ("meta", "text")}
     if isinstance(meta, dict):
-        meta = {key: value for key, value in meta.items() if key not in _STAMPS}
+        meta = {key: value for key, value in meta.items() if key not in STAMPS}
     if meta:
         kept["meta"] = meta
     try:
