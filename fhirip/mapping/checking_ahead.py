@@ -42,9 +42,8 @@ class _NotForeseeable(Exception):
 class AheadChecker:
     """Checks plan Bundles ahead of the writer; build it in the helper process only."""
 
-    def __init__(self, validator: Any, *, index_rows: bool = True) -> None:
+    def __init__(self, validator: Any) -> None:
         self.validation = StoreFreeValidation(validator)
-        self.index_rows = index_rows
         self._proposed: dict[tuple[str, str], str] = {}  # (fullUrl, type) → id, for this run
         # Outcomes by digest, for this run: the same Practitioner or Organization comes in many
         # plans, byte for byte, and is checked once.
@@ -92,7 +91,7 @@ class AheadChecker:
                 issues[validated] = found
             # Content seen before is nearly always found by its identifier and not written
             # again; if it is, the writer extracts its rows itself.
-            if self.index_rows and not seen_before and stamp_free(res_type):
+            if not seen_before and stamp_free(res_type):
                 key = unstamped_digest(content)
                 if key is not None:
                     rows[key] = rows_by_table_name(res_type, content)
