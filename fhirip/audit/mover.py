@@ -9,16 +9,24 @@ that process's interpreter lock, so every request in flight waits a little longe
 server started from the environment (`FHIRIP_AUDIT_MOVER`, default `process`) therefore
 moves the journal from a separate process, which the operating system runs beside the
 requests: `$current` on the national tier (PostgreSQL, every call a first call) went from
-p95 33–36 ms to 23–29 ms. Any number of movers may run against one database: a drain
-claims the rows it moves (`Tx.drain_journal`), so none is stored twice.
+p95 33–36 ms to 23–29 ms.
+
+Every serving process starts a mover, but on one machine only one of them moves a database's
+journal at a time (`MoverTurn`, a file lock): a second mover would compete for the same write
+lock and the same cores without moving any more. When the one moving ends, another takes over
+within its interval. Movers on other machines may run too: a drain claims the rows it moves
+(`Tx.drain_journal`), so none is stored twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 _LOG = logging.getLogger(__name__)
@@ -48,22 +56,71 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
 
     store = Store(url, indexer=search_index)
     settle_heap()
+    turn = MoverTurn(url)
     try:
         while os.getppid() == parent_pid:  # a mover outlives no server
-            try:
-                move_all(store, chunk)
-            except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
-                _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
+            if turn.take():
+                try:
+                    move_all(store, chunk)
+                except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
+                    _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
             time.sleep(interval)
     finally:
+        turn.release()
         store.dispose()
 
 
+class MoverTurn:
+    """Which mover on this machine moves the journal of one database: the one holding an
+    exclusive lock on a file named after the database's URL. The lock belongs to the open
+    file, so it is released when its process ends, however it ends."""
+
+    def __init__(self, url: str):
+        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
+        self.path = Path(tempfile.gettempdir()) / f"fhirip-audit-mover-{digest}.lock"
+        self._file: Any = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def take(self) -> bool:
+        """Whether this mover has the turn (taking it if nobody holds it); never waits."""
+        if self._file is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # no POSIX file locks: every mover moves, as claims keep them apart
+            return True
+        handle = open(self.path, "a+b")  # noqa: SIM115 - held while this mover has the turn
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def move_all(store: Any, chunk: int) -> int:
-    """Move every journalled event, `chunk` to a transaction; how many."""
+    """Move every journalled event, `chunk` to a transaction; how many.
+
+    Each chunk is read and prepared (parsed, its index rows found) before the write
+    transaction, which then only claims and inserts it: every request's journal commit
+    waits for that transaction on SQLite, so it must be short."""
+    from fhirip.store.journal import oldest, prepare
+
     moved = 0
     while True:
-        count = store.run(lambda tx: tx.drain_journal(limit=chunk), write=True)
-        moved += count
-        if count < chunk:
+        rows = store.run(lambda tx: oldest(tx, chunk), write=False)
+        if not rows:
+            return moved
+        prepared = prepare(rows)
+        moved += store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True)
+        if len(rows) < chunk:
             return moved

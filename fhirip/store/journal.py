@@ -72,25 +72,65 @@ def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:
                 connection.close()
 
 
-def drain(tx: Tx, limit: int | None = None) -> int:
-    """Move journalled resources into the resource tables, every one or the oldest `limit`;
-    returns how many.
+Prepared = tuple[dict[str, Any], datetime, bytes, Any]  # the event, its moment, its stored bytes, its rows
+
+
+def oldest(tx: Tx, limit: int) -> list[tuple[int, datetime, bytes]]:
+    """The oldest `limit` journalled rows (seq, moment, content), read without claiming them."""
+    return [tuple(row) for row in tx.conn.execute(  # type: ignore[misc]
+        select(audit_journal.c.seq, audit_journal.c.last_updated, audit_journal.c.content)
+        .order_by(audit_journal.c.seq).limit(limit)).all()]
+
+
+def prepare(rows: Sequence[tuple[int, datetime, bytes]]) -> dict[int, Prepared]:
+    """Each journalled row parsed, with its index rows (`fhirip.audit.event_index`), by seq.
+
+    A journal row never changes once committed, so what is prepared from it outside any write
+    transaction is what a drain would make from it inside one: a mover prepares the next rows
+    first and then holds the write lock only to claim and insert them."""
+    from fhirip.audit.event_index import audit_event_rows_by_table
+
+    prepared: dict[int, Prepared] = {}
+    for seq, moment, content in rows:
+        item = orjson.loads(content)
+        prepared[seq] = (item, moment, content, audit_event_rows_by_table(item.get("resourceType", ""), item))
+    return prepared
+
+
+def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None = None) -> int:
+    """Move journalled resources into the resource tables: every one, the oldest `limit`, or
+    those `prepared` (by `prepare`) that are still journalled; returns how many.
 
     The rows are claimed by deleting them, so concurrent drains never store one twice
     (on PostgreSQL a drain skips the rows another is claiming instead of waiting for them).
     """
     statement = _DRAIN
-    if limit is not None:
-        oldest = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
+    chosen = None
+    if prepared is not None:
+        if not prepared:
+            return 0
+        chosen = select(audit_journal.c.seq).where(audit_journal.c.seq.in_(sorted(prepared)))
+    elif limit is not None:
+        chosen = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
+    if chosen is not None:
         if tx.conn.dialect.name == "postgresql":
-            oldest = oldest.with_for_update(skip_locked=True)
-        statement = statement.where(audit_journal.c.seq.in_(oldest.scalar_subquery()))
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = statement.where(audit_journal.c.seq.in_(chosen.scalar_subquery()))
     rows = sorted(tx.conn.execute(statement).all())
     from fhirip.audit.event_index import audit_event_rows_by_table
     from fhirip.search.index_ahead import rows_ahead
 
-    # The generic extractor evaluates every AuditEvent parameter's path on its own: most of a
-    # move. The events' rows come from one walk over each instead (the same rows).
-    with rows_ahead(tx.conn, audit_event_rows_by_table):
-        tx._insert_new([(orjson.loads(content), moment, content) for _, moment, content in rows])
+    ready = prepared or {}
+    items = [ready[seq][:3] if seq in ready else (orjson.loads(content), moment, content)
+             for seq, moment, content in rows]
+    rows_of = {id(ready[seq][0]): ready[seq][3] for seq, _, _ in rows if seq in ready}
+
+    def rows_for(res_type: str, item: dict[str, Any]) -> Any:
+        # The rows prepared for exactly this event, or one walk over the event (the generic
+        # extractor evaluates every AuditEvent parameter's path on its own: most of a move).
+        found = rows_of.get(id(item))
+        return found if found is not None else audit_event_rows_by_table(res_type, item)
+
+    with rows_ahead(tx.conn, rows_for):
+        tx._insert_new(items)
     return len(rows)

@@ -255,11 +255,11 @@ class Tx:
 
         journal_in(self, resources, moment)
 
-    def drain_journal(self, limit: int | None = None) -> int:
+    def drain_journal(self, limit: int | None = None, prepared: dict[int, Any] | None = None) -> int:
         """Move journalled resources into the resource tables (`fhirip.store.journal.drain`)."""
         from fhirip.store.journal import drain
 
-        return drain(self, limit)
+        return drain(self, limit, prepared)
 
     def _insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]]) -> None:
         if not items:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import func, select
 
 from fhirip.audit.trail import AuditTrail
 from fhirip.interactions.auditing import failure_event
 from fhirip.interactions.context import Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.testing.live import make_services
+from fhirip.store.schema import resource
 from fhirip.testing.postgres import TemporaryPostgres
 
 
@@ -149,6 +151,55 @@ def test_a_mover_process_moves_the_journal_without_being_asked_and_stops_with_th
         assert stored_now(services, mine["id"])  # moved by the other process
     trail.close()
     assert not trail._mover_process.is_alive()
+
+
+def test_a_started_trail_has_its_mover_running_before_any_event(services: Services) -> None:
+    trail = AuditTrail(services.store, flush_seconds=3600, mover="process")
+    trail.start()  # as a server's worker does at boot
+    try:
+        assert trail._mover_process is not None and trail._mover_process.is_alive()
+    finally:
+        trail.close()
+    assert not trail._mover_process.is_alive()
+
+
+def test_one_mover_on_a_machine_moves_a_database_and_another_takes_over_when_it_ends(
+        services: Services, tmp_path: Path) -> None:
+    from fhirip.audit.mover import MoverTurn
+
+    first, second = MoverTurn(services.store.url), MoverTurn(services.store.url)
+    elsewhere = MoverTurn(f"sqlite:///{tmp_path / 'another.sqlite3'}")
+    try:
+        assert first.take() and first.take()  # taken, and kept
+        assert not second.take() and not second.held
+        assert elsewhere.take()  # another database has a turn of its own
+        first.release()
+        assert second.take() and second.held
+    finally:
+        for turn in (first, second, elsewhere):
+            turn.release()
+
+
+def test_prepared_rows_that_another_drain_claimed_meanwhile_are_not_stored_twice(services: Services) -> None:
+    from fhirip.store.journal import oldest, prepare
+
+    trail = AuditTrail(services.store, flush_seconds=3600)
+    services.audit_trail.flush()
+    with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
+        events = [event(5000 + n) for n in range(5)]
+        trail.append(events)
+        prepared = prepare(services.store.run(lambda tx: oldest(tx, 100), write=False))
+        assert len(prepared) == 5
+        # Another drain claims the two oldest between the preparing and the claiming.
+        assert services.store.run(lambda tx: tx.drain_journal(limit=2), write=True) == 2
+        assert services.store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True) == 3
+        assert services.store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True) == 0
+        assert trail.flush() == 0
+        for record in events:
+            assert stored_now(services, record["id"])
+            copies = services.store.run(lambda tx, i=record["id"]: tx.conn.execute(
+                select(func.count()).select_from(resource).where(resource.c.res_id == i)).scalar(), write=False)
+            assert copies == 1
 
 
 def test_a_mover_whose_server_is_gone_ends_at_once(services: Services) -> None:

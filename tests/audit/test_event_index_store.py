@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from fhirip.audit import audit_event
+from fhirip.audit.mover import move_all
 from fhirip.search import index as search_index
 from fhirip.search import search
 from fhirip.search.index import INDEX_TABLES
@@ -47,11 +48,12 @@ def index_rows(store: Store, rids: list[int]) -> dict[str, list[tuple[Any, ...]]
 
 
 def moved(store: Store, resources: list[dict[str, Any]]) -> dict[str, int]:
-    """Journal `resources` (fresh ids), move the journal; the rid of each id."""
+    """Journal `resources` (fresh ids), move the journal as a mover does (chunks prepared before
+    their write transaction); the rid of each id."""
     for item in resources:
         item["id"] = str(uuid.uuid4())
     append(store, resources)
-    assert store.run(lambda tx: tx.drain_journal(), write=True) == len(resources)
+    assert move_all(store, chunk=3) == len(resources)
     ids = [item["id"] for item in resources]
     return dict(store.run(lambda tx: tx.conn.execute(
         select(resource.c.res_id, resource.c.rid).where(resource.c.res_id.in_(ids))).all(), write=False))
