@@ -33,6 +33,7 @@ from bench.workloads_report import Figure, Table
 from fhirip.auth.devkeys import DevKeys
 from fhirip.testing.postgres import TemporaryPostgres
 
+SETTLE_SECONDS = 3.0
 BASELINES = {"unenforced": {"read", "read-system", "search"}, "floor": {"read", "search"}}
 PEER_WORKLOADS = ["read", "search", "update", "create", "transaction"]
 PEER_MISSING = {
@@ -110,6 +111,9 @@ def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> li
                 if any(k in BASELINES["floor"] for k in http_keys):
                     urls["floor"] = servers.enter_context(
                         Gunicorn("bench.floor_app:app", {"FLOOR_DATABASE_URL": db_url}, ready_path="/Patient/pt-0"))
+                # Servers finish starting before anything is measured: fhirip's workers start their audit
+                # journal movers as they boot, each a new interpreter importing the server (~1 s of CPU).
+                time.sleep(SETTLE_SECONDS)
                 for key in http_keys:  # reads first: the writes change the data
                     for server, url in urls.items():
                         if server == "fhirip" or key in BASELINES[server]:

@@ -7,3 +7,5 @@ app = create_app()
 # Each worker loads this module itself: what it has loaded (models, profiles, search parameters)
 # stays out of the garbage collector's later collections.
 settle_heap()
+# Each worker starts moving the audit journal as it boots (one mover per database moves at a time).
+app.config["FHIRIP_SERVICES"].audit_trail.start()

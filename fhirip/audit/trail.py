@@ -98,6 +98,12 @@ class AuditTrail:
         if self._journalled >= self.flush_count:
             self._wake.set()
 
+    def start(self) -> None:
+        """Start the background moves now instead of at the first event: a server starting up,
+        so that the mover's own start-up (a new interpreter importing the server) does not fall
+        on its first requests."""
+        self._ensure_flusher()
+
     def _ensure_flusher(self) -> None:
         # Started in the serving process itself: neither a thread nor a child survives a fork.
         if self._flusher_pid == os.getpid() or self._closed:
