@@ -7,5 +7,6 @@ app = create_app()
 # Each worker loads this module itself: what it has loaded (models, profiles, search parameters)
 # stays out of the garbage collector's later collections.
 settle_heap()
-# Each worker starts moving the audit journal as it boots (one mover per database moves at a time).
+# Moving the audit journal starts as the server boots, not at its first request (of the movers the
+# processes start, one per database moves at a time).
 app.config["FHIRIP_SERVICES"].audit_trail.start()
