@@ -117,20 +117,12 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
             chosen = chosen.with_for_update(skip_locked=True)
         statement = statement.where(audit_journal.c.seq.in_(chosen.scalar_subquery()))
     rows = sorted(tx.conn.execute(statement).all())
-    from fhirip.audit.event_index import audit_event_rows_by_table
     from fhirip.search.index_ahead import rows_ahead
 
-    ready = prepared or {}
-    items = [ready[seq][:3] if seq in ready else (orjson.loads(content), moment, content)
-             for seq, moment, content in rows]
-    rows_of = {id(ready[seq][0]): ready[seq][3] for seq, _, _ in rows if seq in ready}
-
-    def rows_for(res_type: str, item: dict[str, Any]) -> Any:
-        # The rows prepared for exactly this event, or one walk over the event (the generic
-        # extractor evaluates every AuditEvent parameter's path on its own: most of a move).
-        found = rows_of.get(id(item))
-        return found if found is not None else audit_event_rows_by_table(res_type, item)
-
-    with rows_ahead(tx.conn, rows_for):
-        tx._insert_new(items)
+    ready = {**(prepared or {}), **prepare([row for row in rows if row[0] not in (prepared or {})])}
+    # Each event's rows come from one walk over it, made before or now (the generic extractor,
+    # which evaluates every AuditEvent parameter's path on its own, indexes anything else).
+    rows_of = {id(ready[seq][0]): ready[seq][3] for seq, _, _ in rows}
+    with rows_ahead(tx.conn, lambda _res_type, item: rows_of.get(id(item))):
+        tx._insert_new([ready[seq][:3] for seq, _, _ in rows])
     return len(rows)
