@@ -56,8 +56,13 @@ _MARKER_POSTGRESQL = select(*[
     select(resource_version.c.seq)
     .where(resource_version.c.res_type == any_(array([literal_column(f"'{res_type}'")])))  # constants: a
     # parameter would let a prepared statement's generic plan pick the primary key again
-    .order_by(resource_version.c.res_type.desc(), resource_version.c.seq.desc()).limit(1).scalar_subquery()
+    .order_by(resource_version.c.res_type.desc(), resource_version.c.seq.desc())
+    .limit(literal_column("1")).scalar_subquery()  # no parameter at all: see below
     for res_type in INPUT_TYPES])
+# The statement is prepared by the driver once a connection has sent it a few times. With its
+# LIMITs as parameters PostgreSQL kept planning it afresh for every execution (a custom plan:
+# 0.5 ms of planning for 0.15 ms of execution); without any parameter it is planned once per
+# connection.
 
 
 def change_marker(conn: Connection) -> tuple[Any, ...]:
