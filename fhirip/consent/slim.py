@@ -40,6 +40,7 @@ from fhirip.consent.lookups import Ref, local_ref
 from fhirip.consent.provisions import ActorNames, is_sharing, permit_access
 from fhirip.consent.timing import period_covers
 from fhirip.consent.vocabulary import COORDINATOR_CODES
+from fhirip.store.engine import generic_plans
 
 _TEXT_ARRAY = ARRAY(String)
 # Versions kept. A CareTeam's facts take about 2 KB, a sharing Consent's about 2 KB and
@@ -168,8 +169,10 @@ def teams(conn: Connection, *, ids: Collection[str] = (), patients: Collection[s
     if not ids and not patients:
         return []
     query = _teams_by_sql(conn.dialect.name).bindparams(_ids(conn, "ids", ids), _ids(conn, "patients", patients))
+    with generic_plans(conn):  # its plan is the same index seeks whatever the lists hold
+        rows = conn.execute(query).all()
     return [Membership(team.team_id, team.status, team.subject, member, period, coordinator)
-            for team in _facts_of(conn, conn.execute(query), team_facts)
+            for team in _facts_of(conn, rows, team_facts)
             for member, entries in team.by_member.items() for period, coordinator in entries]
 
 
@@ -312,7 +315,9 @@ def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Col
     query = _consents_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in targets}), _ids(conn, "values", {v for _, v in identifiers}),
         _ids(conn, "patients", patients))
-    return [consent for consent in _facts_of(conn, conn.execute(query), consent_facts) if consent is not _NONE]
+    with generic_plans(conn):  # its plan is the same index seeks whatever the lists hold
+        rows = conn.execute(query).all()
+    return [consent for consent in _facts_of(conn, rows, consent_facts) if consent is not _NONE]
 
 
 _NONE = ConsentFacts("", None, None)  # a Consent that grants and denies nothing (kept as such)

@@ -1,0 +1,56 @@
+"""`generic_plans`: PostgreSQL plans the block's statements once per connection, and only there;
+the setting ends with the block, also when the block fails. SQLite is left as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from fhirip.store import Store
+from fhirip.store.engine import generic_plans
+from fhirip.testing.live import database_url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, postgres, tmp_path_factory: pytest.TempPathFactory):
+    if request.param == "postgresql" and postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    tmp: Path = tmp_path_factory.mktemp(f"generic-{request.param}")
+    built = Store(database_url(request.param, tmp, postgres, "generic"))
+    built.migrate()
+    yield built
+    built.dispose()
+
+
+def mode(conn) -> str:
+    return conn.execute(text("SHOW plan_cache_mode")).scalar()
+
+
+def test_the_block_plans_generically_and_the_rest_of_the_transaction_as_before(store: Store) -> None:
+    with store.transaction(write=False) as tx:
+        if tx.conn.dialect.name != "postgresql":
+            with generic_plans(tx.conn):  # nothing to do, nothing sent
+                assert tx.conn.execute(text("SELECT 1")).scalar() == 1
+            return
+        assert mode(tx.conn) == "auto"
+        with generic_plans(tx.conn):
+            assert mode(tx.conn) == "force_generic_plan"
+        assert mode(tx.conn) == "auto"
+
+
+def test_a_failing_block_keeps_its_own_error_and_leaves_nothing_behind(store: Store) -> None:
+    if not store.url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    with pytest.raises(DBAPIError, match="division by zero"):  # not a complaint about the reset
+        with store.transaction(write=False) as tx:
+            with generic_plans(tx.conn):
+                tx.conn.execute(text("SELECT 1 / 0"))
+    with pytest.raises(KeyError):
+        with store.transaction(write=False) as tx:
+            with generic_plans(tx.conn):
+                raise KeyError("not the database's")
+    with store.transaction(write=False) as tx:
+        assert mode(tx.conn) == "auto"
