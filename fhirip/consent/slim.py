@@ -99,6 +99,13 @@ def _ids(conn: Connection, name: str, values: Collection[Any]) -> Any:
     return bindparam(name, orjson.dumps(ordered).decode(), type_=String)
 
 
+def _planned_once(conn: Connection, query: Any) -> list[Any]:
+    """The rows of one of this module's lookups: each is the same index seeks whatever its lists
+    hold, so PostgreSQL need not plan it afresh for each caller (`generic_plans`)."""
+    with generic_plans(conn):
+        return conn.execute(query).all()
+
+
 def _content(value: Any) -> dict[str, Any]:
     if isinstance(value, (str, bytes)):
         return orjson.loads(value)
@@ -169,8 +176,7 @@ def teams(conn: Connection, *, ids: Collection[str] = (), patients: Collection[s
     if not ids and not patients:
         return []
     query = _teams_by_sql(conn.dialect.name).bindparams(_ids(conn, "ids", ids), _ids(conn, "patients", patients))
-    with generic_plans(conn):  # its plan is the same index seeks whatever the lists hold
-        rows = conn.execute(query).all()
+    rows = _planned_once(conn, query)
     return [Membership(team.team_id, team.status, team.subject, member, period, coordinator)
             for team in _facts_of(conn, rows, team_facts)
             for member, entries in team.by_member.items() for period, coordinator in entries]
@@ -315,8 +321,7 @@ def consents_around(conn: Connection, targets: Collection[Ref], identifiers: Col
     query = _consents_sql(conn.dialect.name).bindparams(
         _ids(conn, "ids", {i for _, i in targets}), _ids(conn, "values", {v for _, v in identifiers}),
         _ids(conn, "patients", patients))
-    with generic_plans(conn):  # its plan is the same index seeks whatever the lists hold
-        rows = conn.execute(query).all()
+    rows = _planned_once(conn, query)
     return [consent for consent in _facts_of(conn, rows, consent_facts) if consent is not _NONE]
 
 
