@@ -14,8 +14,12 @@ from sqlalchemy import Engine, create_engine, event
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+    engine = _sqlite_engine(url, **kwargs) if url.startswith("sqlite") else _postgres_engine(url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _postgres_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_size", 10)
@@ -140,15 +144,23 @@ class SqliteWriteGate:
 
 
 _GATES: weakref.WeakSet[SqliteWriteGate] = weakref.WeakSet()
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def _forget_gates_in_child() -> None:
+def _forget_in_child() -> None:
+    """After a fork (gunicorn's workers under --preload, the import's helper): the child opens
+    connections of its own. A pooled connection inherited from the parent shares its socket or
+    file with the parent and every sibling, and two processes talking over one PostgreSQL
+    connection interleave their statements (lost prepared statements, answers read by the wrong
+    request, half-written transactions). The parent's connections are left open for the parent."""
     for gate in list(_GATES):
         gate._forget_in_child()
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_gates_in_child)
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def write_gate(url: str) -> Callable[[], AbstractContextManager[None]]:
