@@ -22,31 +22,41 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 _LOG = logging.getLogger(__name__)
-# One interpreter started afresh, never a fork of a serving process that holds threads and locks.
-_SPAWN = multiprocessing.get_context("spawn")
+# The database URL reaches the mover through its environment, not its command line (where any
+# user of the machine could read a password in it).
+_URL_VARIABLE = "FHIRIP_AUDIT_MOVER_DATABASE_URL"
 
 
-def start_mover(url: str, *, interval: float, chunk: int) -> Any:
-    """A daemon process moving the journal of the database at `url` every `interval` seconds
-    until this process ends (or `stop_mover`)."""
-    process = _SPAWN.Process(target=move_forever, args=(url, os.getpid(), interval, chunk),
-                             name="fhirip-audit-mover", daemon=True)
-    process.start()
-    return process
+def start_mover(url: str, *, interval: float, chunk: int) -> subprocess.Popen[bytes]:
+    """A process moving the journal of the database at `url` every `interval` seconds until this
+    process ends (or `stop_mover`).
+
+    A new interpreter, never a fork of a serving process that holds threads and locks; and a
+    plain child process rather than a multiprocessing one, which every process forked from this
+    one afterwards (gunicorn's workers under --preload) would try to stop and join at its exit."""
+    environment = {**os.environ, _URL_VARIABLE: url}
+    return subprocess.Popen([sys.executable, "-m", "fhirip.audit.mover", str(os.getpid()), str(interval), str(chunk)],
+                            env=environment, stdin=subprocess.DEVNULL)
 
 
-def stop_mover(process: Any, timeout: float = 5.0) -> None:
-    if process is not None and process.is_alive():
+def stop_mover(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+    if process is not None and process.poll() is None:
         process.terminate()
-        process.join(timeout)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None:
@@ -65,9 +75,32 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
                 except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
                     _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
             time.sleep(interval)
+    except _Stopped:
+        pass  # what is journalled stays there for the next mover
     finally:
         turn.release()
         store.dispose()
+
+
+class _Stopped(Exception):
+    """The mover was told to stop (SIGTERM from its server, SIGINT from a terminal)."""
+
+
+def _stop(_signal: int, _frame: Any) -> None:
+    raise _Stopped
+
+
+def main(argv: list[str]) -> int:
+    """`python -m fhirip.audit.mover PARENT_PID INTERVAL CHUNK`, the database URL in the environment."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    logging.basicConfig(level=logging.WARNING)
+    parent_pid, interval, chunk = int(argv[0]), float(argv[1]), int(argv[2])
+    try:
+        move_forever(os.environ[_URL_VARIABLE], parent_pid, interval, chunk)
+    except _Stopped:
+        pass
+    return 0
 
 
 class MoverTurn:
@@ -124,3 +157,7 @@ def move_all(store: Any, chunk: int) -> int:
         moved += store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True)
         if len(rows) < chunk:
             return moved
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

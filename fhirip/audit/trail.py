@@ -46,6 +46,7 @@ class AuditTrail:
             raise ValueError(f"the audit journal mover is 'thread' or 'process', not {mover!r}")
         self.mover = mover
         self._mover_process: Any = None
+        self._mover_owner = 0  # the process that started it, the only one that may stop it
         # How long an event may wait in the journal when nobody asks for it, or how many may gather.
         self.flush_seconds, self.flush_count = flush_seconds, flush_count
         self.chunk = 100  # events moved per transaction
@@ -108,11 +109,17 @@ class AuditTrail:
         # Started in the serving process itself: neither a thread nor a child survives a fork.
         if self._flusher_pid == os.getpid() or self._closed:
             return
+        if self.mover == "process" and self._mover_owner == os.getppid():
+            # Forked from the process that started the mover (gunicorn's workers under --preload):
+            # that one mover moves for the master and all its workers.
+            self._flusher_pid = os.getpid()
+            return
         self._flusher_pid = os.getpid()
         if self.mover == "process":
             from fhirip.audit.mover import start_mover
 
             self._mover_process = start_mover(self._store.url, interval=self.flush_seconds, chunk=self.chunk)
+            self._mover_owner = os.getpid()
         else:
             self._flusher = threading.Thread(target=self._flush_forever, name="audit-journal", daemon=True)
             self._flusher.start()
@@ -123,7 +130,7 @@ class AuditTrail:
 
         self._closed = True
         self._wake.set()
-        if self._flusher_pid == os.getpid():
+        if self._mover_owner == os.getpid():
             stop_mover(self._mover_process)
         self.flush()
 

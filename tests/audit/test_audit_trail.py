@@ -4,6 +4,7 @@ journal into the resource tables, where searches find it. Both stores."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -144,23 +145,23 @@ def test_a_mover_process_moves_the_journal_without_being_asked_and_stops_with_th
     mine = event(4000)
     with services.audit_trail.held():  # no flush of this process runs meanwhile
         trail.append([mine])
-        assert trail._mover_process is not None and trail._mover_process.is_alive()
+        assert trail._mover_process is not None and trail._mover_process.poll() is None
         deadline = time.monotonic() + 30  # the new interpreter imports the server first
         while not stored_now(services, mine["id"]) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert stored_now(services, mine["id"])  # moved by the other process
     trail.close()
-    assert not trail._mover_process.is_alive()
+    assert not trail._mover_process.poll() is None
 
 
 def test_a_started_trail_has_its_mover_running_before_any_event(services: Services) -> None:
     trail = AuditTrail(services.store, flush_seconds=3600, mover="process")
     trail.start()  # as a server's worker does at boot
     try:
-        assert trail._mover_process is not None and trail._mover_process.is_alive()
+        assert trail._mover_process is not None and trail._mover_process.poll() is None
     finally:
         trail.close()
-    assert not trail._mover_process.is_alive()
+    assert not trail._mover_process.poll() is None
 
 
 def test_one_mover_on_a_machine_moves_a_database_and_another_takes_over_when_it_ends(
@@ -213,3 +214,19 @@ def test_a_mover_whose_server_is_gone_ends_at_once(services: Services) -> None:
 def test_an_unknown_mover_is_refused(services: Services) -> None:
     with pytest.raises(ValueError, match="'thread' or 'process'"):
         AuditTrail(services.store, mover="cron")
+
+
+def test_a_stopped_mover_ends_quietly(services: Services) -> None:
+    """SIGTERM (the server stopping) or SIGINT (Ctrl-C in a terminal) ends the mover with no traceback."""
+    from fhirip.audit.mover import MoverTurn, start_mover
+
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        process = start_mover(services.store.url, interval=0.2, chunk=100)
+        probe = MoverTurn(services.store.url)
+        deadline = time.monotonic() + 60
+        while probe.take():  # until the mover is in its loop, holding the turn
+            probe.release()
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        process.send_signal(stop)
+        assert process.wait(30) == 0  # an uncaught exception would end it with 1
