@@ -201,7 +201,7 @@ class TokenVerifier:
             raise invalid_token(f"unknown key id '{kid}'")
         if key.alg != alg:
             raise invalid_token(f"key '{kid}' signs with {key.alg}, not {alg}")
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key=key.public_key,
             algorithms=[key.alg],
@@ -210,6 +210,23 @@ class TokenVerifier:
             leeway=self.settings.clock_skew_seconds,
             options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
         )
+        for name in TIME_CLAIMS:
+            if name in claims and not is_numeric_date(claims[name]):
+                raise invalid_token(f"the token's '{name}' is not a NumericDate (seconds since 1970 as a JSON number "
+                                    "before the year 10000)")
+        return claims
+
+
+TIME_CLAIMS = ("exp", "nbf", "iat")
+_LAST_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def is_numeric_date(value: object) -> bool:
+    """RFC 7519's NumericDate: a JSON number of seconds since the epoch. The JWT library also takes
+    strings of digits and numbers past any date (1e300, 10**40), which would make a token valid for ever."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 <= value <= _LAST_NUMERIC_DATE  # NaN and the infinities fail too
 
 
 def _describe(error: jwt.PyJWTError) -> str:

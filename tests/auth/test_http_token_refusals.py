@@ -75,10 +75,24 @@ def tampered_payload(keys: DevKeys) -> str:
     return f"{header}.{_b64_json(widened)}.{signature}"
 
 
+def exp_as_a_string(keys: DevKeys) -> str:
+    return keys.mint({**CLAIMS, "exp": str(int(time.time()) + 3600)})
+
+
+def exp_past_any_date(keys: DevKeys) -> str:
+    return keys.mint({**CLAIMS, "exp": 1e300})
+
+
+def exp_as_a_huge_integer(keys: DevKeys) -> str:
+    return keys.mint({**CLAIMS, "exp": 10**40})
+
+
 ATTACKS: dict[str, Callable[[DevKeys], str]] = {
     "alg-none": alg_none, "hs256-signed-with-the-public-key": hs256_with_the_public_key,
     "wrong-kid": wrong_kid, "expired": expired, "not-yet-valid": not_yet_valid,
     "wrong-audience": wrong_audience, "wrong-issuer": wrong_issuer, "tampered-payload": tampered_payload,
+    "exp-as-a-string": exp_as_a_string, "exp-past-any-date": exp_past_any_date,
+    "exp-as-a-huge-integer": exp_as_a_huge_integer,
 }
 
 

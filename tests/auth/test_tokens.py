@@ -265,10 +265,17 @@ def test_verified_token_is_remembered_until_its_expiry(dev_keys: DevKeys) -> Non
         verifier.authenticate(f"Bearer {token}")
 
 
-def test_huge_expiry_is_accepted_without_overflow(verifier: TokenVerifier, dev_keys: DevKeys) -> None:
-    token = dev_keys.mint({**PRACTITIONER, "exp": 10 ** 400})
-    assert verifier.verify(token)["exp"] == 10 ** 400
-    assert verifier.verify(token)["exp"] == 10 ** 400  # and again from the cache
+@pytest.mark.parametrize("exp", [10 ** 400, 10 ** 40, 1e300, "4102444800"])
+def test_an_expiry_that_is_no_numeric_date_is_refused_without_overflow(
+        verifier: TokenVerifier, dev_keys: DevKeys, exp: object) -> None:
+    token = dev_keys.mint({**PRACTITIONER, "exp": exp})
+    for _ in range(2):  # and never from the cache
+        with pytest.raises(Unauthorized, match="NumericDate"):
+            verifier.verify(token)
+
+
+def test_an_expiry_in_the_year_9999_is_a_numeric_date(verifier: TokenVerifier, dev_keys: DevKeys) -> None:
+    assert verifier.verify(dev_keys.mint({**PRACTITIONER, "exp": 253402300799}))["exp"] == 253402300799
 
 
 def test_without_a_cache_every_request_is_verified(dev_keys: DevKeys) -> None:
