@@ -16,6 +16,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+# The demo person's numbers are synthetic, which a production server refuses, as it should.
+DEMO_REFUSED = ("The demo data set is not loaded: its identity numbers are synthetic, and this server accepts "
+                "only real ones (FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS=true, as `make serve` sets, accepts "
+                "synthetic numbers too).")
+
+
 def load_demo(settings: Settings) -> bool:
     """Load the demo data once; returns whether it was loaded now."""
     from fhirip.bootstrap import build_services
@@ -63,13 +69,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fhirip.bootstrap import build_services
 
     build_services(settings).store.dispose()  # migrate once, before the workers start
-    if not args.no_demo and load_demo(settings):
+    if args.no_demo:
+        pass
+    elif not settings.allow_synthetic_identifiers:
+        print(DEMO_REFUSED, flush=True)
+    elif load_demo(settings):
         print("Loaded the demo data set (Patient/demo-kari, CarePlan/demo-plan, …)")
     base = settings.base_url or f"http://{args.host}:{args.port}"
     print(_examples(base, settings.data_dir), flush=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
-               "--access-logfile", "-", "--preload", "server.wsgi:app"]
+    command = [str(gunicorn), "--config", "python:server.gunicorn_conf", "--workers", str(args.workers),
+               "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "server.wsgi:app"]
     os.execv(command[0], command)
     return 0  # not reached
 
@@ -96,7 +106,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_load_demo(args: argparse.Namespace) -> int:
-    print("loaded" if load_demo(_settings(args)) else "demo data already present")
+    settings = _settings(args)
+    if not settings.allow_synthetic_identifiers:
+        print(DEMO_REFUSED, file=sys.stderr)
+        return 1
+    print("loaded" if load_demo(settings) else "demo data already present")
     return 0
 
 
