@@ -38,7 +38,9 @@ class ServedFhirip:
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.environment = {"FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS": "true", **(environment or {})}
+        # FHIRIP_* variables of the server's (none are inherited); by default those of a test server
+        # whose data uses synthetic identity numbers.
+        self.environment = {"FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS": "true"} if environment is None else environment
         self.arguments = arguments
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir / f"serve-{self.port}.log"

@@ -10,7 +10,6 @@ import pytest
 from fhirip.testing.postgres import TemporaryPostgres
 from fhirip.testing.served import ServedFhirip
 
-SYSTEM = {"sub": "production-system", "client_id": "production-system", "scope": "system/*.cruds"}
 
 
 def served_database(kind: str, postgres: TemporaryPostgres | None, name: str, tmp: Path) -> str | None:
