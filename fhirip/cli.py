@@ -80,6 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "--config", "python:server.gunicorn_conf", "--workers", str(args.workers),
                "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "server.wsgi:app"]
+    if args.threads > 1:
+        command[1:1] = ["--worker-class", "server.gunicorn_worker.FhirThreadWorker", "--threads", str(args.threads)]
     os.execv(command[0], command)
     return 0  # not reached
 
@@ -180,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=1,
+                       help="request threads per worker (default 1; more uses gunicorn's threaded worker)")
     serve.add_argument("--no-demo", action="store_true", help="start empty, without the demo data")
     serve.set_defaults(func=cmd_serve)
     for name, func, text in (("migrate", cmd_migrate, "bring the schema to the newest revision"),

@@ -3,7 +3,7 @@
 
 # Requests that gunicorn itself refuses (a request line or header over its limits, a malformed
 # request) are answered with an OperationOutcome, not gunicorn's HTML page.
-worker_class = "server.gunicorn_worker.FhirSyncWorker"
+worker_class = "server.gunicorn_worker.FhirSyncWorker"  # threads: -k server.gunicorn_worker.FhirThreadWorker --threads N
 # gunicorn's largest request line; a longer search goes as POST [type]/_search.
 limit_request_line = 8190
 # HelseID access tokens that carry a trust-framework attestation, with a DPoP proof beside

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from gunicorn import http, util
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from fhirip.errors import Issue, operation_outcome
@@ -40,7 +41,11 @@ def refusal(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
     return 500, "Internal Server Error", operation_outcome([Issue("fatal", "exception", text)])
 
 
-class FhirSyncWorker(SyncWorker):
+class FhirRefusals:
+    """Mixed into a gunicorn worker class: its refusals answered as an OperationOutcome."""
+
+    log: Any
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, reason, outcome = refusal(exc)
         if status >= 500:
@@ -54,3 +59,11 @@ class FhirSyncWorker(SyncWorker):
             util.write_nonblock(client, head.encode("latin-1") + body)
         except Exception:  # noqa: BLE001 - the client may be gone; nothing more to tell it
             self.log.debug("Failed to send error message.")
+
+
+class FhirSyncWorker(FhirRefusals, SyncWorker):
+    """gunicorn's sync worker (one request at a time), the default."""
+
+
+class FhirThreadWorker(FhirRefusals, ThreadWorker):
+    """gunicorn's threaded worker: `-k server.gunicorn_worker.FhirThreadWorker --threads N`."""

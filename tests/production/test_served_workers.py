@@ -117,6 +117,23 @@ def test_a_production_start_on_an_empty_store_serves_and_stops_without_a_traceba
     assert "Traceback" not in log, log
 
 
+def test_threaded_workers_answer_concurrent_readers_and_refuse_in_fhir_terms(tmp_path: Path) -> None:
+    with ServedFhirip(tmp_path / "data", None, arguments=("--no-demo", "--threads", "4")) as server:
+        token = server.token(**SYSTEM)
+        with server.client(token) as client:
+            rid = client.post("/Patient", json=_patient("threads", 1), headers=FHIR_JSON).json()["id"]
+
+        def read(_: int) -> int:
+            with server.client(token) as client:
+                return sum(client.get(f"/Patient/{rid}").status_code == 200 for _ in range(20))
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert sum(pool.map(read, range(8))) == 160
+        long_line = httpx.get(f"{server.url}/Patient?name={'a' * 9000}")
+        assert long_line.status_code == 414 and long_line.json()["resourceType"] == "OperationOutcome"
+    assert "Using worker: server.gunicorn_worker.FhirThreadWorker" in server.log()
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
 def test_stopping_the_server_prints_no_traceback(tmp_path: Path, stop: str) -> None:
     import signal
