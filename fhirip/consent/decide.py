@@ -39,6 +39,7 @@ from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES, ADMIN_WRITE_TYPES
 from fhirip.consent.grants import EVERYONE, key
 from fhirip.consent.policy import AccessPolicy, scope_read_types, scope_write_types
+from fhirip.consent.scopes import scope_queries
 from fhirip.consent.vocabulary import (
     AUDIT_TYPE,
     COORDINATING_UNIT_ROLE,
@@ -142,13 +143,15 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name)
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
+    queries = scope_queries(actor)
     if actor.kind is ActorKind.SYSTEM and not unit:
         readable = scope_types if scope_types is not None else all_resource_types()
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
-                            dialect=conn.dialect.name)
+                            scope_queries=queries, dialect=conn.dialect.name)
 
     rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now))
+    team_refs = {r.target for r in rows if r.kind == "member" and r.target}
     grants: dict[str, list[Access]] = defaultdict(list)
     for row in rows:
         if row.kind == "self" and row.patient_id:
@@ -174,12 +177,18 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
 
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
+    if actor.patient_context_only:  # `patient/` scopes with a patient in context: that record only
+        assert actor.patient is not None
+        reach = final.get(actor.patient, ()) + ((everyone,) if everyone is not None else ())
+        final = {actor.patient: reach} if reach else {}
+        everyone = None
     return AccessPolicy(
         actor=actor, decided_at=now, grants=final,
         open_types=frozenset(PUBLIC_TO_PEOPLE), everyone=everyone, scope_read_types=scope_types,
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
-        is_relative=any(r.kind == "relative" for r in rows), dialect=conn.dialect.name)
+        is_relative=any(r.kind == "relative" for r in rows), scope_queries=queries,
+        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name)
 
 
 @dataclass(frozen=True)

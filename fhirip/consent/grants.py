@@ -292,6 +292,15 @@ def provision_actors(provision: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
+def permitted_actors(consent: dict[str, Any]) -> list[str]:
+    """The grantee keys any permit provision of the Consent names (root or nested)."""
+    root = consent.get("provision")
+    if not isinstance(root, dict):
+        return []
+    provisions = [root] + [p for p in root.get("provision") or [] if isinstance(p, dict)]
+    return sorted({k for p in provisions if p.get("type") == "permit" for k in provision_actors(p)})
+
+
 def _actions(provision: dict[str, Any]) -> set[str]:
     return {coding.get("code") for concept in provision.get("action") or [] if isinstance(concept, dict)
             for coding in concept.get("coding") or [] if isinstance(coding, dict) and coding.get("code")}
