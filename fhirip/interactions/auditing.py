@@ -54,6 +54,7 @@ def touched(ctx: Context, req: FhirRequest, response: FhirResponse) -> list[dict
                     keys.append((parts[-2], parts[-1]))
     elif req.res_type and req.res_id:
         keys.append((req.res_type, req.res_id))
+    keys += response.about
     if keys:
         found += [orjson.loads(c) for c in ctx.tx.read_many(keys).values()]
     return found
