@@ -16,10 +16,19 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from fhirip.consent.administrative import ADMIN_READ_TYPES
 from fhirip.consent.compartment import patients_of
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
-from fhirip.search.query import PAGE_PARAMS, ChainCriterion, Criterion, HasCriterion, ParsedQuery, QueryParser
+from fhirip.search.query import (
+    PAGE_PARAMS,
+    ChainCriterion,
+    Criterion,
+    HasCriterion,
+    Include,
+    ParsedQuery,
+    QueryParser,
+)
 from fhirip.search.registry import registry
 from fhirip.store import Current
 from fhirip.store.schema import resource
@@ -78,7 +87,20 @@ def _hops(query: ParsedQuery) -> Iterator[tuple[str, tuple[str, str]]]:
         for res_type in query.types:
             yield "_sort", (res_type, code)
     for include in query.includes:
+        if not include.reverse and _reaches_no_masked_view(include):
+            continue  # what it includes is never read through the administrative view: nothing to reveal
         yield "_revinclude" if include.reverse else "_include", (include.source_type, include.param)
+
+
+def _reaches_no_masked_view(include: Include) -> bool:
+    """A forward include whose targets are all of types the administrative view never reads
+    (`CarePlan:goal` → Goal): for a patient seen only through that view it includes nothing, and
+    for one seen in full it includes what the caller may read anyway."""
+    if include.param == "*":
+        return False
+    param = registry().get(include.source_type, include.param)
+    targets = (include.target_type,) if include.target_type else (param.targets if param is not None else ())
+    return bool(targets) and not set(targets) & ADMIN_READ_TYPES
 
 
 def _criterion_hops(name: str, criterion: Criterion) -> Iterator[tuple[str, tuple[str, str]]]:
