@@ -75,3 +75,16 @@ def test_a_consented_practitioners_include_works_beside_a_masked_plan(ola: Fhir)
     assert [e["resource"]["id"] for e in masked["entry"]] == ["per-plan"]  # Per's goal is not in his view
     refused = ola.get("/CarePlan", params={"subject": "Patient/per", "_include": "CarePlan:based-on"})
     assert refused.status_code == 403  # a plan the view reads, through masked content
+
+
+def test_handover_answers_a_hidden_team_or_episode_as_an_unknown_one(demo: LiveServer) -> None:
+    nils = {"sub": "nils", "helseid://claims/hpr/hpr_number": "9200001", "scope": "user/*.cruds"}
+    already = {"resourceType": "Parameters", "parameter": [
+        {"name": "coordinator", "valueReference": {"reference": "Practitioner/demo-ola"}},
+        {"name": "note", "valueString": "Overlevering"}, {"name": "date", "valueDate": "2026-02-01"}]}
+    with client(demo, nils) as outsider:
+        answers = [outsider.post(f"/{path}/$handover", json=already)
+                   for path in ("CareTeam/demo-team", "CareTeam/no-such-team")]
+    assert answers[0].status_code == answers[1].status_code == 404
+    assert answers[0].json()["issue"][0]["diagnostics"].replace("demo-team", "X") == \
+        answers[1].json()["issue"][0]["diagnostics"].replace("no-such-team", "X")
