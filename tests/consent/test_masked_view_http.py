@@ -12,7 +12,7 @@ from test_access_index_http import client, demo  # noqa: F401  (fixtures)
 
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
-from fhirip.testing.live import Fhir, LiveServer
+from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer
 
 COORDINATOR = {"sub": "ola", "helseid://claims/hpr/hpr_number": "9144889", "scope": "user/*.cruds"}
 SECRET = "Hemmelig beskrivelse av hjemmesituasjonen"
@@ -88,3 +88,17 @@ def test_handover_answers_a_hidden_team_or_episode_as_an_unknown_one(demo: LiveS
     assert answers[0].status_code == answers[1].status_code == 404
     assert answers[0].json()["issue"][0]["diagnostics"].replace("demo-team", "X") == \
         answers[1].json()["issue"][0]["diagnostics"].replace("no-such-team", "X")
+
+
+def test_a_referrer_the_caller_may_not_see_does_not_stop_a_delete(demo: LiveServer, ola: Fhir) -> None:
+    extra = [{"resourceType": "Goal", "id": "kari-extra", "lifecycleStatus": "proposed",
+              "description": {"text": "Ekstra"}, "subject": {"reference": "Patient/demo-kari"}},
+             {"resourceType": "Observation", "id": "per-obs", "status": "final", "code": {"text": "Notat"},
+              "subject": {"reference": "Patient/per"}, "focus": [{"reference": "Goal/kari-extra"}]}]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in extra]}
+    assert handle(demo.services, FhirRequest(method="POST", resource=bundle), [], internal=True).status == 200
+    assert ola.get("/Observation/per-obs").status_code == 404  # Per's record is in his administrative view
+    assert ola.delete("/Goal/kari-extra").status_code == ola.delete("/Goal/kari-never-was").status_code
+    with client(demo, SYSTEM_CLAIMS) as system:
+        assert system.get("/Goal/kari-extra").status_code == 410  # deleted
