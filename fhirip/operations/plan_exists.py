@@ -6,7 +6,7 @@ https://hl7.org/fhir/R4/operations.html
 The reports behind the individual plan ask for a routine to check whether a person
 already has a plan, or a planning process has started elsewhere, so that no one
 starts a second one. Any authenticated health professional (a token with an HPR
-number) may ask, whatever their consents: the answer is a `Parameters` with `exists`
+number) may ask, whatever their consents (and a system client that reads every CarePlan anyway): the answer is a `Parameters` with `exists`
 and, when true, the plan's status, its start and the organisation to contact (the
 coordinating unit managing the plan's care team or the coordinator episode) — nothing
 else. The lookup reads past the caller's view (the plans' one unscoped reader,
@@ -32,10 +32,12 @@ _STATUS_RANK = {"active": 0, "on-hold": 1, "draft": 2}
 
 
 def plan_exists(ctx: Context, req: FhirRequest) -> FhirResponse:
-    actor = ctx.actor
-    if ctx.access is not None and (actor is None or actor.kind is not ActorKind.PRACTITIONER):
-        raise Forbidden("CarePlan/$exists is for authenticated health personnel (a token with an HPR number)")
     identifier = parse_identifier(req.param("patient-identifier"))
+    actor = ctx.actor
+    if ctx.access is not None and not (actor is not None and (
+            actor.kind is ActorKind.PRACTITIONER
+            or (actor.kind is ActorKind.SYSTEM and ctx.access.sees_every("CarePlan")))):
+        raise Forbidden("CarePlan/$exists is for authenticated health personnel (a token with an HPR number)")
     unscoped = PolicyReads(ctx.tx.conn, None)  # reads past the caller: answers only what is below
     patients = person_records(unscoped, {identifier})
     records = unscoped.by_keys(("Patient", p) for p in patients)
