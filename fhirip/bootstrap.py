@@ -13,13 +13,14 @@ from fhirip.config import Settings
 from fhirip.interactions.context import Services
 from fhirip.search import index as search_index
 from fhirip.search import search
-from fhirip.store import Store
+from fhirip.consent import index as access_index
+from fhirip.store import Indexes, Store
 from fhirip.terminology import Resolver, TerminologyService
 from fhirip.validation.validator import Validator
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    store = Store(settings.effective_database_url, indexer=search_index)
+    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index))
     if migrate:
         store.migrate()
     operations.load_all()

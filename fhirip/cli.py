@@ -96,12 +96,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from fhirip.consent.index import rebuild
     from fhirip.search.index import reindex_all
     from fhirip.store import Store
 
     store = Store(_settings(args).effective_database_url)
     store.migrate()
     count = store.run(lambda tx: reindex_all(tx.conn), write=True)
+    store.run(lambda tx: rebuild(tx.conn), write=True)  # the access index, from the same resources
     store.dispose()
     print(f"reindexed {count} resources")
     return 0

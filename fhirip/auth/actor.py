@@ -91,6 +91,8 @@ class Actor:
     btg_reason: str | None = None
     # When the token was issued (its `iat`): break-the-glass lasts a limited time from it.
     issued_at: datetime | None = None
+    # The SMART launch context's `patient` claim: the one Patient id `patient/` scopes speak for.
+    patient: str | None = None
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Actor:
@@ -129,6 +131,7 @@ class Actor:
             purpose_of_use=_purpose_of_use(claims),
             btg_reason=_btg_reason(claims),
             issued_at=_issued_at(claims),
+            patient=_optional_string(claims, "patient"),
         )
 
     @property
@@ -168,6 +171,13 @@ class Actor:
         history-system, search (= search-type), search-system, create, update, patch, delete.
         """
         return bool(self.scopes.matching(_SCOPE_CONTEXTS[self.kind], resource_type, interaction))
+
+    @property
+    def patient_context_only(self) -> bool:
+        """The token names a patient in context and every clinical scope it has speaks for
+        that patient (`patient/...`): it reaches that patient's record and no other."""
+        return self.patient is not None and bool(self.scopes.clinical) and \
+            all(scope.context is Context.PATIENT for scope in self.scopes.clinical)
 
     def scope_restrictions(self, resource_type: str, interaction: str) -> tuple[Restriction, ...] | None:
         """The query restrictions the scopes put on this interaction.

@@ -1,173 +1,271 @@
-"""The policy decision point: from an actor and the current data to an AccessPolicy.
+"""Resolving a caller to grantee keys, and their rows of the access index to an AccessPolicy.
 
-Default deny. Called at the start of every request; it reads the current Patient,
-RelatedPerson, Practitioner(Role), Organization, CareTeam, EpisodeOfCare and Consent
-rows that concern the actor (through the search index, a handful of rows) and
-keeps nothing afterwards.
+Default deny. Called at the start of every request; nothing is kept afterwards, so a
+withdrawal committed before the request began is in force for it. The caller's token
+gives identifier keys (HPR number, organisation number, fødselsnummer/D-nummer); the
+index resolves them (`fhirip.consent.grants` for what each kind of row means):
 
-1. The patient: every Patient whose identifier is the actor's fødselsnummer or
-   D-nummer → that compartment, including the AuditEvents about them (their access log).
-2. A proxy: a RelatedPerson with the actor's number and a parent/guardian relationship
-   → the patient's compartment while the patient is under 16 (see `timing`); after
-   that, or for other relatives, only what a sharing Consent names them for.
-3. Practitioners, organisations, relatives: active sharing Consents whose permit
-   provision names them (directly, by identifier, or through a CareTeam they or their
-   organisation are a current member of); nested deny provisions win (`provisions`).
-   The current coordinator's consent-based access also writes.
-4. The coordinating unit (`administrative`): the administrative view of the patients
-   whose CareTeam, EpisodeOfCare or Patient record it manages; a current coordinator
-   without a sharing Consent gets the same view of the patients they coordinate.
-5. Break-the-glass: a practitioner (HPR number) with purpose of use ETREAT/BTG and a
-   stated reason reads every compartment (not the access logs) for at most
-   `BREAK_THE_GLASS_MINUTES` after the token was issued; flagged for the audit record.
-6. A system client (no person): exactly the types its `system/` scopes name, every row
-   of them; Consents never widen it.
+1. identifiers → the caller's own patients (`self`), the RelatedPersons with their number
+   (`relative`) and the children they are parent/guardian of while under 16 (`proxy`),
+   the Practitioner and Organization carrying them (`alias`), and the current
+   PractitionerRoles of those Practitioners for the organisation the caller acts for (`role`);
+2. those references → the CareTeams they are a current member of (`member`), the patients
+   they coordinate (`coordinator`) or administer as the coordinating unit (`unit`), and the
+   Consent rows naming them or their teams;
+3. the deny provisions naming no actor (`*`) of every patient reached.
 
-SMART scopes bound all of it (`AccessPolicy.may`, `AccessPolicy.sql`).
+Only the rows in force at `now` are read (`valid_from <= now < valid_to`, in SQL). Then:
+an active sharing Consent's permit grants its types and labels (the current coordinator's
+also writes); a deny wins over every grant but the patient's own; a coordinator without a
+sharing Consent, and the coordinating unit, get the administrative view; break-the-glass
+reads every compartment for `BREAK_THE_GLASS_MINUTES` after the token's issue; a system
+client reads exactly the types its `system/` scopes name. SMART scopes bound all of it
+(`AccessPolicy.may`, `AccessPolicy.sql`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection
+import orjson
+from sqlalchemy import Connection, and_, or_, select
 
 from fhirip.auth.actor import Actor, ActorKind
-from fhirip.consent import lookups, slim
 from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES, ADMIN_WRITE_TYPES
-from fhirip.consent.identity import Identity, is_coordinating_unit, who, with_teams
-from fhirip.consent.lookups import Found, local_ref
+from fhirip.consent.grants import EVERYONE, key
 from fhirip.consent.policy import AccessPolicy, scope_read_types, scope_write_types
-from fhirip.consent.provisions import ActorNames, Deny, evaluate
-from fhirip.consent.timing import is_minor
+from fhirip.consent.scopes import scope_queries
 from fhirip.consent.vocabulary import (
     AUDIT_TYPE,
-    PARENT_OR_GUARDIAN,
+    COORDINATING_UNIT_ROLE,
+    HPR_SYSTEM,
+    ORG_NUMBER_SYSTEM,
+    PERSON_SYSTEMS,
     PERSON_WRITABLE_TYPES,
     PUBLIC_TO_PEOPLE,
+    all_resource_types,
 )
+from fhirip.model.dates import to_naive_utc
+from fhirip.store.schema import access_grant
 
 # Emergency access lasts as long as a fresh token: at most this long after it was issued.
 BREAK_THE_GLASS_MINUTES = 30
 
+_G = access_grant
+_ROLES_OF = access_grant.alias("alias_row")
+_TEAMS_OF = access_grant.alias("member_row")
+_COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.via, _G.c.effect, _G.c.action,
+            _G.c.view, _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
+            _G.c.source_id)
+
+
+@dataclass(frozen=True)
+class Row:
+    grantee: str
+    kind: str
+    patient_id: str | None
+    target: str | None
+    via: str | None
+    effect: str
+    action: str
+    view: str
+    classes: str | None
+    labels: str | None
+    resources: str | None
+    purposes: str | None
+    rank: int
+    source_type: str
+    source_id: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_type}/{self.source_id}"
+
+
+def is_coordinating_unit(actor: Actor) -> bool:
+    """The koordinerende enhet: an organisation number and the role claim naming the unit."""
+    return actor.org_number is not None and COORDINATING_UNIT_ROLE in actor.roles
+
+
+def token_keys(actor: Actor) -> frozenset[str]:
+    """The identifier keys the caller's token carries."""
+    found = {key(ORG_NUMBER_SYSTEM, actor.org_number), key(HPR_SYSTEM, actor.hpr_number)}
+    if actor.is_person:
+        found |= {key(system, actor.person_id) for system in PERSON_SYSTEMS}
+    return frozenset(k for k in found if k is not None)
+
+
+def _in_force(table: Any, now: datetime) -> Any:
+    return and_(or_(table.c.valid_from.is_(None), table.c.valid_from <= now),
+                or_(table.c.valid_to.is_(None), table.c.valid_to > now))
+
+
+def _rows(conn: Connection, condition: Any, now: datetime) -> list[Row]:
+    return [Row(*values) for values in conn.execute(select(*_COLUMNS).where(condition, _in_force(_G, now)))]
+
+
+def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row], set[str], set[str]]:
+    """The caller's rows of the access index in force at `now`, with the references they resolve
+    to (their own resources and current teams) and the organisations they act for."""
+    keys = sorted(token_keys(actor))
+    if not keys:
+        return [], set(), set()
+    # The identifiers' rows, and the roles of the Practitioners they name.
+    aliases = select(_ROLES_OF.c.target).where(_ROLES_OF.c.kind == "alias", _ROLES_OF.c.grantee.in_(keys),
+                                               _in_force(_ROLES_OF, now))
+    first = _rows(conn, or_(_G.c.grantee.in_(keys), and_(_G.c.kind == "role", _G.c.grantee.in_(aliases))), now)
+    organizations = {r.target for r in first if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
+    refs = {r.target for r in first if r.kind in ("alias", "relative") and r.target}
+    refs |= {r.target for r in first if r.kind == "role" and r.target and (r.via is None or r.via in organizations)}
+    rows = [r for r in first if r.kind != "role"]
+    if refs:
+        members = select(_TEAMS_OF.c.target).where(_TEAMS_OF.c.kind == "member", _TEAMS_OF.c.grantee.in_(sorted(refs)),
+                                                   _in_force(_TEAMS_OF, now))
+        rows += _rows(conn, or_(_G.c.grantee.in_(sorted(refs)), _G.c.grantee.in_(members)), now)
+    refs |= {r.target for r in rows if r.kind == "member" and r.target}
+    reached = sorted({r.patient_id for r in rows if r.patient_id})
+    if reached:  # deny provisions naming no one apply to everyone who reaches the patient
+        rows += _rows(conn, and_(_G.c.patient_id.in_(reached), _G.c.grantee == EVERYONE), now)
+    return rows, refs, organizations
+
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
-           token_issued_at: datetime | None = None, within: Collection[str] | None = None,
-           known: Identity | None = None) -> AccessPolicy:
-    """The access policy of `actor` for one request, from the data as it is now.
-
-    `token_issued_at` (the token's `iat`) bounds break-the-glass in time; without it
-    emergency access is refused. `within` limits the decision to the compartments of
-    those patients: the grants to them are exactly those of the whole decision, and no
-    other patient's compartment is granted (the cost follows these patients, not the
-    hundreds of care teams a practitioner may sit on). `known`: who the actor is
-    (`identity.who`), when already read in this request.
-    """
+           token_issued_at: datetime | None = None) -> AccessPolicy:
+    """The access policy of `actor` for one request, from the access index as it is at `now`.
+    `token_issued_at` (the token's `iat`) bounds break-the-glass in time."""
     now = now or datetime.now(UTC)
     if actor is None:
         return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name)
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
-
+    queries = scope_queries(actor)
     if actor.kind is ActorKind.SYSTEM and not unit:
-        readable = scope_types if scope_types is not None else frozenset(_all_types())
+        readable = scope_types if scope_types is not None else all_resource_types()
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
-                            dialect=conn.dialect.name)
+                            scope_queries=queries, dialect=conn.dialect.name)
 
-    scoped = None if within is None else frozenset(within)
-    their_consents = None if scoped is None else slim.consents_around(conn, (), (), scoped)
-    identity = with_teams(conn, known if known is not None else who(conn, actor, now), now, within=scoped,
-                          named_teams=slim.named_teams(their_consents) if their_consents else ())
+    rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now))
+    team_refs = {r.target for r in rows if r.kind == "member" and r.target}
     grants: dict[str, list[Access]] = defaultdict(list)
+    for row in rows:
+        if row.kind == "self" and row.patient_id:
+            grants[row.patient_id].append(Access(Basis.SELF, None, PERSON_WRITABLE_TYPES))
+    for row in rows:
+        if row.kind == "proxy" and row.patient_id:
+            grants[row.patient_id].append(Access(Basis.PROXY, None, PERSON_WRITABLE_TYPES))
+    unit_orgs = frozenset(tuple(o.split("/", 1)) for o in organizations) if unit else frozenset()
+    administered = {r.patient_id for r in rows if r.kind == "unit" and r.grantee in organizations
+                    and r.patient_id} if unit else set()
+    coordinated = {r.patient_id for r in rows if r.kind == "coordinator" and r.grantee in refs and r.patient_id}
+    checks_purpose = not actor.is_person
+    denies, consents = _consent_grants(rows, actor.purpose_of_use, checks_purpose, grants)
 
-    for patient in identity.own_patients:
-        grants[patient.res_id].append(Access(Basis.SELF, None, PERSON_WRITABLE_TYPES))
-    _proxy_grants(conn, identity, now, grants)
-
-    unit_orgs = frozenset(org.ref for org in identity.organizations) if unit else frozenset()
-    administered = _administered_patients(conn, unit_orgs)
-    if scoped is not None:
-        administered &= scoped
-
-    names = ActorNames(frozenset(identity.refs), frozenset(identity.identifiers), actor.purpose_of_use,
-                       checks_purpose=not actor.is_person)
-    # Every patient the actor reaches in any way: a reservation naming them applies to all of it.
-    reached = set(grants) | identity.coordinated_patients | administered
-    denies, consents = _consent_grants(conn, identity, names, now, grants, reached, their_consents)
-
-    for patient_id in identity.coordinated_patients:
+    for patient_id in coordinated:
         upgraded = [_as_coordinator(a) for a in grants.get(patient_id, [])]
         if any(a.basis is Basis.COORDINATOR for a in upgraded):
             grants[patient_id] = upgraded
         else:
             grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, frozenset()))
-
     for patient_id in administered:
         grants[patient_id].append(Access(Basis.ADMINISTRATIVE, ADMIN_READ_TYPES, ADMIN_WRITE_TYPES))
 
-    if scoped is not None:  # only these patients' Consents were read: grant no one else
-        # (but the patient's own access, which no Consent narrows)
-        grants = defaultdict(list, {p: g if p in scoped else [a for a in g if a.basis is Basis.SELF]
-                                    for p, g in grants.items()})
     final = _apply_denies(grants, denies)
     everyone, refused = _break_the_glass(actor, now, token_issued_at)
+    if actor.patient_context_only:  # `patient/` scopes with a patient in context: that record only
+        assert actor.patient is not None
+        reach = final.get(actor.patient, ()) + ((everyone,) if everyone is not None else ())
+        final = {actor.patient: reach} if reach else {}
+        everyone = None
     return AccessPolicy(
         actor=actor, decided_at=now, grants=final,
         open_types=frozenset(PUBLIC_TO_PEOPLE), everyone=everyone, scope_read_types=scope_types,
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
-        is_relative=bool(identity.related_persons), dialect=conn.dialect.name)
+        is_relative=any(r.kind == "relative" for r in rows), scope_queries=queries,
+        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name)
 
 
-def _proxy_grants(conn: Connection, identity: Identity, now: datetime,
-                  grants: dict[str, list[Access]]) -> None:
-    parents_of: dict[str, Found] = {}
-    for related in identity.related_persons:
-        patient = local_ref(related.content.get("patient"))
-        if patient and patient[0] == "Patient" and _is_parent_or_guardian(related.content):
-            parents_of[patient[1]] = related
-    for patient in lookups.by_ids(conn, {("Patient", p) for p in parents_of}):
-        if is_minor(patient.content.get("birthDate"), now):
-            grants[patient.res_id].append(Access(Basis.PROXY, None, PERSON_WRITABLE_TYPES))
+@dataclass(frozen=True)
+class Deny:
+    """What one deny row takes away from the caller."""
+
+    consent: str
+    types: frozenset[str] = frozenset()
+    labels: frozenset[tuple[str, str]] = frozenset()
+    resources: frozenset[tuple[str, str]] = frozenset()
+    writes_only: bool = False
+
+    def apply(self, access: Access) -> Access | None:
+        if not (self.types or self.labels or self.resources or self.writes_only):
+            return None  # nothing narrows it: the caller loses the patient altogether
+        return access.narrowed(types=self.types, labels=self.labels, resources=self.resources,
+                               read_only=self.writes_only, consent=self.consent)
 
 
-def _is_parent_or_guardian(related_person: dict) -> bool:
-    return any((coding.get("system"), coding.get("code")) in PARENT_OR_GUARDIAN
-               for concept in related_person.get("relationship") or []
-               for coding in (concept or {}).get("coding") or [])
+def _loads(text: str | None) -> list[Any]:
+    return orjson.loads(text) if text else []
 
 
-def _consent_grants(conn: Connection, identity: Identity, names: ActorNames, now: datetime,
-                    grants: dict[str, list[Access]], reached: set[str],
-                    given: list[slim.ConsentFacts] | None = None) -> tuple[dict[str, list[Deny]], set[str]]:
-    """Permits from the Consents naming the actor, and the denies of every active Consent
-    of the patients concerned (a deny in one Consent narrows a permit in another).
-    `given`: the Consents already read (a decision within some patients)."""
-    all_consents = given if given is not None else \
-        slim.consents_around(conn, identity.refs, identity.identifiers, reached)
+def _purpose_fits(row: Row, purpose_of_use: str | None, checks_purpose: bool) -> bool:
+    purposes = _loads(row.purposes)
+    return not purposes or not checks_purpose or purpose_of_use in purposes
+
+
+def _permit_access(row: Row) -> Access:
+    classes = row.classes and _loads(row.classes)
+    labels = frozenset((s, c) for s, c in _loads(row.labels))
+    # The access log is the patient's own; a sharing consent never opens it.
+    return Access(Basis.CONSENT, read_types=frozenset(classes) if classes else None,
+                  write_types=None if row.action == "write" else frozenset(),
+                  excluded_types=frozenset({AUDIT_TYPE}), required_labels=labels or None,
+                  consents=(row.source,))
+
+
+def _deny(row: Row) -> Deny:
+    return Deny(row.source, types=frozenset(_loads(row.classes)),
+                labels=frozenset((s, c) for s, c in _loads(row.labels)),
+                resources=frozenset(tuple(r.split("/", 1)) for r in _loads(row.resources)),  # type: ignore[misc]
+                writes_only=row.action == "write")
+
+
+def _consent_grants(rows: Iterable[Row], purpose_of_use: str | None, checks_purpose: bool,
+                    grants: dict[str, list[Access]]) -> tuple[dict[str, list[Deny]], set[str]]:
+    """Per Consent: its permit for the caller, or (a root deny) the first exception naming the
+    caller; its deny provisions applying to the caller unless an exception names them."""
+    by_source: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.source_type == "Consent" and row.kind in ("consent", "exempt") and row.patient_id:
+            by_source[row.source].append(row)
     denies: dict[str, list[Deny]] = defaultdict(list)
     used: set[str] = set()
-    for consent in all_consents:
-        if consent.plain is not None:  # a root permit alone: grants, denies nothing
-            permit = consent.plain.grants(names, now)
-            if permit is not None and consent.patient is not None:
-                grants[consent.patient].append(permit)
-                used.add(consent.ref)
+    for source, found in sorted(by_source.items()):
+        patient_id = found[0].patient_id
+        assert patient_id is not None
+        exempt = sorted((r for r in found if r.kind == "exempt"), key=lambda r: r.rank)
+        if exempt:
+            if exempt[0].action != "none":
+                grants[patient_id].append(_permit_access(exempt[0]))
+                used.add(source)
             continue
-        assert consent.content is not None
-        result = evaluate(consent.ref, consent.content, names, now)
-        if result.patient is None:
-            continue
-        if result.permit is not None:
-            grants[result.patient].append(result.permit)
-            used.add(consent.ref)
-        if result.denies:
-            denies[result.patient].extend(result.denies)
-            used.add(consent.ref)
+        permits = [r for r in found if r.effect == "permit" and _purpose_fits(r, purpose_of_use, checks_purpose)]
+        if permits:
+            grants[patient_id].append(_permit_access(permits[0]))
+            used.add(source)
+        seen: set[tuple[Any, ...]] = set()
+        for row in found:
+            if row.effect != "deny" or not _purpose_fits(row, purpose_of_use, checks_purpose):
+                continue
+            deny = _deny(row)
+            if (deny.types, deny.labels, deny.resources, deny.writes_only) not in seen:
+                seen.add((deny.types, deny.labels, deny.resources, deny.writes_only))
+                denies[patient_id].append(deny)
+                used.add(source)
     return denies, used
 
 
@@ -196,21 +294,6 @@ def _apply_denies(grants: dict[str, list[Access]],
     return final
 
 
-def _administered_patients(conn: Connection, org_refs: frozenset[tuple[str, str]]) -> set[str]:
-    if not org_refs:
-        return set()
-    patients = {p.res_id for p in lookups.referring(conn, "Patient", "organization", org_refs)}
-    for episode in lookups.referring(conn, "EpisodeOfCare", "organization", org_refs):
-        ref = local_ref(episode.content.get("patient"))
-        if ref and ref[0] == "Patient":
-            patients.add(ref[1])
-    for team in lookups.linking(conn, "CareTeam", "CareTeam.managingOrganization", org_refs):
-        ref = local_ref(team.content.get("subject"))
-        if ref and ref[0] == "Patient":
-            patients.add(ref[1])
-    return patients
-
-
 def _break_the_glass(actor: Actor, now: datetime,
                      issued_at: datetime | None) -> tuple[Access | None, str | None]:
     if not actor.break_the_glass:
@@ -228,9 +311,3 @@ def _break_the_glass(actor: Actor, now: datetime,
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _all_types() -> frozenset[str]:
-    from fhirip.consent.vocabulary import all_resource_types
-
-    return all_resource_types()

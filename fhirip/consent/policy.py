@@ -23,6 +23,7 @@ from fhirip.consent.access import Access, Basis, Label
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
 from fhirip.consent.compartment import patients_of
 from fhirip.consent.lookups import Ref, local_ref
+from fhirip.consent.scopes import scope_condition
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
 from fhirip.search.index import token_rows
 from fhirip.search.registry import registry
@@ -69,6 +70,10 @@ class AccessPolicy:
     coordinating_unit: bool = False
     consents: tuple[str, ...] = ()
     is_relative: bool = False  # a RelatedPerson carries the person's number
+    # The caller's own grantee keys (identifiers and references; `fhirip.consent.grants`).
+    own_keys: frozenset[str] = frozenset()
+    # Type → the scope queries one of which a row must match (`fhirip.consent.scopes`).
+    scope_queries: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     dialect: str = "sqlite"  # the database the SQL is for
     # The condition per `resource` alias it was built for: the same few aliases recur in
     # every statement of a request, and a condition over hundreds of patients is costly to build.
@@ -132,7 +137,8 @@ class AccessPolicy:
 
     def _condition(self, alias: FromClause) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
-        if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None:
+        if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None \
+                and not self.scope_queries:
             return true()  # every row of every type (a system client with `system/*` scopes)
         if self.open_types:
             conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
@@ -146,6 +152,8 @@ class AccessPolicy:
         if self.scope_read_types is not None:
             permitted = and_(policy_sql.one_of(alias.c.res_type, self.scope_read_types, self.dialect)
                              if self.scope_read_types else false(), permitted)
+        if self.scope_queries:
+            permitted = and_(permitted, scope_condition(alias, self.scope_queries, self.decided_at))
         return permitted
 
     __call__ = sql  # usable wherever a search `Policy` callable is expected
@@ -153,7 +161,8 @@ class AccessPolicy:
     def sees_every(self, res_type: str) -> bool:
         """Whether `sql` admits every row of `res_type` (a type the actor reads wholesale),
         so a row needs no statement of its own to be found visible."""
-        return res_type in self.open_types and (self.scope_read_types is None or res_type in self.scope_read_types)
+        return res_type in self.open_types and res_type not in self.scope_queries and \
+            (self.scope_read_types is None or res_type in self.scope_read_types)
 
     @cached_property
     def _groups(self) -> list[tuple[Access, list[str]]]:
@@ -185,6 +194,8 @@ class AccessPolicy:
         applies to the version as to any resource."""
         if self.scope_read_types is not None and res_type not in self.scope_read_types:
             return False
+        if res_type in self.scope_queries:
+            return False  # judged by the scopes' queries in SQL only
         if res_type in self.open_types:
             return True
         patients = patients_of(dict(content)) if content.get("resourceType") == res_type else frozenset()

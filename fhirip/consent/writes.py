@@ -19,6 +19,12 @@
   is written by system clients only (registry syncs, deployment, migration).
 - A system client writes exactly the types its `system/` scopes name.
 
+Who may grant: a sharing Consent (one that gives access) is written only by the patient,
+a parent/guardian of a patient under 16, or the patient's coordinator or coordinating
+unit recording the patient's own decision; someone the patient merely shares with (a
+practitioner with `correct`, a relative named in a consent) may not share onwards, and
+no one writes a permit naming themselves.
+
 Every reason names only the actor's own rights and the type, never whether some
 other resource or patient exists.
 """
@@ -31,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from fhirip.auth.actor import ActorKind
+from fhirip.consent.access import Basis
 from fhirip.consent.compartment import in_compartment, patients_of
+from fhirip.consent.grants import is_sharing, permitted_actors
 from fhirip.consent.lookups import local_ref
 from fhirip.consent.vocabulary import AUDIT_TYPE
 
@@ -67,6 +75,26 @@ def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
     denied = _first_unwritable(policy, res_type, patients)
     if denied is not None:
         return _decision(False, f"Your access does not let you write {res_type} resources for Patient/{denied}")
+    if res_type == "Consent" and (is_sharing(resource) or (previous_content is not None and is_sharing(previous_content))):
+        return _may_grant(policy, resource, patients)
+    return _decision(True)
+
+
+# Who may write a sharing Consent: the patient, a guardian of a minor, the coordinator and
+# the coordinating unit (recording the patient's decision).
+_GRANTING = frozenset({Basis.SELF, Basis.PROXY, Basis.COORDINATOR, Basis.ADMINISTRATIVE})
+
+
+def _may_grant(policy: AccessPolicy, consent: dict[str, Any], patients: Iterable[str]) -> Decision:
+    for patient in sorted(patients):
+        if not any(a.basis in _GRANTING and a.writes("Consent") for a in policy.grants.get(patient, ())):
+            return _decision(False, "A sharing Consent is written by the patient, a guardian of a patient "
+                                    "under 16, or the patient's coordinator or coordinating unit recording "
+                                    "the patient's decision")
+    named = set(permitted_actors(consent)) & policy.own_keys
+    if named:
+        return _decision(False, "A sharing Consent may not give access to the one who writes it "
+                                f"({', '.join(sorted(named))})")
     return _decision(True)
 
 

@@ -2,7 +2,7 @@
 
 https://hl7.org/fhir/R4/security.html
 
-`fhirip.consent.decide` turns the caller and the current Consents into an
+`fhirip.consent.decide` turns the caller and their rows of the access index into an
 AccessPolicy once per request; this module is where the interactions consult
 it. A resource the caller may not see behaves exactly as one that does not exist
 (404 with the same words), so no answer, count or error reveals it.
@@ -16,11 +16,19 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from fhirip.consent.administrative import ADMIN_READ_TYPES
 from fhirip.consent.compartment import patients_of
-from fhirip.consent.deferred import DeferredPolicy
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
-from fhirip.search.query import PAGE_PARAMS, ChainCriterion, Criterion, HasCriterion, ParsedQuery, QueryParser
+from fhirip.search.query import (
+    PAGE_PARAMS,
+    ChainCriterion,
+    Criterion,
+    HasCriterion,
+    Include,
+    ParsedQuery,
+    QueryParser,
+)
 from fhirip.search.registry import registry
 from fhirip.store import Current
 from fhirip.store.schema import resource
@@ -79,7 +87,20 @@ def _hops(query: ParsedQuery) -> Iterator[tuple[str, tuple[str, str]]]:
         for res_type in query.types:
             yield "_sort", (res_type, code)
     for include in query.includes:
+        if not include.reverse and _reaches_no_masked_view(include):
+            continue  # what it includes is never read through the administrative view: nothing to reveal
         yield "_revinclude" if include.reverse else "_include", (include.source_type, include.param)
+
+
+def _reaches_no_masked_view(include: Include) -> bool:
+    """A forward include whose targets are all of types the administrative view never reads
+    (`CarePlan:goal` → Goal): for a patient seen only through that view it includes nothing, and
+    for one seen in full it includes what the caller may read anyway."""
+    if include.param == "*":
+        return False
+    param = registry().get(include.source_type, include.param)
+    targets = (include.target_type,) if include.target_type else (param.targets if param is not None else ())
+    return bool(targets) and not set(targets) & ADMIN_READ_TYPES
 
 
 def _criterion_hops(name: str, criterion: Criterion) -> Iterator[tuple[str, tuple[str, str]]]:
@@ -109,15 +130,13 @@ def admitted_by_content(ctx: Context, interaction: str, res_type: str,
     not, and the caller should ask `authorize` and `ensure_visible` for the exact answer.
 
     The same rules as `authorize` followed by `is_visible` (the scopes, then some access that
-    reads the type and admits the resource), but decided only for the patients whose record
-    holds the resource: a caller with hundreds of patients pays for one, and no statement
-    is built. The decision returned is the one to mask the resource with."""
+    reads the type and admits the resource), judged from the content the read already holds,
+    so no statement is built. The decision returned is the one to mask the resource with."""
     access = ctx.access
     if not judged_by_content(ctx, res_type):
         return None
-    scoped = access.scoped(ctx.tx.conn, patients_of(content)) if isinstance(access, DeferredPolicy) else access
-    if scoped.may(interaction, res_type) and scoped.may_read_version(res_type, content):
-        return scoped
+    if access.may(interaction, res_type) and access.may_read_version(res_type, content):
+        return access
     return None
 
 
@@ -128,7 +147,7 @@ def judged_by_content(ctx: Context, res_type: str) -> bool:
     access = ctx.access
     if access is None or ctx.actor is None:
         return False
-    return isinstance(access, DeferredPolicy) or not access.sees_every(res_type)
+    return not access.sees_every(res_type)
 
 
 def ensure_visible(ctx: Context, res_type: str, res_id: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fhirip.audit import audit_event, outcome_for_status
-from fhirip.consent.compartment import patients_of
+from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import is_valid_id
@@ -45,6 +45,8 @@ def touched(ctx: Context, req: FhirRequest, response: FhirResponse) -> list[dict
     if isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle":
         for entry in bundle.get("entry", [])[:MAX_REFERENCES]:
             item = entry.get("resource")
+            if isinstance(item, orjson.Fragment):  # a batch entry served as stored
+                item = orjson.loads(orjson.dumps(item))
             if isinstance(item, dict) and item.get("resourceType") not in (None, "OperationOutcome"):
                 found.append(item)
             else:
@@ -54,6 +56,7 @@ def touched(ctx: Context, req: FhirRequest, response: FhirResponse) -> list[dict
                     keys.append((parts[-2], parts[-1]))
     elif req.res_type and req.res_id:
         keys.append((req.res_type, req.res_id))
+    keys += response.about
     if keys:
         found += [orjson.loads(c) for c in ctx.tx.read_many(keys).values()]
     return found
@@ -83,9 +86,11 @@ def success_events(ctx: Context, req: FhirRequest, route_interaction: str,
             shared.append(ref)
     url = _printable(req.url or req.base_url)
     refs = [f"{r['resourceType']}/{r['id']}" for r in resources if "id" in r]
-    if len(by_patient) <= 1:
-        return [_success_event(ctx, req, route_interaction, response, client_address, refs, sorted(by_patient), url)]
     path_only = url.split("?", 1)[0]
+    if len(by_patient) == 0 or (len(by_patient) == 1 and path_only == url):
+        return [_success_event(ctx, req, route_interaction, response, client_address, refs, sorted(by_patient), url)]
+    # A query may name other people (a practitioner's search by someone's number): the events in
+    # a patient's log carry the path alone, the whole query goes to the event in no one's log.
     # The whole event must sit in nobody's compartment, and naming a Patient would put it in theirs:
     # which patients were touched is told by the per-patient events.
     unowned = [ref for ref in refs if not ref.startswith("Patient/")]
@@ -111,7 +116,10 @@ def _success_event(ctx: Context, req: FhirRequest, route_interaction: str, respo
 
 def failure_event(actor: Any, req: FhirRequest, route_interaction: str | None, status: int,
                   client_address: str | None) -> dict[str, Any]:
-    refs = [f"{req.res_type}/{req.res_id}"] if req.res_type and req.res_id and is_valid_id(req.res_id) else []
+    # A refused or failed request names the resource asked for only when it is in no patient's
+    # record: a probe of someone else's Patient id must not put the prober in that person's log.
+    refs = [f"{req.res_type}/{req.res_id}"] if req.res_type and req.res_id and is_valid_id(req.res_id) \
+        and not in_compartment(req.res_type) else []
     return audit_event(
         actor, interaction=audit_interaction(route_interaction or "read"),
         outcome=outcome_for_status(status), resource_refs=refs, patient_refs=[],

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy import select
 
 from fhirip.errors import BadRequest
+from fhirip.interactions.access import refuse_hidden_parameters
 from fhirip.interactions.context import Context
 from fhirip.search import search
 from fhirip.search.index import write_pending
@@ -45,6 +46,9 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
     criteria = [(k, v) for k, v in params if k not in NOT_CRITERIA]
     if not criteria:
         raise BadRequest("A conditional interaction needs search criteria")
+    # Criteria a search may not use (on content the caller sees masked) match nothing here either:
+    # refused alike whether anything would match.
+    refuse_hidden_parameters(ctx, res_type, criteria)
     write_pending(ctx.tx.conn)
     by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
     if by_identifier is not None:

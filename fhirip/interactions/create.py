@@ -7,6 +7,7 @@ https://hl7.org/fhir/R4/http.html#ccreate
 from __future__ import annotations
 
 from fhirip.errors import PreconditionFailed
+from fhirip.interactions.access import masked_body
 from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import (
@@ -54,4 +55,7 @@ def existing_match(ctx: Context, req: FhirRequest) -> FhirResponse | None:
     headers = version_headers(current) | {"Location": location(req.base_url, current)}
     if req.prefer_return == "minimal":
         return FhirResponse(200, headers=headers)
-    return FhirResponse(200, body=stored.content, headers=headers)
+    shown = masked_body(ctx, stored.content)  # as a read shows it: masked for the administrative view
+    if isinstance(shown, bytes):
+        return FhirResponse(200, body=shown, headers=headers)
+    return FhirResponse(200, resource=shown, headers=headers)

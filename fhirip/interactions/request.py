@@ -73,6 +73,9 @@ class FhirResponse:
     body: bytes | None = None  # canonical bytes, served as stored
     resource: dict[str, Any] | None = None  # a resource built for this response
     headers: dict[str, str] = field(default_factory=dict)
+    # (type, id) of resources an answer in words is about without carrying them (an operation
+    # such as `CarePlan/$exists`): the audit record names them, so it lands in their patient's log.
+    about: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_content(self) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from fhirip import operations
 from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
-from fhirip.consent.cache import decide_cached
+from fhirip.consent import decide
 from fhirip.errors import FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
@@ -212,7 +212,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
 
     def work(tx: Tx) -> FhirResponse:
         after.clear()
-        access = decide_cached(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
+        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
         if not route.authorizes_itself:
             authorize(ctx, route.interaction, req.res_type)

@@ -44,6 +44,7 @@ BUILT_IN: list[str] = [
     "fhirip.operations.validate",
     "fhirip.operations.convert",
     "fhirip.operations.current_plan",
+    "fhirip.operations.plan_exists",
     "fhirip.operations.handover",
     "fhirip.operations.overdue_measures",
     "fhirip.operations.revision_due",

@@ -18,6 +18,7 @@ from datetime import date
 
 from fhirip.canonical import OPERATION_DEFINITION
 from fhirip.errors import BadRequest
+from fhirip.interactions.access import ensure_visible
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
@@ -32,6 +33,9 @@ from fhirip.plans.recording import read_current
 
 
 def handover(ctx: Context, req: FhirRequest) -> FhirResponse:
+    # A team or episode the caller may not see answers as an unknown one, before any rule
+    # looks at its coordinators and dates.
+    ensure_visible(ctx, req.res_type or "", req.res_id or "")
     given = input_parameters(req)
     if "coordinator" not in given:
         raise BadRequest("Parameter 'coordinator' (valueReference) is required", expression=["coordinator"])

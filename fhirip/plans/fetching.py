@@ -12,6 +12,7 @@ from the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,14 +30,18 @@ from fhirip.store.schema import resource, resource_version, search_reference
 class Fetch:
     """Searches on one connection with one policy (None: everything, for the server's own use)."""
 
-    def __init__(self, conn: Connection, *, base_url: str, policy: Policy | None):
+    def __init__(self, conn: Connection, *, base_url: str, policy: Policy | None,
+                 view: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         self.conn = conn
         self.base_url = base_url
         self.policy = policy
+        self.view = view  # the caller's view of each resource (the administrative mask), if any
 
     @classmethod
     def for_request(cls, ctx: Any) -> Fetch:
-        return cls(ctx.tx.conn, base_url=ctx.base_url, policy=ctx.policy)
+        access = ctx.access
+        return cls(ctx.tx.conn, base_url=ctx.base_url, policy=ctx.policy,
+                   view=access.mask if access is not None and access.masks else None)
 
     def search(self, res_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """All matches, page after page, as parsed resources."""
@@ -48,7 +53,7 @@ class Fetch:
             page = parse_qsl(urlsplit(result.links["next"]).query)
             result = search(self.conn, res_type, page, base_url=self.base_url, policy=self.policy)
             found += [orjson.loads(entry.content) for entry in result.entries if entry.mode == "match"]
-        return found
+        return [self.view(item) for item in found] if self.view is not None else found
 
     def by_ids(self, res_type: str, ids: list[str]) -> list[dict[str, Any]]:
         ids = sorted({i for i in ids if i})

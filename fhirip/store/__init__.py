@@ -1,6 +1,6 @@
 """The resource store (SQLAlchemy 2; SQLite embedded, PostgreSQL in production)."""
 
 from fhirip.store.records import Current, StoredVersion, instant, now_utc
-from fhirip.store.store import Store, Tx
+from fhirip.store.store import Indexes, Store, Tx
 
-__all__ = ["Current", "Store", "StoredVersion", "Tx", "instant", "now_utc"]
+__all__ = ["Current", "Indexes", "Store", "StoredVersion", "Tx", "instant", "now_utc"]

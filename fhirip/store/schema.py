@@ -81,7 +81,7 @@ resource_version = Table(
     Index(None, "rid", "version"),
     Index(None, "last_updated"),
     Index(None, "res_type", "last_updated"),
-    # The newest version of a type in one index seek: the consent layer's change marker.
+    # The newest version of a type in one index seek.
     Index(None, "res_type", "seq"),
 )
 
@@ -267,4 +267,36 @@ audit_journal = Table(
     Column("seq", Key, primary_key=True, autoincrement=True),
     Column("last_updated", DateTime, nullable=False),
     Column("content", LargeBinary, nullable=False),
+)
+
+# --- the access index (fhirip.consent.grants derives its rows, fhirip.consent.index writes them) ---
+# Who may see which patient, derived from Consent, CareTeam, EpisodeOfCare, RelatedPerson,
+# Patient, Practitioner, PractitionerRole and Organization in the transaction that writes
+# them. A request resolves its caller to grantee keys and reads the rows in force at its
+# moment (valid_from <= now < valid_to, naive UTC, NULL = open).
+access_grant = Table(
+    "access_grant",
+    metadata,
+    Column("gid", Key, primary_key=True, autoincrement=True),
+    Column("grantee", String(300), nullable=False),  # `system|value` or `Type/id`, or `*` (everyone)
+    Column("kind", String(16), nullable=False),
+    Column("patient_id", String(64), nullable=True),
+    Column("target", String(200), nullable=True),  # what the grantee key resolves to
+    Column("via", String(200), nullable=True),  # a PractitionerRole's organisation
+    Column("effect", String(8), nullable=False),  # permit | deny
+    Column("action", String(8), nullable=False),  # read | write | none
+    Column("view", String(16), nullable=False),  # full | administrative
+    Column("classes", Text, nullable=True),  # JSON list of resource types; NULL = every type
+    Column("labels", Text, nullable=True),  # JSON list of [system, code]
+    Column("resources", Text, nullable=True),  # JSON list of "Type/id" withheld by a deny
+    Column("purposes", Text, nullable=True),  # JSON list of purpose-of-use codes
+    Column("rank", Integer, nullable=False),
+    Column("valid_from", DateTime, nullable=True),
+    Column("valid_to", DateTime, nullable=True),
+    Column("source_rid", Key, nullable=False),
+    Column("source_type", String(64), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Index(None, "grantee", "kind"),
+    Index(None, "patient_id", "grantee"),
+    Index(None, "source_rid"),
 )

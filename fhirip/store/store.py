@@ -47,6 +47,27 @@ class Indexer(Protocol):
     def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
 
 
+class Indexes:
+    """Several indexes kept in the write transaction, each in turn (the search index, then the
+    access index, which reads the links written before it)."""
+
+    def __init__(self, *parts: Indexer):
+        self.parts = parts
+
+    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
+                    fresh: bool = False) -> None:
+        for part in self.parts:
+            part.write_index(conn, rid, res_type, resource, fresh=fresh)
+
+    def delete_index(self, conn: Connection, rid: int) -> None:
+        for part in self.parts:
+            part.delete_index(conn, rid)
+
+    def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+        for part in self.parts:
+            part.write_new_indexes(conn, items)
+
+
 _VERSION_COLUMNS = (
     resource_version.c.seq, resource_version.c.rid, resource_version.c.res_type,
     resource_version.c.res_id, resource_version.c.version, resource_version.c.last_updated,

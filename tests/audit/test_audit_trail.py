@@ -33,8 +33,8 @@ def services(request: pytest.FixtureRequest, postgres: TemporaryPostgres | None,
 
 
 def event(n: int) -> dict:
-    req = FhirRequest(method="GET", base_url="http://fhirip.test", url=f"http://fhirip.test/Patient/p{n}")
-    req.res_type, req.res_id = "Patient", f"p{n}"
+    req = FhirRequest(method="GET", base_url="http://fhirip.test", url=f"http://fhirip.test/Practitioner/p{n}")
+    req.res_type, req.res_id = "Practitioner", f"p{n}"
     return failure_event(None, req, "read", 404, "127.0.0.1")
 
 
@@ -67,7 +67,7 @@ def test_each_append_is_committed_before_it_returns_under_concurrency(services: 
     assert sorted(seen) == list(range(24))
     for n, found in seen.items():  # each caller finds its own record, not a neighbour's
         assert found is not None
-        assert found["entity"][0]["what"]["reference"] == f"Patient/p{n}"
+        assert found["entity"][0]["what"]["reference"] == f"Practitioner/p{n}"
         assert found["meta"]["versionId"] == "1"
 
 
@@ -93,8 +93,8 @@ def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services
             threading.Event().wait(0.01)
     for thread in threads:
         thread.join()
-    assert outcomes["Patient/p1001"] is not None
-    assert all(outcomes[f"Patient/p{1002 + n}"] is None for n in range(3))
+    assert outcomes["Practitioner/p1001"] is not None
+    assert all(outcomes[f"Practitioner/p{1002 + n}"] is None for n in range(3))
     for record in good:
         assert stored(services, record["id"]) is not None
 
@@ -106,7 +106,7 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
     mine = event(2000)
 
     def found(tx) -> list[str]:
-        return [e.res_id for e in search(tx.conn, "AuditEvent", [("entity", "Patient/p2000")], base_url="").entries]
+        return [e.res_id for e in search(tx.conn, "AuditEvent", [("entity", "Practitioner/p2000")], base_url="").entries]
 
     with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
         trail.append([mine])

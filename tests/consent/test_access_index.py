@@ -1,0 +1,102 @@
+"""The access index: rows derived from the resources that decide access, kept in the write
+transaction, read at the request's moment.
+
+Time is data: validity intervals are compared with the request's `now` in SQL, so a
+guardian's right ends at midnight in Norway on the child's 16th birthday, and a change of
+any input is in force for the next decision without anything being kept between them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import consent_world as world
+from consent_support import World, put_all
+from sqlalchemy import select
+
+from fhirip.consent.grants import derive
+from fhirip.consent.index import rebuild
+from fhirip.store.schema import access_grant
+
+# Kari is born 2012-03-12; midnight in Oslo (CET, UTC+1) starting her 16th birthday is 23:00 UTC.
+SIXTEENTH_IN_OSLO = datetime(2028, 3, 11, 23, 0, tzinfo=UTC)
+
+
+def _rows(w: World, source_type: str, source_id: str) -> set[tuple]:
+    columns = [c for c in access_grant.c if c.name != "gid"]
+    with w.services.store.transaction(write=False) as tx:
+        return set(tx.conn.execute(select(*columns).where(access_grant.c.source_type == source_type,
+                                                          access_grant.c.source_id == source_id)))
+
+
+def _all_rows(w: World) -> list[tuple]:
+    columns = [c for c in access_grant.c if c.name != "gid"]
+    with w.services.store.transaction(write=False) as tx:
+        return sorted(tx.conn.execute(select(*columns)), key=repr)
+
+
+def test_a_parent_loses_the_record_at_midnight_in_norway_on_the_sixteenth_birthday(w: World) -> None:
+    mother = world.person_claims(world.ANNE)
+    before = SIXTEENTH_IN_OSLO.replace(hour=22, minute=59)
+    assert "kari" in w.policy(mother, now=before).patients
+    # 23:30 UTC on 11 March is 00:30 on 12 March in Oslo: Kari is 16, though not yet in UTC.
+    assert "kari" not in w.policy(mother, now=SIXTEENTH_IN_OSLO.replace(minute=30)).patients
+
+
+def test_a_birth_date_change_rederives_the_guardian_rows_in_the_same_write(w: World) -> None:
+    mother = world.person_claims(world.ANNE)
+    kari = w.content("Patient/kari")
+    assert "proxy" in w.policy(mother).bases("kari")
+    put_all(w.services, [{**kari, "birthDate": "2008-03-12"}])  # 18 on NOW
+    try:
+        assert "proxy" not in w.policy(mother).bases("kari")  # (the team's consent still names her)
+    finally:
+        put_all(w.services, [kari])
+    assert "proxy" in w.policy(mother).bases("kari")
+
+
+def test_a_new_version_replaces_its_rows_and_a_deletion_removes_them(w: World) -> None:
+    consent = w.content("Consent/eva-deling")
+    assert {(r.grantee, r.kind, r.effect) for r in _rows(w, "Consent", "eva-deling")} == \
+        {("Practitioner/lise", "consent", "permit")}
+    put_all(w.services, [{**consent, "status": "inactive"}])
+    assert _rows(w, "Consent", "eva-deling") == set()
+    put_all(w.services, [consent])
+    assert len(_rows(w, "Consent", "eva-deling")) == 1
+
+    extra = {"resourceType": "PractitionerRole", "id": "lise-dps", "practitioner": {"reference": "Practitioner/lise"},
+             "organization": {"reference": "Organization/dps"}}
+    put_all(w.services, [extra])
+
+    def delete(tx):
+        tx.delete(tx.current("PractitionerRole", "lise-dps"))
+
+    assert {r.kind for r in _rows(w, "PractitionerRole", "lise-dps")} == {"role"}
+    w.services.store.run(delete, write=True)
+    assert _rows(w, "PractitionerRole", "lise-dps") == set()
+
+
+def test_rebuilding_the_index_gives_the_rows_the_writes_kept(w: World) -> None:
+    kept = _all_rows(w)
+    assert kept
+    w.services.store.run(lambda tx: rebuild(tx.conn), write=True)
+    assert _all_rows(w) == kept
+
+
+def test_derivation_is_a_function_of_the_resource() -> None:
+    consent = world.sharing_consent("c", "kari", {
+        "type": "permit", "period": {"start": "2026-01-10", "end": "2027-01-10"},
+        "actor": [world._actor("Practitioner/ola"),
+                  {"reference": {"identifier": {"system": world.HPR, "value": world.PER}}}],
+        "provision": [{"type": "deny", "class": [{"system": world.RESOURCE_TYPES, "code": "Goal"}],
+                       "period": {"start": "2026-03"}}]})
+    rows = derive("Consent", consent)
+    assert rows == derive("Consent", consent)
+    permits = {r.grantee for r in rows if r.effect == "permit"}
+    assert permits == {"Practitioner/ola", f"{world.HPR}|{world.PER}"}
+    deny = next(r for r in rows if r.effect == "deny")
+    assert deny.grantee == "*" and deny.classes == ("Goal",)
+    assert deny.valid_from == datetime(2026, 3, 1) and deny.valid_to == datetime(2027, 1, 11)
+    assert derive("Consent", {**consent, "status": "inactive"}) == []
+    malformed = {**consent, "provision": {**consent["provision"], "period": {"start": "soon"}}}
+    assert derive("Consent", malformed) == []  # a malformed period never grants
