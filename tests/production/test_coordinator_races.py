@@ -1,6 +1,7 @@
-"""Concurrent `$handover` of one care team: no lost update, one coordinator at a time.
+"""Concurrent coordinator changes: one coordinator at a time, no lost update.
 
-64 handovers of the same team race, each to another incoming coordinator on another date.
+64 coordinator episodes of one person race to be created: one is, the others are refused as
+overlapping it (422), as a later one is. 64 handovers of the same team race, each to another incoming coordinator on another date.
 Whatever order they run in, the team that remains has coordinator periods that do not
 overlap and exactly one open one; every handover that answered 200 is in the team, and its
 Communication and Provenance point at the version it wrote, which history still holds.
@@ -13,7 +14,17 @@ from typing import Any
 
 import httpx
 from conftest import SYSTEM
-from production_data import VOLVEN_9034, at_once, coordinator, created, new_fnr, patient, practitioner, statuses
+from production_data import (
+    VOLVEN_9034,
+    at_once,
+    coordinator,
+    created,
+    new_fnr,
+    patient,
+    practitioner,
+    search_all,
+    statuses,
+)
 
 from fhirip.testing.served import ServedFhirip
 
@@ -86,3 +97,25 @@ def test_racing_handovers_keep_one_coordinator_and_every_winner(served: ServedFh
             assert f"CareTeam/{team_id}" in {a["reference"] for a in _written(response, "Communication")["about"]}
         notes = client.get("/Communication", params={"about": f"CareTeam/{team_id}", "_summary": "count"})
         assert notes.json()["total"] == len(winners)
+
+
+def _episode(patient_id: str, manager: str, start: date) -> dict[str, Any]:
+    return {"resourceType": "EpisodeOfCare", "status": "active",
+            "type": [{"coding": [{"system": VOLVEN_9034, "code": "8"}]}],
+            "patient": {"reference": f"Patient/{patient_id}"}, "period": {"start": start.isoformat()},
+            "careManager": {"reference": manager}}
+
+
+def test_racing_coordinator_episodes_of_one_person_leave_one(served: ServedFhirip) -> None:
+    with served.client(served.token(**SYSTEM)) as client:
+        person = created(client.post("/Patient", json=patient(new_fnr())))
+        managers = at_once(RACERS, lambda i: created(client.post("/Practitioner", json=practitioner(f"K{i}"))))
+        responses = at_once(RACERS, lambda i: client.post("/EpisodeOfCare", json=_episode(
+            person, f"Practitioner/{managers[i]}", FIRST + timedelta(days=i))))
+        episodes = search_all(client, "/EpisodeOfCare", patient=f"Patient/{person}", status="active")
+        assert len(episodes) == 1, statuses(responses)
+        assert statuses(responses) == {201: 1, 422: RACERS - 1}
+        later = client.post("/EpisodeOfCare", json=_episode(person, f"Practitioner/{managers[0]}", FIRST))
+        assert later.status_code == 422
+        refusals = [r.json()["issue"][0]["diagnostics"] for r in responses if r.status_code == 422]
+        assert all("There is one responsible coordinator at any time" in said for said in refusals)

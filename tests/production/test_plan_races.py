@@ -28,7 +28,7 @@ from production_data import (
 from fhirip.testing.served import ServedFhirip
 
 RACERS = 64
-ROUNDS = 3
+ROUNDS = 2
 SERIAL_REFUSAL = "a person has one individual plan"
 
 
