@@ -17,6 +17,8 @@ FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
 VOLVEN_9034 = "urn:oid:2.16.578.1.12.4.1.1.9034"
 IP_CATEGORY = {"coding": [{"system": f"{CODE_SYSTEM}/ip-careplan-category", "code": "individuell-plan"}]}
 OPEN = "draft,active,on-hold"
+# The system client the suite writes as (its token is signed with the served server's key).
+SYSTEM = {"sub": "production-system", "client_id": "production-system", "scope": "system/*.cruds"}
 _people = itertools.count(random.randrange(0, 400))
 T = TypeVar("T")
 

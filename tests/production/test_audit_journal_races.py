@@ -13,8 +13,7 @@ import uuid
 from collections import Counter
 
 import orjson
-from conftest import SYSTEM
-from production_data import at_once, created, new_fnr, patient, statuses
+from production_data import SYSTEM, at_once, created, new_fnr, patient, statuses
 from sqlalchemy import func, select
 
 from fhirip.audit.mover import move_all

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from conftest import SYSTEM
 from production_data import (
+    SYSTEM,
     VOLVEN_9034,
     at_once,
     coordinator,

@@ -12,8 +12,8 @@ import uuid
 
 import httpx
 import pytest
-from conftest import SYSTEM
 from production_data import (
+    SYSTEM,
     FNR,
     OPEN,
     at_once,

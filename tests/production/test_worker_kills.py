@@ -16,8 +16,7 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import SYSTEM
-from production_data import at_once, coordinator, individual_plan, new_fnr, patient
+from production_data import SYSTEM, at_once, coordinator, individual_plan, new_fnr, patient
 from sqlalchemy import and_, func, select
 
 from fhirip.store import Store
