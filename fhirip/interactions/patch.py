@@ -38,6 +38,9 @@ FHIR_JSON = ("application/fhir+json", "application/json")
 
 def patch(ctx: Context, req: FhirRequest) -> FhirResponse:
     ensure_visible(ctx, req.res_type, req.res_id)
+    # Locked from this read to the write: a concurrent change waits, and the patch applies to
+    # the version it is stored over (no lost update).
+    ctx.tx.current(req.res_type, req.res_id, lock=True)
     stored = ctx.tx.read(req.res_type, req.res_id)
     if stored is None:
         raise NotFound(f"Resource {req.res_type}/{req.res_id} is not known")

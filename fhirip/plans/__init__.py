@@ -3,6 +3,7 @@
 Rules, each a write hook (https://hl7.org/fhir/R4/http.html#update — every write passes them):
 
 - one open individual plan per person, matched by fødselsnummer/D-nummer (409),
+- one Patient record per fødselsnummer/D-nummer (409),
 - no overlapping coordinator periods on a CareTeam or across coordinator episodes (422),
 - a plan is activated only with consent or compulsory-care basis, a coordinator,
   a period and a goal (422, one issue per missing piece),
@@ -22,6 +23,7 @@ from fhirip.interactions.context import Context, WriteHook
 from fhirip.plans.coordinator import refuse_overlapping_coordinators
 from fhirip.plans.lifecycle import apply_plan_consent, check_activation
 from fhirip.plans.narrative import fill_plan_narrative
+from fhirip.plans.one_patient import refuse_second_patient
 from fhirip.plans.one_plan import (
     DuplicatePlans,
     find_duplicate_plans,
@@ -34,6 +36,7 @@ _BY_TYPE: dict[str, tuple[WriteHook, ...]] = {
     "CareTeam": (refuse_overlapping_coordinators,),
     "EpisodeOfCare": (refuse_overlapping_coordinators,),
     "Consent": (apply_plan_consent,),
+    "Patient": (refuse_second_patient,),
 }
 
 

@@ -131,9 +131,13 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
         mine = episode_coordinator(written)
         if mine is None:
             return []
-        others = [c for c in (episode_coordinator(e) for e in _person_episodes(
-            ctx.tx.conn, subject_patients(ctx.tx.conn, written.get("patient")))
-            if e.get("id") != written.get("id")) if c is not None]
+        patients = subject_patients(ctx.tx.conn, written.get("patient"))
+        # Periods are compared, not keys, so no constraint can hold this rule: the person's lock,
+        # held until commit, makes a second coordinator episode written at the same moment wait
+        # and then be checked against the first.
+        ctx.tx.hold(f"coordinator-episodes|Patient/{patient_id}" for patient_id in patients)
+        others = [c for c in (episode_coordinator(e) for e in _person_episodes(ctx.tx.conn, patients)
+                              if e.get("id") != written.get("id")) if c is not None]
         return overlap_issues([mine, *others], "EpisodeOfCare.period")
     return []
 

@@ -6,6 +6,10 @@ the day before the handover date, the incoming one starts on it, a handover note
 (`Communication`) records what was passed on, and a `Provenance` ties the new
 versions together. A coordinator without a plan (EpisodeOfCare.careManager) is
 handed over by finishing that episode and starting the next one.
+
+The team (or episode) is read under a row lock and written back with the version that was
+read: concurrent handovers of one team run one after the other, each from the newest version,
+so none overwrites another and each note and Provenance names a version that stays.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from fhirip.plans.coordinator import (
     episode_coordinator,
     team_coordinators,
 )
-from fhirip.plans.recording import read_current, record_provenance, write_version
+from fhirip.plans.recording import read_for_change, record_provenance, write_version
 from fhirip.store import Current, instant, now_utc
 
 COORDINATOR_TYPES = ("Practitioner", "PractitionerRole")
@@ -78,9 +82,10 @@ def _outgoing(appointments: list[Coordinator], handover: Handover, where: str) -
 
 def hand_over_team(ctx: Context, team_id: str, handover: Handover) -> list[Current]:
     """End the current coordinator of a CareTeam and start `handover.incoming`; returns what was written."""
-    team = read_current(ctx, "CareTeam", team_id)
-    if team is None:
+    found = read_for_change(ctx, "CareTeam", team_id)
+    if found is None:
         raise NotFound(f"CareTeam/{team_id} does not exist")
+    team, version = found
     where = f"CareTeam/{team_id}"
     outgoing = _outgoing(team_coordinators(team), handover, where)
     end = day_before(handover.on).isoformat()
@@ -93,7 +98,7 @@ def hand_over_team(ctx: Context, team_id: str, handover: Handover) -> list[Curre
             incoming_role = copy.deepcopy(participant.get("role"))
     team.setdefault("participant", []).append(
         {"role": incoming_role, "member": handover.incoming, "period": {"start": handover.on.isoformat()}})
-    written_team = write_version(ctx, team)
+    written_team = write_version(ctx, team, expected=version)
     note = _note(team.get("subject"), [f"CareTeam/{team_id}"], outgoing.member, handover)
     written_note = write_version(ctx, note)
     proof = record_provenance(ctx, [written_team, written_note], activity="UPDATE",
@@ -103,9 +108,10 @@ def hand_over_team(ctx: Context, team_id: str, handover: Handover) -> list[Curre
 
 def hand_over_episode(ctx: Context, episode_id: str, handover: Handover) -> list[Current]:
     """Finish a coordinator EpisodeOfCare the day before and start the next one with the new careManager."""
-    episode = read_current(ctx, "EpisodeOfCare", episode_id)
-    if episode is None:
+    found = read_for_change(ctx, "EpisodeOfCare", episode_id)
+    if found is None:
         raise NotFound(f"EpisodeOfCare/{episode_id} does not exist")
+    episode, version = found
     where = f"EpisodeOfCare/{episode_id}"
     appointment = episode_coordinator(episode)
     if appointment is None:
@@ -118,7 +124,7 @@ def hand_over_episode(ctx: Context, episode_id: str, handover: Handover) -> list
                       "careManager": handover.incoming})
     episode["status"] = "finished"
     episode["period"] = {**(episode.get("period") or {}), "end": day_before(handover.on).isoformat()}
-    written_old = write_version(ctx, episode)
+    written_old = write_version(ctx, episode, expected=version)
     written_new = write_version(ctx, successor)
     note = _note(episode.get("patient"), [where, f"EpisodeOfCare/{written_new.res_id}"],
                  outgoing.member, handover)

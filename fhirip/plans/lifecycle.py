@@ -36,7 +36,7 @@ from fhirip.plans.codes import (
 from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
-from fhirip.plans.recording import read_current, record_provenance, write_version
+from fhirip.plans.recording import read_current, read_for_change, record_provenance, write_version
 from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
@@ -169,9 +169,14 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
     # A consent for a later plan period replaces the earlier; one for the same period too.
     token = _superseding.set(True)
     try:
-        for old in older:
+        for found in older:
+            # Changed from its locked newest version: a concurrent change of it is not lost.
+            locked = read_for_change(ctx, "Consent", found["id"])
+            if locked is None or locked[0].get("status") != "active":
+                continue
+            old, version = locked
             old["status"] = "inactive"
-            written = write_version(ctx, old)
+            written = write_version(ctx, old, expected=version)
             record_provenance(ctx, [written], activity="OBSOLETE",
                               reason=f"Erstattet av nytt samtykke til planen (Consent/{consent['id']})")
     finally:
@@ -187,15 +192,16 @@ def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
                          for d in (consent.get("provision") or {}).get("data") or []) if i]
     plan_ids = named or open_plan_ids(conn, patients)
     for plan_id in plan_ids:
-        plan = read_current(ctx, "CarePlan", plan_id)
-        if plan is None or plan.get("status") not in OPEN_PLAN_STATUSES:
+        locked = read_for_change(ctx, "CarePlan", plan_id)
+        if locked is None or locked[0].get("status") not in OPEN_PLAN_STATUSES:
             continue
+        plan, version = locked
         if has_compulsory_care_basis(plan):
             continue  # compulsory care, not consent, is this plan's basis
         plan["status"] = "revoked"
         period = dict(plan.get("period") or {})
         period.setdefault("end", today().isoformat())
         plan["period"] = period
-        written = write_version(ctx, plan)
+        written = write_version(ctx, plan, expected=version)
         record_provenance(ctx, [written], activity="ABORT",
                           reason=f"Samtykket til planen er trukket tilbake (Consent/{consent['id']})")

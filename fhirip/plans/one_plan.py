@@ -73,12 +73,26 @@ def open_plan_ids(conn: Connection, patient_ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(row[0] for row in ordered))
 
 
+def plan_claims(patient_ids: Iterable[str]) -> set[str]:
+    """What an open individual plan claims (`Tx.claim`): each Patient record of its person."""
+    return {f"open-plan|Patient/{patient_id}" for patient_id in patient_ids}
+
+
 def refuse_second_plan(ctx: Context, careplan: dict[str, Any], previous: Current | None) -> list[Issue]:
-    """Write hook: 409 when the person already has another open individual plan."""
+    """Write hook: 409 when the person already has another open individual plan.
+
+    The database holds the rule: an open plan claims its person's Patient records in the
+    writing transaction, before the check, so two plans written at once cannot both pass;
+    the loser waits for the winner's commit and is refused in the words a later write gets.
+    """
     if not is_individual_plan(careplan) or careplan.get("status") not in OPEN_PLAN_STATUSES:
+        if previous is not None and not previous.deleted:
+            ctx.tx.claim("CarePlan", careplan["id"], ())  # ended, or no longer an individual plan
         return []
     patients = subject_patients(ctx.tx.conn, careplan.get("subject"))
+    held = ctx.tx.claim("CarePlan", careplan["id"], plan_claims(patients))
     existing = [plan_id for plan_id in open_plan_ids(ctx.tx.conn, patients) if plan_id != careplan["id"]]
+    existing += sorted({i for t, i in held.values() if t == "CarePlan"} - set(existing))
     if existing:
         # The rule holds whoever writes, but only plans the caller may see are named: the other
         # plan may be in a record (another Patient with the same fødselsnummer) the caller may not read.

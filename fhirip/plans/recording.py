@@ -18,6 +18,7 @@ import orjson
 
 from fhirip.audit import provenance
 from fhirip.auth.actor import Actor, ActorKind
+from fhirip.errors import Conflict
 from fhirip.interactions.context import Context
 from fhirip.interactions.write import new_id, save
 from fhirip.store import Current
@@ -38,11 +39,32 @@ def read_current(ctx: Context, res_type: str, res_id: str) -> dict[str, Any] | N
     return orjson.loads(stored.content)
 
 
-def write_version(ctx: Context, resource: dict[str, Any]) -> Current:
-    """Store `resource` as a new version (or a new resource) through the common write path."""
+def read_for_change(ctx: Context, res_type: str, res_id: str) -> tuple[dict[str, Any], Current] | None:
+    """The current content of a resource the rules will change and write back, with its version;
+    None if absent or deleted. Its row stays locked until the transaction ends, so a concurrent
+    change waits and the change is built on the newest version (no lost update)."""
+    current = ctx.tx.current(res_type, res_id, lock=True)
+    if current is None or current.deleted:
+        return None
+    stored = ctx.tx.read(res_type, res_id, current.version)
+    if stored is None or stored.content is None:
+        return None
+    return orjson.loads(stored.content), current
+
+
+def write_version(ctx: Context, resource: dict[str, Any], expected: Current | None = None) -> Current:
+    """Store `resource` as a new version (or a new resource) through the common write path.
+
+    `expected` is the version the change was built on (`read_for_change`): if the resource has
+    moved on since, nothing is written (409), rather than overwriting the newer version.
+    """
     if not resource.get("id"):
         resource["id"] = new_id()
     previous = ctx.tx.current(resource["resourceType"], resource["id"], lock=True)
+    if expected is not None and (previous is None or previous.deleted or previous.version != expected.version):
+        now = "deleted" if previous is None or previous.deleted else f"version {previous.version}"
+        raise Conflict(f"{expected.res_type}/{expected.res_id} changed while this change was made from "
+                       f"version {expected.version} (it is now {now}); nothing was written, try again")
     current, _content, _warnings = save(ctx, resource, previous=previous,
                                         method="PUT" if previous else "POST")
     return current

@@ -119,7 +119,12 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
     rows = sorted(tx.conn.execute(statement).all())
     from fhirip.search.index_ahead import rows_ahead
 
-    ready = {**(prepared or {}), **prepare([row for row in rows if row[0] not in (prepared or {})])}
+    # A number prepared may have been given to another event since: SQLite numbers a new row
+    # after the highest one left, so once other drains empty the journal, its numbers come
+    # round again. Only an event whose bytes are the ones prepared is taken as prepared.
+    fresh = {seq: prepared[seq] for seq, _, content in rows
+             if prepared is not None and seq in prepared and prepared[seq][2] == content}
+    ready = {**fresh, **prepare([row for row in rows if row[0] not in fresh])}
     # Each event's rows come from one walk over it, made before or now (the generic extractor,
     # which evaluates every AuditEvent parameter's path on its own, indexes anything else).
     rows_of = {id(ready[seq][0]): ready[seq][3] for seq, _, _ in rows}

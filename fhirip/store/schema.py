@@ -300,3 +300,17 @@ access_grant = Table(
     Index(None, "patient_id", "grantee"),
     Index(None, "source_rid"),
 )
+
+
+# Facts only one resource may hold at a time, held by the primary key: one open individual plan
+# per person, one Patient per national identifier (`fhirip.plans`). A resource states its claims
+# in the transaction that writes it (`Tx.claim`); a second holder's insert finds the row taken,
+# however many writers run at once. Deleting the resource gives its claims up.
+resource_claim = Table(
+    "resource_claim",
+    metadata,
+    Column("claim", String(255), primary_key=True),  # "kind|key", e.g. "open-plan|Patient/123"
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Index(None, "res_type", "res_id"),
+)

@@ -122,3 +122,16 @@ class PlanWorld:
 
     def active_plan_id(self, **kwargs: Any) -> str:
         return created_id(self.fhir.create(self.plan(status="active", **kwargs)))
+
+
+def legacy_patient(fhir: Any, live_server: Any, fnr: str, family: str) -> str:
+    """A second Patient record for the same fødselsnummer, as in data migrated from before the
+    one-record rule (written with the plan rules switched off): the rules still treat both
+    records as one person."""
+    from fhirip.plans import plan_rules
+
+    live_server.services.write_hooks.remove(plan_rules)
+    try:
+        return created_id(fhir.create(patient(fnr, family=family)))
+    finally:
+        live_server.services.write_hooks.append(plan_rules)

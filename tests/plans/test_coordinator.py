@@ -8,6 +8,7 @@ from plan_data import (
     care_team,
     coordinator,
     created_id,
+    legacy_patient,
     new_fnr,
     patient,
     practitioner,
@@ -61,10 +62,10 @@ def test_a_coordinator_without_a_plan_is_an_episode_found_by_patient_and_status(
     assert found["entry"][0]["resource"]["careManager"]["reference"] == f"Practitioner/{manager}"
 
 
-def test_overlapping_coordinator_episodes_of_one_person_are_refused_across_patient_records(fhir):
+def test_overlapping_coordinator_episodes_of_one_person_are_refused_across_patient_records(fhir, live_server):
     fnr = new_fnr()
     municipal = created_id(fhir.create(patient(fnr)))
-    hospital = created_id(fhir.create(patient(fnr, family="Sykehusjournal")))
+    hospital = legacy_patient(fhir, live_server, fnr, "Sykehusjournal")
     first = created_id(fhir.create(practitioner("En")))
     second = created_id(fhir.create(practitioner("To")))
     existing = created_id(fhir.create(_episode(municipal, f"Practitioner/{first}", "2026-01-01")))

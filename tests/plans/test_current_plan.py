@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from plan_data import FNR, PlanWorld, created_id, goal, measure, patient, practitioner
+from plan_data import FNR, PlanWorld, created_id, goal, legacy_patient, measure, practitioner
 from sqlalchemy import and_, exists, or_, select
 
 from fhirip.interactions.context import Context
@@ -58,9 +58,9 @@ def test_current_plan_carries_goals_team_coordinator_contacts_and_consent(fhir):
     assert [p["id"] for p in found["Patient"]] == [world.patient_id]
 
 
-def test_current_plan_is_found_from_another_patient_record_with_the_same_fnr(fhir):
+def test_current_plan_is_found_from_another_patient_record_with_the_same_fnr(fhir, live_server):
     world, plan, _ = _world_with_measures(fhir)
-    hospital_record = created_id(fhir.create(patient(world.fnr, family="Sykehusjournal")))
+    hospital_record = legacy_patient(fhir, live_server, world.fnr, "Sykehusjournal")
     response = fhir.get(f"/Patient/{hospital_record}/$current-plan")
     assert response.status_code == 200, response.text
     match = [e["resource"]["id"] for e in response.json()["entry"] if e["search"]["mode"] == "match"]

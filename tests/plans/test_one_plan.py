@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plan_data import PlanWorld, care_plan, created_id, patient
+from plan_data import PlanWorld, care_plan, created_id, legacy_patient
 
 from fhirip.plans import find_duplicate_plans
 
@@ -17,10 +17,10 @@ def test_second_open_plan_for_the_same_patient_is_refused_with_409_naming_the_fi
     assert f"CarePlan/{first}" in outcome["issue"][0]["diagnostics"]
 
 
-def test_second_plan_for_another_patient_record_with_the_same_fnr_is_refused(fhir):
+def test_second_plan_for_another_patient_record_with_the_same_fnr_is_refused(fhir, live_server):
     world = PlanWorld(fhir)
     first = world.active_plan_id()
-    hospital_record = created_id(fhir.create(patient(world.fnr, family="Nordmann-Sykehus")))
+    hospital_record = legacy_patient(fhir, live_server, world.fnr, "Nordmann-Sykehus")
     response = fhir.create(care_plan(hospital_record, status="draft", start=None))
     assert response.status_code == 409, response.text
     assert f"CarePlan/{first}" in response.json()["issue"][0]["diagnostics"]
@@ -68,7 +68,7 @@ def test_a_transaction_making_two_plans_for_one_person_is_refused_whole(fhir):
 def test_duplicates_already_in_the_store_are_reported_per_person(fhir, live_server):
     world = PlanWorld(fhir)
     first = world.active_plan_id()
-    hospital_record = created_id(fhir.create(patient(world.fnr, family="Nordmann-Sykehus")))
+    hospital_record = legacy_patient(fhir, live_server, world.fnr, "Nordmann-Sykehus")
     other = PlanWorld(fhir)
     other.active_plan_id()
     # Migrated data predates the rule: write the duplicate with the rule switched off.

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from production_data import SYSTEM  # noqa: F401 - the suite's system client, defined once there
 
 from fhirip.testing.postgres import TemporaryPostgres
 from fhirip.testing.served import ServedFhirip
-
 
 
 def served_database(kind: str, postgres: TemporaryPostgres | None, name: str, tmp: Path) -> str | None:
