@@ -19,7 +19,8 @@ from fhirip.validation.validator import Validator
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    store = Store(settings.effective_database_url, indexer=search_index)
+    store = Store(settings.effective_database_url, indexer=search_index,
+                  statement_timeout_ms=settings.statement_timeout_ms or None)
     if migrate:
         store.migrate()
     operations.load_all()

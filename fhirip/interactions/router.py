@@ -219,9 +219,9 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         if not internal:
             services.audit_trail.append([failure_event(actor, req, None, error.status, client_address)])
         raise
-    if internal:
+    if internal:  # the server's own jobs are not held to a request's time limit
         return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, None), req),
-                                  write=route.writes)
+                                  write=route.writes, unlimited=True)
     if route.interaction == "capabilities":
         return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, actor), req),
                                   write=False)
