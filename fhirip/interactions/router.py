@@ -249,5 +249,8 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
     except FhirError as error:
         services.audit_trail.append([failure_event(actor, req, route.interaction, error.status, client_address)])
         raise
+    except Exception:  # a fault of the server's (answered 500) is recorded like any refusal
+        services.audit_trail.append([failure_event(actor, req, route.interaction, 500, client_address)])
+        raise
     services.audit_trail.append(after)
     return response
