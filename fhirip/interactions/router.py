@@ -9,7 +9,6 @@ from the same table.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from fhirip import operations
 from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
 from fhirip.consent.cache import decide_cached
-from fhirip.errors import BadRequest, FhirError, MethodNotAllowed, NotFound
+from fhirip.errors import FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
     delete,
@@ -39,7 +38,7 @@ from fhirip.interactions.auditing import (
 )
 from fhirip.interactions.capabilities import capabilities
 from fhirip.interactions.context import Context, Services
-from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.request import FhirRequest, FhirResponse, refuse_control_characters
 from fhirip.model.resources import is_resource_type
 from fhirip.store import Tx
 
@@ -97,7 +96,7 @@ def split_url(url: str, base_url: str = "") -> tuple[list[str], list[tuple[str, 
 def resolve(req: FhirRequest, segments: list[str]) -> Route:
     """Fill the request's type/id/version/operation from the path and find its route."""
     method = "GET" if req.method == "HEAD" else req.method
-    _refuse_control_characters(segments, req.params)
+    refuse_control_characters(req.params, segments)
     shape = _shape(req, segments)
     if shape.endswith("$"):
         return _operation_route(req, shape, method)
@@ -109,21 +108,6 @@ def resolve(req: FhirRequest, segments: list[str]) -> Route:
                                    headers={"Allow": ", ".join(allowed)})
         raise NotFound(f"No FHIR interaction has the URL /{'/'.join(segments)}")
     return route
-
-
-# Below U+0020 FHIR text holds only tab, carriage return and line feed (as `check_json_types`
-# says of resources); no id, name or value of a URL can hold another (PostgreSQL cannot store NUL).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _refuse_control_characters(segments: list[str], params: list[tuple[str, str]]) -> None:
-    for segment in segments:
-        if _CONTROL.search(segment):
-            raise BadRequest(f"The URL path segment {segment!r} holds a control character")
-    for name, value in params:
-        if _CONTROL.search(name) or _CONTROL.search(value):
-            raise BadRequest(f"Parameter {name!r} holds a control character in its name or value",
-                             expression=(name,))
 
 
 def _shape(req: FhirRequest, segments: list[str]) -> str:
