@@ -101,9 +101,10 @@ def read_inputs(op: Operation, params: list[tuple[str, str]], body: Json | None)
                              f"Parameters body (POST)", (name,))
         _put(inputs, op, name, _from_text(kind, name, text))
     if body is not None:
-        if body.get("resourceType") != "Parameters":
-            raise BadRequest(f"The body of ${op.name} must be a Parameters resource, got "
-                             f"{body.get('resourceType')!r}", ("resourceType",))
+        if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+            kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+            raise BadRequest(f"The body of ${op.name} must be a Parameters resource, got {kind!r}",
+                             ("resourceType",))
         check_json_types(body)  # each value of the JSON type its element has
         for index, item in enumerate(parameter_parts(body, op.name)):
             name = item.get("name")
