@@ -160,11 +160,65 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow
                      max_leaves=25)
 
 
+# Valid resources, each changed in one place by `_mutated`: the changes reach the validation,
+# the index and the plan rules, where a body of random shape is refused at its first element.
+VALID = [
+    {"resourceType": "Patient", "id": "fuzz-p", "name": [{"family": "Fuzz", "given": ["Ola"]}], "gender": "male",
+     "birthDate": "1980-02-29", "generalPractitioner": [{"reference": "Practitioner/fuzz-gp"}],
+     "telecom": [{"system": "phone", "value": "+47 55 00 00 00"}], "address": [{"city": "Bergen", "postalCode": "5003"}]},
+    {"resourceType": "Observation", "id": "fuzz-o", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+     "subject": {"reference": "Patient/fuzz-p"}, "effectiveDateTime": "2020-02-29T10:00:00Z",
+     "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+     "component": [{"code": {"text": "x"}, "valueString": "y"}]},
+    {"resourceType": "Goal", "id": "fuzz-g", "lifecycleStatus": "active", "description": {"text": "Gå på skolen"},
+     "subject": {"reference": "Patient/fuzz-p"}, "startDate": "2021-03-01", "target": [{"dueDate": "2030-01-01"}]},
+    {"resourceType": "Practitioner", "id": "fuzz-gp", "name": [{"family": "Lege"}],
+     "identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": "9144889"}]},
+    {"resourceType": "CareTeam", "id": "fuzz-t", "status": "active", "subject": {"reference": "Patient/fuzz-p"},
+     "participant": [{"member": {"reference": "Practitioner/fuzz-gp"}, "period": {"start": "2026-01-01"}}]},
+    {"resourceType": "Encounter", "id": "fuzz-e", "status": "finished", "class": {"code": "AMB"},
+     "subject": {"reference": "Patient/fuzz-p"}, "period": {"start": "2020-01-01", "end": "2020-01-02"}},
+]
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> dict[str, Any]:
+    body = json.loads(json.dumps(draw(st.sampled_from(VALID))))
+    target: Any = body
+    for _ in range(draw(st.integers(0, 3))):
+        children = [v for v in (target.values() if isinstance(target, dict) else target) if isinstance(v, (dict, list))]
+        if not children:
+            break
+        target = draw(st.sampled_from(children))
+    if isinstance(target, dict):
+        key = draw(st.sampled_from(sorted(target)) | _keys)
+        target[key] = draw(_like(target.get(key)))
+    elif target:
+        index = draw(st.integers(0, len(target) - 1))
+        target[index] = draw(_like(target[index]))
+    return body
+
+
+def _like(value: Any) -> st.SearchStrategy[Any]:
+    """Mostly a value of the same JSON type (a valid resource stays valid more often), or any."""
+    if isinstance(value, str):
+        same: st.SearchStrategy[Any] = st.sampled_from(TRICKY) | any_text
+    elif isinstance(value, bool):
+        same = st.booleans()
+    elif isinstance(value, (int, float)):
+        same = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    else:
+        return _json
+    return same | same | _json
+
+
 @st.composite
 def _bodies(draw: st.DrawFn) -> Any:
-    shape = draw(st.sampled_from(["none", "resource", "parameters", "bundle", "json", "text"]))
+    shape = draw(st.sampled_from(["none", "resource", "parameters", "bundle", "json", "text", "mutated", "mutated"]))
     if shape == "none":
         return None
+    if shape == "mutated":
+        return draw(_mutated())
     if shape == "text":
         return draw(any_text)
     if shape == "json":
@@ -203,7 +257,13 @@ def _requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], Any]:
     path = draw(_paths())
     query = draw(_query())
     body = draw(_bodies()) if method in ("POST", "PUT", "PATCH") else None
-    return method, path + (f"?{query}" if query else ""), draw(_headers), body
+    if method in ("POST", "PUT") and isinstance(body, dict) and isinstance(body.get("resourceType"), str) \
+            and draw(st.booleans()):  # where the body belongs, so that it is read further
+        kind, resource_id = body["resourceType"], body.get("id")
+        path = f"/{quote(kind, safe='')}" + (f"/{quote(str(resource_id), safe='')}" if method == "PUT" else "")
+        query = draw(st.sampled_from(["", "", "_pretty=true", "name=Fuzz"]))
+    headers = draw(_headers) if draw(st.integers(0, 3)) == 0 else {}
+    return method, path + (f"?{query}" if query else ""), headers, body
 
 
 def test_generated_requests_get_no_5xx_and_outcomes_for_errors(fhir, live_server):
