@@ -20,7 +20,8 @@ from fhirip.validation.validator import Validator
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index))
+    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index),
+                  statement_timeout_ms=settings.statement_timeout_ms or None)
     if migrate:
         store.migrate()
     operations.load_all()

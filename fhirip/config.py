@@ -36,6 +36,10 @@ class Settings:
     # serving process, for a store used from a script or a test) or "process" (one of its own,
     # beside the requests, as a server started from the environment does: see `from_env`).
     audit_mover: str = "thread"
+    # The longest a request's statement may run (PostgreSQL statement_timeout; on SQLite, the
+    # request's transaction), in milliseconds; past it the request ends in a 400 too-costly.
+    # 0: no limit. The server's own long jobs (imports, migrations) are not limited.
+    statement_timeout_ms: int = 10_000
 
     @property
     def effective_database_url(self) -> str:
@@ -53,6 +57,7 @@ class Settings:
             base_url=os.environ.get("FHIRIP_BASE_URL") or None,
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
             audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "process"),
+            statement_timeout_ms=int(os.environ.get("FHIRIP_STATEMENT_TIMEOUT_MS", 10_000)),
         )
         for key, value in overrides.items():
             if value is not None:

@@ -60,4 +60,4 @@ def load_conformance(services: Services) -> int:
             written += 1
         return written
 
-    return services.store.run(work, write=True)
+    return services.store.run(work, write=True, unlimited=True)  # at start, before any request

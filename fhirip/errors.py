@@ -89,6 +89,16 @@ class Gone(FhirError):
     status, code = 410, "deleted"
 
 
+class TooCostly(FhirError):
+    """The request needed more time than the server gives one (its statement time limit).
+
+    A 400, not a 5xx: the same request would be stopped again, so the client must ask for less
+    (a narrower search); the server itself is well, and no Retry-After would help. Microsoft's
+    FHIR server answers a search stopped this way likewise (400, too-costly)."""
+
+    status, code = 400, "too-costly"
+
+
 class PreconditionFailed(FhirError):
     status, code = 412, "conflict"
 

@@ -73,7 +73,7 @@ def plan_resources(services: Services, patient_id: str) -> list[dict[str, Any]]:
             found[key] = orjson.loads(content)
         return list(found.values())
 
-    return services.store.run(work, write=True)
+    return services.store.run(work, write=True, unlimited=True)  # an export job, not a request
 
 
 def _references(resource: dict[str, Any]) -> list[tuple[str, str]]:

@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             except FhirError as refused:  # no caller, or a request that never reached the core
                 record_refusal(services, seen, refused.status, request.remote_addr)
                 raise
+            except Exception:  # a fault before the core, answered 500: recorded all the same
+                record_refusal(services, seen, 500, request.remote_addr)
+                raise
             response = handle(services, req, segments, actor=actor, client_address=request.remote_addr,
                               internal=not enforce)
             return to_http(response, pretty=pretty(), head=request.method == "HEAD", wanted=req.accept)

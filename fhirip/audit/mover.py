@@ -149,12 +149,12 @@ def move_all(store: Any, chunk: int) -> int:
     from fhirip.store.journal import oldest, prepare
 
     moved = 0
-    while True:
-        rows = store.run(lambda tx: oldest(tx, chunk), write=False)
+    while True:  # the server's own work: not held to a request's time limit
+        rows = store.run(lambda tx: oldest(tx, chunk), write=False, unlimited=True)
         if not rows:
             return moved
         prepared = prepare(rows)
-        moved += store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True)
+        moved += store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True, unlimited=True)
         if len(rows) < chunk:
             return moved
 

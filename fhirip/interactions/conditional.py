@@ -21,6 +21,7 @@ from sqlalchemy import select
 from fhirip.errors import BadRequest
 from fhirip.interactions.access import refuse_hidden_parameters
 from fhirip.interactions.context import Context
+from fhirip.interactions.request import refuse_control_characters
 from fhirip.search import search
 from fhirip.search.index import write_pending
 from fhirip.search.registry import registry
@@ -37,6 +38,7 @@ def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
     params = parse_qsl(query, keep_blank_values=True)
     if not params:
         raise BadRequest(f"{what} needs search criteria, e.g. identifier=system|value")
+    refuse_control_characters(params)
     return params
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from fhirpathpy import evaluate as fhirpath
 
 from fhirip.errors import BadRequest, Unprocessable
+from fhirip.model.parameters import parameter_parts
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _true(node: Any, criteria: str, path: str) -> bool:
 
 
 def _parts(parameter: dict[str, Any]) -> dict[str, Any]:
-    return {p.get("name"): p for p in parameter.get("part", [])}
+    return {p.get("name"): p for p in parameter.get("part", []) if isinstance(p, dict)}
 
 
 def _value(part: dict[str, Any] | None) -> Any:
@@ -111,7 +112,7 @@ def _value(part: dict[str, Any] | None) -> Any:
 
 
 def apply_fhirpath_patch(resource: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    for number, operation in enumerate(parameters.get("parameter", [])):
+    for number, operation in enumerate(parameter_parts(parameters, "patch")):
         if operation.get("name") != "operation":
             raise BadRequest(f"Parameters.parameter[{number}] must be named 'operation'")
         parts = _parts(operation)

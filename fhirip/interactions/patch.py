@@ -30,6 +30,7 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.update import store_update
+from fhirip.model.json_types import check_json_types
 from fhirip.model.resources import check_resource, parse_json
 
 JSON_PATCH = "application/json-patch+json"
@@ -76,6 +77,7 @@ def apply_patch(req: FhirRequest, original: dict[str, Any]) -> dict[str, Any]:
     if media in FHIR_JSON or req.resource is not None:
         if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
             raise BadRequest("A FHIRPath Patch is a Parameters resource")
+        check_json_types(body)  # every part, name and value of the JSON type FHIR gives it
         return apply_fhirpath_patch(copy.deepcopy(original), body)
     raise UnsupportedMediaType(
         f"PATCH takes {JSON_PATCH} (JSON Patch) or application/fhir+json (FHIRPath Patch), "

@@ -7,6 +7,8 @@ and returns a `FhirResponse`, so both paths run exactly the same code.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -15,6 +17,22 @@ from urllib.parse import urlencode
 
 from fhirip.errors import BadRequest, operation_outcome
 from fhirip.store import Current
+
+
+# Below U+0020 FHIR text holds only tab, carriage return and line feed (as `check_json_types`
+# says of resources); no id, name or value of a URL can hold another (PostgreSQL cannot store NUL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def refuse_control_characters(params: list[tuple[str, str]], segments: Sequence[str] = ()) -> None:
+    """A 400 for a URL path segment or a parameter that holds a control character."""
+    for segment in segments:
+        if _CONTROL.search(segment):
+            raise BadRequest(f"The URL path segment {segment!r} holds a control character")
+    for name, value in params:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise BadRequest(f"Parameter {name!r} holds a control character in its name or value",
+                             expression=(name,))
 
 
 @dataclass

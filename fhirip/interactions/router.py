@@ -38,7 +38,7 @@ from fhirip.interactions.auditing import (
 )
 from fhirip.interactions.capabilities import capabilities
 from fhirip.interactions.context import Context, Services
-from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.request import FhirRequest, FhirResponse, refuse_control_characters
 from fhirip.model.resources import is_resource_type
 from fhirip.store import Tx
 
@@ -96,6 +96,7 @@ def split_url(url: str, base_url: str = "") -> tuple[list[str], list[tuple[str, 
 def resolve(req: FhirRequest, segments: list[str]) -> Route:
     """Fill the request's type/id/version/operation from the path and find its route."""
     method = "GET" if req.method == "HEAD" else req.method
+    refuse_control_characters(req.params, segments)
     shape = _shape(req, segments)
     if shape.endswith("$"):
         return _operation_route(req, shape, method)
@@ -202,9 +203,9 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         if not internal:
             services.audit_trail.append([failure_event(actor, req, None, error.status, client_address)])
         raise
-    if internal:
+    if internal:  # the server's own jobs are not held to a request's time limit
         return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, None), req),
-                                  write=route.writes)
+                                  write=route.writes, unlimited=True)
     if route.interaction == "capabilities":
         return services.store.run(lambda tx: route.handler(Context(services, tx, req.base_url, actor), req),
                                   write=False)
@@ -231,6 +232,9 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         response = services.store.run(work, write=route.writes)
     except FhirError as error:
         services.audit_trail.append([failure_event(actor, req, route.interaction, error.status, client_address)])
+        raise
+    except Exception:  # a fault of the server's (answered 500) is recorded like any refusal
+        services.audit_trail.append([failure_event(actor, req, route.interaction, 500, client_address)])
         raise
     services.audit_trail.append(after)
     return response

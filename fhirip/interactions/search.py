@@ -15,6 +15,7 @@ from fhirip.interactions.access import ensure_visible, refuse_hidden_parameters
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.search import search, searchset_bundle
+from fhirip.search.execute import PageKeeper
 
 COMPARTMENTS = ("Patient",)
 
@@ -24,12 +25,18 @@ def _run(ctx: Context, req: FhirRequest, res_type: str | None,
     refuse_hidden_parameters(ctx, res_type, req.params)
     result = search(ctx.tx.conn, res_type, req.params, base_url=ctx.base_url, policy=ctx.policy,
                     strict=req.prefer_handling == "strict", expand=ctx.services.expand,
-                    compartment=compartment)
+                    compartment=compartment, keep_pages=None if ctx.tx.writing else _own_write(ctx))
     bundle = searchset_bundle(result, ctx.base_url)
     if ctx.access is not None and ctx.access.masks:
         for entry in bundle.get("entry", []):
             entry["resource"] = ctx.access.mask(entry["resource"])
     return FhirResponse(200, resource=bundle)
+
+
+def _own_write(ctx: Context) -> PageKeeper:
+    """A read stores its result pages in a short write transaction of its own: the search is
+    read without the write lock, which on SQLite would stop every other writer meanwhile."""
+    return lambda write: ctx.services.store.run(lambda tx: write(tx.conn), write=True)
 
 
 def search_type(ctx: Context, req: FhirRequest) -> FhirResponse:

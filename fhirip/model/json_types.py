@@ -31,6 +31,9 @@ _JSON_TYPES: dict[type, tuple[str, tuple[type, ...]]] = {
     datetime.time: ("a JSON string", (str,)),
 }
 
+# https://hl7.org/fhir/R4/datatypes.html#integer: a signed 32-bit number.
+INTEGER_RANGE = range(-2**31, 2**31)
+
 # https://hl7.org/fhir/R4/datatypes.html#string: no characters below U+0020 except tab, CR and LF.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -107,6 +110,9 @@ def _check_value(value: Any, base: Any, path: str) -> None:
         wanted, json_types = _JSON_TYPES[base]
         if not isinstance(value, json_types) or (base is not bool and isinstance(value, bool)):
             raise _structure(f"{path} must be {wanted}, not {_json_name(value)}", path)
+        if base is int and value not in INTEGER_RANGE:
+            message = f"{path} is {value}, out of the range of a FHIR integer (32 bits)"
+            raise Unprocessable(message, issues=[Issue("error", "value", message, (path,))])
         if isinstance(value, str) and _CONTROL.search(value):
             message = (f"{path} contains a control character; FHIR strings allow only tab, "
                        "carriage return and line feed below U+0020")

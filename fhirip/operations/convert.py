@@ -16,6 +16,7 @@ import binascii
 from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.model.parameters import parameter_parts
 from fhirip.model.resources import parse_json
 from fhirip.operations import Operation, register
 
@@ -28,7 +29,7 @@ def convert(ctx: Context, req: FhirRequest) -> FhirResponse:
     body = req.resource if req.resource is not None else parse_json(req.body or b"")
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadRequest("$convert takes a Parameters resource with 'format' and 'document'")
-    values = {p.get("name"): p for p in body.get("parameter", []) if isinstance(p, dict)}
+    values = {p.get("name"): p for p in parameter_parts(body, "convert")}
     fmt = (values.get("format") or {}).get("valueCode") or (values.get("format") or {}).get("valueString")
     if fmt not in FORMATS:
         raise BadRequest(f"Parameter 'format' must be one of {', '.join(FORMATS)}", expression=["format"])

@@ -23,6 +23,7 @@ from fhirip.interactions.access import ensure_visible, is_visible, masked_body, 
 from fhirip.interactions.context import Context
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.model.parameters import parameter_parts
 from fhirip.model.resources import check_resource, parse_json
 from fhirip.operations import Operation, register
 
@@ -37,7 +38,7 @@ def _inputs(req: FhirRequest) -> tuple[dict[str, Any] | None, str | None, list[s
         body = req.resource if req.resource is not None else parse_json(req.body or b"")
     resource = None
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
-        for parameter in body.get("parameter", []):
+        for parameter in parameter_parts(body, "validate"):
             name = parameter.get("name")
             if name == "resource":
                 resource = parameter.get("resource")

@@ -10,6 +10,7 @@ from typing import Any
 
 from fhirip.errors import BadRequest
 from fhirip.interactions.request import FhirRequest
+from fhirip.model.parameters import parameter_parts
 from fhirip.model.resources import parse_json
 
 
@@ -19,8 +20,8 @@ def input_parameters(req: FhirRequest) -> dict[str, dict[str, Any]]:
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadRequest(f"${req.operation} takes a Parameters resource in the request body")
     found: dict[str, dict[str, Any]] = {}
-    for index, parameter in enumerate(body.get("parameter") or []):
-        name = parameter.get("name") if isinstance(parameter, dict) else None
+    for index, parameter in enumerate(parameter_parts(body, req.operation or "")):
+        name = parameter.get("name")
         if not name:
             raise BadRequest(f"Parameters.parameter[{index}] has no name",
                              expression=[f"Parameters.parameter[{index}]"])

@@ -162,8 +162,11 @@ def _value(c: ValueCriterion, ctx: BuildContext) -> RidSet:
     correlated = None
     if param.type in _RANGE_TYPES:
         # Tested per resource, a range must not look like an index range to SQLite's planner
-        # (it would scan the range for every resource); `IS true` keeps it a plain filter.
-        correlated = select(table.c.rid).where(scope, filter_only(match))
+        # (it would scan the range for every resource); `IS true` keeps it a plain filter. So
+        # must the type: with it SQLite seeks (res_type, param, ...) and walks to the rid, once
+        # per resource (20 000 AuditEvents, date=sa2020-02-29: 225 s), instead of seeking the rid.
+        correlated = select(table.c.rid).where(filter_only(_types_clause(table.c.res_type, c.types)),
+                                               table.c.param == param.code, filter_only(match))
     return RidSet(table.c.rid, select(table.c.rid).where(scope, match),
                   _selectivity(param, c.modifier), negated, correlated)
 

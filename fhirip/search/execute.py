@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -66,6 +67,10 @@ from fhirip.store.schema import (
     search_result,
     search_session,
 )
+
+# How a search stores its pages: runs the given writing step in a short write transaction of
+# its own and returns what it returns (see `search`).
+PageKeeper = Callable[[Callable[[Connection], Any]], Any]
 
 SEARCH_RESULT_LIFETIME = timedelta(hours=1)
 # The most matches one search keeps for paging (the specification lets a server
@@ -99,7 +104,8 @@ class SearchResult:
 def search(conn: Connection, res_type: str | None, params: list[tuple[str, str]], *,
            base_url: str, policy: Policy | None = None, strict: bool = False,
            expand: ValueSetExpander | None = None,
-           compartment: tuple[str, str] | None = None) -> SearchResult:
+           compartment: tuple[str, str] | None = None,
+           keep_pages: PageKeeper | None = None) -> SearchResult:
     """Search `res_type` (or, with None, the whole system / `_type`) with `params`.
 
     `params` are the request's (name, value) pairs in order, from the query
@@ -108,7 +114,9 @@ def search(conn: Connection, res_type: str | None, params: list[tuple[str, str]]
     `expand(valueset_url)` gives the (system, code) pairs of a value set for
     :in / :not-in (None if unknown). `compartment=("Patient", id)` restricts the
     search to that patient's compartment. May write to `search_result` (see the
-    module docstring), so the caller commits the transaction.
+    module docstring): in a write transaction of its own through `keep_pages`, so that a
+    search read in a read transaction never holds the write lock while it runs (SQLite has
+    one for the whole database); without `keep_pages`, on `conn`, whose caller commits.
     """
     names = {name for name, _ in params}
     ctx = BuildContext(registry(), policy, expand, utc_now())
@@ -116,7 +124,7 @@ def search(conn: Connection, res_type: str | None, params: list[tuple[str, str]]
         return _stored_page(conn, params, base_url, ctx, strict, res_type)
     types = _types(res_type, params, compartment, ctx)
     parsed = QueryParser(ctx.registry, types, strict=strict, base_url=base_url).parse(params)
-    return _first_page(conn, parsed, base_url, ctx, compartment, res_type)
+    return _first_page(conn, parsed, base_url, ctx, compartment, res_type, keep_pages)
 
 
 def _types(res_type: str | None, params: list[tuple[str, str]],
@@ -175,7 +183,8 @@ def _few(conn: Connection, rid_set: RidSet) -> bool:
 
 
 def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: BuildContext,
-                compartment: tuple[str, str] | None, res_type: str | None) -> SearchResult:
+                compartment: tuple[str, str] | None, res_type: str | None,
+                keep_pages: PageKeeper | None) -> SearchResult:
     r = _R
     where = _where(parsed, r, ctx, compartment, conn)
     self_link = _self_link(base_url, res_type, compartment, parsed)
@@ -193,8 +202,14 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
         total: int | None = len(probe)
         rows = conn.execute(ordered(r, _entry_select(r).where(r.c.rid.in_(probe)), keys)).all()
     else:
-        result.search_id, stored, complete = _store(conn, parsed, r, where, keys, compartment)
-        rows = _read_stored(conn, result.search_id, 0, parsed.count, ctx)
+        rids, complete = _ordered_matches(conn, r, where, keys)
+        result.search_id = _store(conn, keep_pages, parsed, rids, complete, compartment)
+        stored = len(rids)
+        # read from what was stored: a separate transaction's rows are not seen from this one
+        first = rids[:parsed.count]
+        place = {rid: position for position, rid in enumerate(first)}
+        rows = sorted(conn.execute(_entry_select(r).where(r.c.rid.in_(first))).all(),
+                      key=lambda row: place[row[0]])
         result.links.update(_page_links(_page_base(base_url, res_type), result.search_id, 0, parsed.count, stored,
                                         complete))
         total = stored if complete else None
@@ -242,29 +257,40 @@ def _read_stored(conn: Connection, search_id: str, offset: int, count: int,
         .order_by(search_result.c.pos)).all()
 
 
-def _store(conn: Connection, parsed: ParsedQuery, r: Any, where: list[Any], keys: list[SortKey],
-           compartment: tuple[str, str] | None) -> tuple[str, int, bool]:
-    """Store the first MAX_STORED matches in order; (search id, stored, all matches stored)."""
-    now = utc_now()
-    expired = select(search_session.c.search_id).where(search_session.c.expires < now)
-    conn.execute(delete(search_result).where(search_result.c.search_id.in_(expired)))
-    conn.execute(delete(search_session).where(search_session.c.expires < now))
+def _ordered_matches(conn: Connection, r: Any, where: list[Any],
+                     keys: list[SortKey]) -> tuple[list[int], bool]:
+    """The first MAX_STORED matches in order, and whether they are all."""
     _no_jit(conn)
     rids: list[int] = []
     for step in ordered_steps(r, select(r.c.rid).where(*where), keys):
         rids += conn.execute(step.limit(MAX_STORED + 1 - len(rids))).scalars().all()
         if len(rids) > MAX_STORED:
             break
-    complete = len(rids) <= MAX_STORED
-    rids = rids[:MAX_STORED]
+    return rids[:MAX_STORED], len(rids) <= MAX_STORED
+
+
+def _store(conn: Connection, keep_pages: PageKeeper | None, parsed: ParsedQuery, rids: list[int],
+           complete: bool, compartment: tuple[str, str] | None) -> str:
+    """Store the ordered matches under a new search id (through `keep_pages`, or on `conn`)."""
     search_id = secrets.token_urlsafe(24)
-    conn.execute(insert(search_session).values(
-        search_id=search_id, created=now, expires=now + SEARCH_RESULT_LIFETIME,
-        res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
-        compartment="/".join(compartment) if compartment else None, total=len(rids),
-        complete=complete))
-    _insert_positions(conn, search_id, rids)
-    return search_id, len(rids), complete
+
+    def write(writer: Connection) -> None:
+        now = utc_now()
+        expired = select(search_session.c.search_id).where(search_session.c.expires < now)
+        writer.execute(delete(search_result).where(search_result.c.search_id.in_(expired)))
+        writer.execute(delete(search_session).where(search_session.c.expires < now))
+        writer.execute(insert(search_session).values(
+            search_id=search_id, created=now, expires=now + SEARCH_RESULT_LIFETIME,
+            res_types=json.dumps(list(parsed.types)), query=json.dumps(parsed.accepted),
+            compartment="/".join(compartment) if compartment else None, total=len(rids),
+            complete=complete))
+        _insert_positions(writer, search_id, rids)
+
+    if keep_pages is None:
+        write(conn)
+    else:
+        keep_pages(write)
+    return search_id
 
 
 def _insert_positions(conn: Connection, search_id: str, rids: list[int]) -> None:

@@ -27,9 +27,11 @@ from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam
 from fhirip.search.sortkeys import sort_rows
 from fhirip.search.values import (
     MAX_INSTANT,
+    MAX_VERSION_CHARS,
     MIN_INSTANT,
     cut,
     date_range,
+    is_local_target,
     normalise_string,
 )
 from fhirip.store.schema import (
@@ -133,12 +135,12 @@ def _split_reference(reference: str) -> dict[str, Any]:
     """Local `Type/id` → target; anything absolute/canonical → url (+ version)."""
     parts = reference.split("/")
     if "://" not in reference and not reference.startswith("urn:") and len(parts) in (2, 4) \
-            and parts[0][:1].isupper():
+            and is_local_target(parts[0], parts[1]):
         return {"target_type": parts[0], "target_id": parts[1]}
     url, _, version = reference.partition("|")
     if "/_history/" in url:
         url = url.split("/_history/")[0]
-    return {"url": cut(url), "url_version": version or None}
+    return {"url": cut(url), "url_version": version[:MAX_VERSION_CHARS] or None}
 
 
 def _reference_type(row: dict[str, Any]) -> str | None:

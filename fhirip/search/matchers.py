@@ -57,7 +57,13 @@ def _string_match(t: FromClause, modifier: str | None, text: str) -> ColumnEleme
     if modifier == "contains":
         return t.c.value.like(f"%{_like_escape(folded)}%", escape="\\")
     # starts-with as an index range; correct under byte order on both databases
-    return and_(t.c.value >= folded, t.c.value < prefix_upper_bound(folded))
+    return _starting_with(t.c.value, folded)
+
+
+def _starting_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """`column` starts with `prefix`, as an index range."""
+    upper = prefix_upper_bound(prefix)
+    return column >= prefix if upper is None else and_(column >= prefix, column < upper)
 
 
 def _like_escape(text: str) -> str:
@@ -68,7 +74,8 @@ def _token_match(t: FromClause, modifier: str | None, v: Any, expand: ValueSetEx
                  name: str) -> ColumnElement[bool]:
     if modifier == "text":
         folded = normalise_string(v)
-        return and_(t.c.text >= folded, t.c.text < prefix_upper_bound(folded))
+        # a text that folds to nothing (white space) matches nothing, as for string parameters
+        return _starting_with(t.c.text, folded) if folded else false()
     if modifier in ("in", "not-in"):
         codes = expand(v) if expand else None
         if codes is None:
@@ -168,7 +175,7 @@ def _quantity_match(t: FromClause, v: pv.QuantityValue) -> ColumnElement[bool]:
 
 def _uri_match(t: FromClause, modifier: str | None, text: str) -> ColumnElement[bool]:
     if modifier == "below":
-        return and_(t.c.value >= text, t.c.value < prefix_upper_bound(text))
+        return _starting_with(t.c.value, text)
     if modifier == "above":  # stored value is a prefix of the searched one
         return literal(text).like(t.c.value + "%")
     return t.c.value == text

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from fhirip.search.values import date_range, decimal_value
+from fhirip.search.values import MAX_VERSION_CHARS, date_range, decimal_value, is_local_target
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 ORDERED_TYPES = ("date", "number", "quantity")
@@ -135,12 +135,14 @@ def parse_reference(text: str, type_modifier: str | None, base_url: str | None) 
         text = text[len(base_url.rstrip("/")) + 1:]
     if "://" in text or text.startswith("urn:"):
         url, _, version = text.partition("|")
-        return ReferenceValue(None, None, url, version or None)
+        return ReferenceValue(None, None, url, version[:MAX_VERSION_CHARS] or None)
     parts = text.split("/")
     if len(parts) == 4 and parts[2] == "_history":
         parts = parts[:2]
     if len(parts) == 1 and parts[0]:
         return ReferenceValue(type_modifier, parts[0])
+    if len(parts) == 2 and parts[0] and parts[1] and not is_local_target(parts[0], parts[1]):
+        return ReferenceValue(None, None, text, None)  # indexed as a URL, as the stored one is
     if len(parts) == 2 and parts[0] and parts[1]:
         if type_modifier and type_modifier != parts[0]:
             raise ValueError(f"type {parts[0]} contradicts the modifier :{type_modifier}")

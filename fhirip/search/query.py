@@ -19,6 +19,12 @@ from fhirip.search.registry import Registry, SearchParam
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
+# How many references one criterion may follow, chained (`subject.organization.name`) and
+# reverse (`_has:A:r:param`) together: each is a nested subquery, and past three SQLite refuses
+# the statement (its parser's stack overflows) while PostgreSQL's plan grows with every level.
+# Common servers bound chains likewise (HAPI FHIR, for one).
+MAX_LINKS = 3
+MAX_HAS_NESTING = 2  # `_has:A:r:_has:B:s:param`
 
 MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains", "missing"}),
@@ -183,9 +189,17 @@ class QueryParser:
     # -- criteria ------------------------------------------------------------------------
 
     def criterion(self, name: str, value: str, types: tuple[str, ...],
-                  query: ParsedQuery) -> Criterion | None:
+                  query: ParsedQuery, full_name: str | None = None, *, links: int = 0,
+                  nesting: int = 0) -> Criterion | None:
+        """The criterion `name` (the rest of `full_name` after `links` chained references and
+        `nesting` _has levels have been read)."""
+        full_name = full_name or name
         if name.startswith("_has:"):
-            return self._has(name, name, value, types, query)
+            if nesting == MAX_HAS_NESTING:
+                raise BadRequest(f"{full_name}: _has may be nested at most {MAX_HAS_NESTING} deep",
+                                 expression=(full_name,))
+            _refuse_past_link_limit(full_name, links)
+            return self._has(name, full_name, value, types, query, links + 1, nesting + 1)
         head, dot, rest = name.partition(".")
         code, _, modifier = head.partition(":")
         params = self._params(code, types)
@@ -194,7 +208,9 @@ class QueryParser:
                           f"{' | '.join(types) or 'all resource types'}")
             return None
         if dot:
-            return self._chain(name, params, modifier or None, rest, value, types, query)
+            _refuse_past_link_limit(full_name, links)
+            return self._chain(name, full_name, params, modifier or None, rest, value, types,
+                               query, links + 1, nesting)
         return self._value(name, params, modifier or None, value, types)
 
     def _params(self, code: str, types: tuple[str, ...]) -> SearchParam | None:
@@ -277,8 +293,9 @@ class QueryParser:
             return pv.parse_reference(text, type_modifier, self.base_url)
         raise ValueError(f"parameters of type {kind} cannot be searched")
 
-    def _chain(self, name: str, param: SearchParam, type_modifier: str | None, rest: str,
-               value: str, types: tuple[str, ...], query: ParsedQuery) -> Criterion | None:
+    def _chain(self, name: str, full_name: str, param: SearchParam, type_modifier: str | None,
+               rest: str, value: str, types: tuple[str, ...], query: ParsedQuery, links: int,
+               nesting: int) -> Criterion | None:
         if param.type != "reference":
             raise BadRequest(f"{name}: only reference parameters can be chained, "
                              f"{param.code!r} is a {param.type}", expression=(name,))
@@ -297,13 +314,13 @@ class QueryParser:
             if len(kinds) > 1:
                 raise BadRequest(f"{name}: {next_code!r} differs between the targets "
                                  f"{', '.join(targets)}; add a type modifier", expression=(name,))
-        inner = self.criterion(rest, value, targets, query)
+        inner = self.criterion(rest, value, targets, query, full_name, links=links, nesting=nesting)
         if inner is None:
             return None
         return ChainCriterion(name, param, types, targets, inner)
 
     def _has(self, name: str, full_name: str, value: str, types: tuple[str, ...],
-             query: ParsedQuery) -> Criterion | None:
+             query: ParsedQuery, links: int, nesting: int) -> Criterion | None:
         parts = name.split(":", 3)
         if len(parts) != 4 or not all(parts[1:]):
             raise BadRequest(f"{full_name} must be _has:[type]:[reference]:[parameter]",
@@ -316,10 +333,16 @@ class QueryParser:
         if ref.targets and types and not set(types) & set(ref.targets):
             raise BadRequest(f"{full_name}: {source}.{ref_code} never points at "
                              f"{' | '.join(types)}", expression=(full_name,))
-        inner = self.criterion(rest, value, (source,), query)
+        inner = self.criterion(rest, value, (source,), query, full_name, links=links, nesting=nesting)
         if inner is None:
             return None
         return HasCriterion(full_name, source, ref, types, inner)
+
+
+def _refuse_past_link_limit(full_name: str, links: int) -> None:
+    if links == MAX_LINKS:
+        raise BadRequest(f"{full_name}: a search criterion may follow at most {MAX_LINKS} references "
+                         "(chained and _has together)", expression=(full_name,))
 
 
 def _bounded_int(name: str, value: str) -> int:

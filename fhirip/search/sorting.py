@@ -73,9 +73,11 @@ def _key(r: FromClause, code: str, descending: bool, types: tuple[str, ...],
                        and_(s.c.rid == r.c.rid, type_match, s.c.param == code))
     table = _alias(TABLES[param.type], position)
     column = table.c[_COMPUTED_COLUMN[param.type]]
+    # By rid and parameter only (a rid has one type): with the type too, SQLite seeks the index
+    # that starts (res_type, param, value) and walks it to the rid, once per match; a sort of
+    # 6 000 AuditEvents on `action` took 10 s that way, 0.03 s along the (rid, ...) index.
     key = (select((func.max if descending else func.min)(column))
-           .where(table.c.rid == r.c.rid, table.c.res_type == r.c.res_type,
-                  table.c.param == code)
+           .where(table.c.rid == r.c.rid, table.c.param == code)
            .scalar_subquery())
     return SortKey(key, descending)
 

@@ -49,9 +49,28 @@ def cut(value: str) -> str:
     return value[:MAX_INDEXED_CHARS]
 
 
-def prefix_upper_bound(prefix: str) -> str:
-    """The smallest string greater than every string that starts with `prefix`."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+# A reference's type, id and canonical version are indexed in columns of 64 characters.
+_TARGET_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
+_TARGET_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+MAX_VERSION_CHARS = 64
+
+
+def is_local_target(res_type: str, res_id: str) -> bool:
+    """Whether `Type/id` names a resource on this server (else it is a URL like any other):
+    a type name and a FHIR id, which is at most 64 characters."""
+    return bool(_TARGET_TYPE.fullmatch(res_type) and _TARGET_ID.fullmatch(res_id))
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with `prefix`, in code point
+    (and so UTF-8 byte) order; None when there is none (an empty prefix, or one of U+10FFFF
+    only). The surrogates U+D800-U+DFFF are no characters: after U+D7FF comes U+E000."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(0xE000 if last == 0xD7FF else last + 1)
+        prefix = prefix[:-1]
+    return None
 
 
 def date_range(value: str) -> tuple[datetime, datetime]:
@@ -75,7 +94,7 @@ def date_range(value: str) -> tuple[datetime, datetime]:
     day = int(parts["day"])
     start = datetime(year, month, day)
     if parts["hour"] is None:
-        return start, start + timedelta(days=1) - timedelta(microseconds=1)
+        return start, start.replace(hour=23, minute=59, second=59, microsecond=999999)
     if parts["second"] is None:
         width = timedelta(minutes=1)
     elif parts["fraction"] is None:
@@ -89,8 +108,17 @@ def date_range(value: str) -> tuple[datetime, datetime]:
     if parts["tz"] and parts["tz"] != "Z":
         sign = 1 if parts["tz"][0] == "+" else -1
         hours, minutes = parts["tz"][1:].split(":")
-        moment -= sign * timedelta(hours=int(hours), minutes=int(minutes))
-    return moment, moment + width - timedelta(microseconds=1)
+        moment = _shifted(moment, -sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    return moment, _shifted(moment, width - timedelta(microseconds=1))
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, held within the instants Python (and the index) can hold: the first
+    and last moments of years 1 and 9999 are valid FHIR values whose UTC or end may lie past."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return MAX_INSTANT if delta > timedelta(0) else MIN_INSTANT
 
 
 def approximate_margin(low: datetime, high: datetime, now: datetime | None = None) -> timedelta:

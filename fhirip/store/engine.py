@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -11,17 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    engine = _sqlite_engine(url, **kwargs) if url.startswith("sqlite") else _postgres_engine(url, **kwargs)
+def make_engine(url: str, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; on PostgreSQL each of its connections stops a statement that runs
+    longer than `statement_timeout_ms` (SQLite's limit is set per transaction: `time_limit`)."""
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url, **kwargs)
+    else:
+        engine = _postgres_engine(url, statement_timeout_ms, **kwargs)
     _ENGINES.add(engine)
     return engine
 
 
-def _postgres_engine(url: str, **kwargs: Any) -> Engine:
+def _postgres_engine(url: str, statement_timeout_ms: int | None, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if statement_timeout_ms:
+        kwargs.setdefault("connect_args", {})["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     # No ping before every checkout (a round trip per transaction, a quarter of a read's time):
@@ -51,6 +60,48 @@ def generic_plans(conn: Any) -> Iterator[None]:
     finally:
         if not failed or _transaction_usable(conn):
             conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+
+
+# SQLite calls the progress handler every this many virtual machine instructions (well under a
+# millisecond of work): often enough to stop on time, rarely enough to cost nothing measurable.
+_PROGRESS_STEPS = 20_000
+
+
+@contextmanager
+def time_limit(conn: Any, limit_ms: int | None, connection_default_ms: int | None) -> Iterator[None]:
+    """Within the block (one transaction), statements on `conn` stop after `limit_ms` (None: never).
+
+    PostgreSQL stops each statement that runs longer (`statement_timeout`, which the engine set
+    on every connection to `connection_default_ms`; an unlimited transaction lifts it for itself
+    only). SQLite has no such setting: a progress handler stops whatever statement is running
+    once the transaction has lasted `limit_ms`, which for a request's one transaction is the same
+    bound. Either way the statement fails, and `is_timeout` recognises the error."""
+    if conn.dialect.name == "postgresql":
+        if limit_ms != connection_default_ms:
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit_ms or 0)}")
+        yield
+        return
+    if conn.dialect.name != "sqlite" or not limit_ms:
+        yield
+        return
+    deadline = time.monotonic() + limit_ms / 1000
+    dbapi_connection = conn.connection.dbapi_connection
+    dbapi_connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+    try:
+        yield
+    finally:
+        dbapi_connection.set_progress_handler(None, 0)  # the pooled connection goes back unlimited
+
+
+def is_timeout(exc: DBAPIError) -> bool:
+    """Whether a database error is a statement stopped by `time_limit`."""
+    import sqlite3
+
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        return str(exc.orig) == "interrupted"
+    from psycopg.errors import QueryCanceled
+
+    return isinstance(exc.orig, QueryCanceled)
 
 
 def _transaction_usable(conn: Any) -> bool:

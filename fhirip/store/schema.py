@@ -267,6 +267,9 @@ audit_journal = Table(
     Column("seq", Key, primary_key=True, autoincrement=True),
     Column("last_updated", DateTime, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # A drain claims rows by number, so a number must never come back (SQLite reuses the largest
+    # freed one unless told not to; a PostgreSQL sequence never does).
+    sqlite_autoincrement=True,
 )
 
 # --- the access index (fhirip.consent.grants derives its rows, fhirip.consent.index writes them) ---

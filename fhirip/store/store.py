@@ -31,7 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
-from fhirip.store.engine import make_engine, write_gate
+from fhirip.errors import TooCostly
+from fhirip.store.engine import is_timeout, make_engine, time_limit, write_gate
 from fhirip.store.pending import NOT_YET_NUMBERED, PENDING_CREATES, write_waiting_creates
 from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
 from fhirip.store.schema import resource, resource_claim, resource_link, resource_version
@@ -114,9 +115,12 @@ _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInt
 class Store:
     """Opens transactions on one database; see `run` for the unit of work."""
 
-    def __init__(self, url: str, *, indexer: Indexer | None = None, engine: Engine | None = None):
+    def __init__(self, url: str, *, indexer: Indexer | None = None, engine: Engine | None = None,
+                 statement_timeout_ms: int | None = None):
         self.url = url
-        self.engine = engine or make_engine(url)
+        # How long a transaction's statements may run unless it is `unlimited` (None: no limit).
+        self.statement_timeout_ms = statement_timeout_ms
+        self.engine = engine or make_engine(url, statement_timeout_ms=statement_timeout_ms)
         self.indexer = indexer
         self.dialect = self.engine.dialect.name
         self.write_gate = write_gate(url)  # what a write transaction enters first (SQLite: the queue)
@@ -131,31 +135,41 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator["Tx"]:
+    def transaction(self, *, write: bool, unlimited: bool = False) -> Iterator["Tx"]:
+        """One transaction; its statements stop after `statement_timeout_ms` unless `unlimited`
+        (the server's own long jobs), with a `TooCostly` error from `run`."""
+        limit = None if unlimited else self.statement_timeout_ms
         with (self.write_gate() if write else nullcontext()), self.engine.connect() as conn:
             conn.info["write"] = write
             try:
-                with conn.begin():
-                    yield Tx(conn, self)
+                with conn.begin(), time_limit(conn, limit, self.statement_timeout_ms):
+                    yield Tx(conn, self, write=write)
             finally:
                 conn.info.pop("write", None)
 
-    def run(self, work: Callable[["Tx"], T], *, write: bool, attempts: int = 3) -> T:
+    def run(self, work: Callable[["Tx"], T], *, write: bool, attempts: int = 3,
+            unlimited: bool = False) -> T:
         """Run `work` in one transaction; retry it when a concurrent writer won a race or
         the database had closed the pooled connection.
 
         A race shows up as a unique-key violation (two creators of the same id) or a
         serialization failure / deadlock on PostgreSQL. `work` must not keep state
-        outside the transaction, so running it again is safe.
+        outside the transaction, so running it again is safe. A statement stopped by the
+        time limit (see `transaction`) ends it in `TooCostly`, never run again.
         """
         for attempt in range(attempts):
             committing = False
             try:
-                with self.transaction(write=write) as tx:
+                with self.transaction(write=write, unlimited=unlimited) as tx:
                     result = work(tx)
                     committing = True
                 return result
             except (IntegrityError, DBAPIError) as exc:
+                if isinstance(exc, DBAPIError) and is_timeout(exc):
+                    raise TooCostly(
+                        f"The request took longer than the {self.statement_timeout_ms} ms the server "
+                        "gives one, and was stopped; ask for less (a narrower search, fewer matches "
+                        "to sort)") from None
                 # A pooled connection the server has closed (a restart) fails on its first use;
                 # the pool then renews its connections, and the work runs again on a fresh one.
                 # A connection lost while committing may have committed: that is never run again.
@@ -199,9 +213,10 @@ def _is_race(exc: Exception) -> bool:
 class Tx:
     """One open transaction on the store."""
 
-    def __init__(self, conn: Connection, store: Store):
+    def __init__(self, conn: Connection, store: Store, *, write: bool = False):
         self.conn = conn
         self.store = store
+        self.writing = write  # a write transaction (on SQLite: it holds the write lock)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhirip.errors import BadRequest, MethodNotAllowed
+from fhirip.model.json_types import INTEGER_RANGE, check_json_types
+from fhirip.model.parameters import parameter_parts
 
 from .parameters import parse_coding_token
 from .service import TerminologyService
@@ -99,10 +101,12 @@ def read_inputs(op: Operation, params: list[tuple[str, str]], body: Json | None)
                              f"Parameters body (POST)", (name,))
         _put(inputs, op, name, _from_text(kind, name, text))
     if body is not None:
-        if body.get("resourceType") != "Parameters":
-            raise BadRequest(f"The body of ${op.name} must be a Parameters resource, got "
-                             f"{body.get('resourceType')!r}", ("resourceType",))
-        for index, item in enumerate(body.get("parameter", [])):
+        if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+            kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+            raise BadRequest(f"The body of ${op.name} must be a Parameters resource, got {kind!r}",
+                             ("resourceType",))
+        check_json_types(body)  # each value of the JSON type its element has
+        for index, item in enumerate(parameter_parts(body, op.name)):
             name = item.get("name")
             if not name:
                 raise BadRequest(f"Parameters.parameter[{index}] has no name",
@@ -131,9 +135,13 @@ def _put(inputs: dict[str, Any], op: Operation, name: str, value: Any) -> None:
 def _from_text(kind: str, name: str, text: str) -> Any:
     if kind == "integer":
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             raise BadRequest(f"Parameter '{name}' must be an integer, got '{text}'", (name,))
+        if number not in INTEGER_RANGE:
+            raise BadRequest(f"Parameter '{name}' is {text}, out of the range of a FHIR integer "
+                             "(32 bits)", (name,))
+        return number
     if kind == "boolean":
         if text not in ("true", "false"):
             raise BadRequest(f"Parameter '{name}' must be true or false, got '{text}'", (name,))

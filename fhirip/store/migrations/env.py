@@ -18,4 +18,6 @@ with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":  # a migration may take long: no request limit
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         context.run_migrations()
