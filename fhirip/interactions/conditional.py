@@ -45,6 +45,11 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
     criteria = [(k, v) for k, v in params if k not in NOT_CRITERIA]
     if not criteria:
         raise BadRequest("A conditional interaction needs search criteria")
+    for name, value in criteria:
+        # A search ignores an empty value; here it would widen the match to every resource.
+        if not name or not value:
+            raise BadRequest(f"The conditional criterion '{name or value}' is not name=value; criteria "
+                             "are search parameters, e.g. identifier=system|value", expression=[name or value])
     write_pending(ctx.tx.conn)
     by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
     if by_identifier is not None:
