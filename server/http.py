@@ -36,6 +36,17 @@ def media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 
 
+def _speaks_our_version(value: str) -> bool:
+    """Whether a media type's `fhirVersion` parameter, if any, names FHIR R4 (4.0 or 4.0.x).
+    https://hl7.org/fhir/R4/http.html#version-parameter"""
+    for parameter in value.split(";")[1:]:
+        name, _, version = parameter.partition("=")
+        if name.strip().lower() == "fhirversion":
+            version = version.strip().strip('"')
+            return version == "4.0" or version.startswith("4.0.")
+    return True
+
+
 def check_negotiation(request: Request) -> str | None:
     """406 when the client wants a format we do not produce.
 
@@ -53,7 +64,10 @@ def check_negotiation(request: Request) -> str | None:
         return None
     accept = request.headers.get("Accept")
     if accept:
-        wanted = {media_type(part) for part in accept.split(",")}
+        parts = accept.split(",")
+        if not any(_speaks_our_version(part) for part in parts):
+            raise NotAcceptable(f"Cannot produce '{accept}'; this server speaks FHIR R4 (fhirVersion=4.0)")
+        wanted = {media_type(part) for part in parts if _speaks_our_version(part)}
         if wanted and not wanted & _ACCEPTABLE:
             documents = [_DOCUMENTS[w] for w in wanted if w in _DOCUMENTS]
             if documents and request.method in ("GET", "HEAD"):
@@ -80,6 +94,9 @@ def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[Fhi
     segments = [s for s in request.path.split("/") if s]
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("_format", "_pretty")]
     content_type = media_type(request.headers.get("Content-Type"))
+    if not _speaks_our_version(request.headers.get("Content-Type") or ""):
+        raise UnsupportedMediaType(f"Content-Type '{request.headers.get('Content-Type')}' names another FHIR "
+                                   "version; this server speaks FHIR R4 (fhirVersion=4.0)")
     body = read_body(request, max_body)
     is_search_post = request.method == "POST" and segments and segments[-1] == "_search"
     if is_search_post:
