@@ -2,8 +2,9 @@
 
 https://hl7.org/fhir/R4/search.html#ptypes
 
-The store calls `write_index` and `delete_index` inside its write transaction,
-so the index never disagrees with the current version. Each value becomes one
+The store calls `write_index` inside its write transaction, so the index never
+disagrees with the current version; a deleted resource keeps the rows of the version
+it deleted (searches leave deleted rows out; the access condition judges them). Each value becomes one
 row in the table of its parameter type; how a FHIR data type turns into rows
 follows the mapping table of the specification (e.g. a CodeableConcept gives
 one token row per coding, a Period one date row from start to end).
@@ -34,6 +35,7 @@ from fhirip.search.values import (
 )
 from fhirip.store.schema import (
     resource,
+    resource_version,
     search_date,
     search_number,
     search_quantity,
@@ -351,20 +353,32 @@ def write_pending(conn: Connection) -> None:
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:
-    """Rebuild the whole index from the current versions; returns the number indexed."""
+    """Rebuild the whole index from the current versions (a deleted resource from the version
+    it deleted, as `Tx.delete` leaves it); returns the number indexed."""
     for table in INDEX_TABLES:
         conn.execute(delete(table))
     count, last_rid = 0, 0
     while True:
         batch = conn.execute(
-            select(resource.c.rid, resource.c.res_type, resource.c.content)
-            .where(resource.c.rid > last_rid, resource.c.deleted.is_(False))
+            select(resource.c.rid, resource.c.res_type, resource.c.content, resource.c.deleted)
+            .where(resource.c.rid > last_rid)
             .order_by(resource.c.rid).limit(batch_size)).all()
         if not batch:
             return count
-        for rid, res_type, content in batch:
+        for rid, res_type, content, deleted in batch:
+            if deleted:
+                content = _last_content(conn, rid)
+                if content is None:
+                    continue
             if isinstance(content, (str, bytes)):
                 content = orjson.loads(content)
             _insert_index(conn, rid, res_type, content)
             count += 1
         last_rid = batch[-1][0]
+
+
+def _last_content(conn: Connection, rid: int) -> bytes | None:
+    """The content of the newest version of `rid` that has any (the one a deletion deleted)."""
+    return conn.execute(select(resource_version.c.content)
+                        .where(resource_version.c.rid == rid, resource_version.c.content.is_not(None))
+                        .order_by(resource_version.c.version.desc()).limit(1)).scalar()

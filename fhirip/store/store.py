@@ -42,8 +42,6 @@ class Indexer(Protocol):
     def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
                     fresh: bool = False) -> None: ...
 
-    def delete_index(self, conn: Connection, rid: int) -> None: ...
-
     def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
 
 
@@ -305,9 +303,10 @@ class Tx:
         self.conn.execute(insert(resource_version).values(
             rid=current.rid, res_type=current.res_type, res_id=current.res_id, version=version,
             last_updated=moment, method="DELETE", deleted=True, content=None))
+        # The search index keeps the rows of the version deleted: every search and lookup leaves
+        # deleted rows out, while the access condition, which judges a row by them, still admits
+        # the deletion to exactly those who could see that version (its 410 and its history).
         self._replace_links(current.rid, (), had_links=True)
-        if self.store.indexer is not None:
-            self.store.indexer.delete_index(self.conn, current.rid)
         return Current(current.rid, current.res_type, current.res_id, version, moment, True)
 
     def _replace_links(self, rid: int, links: Sequence[LocalReference], *, had_links: bool) -> None:
