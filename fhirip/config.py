@@ -14,6 +14,10 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip().rstrip("/") for item in os.environ.get(name, "").split(",") if item.strip())
+
+
 @dataclass
 class Settings:
     """Everything an operator can configure. Defaults suit a local developer run."""
@@ -36,6 +40,8 @@ class Settings:
     # serving process, for a store used from a script or a test) or "process" (one of its own,
     # beside the requests, as a server started from the environment does: see `from_env`).
     audit_mover: str = "thread"
+    # Browser origins allowed to call the server (CORS); empty = none, "*" = any.
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -53,6 +59,7 @@ class Settings:
             base_url=os.environ.get("FHIRIP_BASE_URL") or None,
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
             audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "process"),
+            cors_origins=_env_list("FHIRIP_CORS_ORIGINS"),
         )
         for key, value in overrides.items():
             if value is not None:

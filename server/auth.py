@@ -33,6 +33,7 @@ class Authenticator:
         self.development = development
         self.auth_settings = AuthSettings.from_env(dev_data_dir=settings.data_dir if development else None)
         self.verifier = TokenVerifier(self.auth_settings)
+        self.cors = bool(settings.cors_origins)
 
     def actor(self, path: str, authorization: str | None) -> Actor | None:
         """The caller; None for the public paths. Raises Unauthorized (401) otherwise."""
@@ -54,7 +55,7 @@ class Authenticator:
     def security_statement(self) -> dict[str, Any]:
         """CapabilityStatement.rest.security."""
         return {
-            "cors": False,
+            "cors": self.cors,
             "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                                      "code": "SMART-on-FHIR"}]}],
             "description": "Bearer JWT (RS256/ES256) from the configured issuer; HelseID-style claims "

@@ -163,6 +163,8 @@ def to_http(response: FhirResponse, *, pretty: bool, head: bool = False,
     http = Response(b"" if head else body, status=response.status, headers=response.headers)
     if response.has_content and own_type is None:
         http.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+    elif not response.has_content:
+        del http.headers["Content-Type"]  # nothing to label (Werkzeug would say text/html)
     return http
 
 
