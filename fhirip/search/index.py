@@ -12,6 +12,7 @@ one token row per coding, a Period one date row from start to end).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,6 +46,8 @@ from fhirip.store.schema import (
     search_token,
     search_uri,
 )
+
+log = logging.getLogger("fhirip.search")
 
 TABLES: dict[str, Table] = {
     "string": search_string, "token": search_token, "reference": search_reference,
@@ -214,36 +217,56 @@ def extract(reg: Registry, res_type: str, resource_json: dict[str, Any]) -> dict
     """All index rows of one resource, by table (without rid), sort keys included."""
     rows: dict[Table, list[dict]] = {table: [] for table in INDEX_TABLES}
     for code, param in _indexed_params(reg, res_type):
-        extractor = reg.extractor(res_type, param)
-        assert extractor is not None
-        values = extractor.evaluate(resource_json)
-        if param.type == "composite":
-            _composite_rows(reg, res_type, param, values, rows)
+        try:
+            found = _param_rows(reg, res_type, code, param, resource_json)
+        except Exception:  # noqa: BLE001 - a definition's expression, not the resource, failed
+            # A valid resource is stored whatever a search parameter's expression does with it;
+            # it is then not found by that one parameter, and the log says which.
+            log.warning("search parameter %s could not be extracted from a %s; not indexed",
+                        param.url, res_type, exc_info=True)
             continue
-        target, seen = rows[TABLES[param.type]], set()
-        for value in values:
-            for row in rows_for(param.type, value, extractor.resolve_types):
-                key = tuple(row.values())
-                if key not in seen:  # the same value twice is one match, one row
-                    seen.add(key)
-                    row.update(res_type=res_type, param=code, grp=0)
-                    target.append(row)
+        for table, new_rows in found.items():
+            rows[table].extend(new_rows)
     rows[search_sort] = sort_rows(res_type, ((kind, rows[table]) for kind, table in TABLES.items()))
     return rows
 
 
+def _param_rows(reg: Registry, res_type: str, code: str, param: SearchParam,
+                resource_json: dict[str, Any]) -> dict[Table, list[dict]]:
+    """The index rows of one parameter of one resource."""
+    extractor = reg.extractor(res_type, param)
+    assert extractor is not None
+    values = extractor.evaluate(resource_json)
+    if param.type == "composite":
+        return _composite_rows(reg, res_type, param, values, resource_json)
+    target: list[dict] = []
+    seen = set()
+    for value in values:
+        for row in rows_for(param.type, value, extractor.resolve_types):
+            key = tuple(row.values())
+            if key not in seen:  # the same value twice is one match, one row
+                seen.add(key)
+                row.update(res_type=res_type, param=code, grp=0)
+                target.append(row)
+    return {TABLES[param.type]: target}
+
+
 def _composite_rows(reg: Registry, res_type: str, param: SearchParam, items: list[Any],
-                    rows: dict[Table, list[dict]]) -> None:
-    """Each item of a composite gets a group number; its components share it."""
+                    resource_json: dict[str, Any]) -> dict[Table, list[dict]]:
+    """Each item of a composite gets a group number; its components share it. A component's
+    expression may name the whole resource as `%resource`."""
+    rows: dict[Table, list[dict]] = {}
     base = _base_path(reg.expression(res_type, param) or res_type)
+    environment = {"resource": resource_json}
     for group, item in enumerate(items, start=1):
         node = ResourceNode.create_node(item, base) if base != res_type else item
         for position, component in enumerate(param.components):
             component_param = reg.by_url[component.definition]
-            for value in reg.component_extractor(component.expression)(node):
+            for value in reg.component_extractor(component.expression)(node, environment):
                 for row in rows_for(component_param.type, value):
                     row.update(res_type=res_type, param=f"{param.code}${position}", grp=group)
-                    rows[TABLES[component_param.type]].append(row)
+                    rows.setdefault(TABLES[component_param.type], []).append(row)
+    return rows
 
 
 def _base_path(expression: str) -> str:
