@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from fhirip.errors import BadRequest
 from fhirip.interactions.context import Context
+from fhirip.interactions.search import value_set_expander
 from fhirip.search import search
 from fhirip.search.index import write_pending
 from fhirip.search.registry import registry
@@ -55,7 +56,7 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
     if by_identifier is not None:
         return by_identifier
     result = search(ctx.tx.conn, res_type, [*criteria, ("_count", str(limit)), ("_total", "none")],
-                    base_url=ctx.base_url, policy=ctx.policy, strict=True, expand=ctx.services.expand)
+                    base_url=ctx.base_url, policy=ctx.policy, strict=True, expand=value_set_expander(ctx))
     return [entry.res_id for entry in result.entries if entry.mode == "match"][:limit]
 
 
