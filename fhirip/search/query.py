@@ -115,6 +115,12 @@ class QueryParser:
             if criterion is not None:
                 query.criteria.append(criterion)
                 query.accepted.append((name, value))
+        if query.issues and not query.criteria:
+            # Ignoring them all would answer every resource there is, as if nothing had been asked.
+            names = [name for issue in query.issues for name in issue.expression]
+            raise BadRequest(f"None of the search criteria is supported here ({', '.join(names)}); "
+                             f"{query.issues[0].diagnostics.removesuffix(': ignored')}",
+                             expression=tuple(names))
         return query
 
     # -- result parameters ---------------------------------------------------------------

@@ -50,3 +50,25 @@ def test_in_and_not_in_take_a_stored_value_set_by_reference(goals, base):
         assert _ids(goals.get("/Goal", params={"category:in": reference})) == ["bolig"], reference
         assert "bolig" not in _ids(goals.get("/Goal", params={"category:not-in": reference}))
     assert_outcome(goals.get("/Goal", params={"category:in": "ValueSet/finnes-ikke"}), 400)
+
+
+@pytest.mark.parametrize("method, url, params", [
+    ("GET", "/", {"identifier": "x|1"}),
+    ("GET", "/", {"shoeSize": "44", "_count": "5"}),
+    ("POST", "/_search", {"_content": "kari"}),
+    ("GET", "/Goal", {"colour": "blue"}),
+])
+def test_a_search_that_understands_none_of_its_criteria_is_400(goals, method, url, params):
+    if method == "GET":
+        response = goals.get(url, params=params)
+    else:
+        response = goals.post(url, data=params)
+    assert_outcome(response, 400)
+    assert next(iter(params)) in response.json()["issue"][0]["expression"]
+
+
+def test_a_search_with_one_understood_criterion_ignores_the_others_with_a_warning(goals):
+    bundle = goals.get("/Goal", params={"colour": "blue", "category": f"{SYSTEM}|bolig"}).json()
+    assert [e["resource"]["description"]["text"] for e in bundle["entry"] if e["search"]["mode"] == "match"] == ["bolig"]
+    outcome = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome and outcome[0]["resource"]["issue"][0]["expression"] == ["colour"]
