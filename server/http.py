@@ -19,10 +19,9 @@ from fhirip.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.request import FHIR_JSON, FhirRequest, FhirResponse
 from fhirip.model.dates import to_naive_utc
 
-FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}
 _BODY_TYPES = _JSON_TYPES | {"application/json-patch+json"}
 _FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
@@ -51,7 +50,8 @@ def check_negotiation(request: Request) -> str | None:
     """406 when the client wants a format we do not produce.
 
     Returns the document media type (HTML or PDF) a GET asked for, which only some
-    operations produce; None for FHIR JSON.
+    operations produce; FHIR JSON when the client asked for JSON and nothing else (an
+    operation that produces a document then wraps it in a Binary); None when it left it open.
     """
     fmt = request.args.get("_format")
     if fmt is not None:
@@ -61,13 +61,15 @@ def check_negotiation(request: Request) -> str | None:
         if key not in _FORMATS:
             raise NotAcceptable(f"_format '{fmt}' is not supported; this server speaks FHIR JSON "
                                 "(application/fhir+json)", expression=["_format"])
-        return None
+        return FHIR_JSON
     accept = request.headers.get("Accept")
     if accept:
         parts = accept.split(",")
         if not any(_speaks_our_version(part) for part in parts):
             raise NotAcceptable(f"Cannot produce '{accept}'; this server speaks FHIR R4 (fhirVersion=4.0)")
         wanted = {media_type(part) for part in parts if _speaks_our_version(part)}
+        if wanted & _JSON_TYPES and not any(w in _DOCUMENTS for w in wanted):
+            return FHIR_JSON
         if wanted and not wanted & _ACCEPTABLE:
             documents = [_DOCUMENTS[w] for w in wanted if w in _DOCUMENTS]
             if documents and request.method in ("GET", "HEAD"):
@@ -150,7 +152,7 @@ def to_http(response: FhirResponse, *, pretty: bool, head: bool = False,
             wanted: str | None = None) -> Response:
     """The HTTP response; a document (HTML, PDF) keeps the Content-Type its operation set."""
     own_type = response.headers.get("Content-Type")
-    if wanted is not None and media_type(own_type) != wanted and response.status < 300:
+    if wanted not in (None, FHIR_JSON) and media_type(own_type) != wanted and response.status < 300:
         raise NotAcceptable(f"This interaction produces FHIR JSON, not {wanted}")
     body = b""
     if response.body is not None:

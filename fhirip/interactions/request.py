@@ -17,6 +17,9 @@ from fhirip.errors import BadRequest, operation_outcome
 from fhirip.store import Current
 
 
+FHIR_JSON = "application/fhir+json"
+
+
 @dataclass
 class FhirRequest:
     method: str  # GET, HEAD, POST, PUT, PATCH, DELETE
@@ -39,7 +42,9 @@ class FhirRequest:
     # The id a transaction gave this create in advance, so references to it resolve.
     assigned_id: str | None = None
     url: str = ""  # the request URL as received, for Bundle self links and audit
-    accept: str | None = None  # a document type (text/html, application/pdf) instead of FHIR JSON
+    # What the client asked for: a document type (text/html, application/pdf), FHIR_JSON when it
+    # asked for JSON alone, None when it left the format open.
+    accept: str | None = None
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:
