@@ -103,3 +103,12 @@ def test_a_request_without_an_id_or_with_an_unusable_one_gets_a_new_one(fhir):
 def test_the_capability_statement_says_whether_cors_is_on(browser, fhir):
     assert browser.get("/metadata").json()["rest"][0]["security"]["cors"] is True
     assert fhir.get("/metadata").json()["rest"][0]["security"]["cors"] is False
+
+
+def test_cors_origins_come_from_the_environment(monkeypatch):
+    from fhirip.config import Settings
+
+    monkeypatch.setenv("FHIRIP_CORS_ORIGINS", "https://a.example/, https://b.example")
+    assert Settings.from_env().cors_origins == ("https://a.example", "https://b.example")
+    monkeypatch.delenv("FHIRIP_CORS_ORIGINS")
+    assert Settings.from_env().cors_origins == ()
