@@ -42,6 +42,10 @@ class Settings:
     audit_mover: str = "thread"
     # Browser origins allowed to call the server (CORS); empty = none, "*" = any.
     cors_origins: tuple[str, ...] = ()
+    # The identity provider's OAuth endpoints, published in .well-known/smart-configuration
+    # (None: not published, and no grant that needs them is offered).
+    token_endpoint: str | None = None
+    authorization_endpoint: str | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -60,6 +64,8 @@ class Settings:
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
             audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "process"),
             cors_origins=_env_list("FHIRIP_CORS_ORIGINS"),
+            token_endpoint=os.environ.get("FHIRIP_TOKEN_ENDPOINT") or None,
+            authorization_endpoint=os.environ.get("FHIRIP_AUTHORIZATION_ENDPOINT") or None,
         )
         for key, value in overrides.items():
             if value is not None:
