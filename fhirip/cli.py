@@ -112,11 +112,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         sink = BatchedStoreSink(services, plans_per_commit=args.plans_per_commit)
         summary = run_import(args.format, Path(args.path), sink, dry_run=args.dry_run,
                              report_path=Path(args.report) if args.report else None,
-                             progress=sys.stderr.isatty(), prepare_in_background=not args.dry_run,
+                             progress=sys.stderr.isatty(), prepare_in_background=True,
                              checkpoint=Path(args.checkpoint) if args.checkpoint else
                              services.settings.data_dir / f"import-{args.format}.checkpoint")
     finally:
         services.store.dispose()
+    if args.dry_run:
+        print("dry run: every check of a real run, nothing stored; the plans counted as imported would be")
     print(f"plans read {summary.plans_read}, imported {summary.plans_imported}, already done "
           f"{summary.plans_already_done}, skipped {summary.plans_skipped}; resources created "
           f"{summary.resources_created}, existing {summary.resources_existing}; values lost "
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     importer.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
     importer.add_argument("path", help="the export directory or file")
     importer.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-    importer.add_argument("--dry-run", action="store_true", help="map and report, store nothing")
+    importer.add_argument("--dry-run", action="store_true",
+                          help="run every check a real run does (mapping, profiles, the store's rules), store nothing")
     importer.add_argument("--report", help="write the loss and error report (JSON) here")
     importer.add_argument("--checkpoint", help="resume file (default <data-dir>/import-<format>.checkpoint)")
     importer.add_argument("--plans-per-commit", type=int, default=50,
