@@ -11,7 +11,7 @@ from fhirip.config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None)
+    settings = Settings.from_env(data_dir=Path(args.data_dir))
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # keys, checkpoints and the SQLite store live here
     return settings
 
@@ -164,36 +164,40 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(argv[1:])
     parser = argparse.ArgumentParser(prog="fhirip", description="FHIR server for the individual plan")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server under gunicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-    serve.add_argument("--workers", type=int, default=2)
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        """A subcommand whose --help shows each option's default."""
+        found = sub.add_parser(name, help=text, description=text,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        found.add_argument("--data-dir", default=Settings.from_env().data_dir,
+                           help="data directory ($FHIRIP_DATA_DIR, else ./data)")
+        return found
+
+    serve = command("serve", "run the server under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     serve.add_argument("--no-demo", action="store_true", help="start empty, without the demo data")
     serve.set_defaults(func=cmd_serve)
     for name, func, text in (("migrate", cmd_migrate, "bring the schema to the newest revision"),
                              ("reindex", cmd_reindex, "rebuild the search index from the current versions"),
                              ("load-demo", cmd_load_demo, "load the demo data set")):
-        command = sub.add_parser(name, help=text)
-        command.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-        command.set_defaults(func=func)
-    importer = sub.add_parser("import", help="import legacy plans (one transaction per plan)")
+        command(name, text).set_defaults(func=func)
+    importer = command("import", "import legacy plans (one transaction per plan)")
     importer.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
     importer.add_argument("path", help="the export directory or file")
-    importer.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
     importer.add_argument("--dry-run", action="store_true",
                           help="run every check a real run does (mapping, profiles, the store's rules), store nothing")
     importer.add_argument("--report", help="write the loss and error report (JSON) here")
     importer.add_argument("--checkpoint", help="resume file (default <data-dir>/import-<format>.checkpoint)")
     importer.add_argument("--plans-per-commit", type=int, default=50,
-                          help="plans committed together, each in its own savepoint (default 50; "
-                               "a commit also happens every 2 s); a kill loses at most these")
+                          help="plans committed together, each in its own savepoint (a commit also "
+                               "happens every 2 s); a kill loses at most these")
     importer.set_defaults(func=cmd_import)
-    exporter = sub.add_parser("export", help="export a patient's plan to a legacy format")
+    exporter = command("export", "export a patient's plan to a legacy format")
     exporter.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
     exporter.add_argument("--patient", required=True, help="the Patient id")
     exporter.add_argument("--out", default="export", help="directory for the files")
-    exporter.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
     exporter.set_defaults(func=cmd_export)
     sub.add_parser("token", help="mint a development bearer token (see fhirip token --help)")
     args = parser.parse_args(argv)
