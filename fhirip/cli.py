@@ -118,7 +118,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         services.store.dispose()
     if args.dry_run:
-        print("dry run: every check of a real run, nothing stored; the plans counted as imported would be")
+        print("dry run: every check of a real run, nothing stored; the counts say what a real run would do")
     print(f"plans read {summary.plans_read}, imported {summary.plans_imported}, already done "
           f"{summary.plans_already_done}, skipped {summary.plans_skipped}; resources created "
           f"{summary.resources_created}, existing {summary.resources_existing}; values lost "
