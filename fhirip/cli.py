@@ -56,6 +56,10 @@ Try:
 """
 
 
+# gunicorn's default access line, and the X-Request-Id the answer carries (the client's or a new one).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(_examples(base, settings.data_dir), flush=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
-               "--access-logfile", "-", "--preload", "server.wsgi:app"]
+               "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "--preload", "server.wsgi:app"]
     os.execv(command[0], command)
     return 0  # not reached
 

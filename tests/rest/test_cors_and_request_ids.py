@@ -112,3 +112,41 @@ def test_cors_origins_come_from_the_environment(monkeypatch):
     assert Settings.from_env().cors_origins == ("https://a.example", "https://b.example")
     monkeypatch.delenv("FHIRIP_CORS_ORIGINS")
     assert Settings.from_env().cors_origins == ()
+
+
+def test_the_served_server_writes_the_request_id_into_its_access_log(tmp_path):
+    """`fhirip serve` (gunicorn) logs each request with the X-Request-Id its answer carries."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "FHIRIP_DATA_DIR": str(tmp_path / "data"), "FHIRIP_AUDIT_MOVER": "thread"}
+    env.pop("FHIRIP_DATABASE_URL", None)
+    env.pop("FHIRIP_JWKS", None)
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([str(Path(sys.executable).with_name("fhirip")), "serve", "--no-demo", "--workers", "1",
+                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    given = f"spor-{uuid.uuid4().hex}"
+    try:
+        deadline = time.monotonic() + 120  # waiting for the start, not measuring it
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metadata", headers={"X-Request-Id": given})
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.5)
+        assert response.headers["X-Request-Id"] == given
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    lines = [line for line in (tmp_path / "serve.log").read_text().splitlines() if "GET /metadata" in line]
+    assert lines and lines[-1].endswith(given)
