@@ -11,7 +11,7 @@ from fhirip.config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None)
+    settings = Settings.from_env(data_dir=Path(args.data_dir))
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # keys, checkpoints and the SQLite store live here
     return settings
 
@@ -62,6 +62,10 @@ Try:
 """
 
 
+# gunicorn's default access line, and the X-Request-Id the answer carries (the client's or a new one).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(_examples(base, settings.data_dir), flush=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "--config", "python:server.gunicorn_conf", "--workers", str(args.workers),
-               "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "server.wsgi:app"]
+               "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+               "server.wsgi:app"]
     if args.threads > 1:
         command[1:1] = ["--worker-class", "server.gunicorn_worker.FhirThreadWorker", "--threads", str(args.threads)]
     os.execv(command[0], command)
@@ -130,11 +135,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         sink = BatchedStoreSink(services, plans_per_commit=args.plans_per_commit)
         summary = run_import(args.format, Path(args.path), sink, dry_run=args.dry_run,
                              report_path=Path(args.report) if args.report else None,
-                             progress=sys.stderr.isatty(), prepare_in_background=not args.dry_run,
+                             progress=sys.stderr.isatty(), prepare_in_background=True,
                              checkpoint=Path(args.checkpoint) if args.checkpoint else
                              services.settings.data_dir / f"import-{args.format}.checkpoint")
     finally:
         services.store.dispose()
+    if args.dry_run:
+        print("dry run: every check of a real run, nothing stored; the counts say what a real run would do")
     print(f"plans read {summary.plans_read}, imported {summary.plans_imported}, already done "
           f"{summary.plans_already_done}, skipped {summary.plans_skipped}; resources created "
           f"{summary.resources_created}, existing {summary.resources_existing}; values lost "
@@ -180,37 +187,42 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(argv[1:])
     parser = argparse.ArgumentParser(prog="fhirip", description="FHIR server for the individual plan")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server under gunicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        """A subcommand whose --help shows each option's default."""
+        found = sub.add_parser(name, help=text, description=text,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        found.add_argument("--data-dir", default=Settings.from_env().data_dir,
+                           help="data directory ($FHIRIP_DATA_DIR, else ./data)")
+        return found
+
+    serve = command("serve", "run the server under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     serve.add_argument("--threads", type=int, default=1,
-                       help="request threads per worker (default 1; more uses gunicorn's threaded worker)")
+                       help="request threads per worker (more than 1 uses gunicorn's threaded worker)")
     serve.add_argument("--no-demo", action="store_true", help="start empty, without the demo data")
     serve.set_defaults(func=cmd_serve)
     for name, func, text in (("migrate", cmd_migrate, "bring the schema to the newest revision"),
                              ("reindex", cmd_reindex, "rebuild the search index from the current versions"),
                              ("load-demo", cmd_load_demo, "load the demo data set")):
-        command = sub.add_parser(name, help=text)
-        command.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-        command.set_defaults(func=func)
-    importer = sub.add_parser("import", help="import legacy plans (one transaction per plan)")
+        command(name, text).set_defaults(func=func)
+    importer = command("import", "import legacy plans (one transaction per plan)")
     importer.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
     importer.add_argument("path", help="the export directory or file")
-    importer.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
-    importer.add_argument("--dry-run", action="store_true", help="map and report, store nothing")
+    importer.add_argument("--dry-run", action="store_true",
+                          help="run every check a real run does (mapping, profiles, the store's rules), store nothing")
     importer.add_argument("--report", help="write the loss and error report (JSON) here")
     importer.add_argument("--checkpoint", help="resume file (default <data-dir>/import-<format>.checkpoint)")
     importer.add_argument("--plans-per-commit", type=int, default=50,
-                          help="plans committed together, each in its own savepoint (default 50; "
-                               "a commit also happens every 2 s); a kill loses at most these")
+                          help="plans committed together, each in its own savepoint (a commit also "
+                               "happens every 2 s); a kill loses at most these")
     importer.set_defaults(func=cmd_import)
-    exporter = sub.add_parser("export", help="export a patient's plan to a legacy format")
+    exporter = command("export", "export a patient's plan to a legacy format")
     exporter.add_argument("--format", required=True, choices=["planpro", "acos", "docx"])
     exporter.add_argument("--patient", required=True, help="the Patient id")
     exporter.add_argument("--out", default="export", help="directory for the files")
-    exporter.add_argument("--data-dir", help="data directory (default: $FHIRIP_DATA_DIR or ./data)")
     exporter.set_defaults(func=cmd_export)
     sub.add_parser("token", help="mint a development bearer token (see fhirip token --help)")
     args = parser.parse_args(argv)

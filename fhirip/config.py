@@ -14,6 +14,10 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip().rstrip("/") for item in os.environ.get(name, "").split(",") if item.strip())
+
+
 @dataclass
 class Settings:
     """Everything an operator can configure. Defaults suit a local developer run."""
@@ -40,6 +44,12 @@ class Settings:
     # request's transaction), in milliseconds; past it the request ends in a 400 too-costly.
     # 0: no limit. The server's own long jobs (imports, migrations) are not limited.
     statement_timeout_ms: int = 10_000
+    # Browser origins allowed to call the server (CORS); empty = none, "*" = any.
+    cors_origins: tuple[str, ...] = ()
+    # The identity provider's OAuth endpoints, published in .well-known/smart-configuration
+    # (None: not published, and no grant that needs them is offered).
+    token_endpoint: str | None = None
+    authorization_endpoint: str | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -58,6 +68,9 @@ class Settings:
             allow_synthetic_identifiers=_env_bool("FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS", False),
             audit_mover=os.environ.get("FHIRIP_AUDIT_MOVER", "process"),
             statement_timeout_ms=int(os.environ.get("FHIRIP_STATEMENT_TIMEOUT_MS", 10_000)),
+            cors_origins=_env_list("FHIRIP_CORS_ORIGINS"),
+            token_endpoint=os.environ.get("FHIRIP_TOKEN_ENDPOINT") or None,
+            authorization_endpoint=os.environ.get("FHIRIP_AUTHORIZATION_ENDPOINT") or None,
         )
         for key, value in overrides.items():
             if value is not None:

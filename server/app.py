@@ -19,7 +19,9 @@ from fhirip.interactions.context import Services
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.router import handle
 from server.auth import Authenticator
+from server.cors import METHODS, cors_headers, is_preflight
 from server.http import error_response, to_fhir_request, to_http
+from server.request_id import HEADER as REQUEST_ID, RequestId
 
 log = logging.getLogger("fhirip.server")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or build_services(settings)
     app = Flask("fhirip")
+    app.wsgi_app = RequestId(app.wsgi_app)  # type: ignore[method-assign]
     app.config["FHIRIP_SERVICES"] = services
     # Werkzeug refuses larger bodies itself; the facade also checks, to answer with an OperationOutcome.
     app.config["MAX_CONTENT_LENGTH"] = None
@@ -49,9 +52,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def pretty() -> bool:
         return request.args.get("_pretty") == "true"
 
-    @app.route("/", defaults={"path": ""}, methods=ALL_METHODS)
-    @app.route("/<path:path>", methods=ALL_METHODS)
+    @app.route("/", defaults={"path": ""}, methods=[*ALL_METHODS, "OPTIONS"])
+    @app.route("/<path:path>", methods=[*ALL_METHODS, "OPTIONS"])
     def fhir(path: str) -> Response:
+        if request.method == "OPTIONS":  # a CORS preflight, or a client asking what it may send
+            answer = Response(status=204, headers={"Allow": METHODS})
+            del answer.headers["Content-Type"]  # nothing to label
+            return answer
         try:
             if path == ".well-known/smart-configuration" and request.method in ("GET", "HEAD"):
                 return to_http(FhirResponse(200, resource=authenticator.smart_configuration()), pretty=pretty())
@@ -72,6 +79,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         except FhirError as error:
             return error_response(error, pretty=pretty())
 
+    @app.after_request
+    def cross_origin(response: Response) -> Response:
+        response.headers.update(cors_headers(request.headers.get("Origin"), settings.cors_origins,
+                                             preflight=is_preflight(request.method, request.headers)))
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         fhir_error = FhirError(error.description or error.name)
@@ -80,7 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("unexpected error")
+        log.exception("unexpected error in request %s", request.headers.get(REQUEST_ID))
         outcome = FhirResponse(500, resource={"resourceType": "OperationOutcome", "issue": [
             Issue("fatal", "exception", "The server failed to process the request").to_json()]})
         return to_http(outcome, pretty=False)

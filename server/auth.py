@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from fhirip.auth import Actor
-from fhirip.auth.tokens import ENV_JWKS, AuthSettings, TokenVerifier
+from fhirip.auth.tokens import ENV_ISSUER, ENV_JWKS, AuthSettings, TokenVerifier
 from fhirip.config import Settings
 
 log = logging.getLogger("fhirip.auth")
@@ -33,6 +33,9 @@ class Authenticator:
         self.development = development
         self.auth_settings = AuthSettings.from_env(dev_data_dir=settings.data_dir if development else None)
         self.verifier = TokenVerifier(self.auth_settings)
+        self.cors = bool(settings.cors_origins)
+        self.token_endpoint = settings.token_endpoint
+        self.authorization_endpoint = settings.authorization_endpoint
 
     def actor(self, path: str, authorization: str | None) -> Actor | None:
         """The caller; None for the public paths. Raises Unauthorized (401) otherwise."""
@@ -41,20 +44,37 @@ class Authenticator:
         return self.verifier.authenticate(authorization)
 
     def smart_configuration(self) -> dict[str, Any]:
-        return {
-            "issuer": self.auth_settings.issuer,
-            "jwks_uri": self.auth_settings.jwks if self.auth_settings.jwks.startswith("http") else None,
-            "grant_types_supported": ["client_credentials", "authorization_code"],
-            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "scopes_supported": ["patient/*.rs", "user/*.cruds", "system/*.cruds", "openid", "fhirUser"],
-            "capabilities": ["permission-v2", "permission-patient", "permission-user",
-                             "client-confidential-asymmetric"],
-        }
+        """What a SMART client needs to know, as far as it is configured: the issuer whose
+        tokens are trusted (FHIRIP_ISSUER), its key set (FHIRIP_JWKS, when a URL), the token
+        and authorization endpoints (FHIRIP_TOKEN_ENDPOINT, FHIRIP_AUTHORIZATION_ENDPOINT)
+        with the grants they make possible, and the scopes this server understands.
+        Nothing is published that is not configured (the development keys have no issuer
+        or key set anyone can reach)."""
+        config: dict[str, Any] = {}
+        if not self.development or os.environ.get(ENV_ISSUER, "").strip():
+            config["issuer"] = self.auth_settings.issuer
+        if self.auth_settings.jwks.startswith(("https://", "http://")):
+            config["jwks_uri"] = self.auth_settings.jwks
+        grants: list[str] = []
+        capabilities = ["permission-v1", "permission-v2", "permission-patient", "permission-user"]
+        if self.token_endpoint:
+            config["token_endpoint"] = self.token_endpoint
+            config["token_endpoint_auth_methods_supported"] = ["private_key_jwt"]
+            grants.append("client_credentials")
+            capabilities.append("client-confidential-asymmetric")
+            if self.authorization_endpoint:
+                config["authorization_endpoint"] = self.authorization_endpoint
+                grants.append("authorization_code")
+                capabilities.append("launch-standalone")
+        config["grant_types_supported"] = grants
+        config["scopes_supported"] = ["patient/*.cruds", "user/*.cruds", "system/*.cruds"]
+        config["capabilities"] = capabilities
+        return config
 
     def security_statement(self) -> dict[str, Any]:
         """CapabilityStatement.rest.security."""
         return {
-            "cors": False,
+            "cors": self.cors,
             "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                                      "code": "SMART-on-FHIR"}]}],
             "description": "Bearer JWT (RS256/ES256) from the configured issuer; HelseID-style claims "

@@ -19,10 +19,9 @@ from fhirip.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from fhirip.interactions.request import FhirRequest, FhirResponse
+from fhirip.interactions.request import FHIR_JSON, FhirRequest, FhirResponse
 from fhirip.model.dates import to_naive_utc
 
-FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}
 _BODY_TYPES = _JSON_TYPES | {"application/json-patch+json"}
 _FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
@@ -36,11 +35,23 @@ def media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 
 
+def _speaks_our_version(value: str) -> bool:
+    """Whether a media type's `fhirVersion` parameter, if any, names FHIR R4 (4.0 or 4.0.x).
+    https://hl7.org/fhir/R4/http.html#version-parameter"""
+    for parameter in value.split(";")[1:]:
+        name, _, version = parameter.partition("=")
+        if name.strip().lower() == "fhirversion":
+            version = version.strip().strip('"')
+            return version == "4.0" or version.startswith("4.0.")
+    return True
+
+
 def check_negotiation(request: Request) -> str | None:
     """406 when the client wants a format we do not produce.
 
     Returns the document media type (HTML or PDF) a GET asked for, which only some
-    operations produce; None for FHIR JSON.
+    operations produce; FHIR JSON when the client asked for JSON and nothing else (an
+    operation that produces a document then wraps it in a Binary); None when it left it open.
     """
     fmt = request.args.get("_format")
     if fmt is not None:
@@ -50,10 +61,15 @@ def check_negotiation(request: Request) -> str | None:
         if key not in _FORMATS:
             raise NotAcceptable(f"_format '{fmt}' is not supported; this server speaks FHIR JSON "
                                 "(application/fhir+json)", expression=["_format"])
-        return None
+        return FHIR_JSON
     accept = request.headers.get("Accept")
     if accept:
-        wanted = {media_type(part) for part in accept.split(",")}
+        parts = accept.split(",")
+        if not any(_speaks_our_version(part) for part in parts):
+            raise NotAcceptable(f"Cannot produce '{accept}'; this server speaks FHIR R4 (fhirVersion=4.0)")
+        wanted = {media_type(part) for part in parts if _speaks_our_version(part)}
+        if wanted & _JSON_TYPES and not any(w in _DOCUMENTS for w in wanted):
+            return FHIR_JSON
         if wanted and not wanted & _ACCEPTABLE:
             documents = [_DOCUMENTS[w] for w in wanted if w in _DOCUMENTS]
             if documents and request.method in ("GET", "HEAD"):
@@ -80,6 +96,9 @@ def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[Fhi
     segments = [s for s in request.path.split("/") if s]
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("_format", "_pretty")]
     content_type = media_type(request.headers.get("Content-Type"))
+    if not _speaks_our_version(request.headers.get("Content-Type") or ""):
+        raise UnsupportedMediaType(f"Content-Type '{request.headers.get('Content-Type')}' names another FHIR "
+                                   "version; this server speaks FHIR R4 (fhirVersion=4.0)")
     body = read_body(request, max_body)
     is_search_post = request.method == "POST" and segments and segments[-1] == "_search"
     if is_search_post:
@@ -133,7 +152,7 @@ def to_http(response: FhirResponse, *, pretty: bool, head: bool = False,
             wanted: str | None = None) -> Response:
     """The HTTP response; a document (HTML, PDF) keeps the Content-Type its operation set."""
     own_type = response.headers.get("Content-Type")
-    if wanted is not None and media_type(own_type) != wanted and response.status < 300:
+    if wanted not in (None, FHIR_JSON) and media_type(own_type) != wanted and response.status < 300:
         raise NotAcceptable(f"This interaction produces FHIR JSON, not {wanted}")
     body = b""
     if response.body is not None:
@@ -146,6 +165,8 @@ def to_http(response: FhirResponse, *, pretty: bool, head: bool = False,
     http = Response(b"" if head else body, status=response.status, headers=response.headers)
     if response.has_content and own_type is None:
         http.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+    elif not response.has_content:
+        del http.headers["Content-Type"]  # nothing to label (Werkzeug would say text/html)
     return http
 
 

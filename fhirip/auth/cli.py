@@ -7,6 +7,7 @@ import re
 import sys
 
 from fhirip.auth.devkeys import DEFAULT_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS, DevKeys, person_claims
+from fhirip.config import Settings
 
 PURPOSES = ("TREAT", "ETREAT", "BTG", "COC")
 
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fhirip token",
         description="Print a development bearer token signed with the key in <data-dir>/keys/ "
                     "(generated on first use). Only a server in development mode trusts it.")
-    parser.add_argument("--data-dir", required=True, help="the server's data directory")
+    parser.add_argument("--data-dir", default=Settings.from_env().data_dir,
+                        help="the server's data directory ($FHIRIP_DATA_DIR, else ./data; default %(default)s)")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--practitioner", metavar="HPR", type=_digits("1,10", "an HPR number"),
                      help="act as the health professional with this HPR number")

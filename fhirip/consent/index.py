@@ -2,7 +2,7 @@
 transaction that writes the resource they come from.
 
 The store calls this module as it calls the search index (`Store(indexer=...)`, see
-`fhirip.bootstrap`): `write_index` after every stored version, `delete_index` after a
+`fhirip.bootstrap`): `write_index` after every stored version, `deleted` after a
 deletion, `write_new_indexes` for resources created together. Every row names its
 source (`source_rid`), so a new version replaces exactly its resource's rows. A
 RelatedPerson's proxy row depends on the child's birth date: a Patient's write
@@ -54,7 +54,7 @@ def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str
             _rederive_relatives(conn, str(content.get("id")), content)
 
 
-def delete_index(conn: Connection, rid: int) -> None:
+def deleted(conn: Connection, rid: int) -> None:
     """A deleted resource grants nothing; a deleted Patient's relatives are no longer proxies."""
     conn.execute(_DELETE, {"rid": rid})
     found = conn.execute(_BY_RID, {"rid": rid}).first()

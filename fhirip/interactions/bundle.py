@@ -131,9 +131,12 @@ def _since(value: Any, where: str) -> datetime | None:
                          expression=[f"{where}.request.ifModifiedSince"]) from None
 
 
-def _response_entry(response: FhirResponse) -> dict[str, Any]:
+def _response_entry(response: FhirResponse, base_url: str) -> dict[str, Any]:
     status = HTTPStatus(response.status)
     entry: dict[str, Any] = {"response": {"status": f"{status.value} {status.phrase}"}}
+    full_url = _full_url(response, base_url)
+    if full_url is not None:
+        entry = {"fullUrl": full_url, **entry}
     headers = response.headers
     if "Location" in headers:
         entry["response"]["location"] = headers["Location"]
@@ -153,6 +156,18 @@ def _response_entry(response: FhirResponse) -> dict[str, Any]:
     return entry
 
 
+def _full_url(response: FhirResponse, base_url: str) -> str | None:
+    """The resource an entry's answer is about: the one written (its Location) or the one read."""
+    location = response.headers.get("Location")
+    if location:
+        return location.split("/_history/")[0]
+    if response.status < 300 and response.has_content:
+        head = response.resource if response.resource is not None else orjson.loads(response.body or b"{}")
+        if head.get("resourceType") not in (None, "Bundle", "OperationOutcome", "Parameters") and head.get("id"):
+            return f"{base_url}/{head['resourceType']}/{head['id']}"
+    return None
+
+
 def _error_entry(error: FhirError) -> dict[str, Any]:
     status = HTTPStatus(error.status)
     return {"response": {"status": f"{status.value} {status.phrase}", "outcome": error.outcome()}}
@@ -164,7 +179,7 @@ def _batch(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> FhirRespon
         try:
             with ctx.tx.conn.begin_nested():
                 entry = _entry(ctx, req, index, raw)
-                out.append(_response_entry(entry.route.handler(ctx, entry.req)))
+                out.append(_response_entry(entry.route.handler(ctx, entry.req), req.base_url))
         except FhirError as error:
             out.append(_error_entry(error))
         except IntegrityError:
@@ -198,7 +213,7 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
     _check_references(ctx, owners, _known_to_exist(entries))
     for index, current in zip(deleters, ctx.deferred_deletes):
         _in_entry(index, lambda c=current: refuse_if_referenced(ctx, c))
-    out = [_response_entry(entry.response) for entry in entries]
+    out = [_response_entry(entry.response, req.base_url) for entry in entries]
     return FhirResponse(200, resource={"resourceType": "Bundle", "type": "transaction-response",
                                        "entry": out})
 

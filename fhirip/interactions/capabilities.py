@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fhirip import __version__, operations
+from fhirip.consent.policy import WRITE_INTERACTIONS
+from fhirip.consent.vocabulary import AUDIT_TYPE
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import RESOURCE_TYPES
@@ -45,17 +47,20 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
     resources = []
     for res_type in sorted(RESOURCE_TYPES):
         has_search = res_type in searchable
-        codes = [c for c in _TYPE_LEVEL if c in routed and (has_search or not c.startswith("search"))]
+        # AuditEvents are written by the server alone: no caller may write one (fhirip.consent).
+        writes = res_type != AUDIT_TYPE
+        codes = [c for c in _TYPE_LEVEL if c in routed and (has_search or not c.startswith("search"))
+                 and (writes or c not in WRITE_INTERACTIONS)]
         entry: dict[str, Any] = {
             "type": res_type,
             "interaction": [{"code": c} for c in codes],
             "versioning": "versioned-update",
             "readHistory": True,
-            "updateCreate": True,
-            "conditionalCreate": has_search,
+            "updateCreate": writes,
+            "conditionalCreate": has_search and writes,
             "conditionalRead": "full-support",
-            "conditionalUpdate": has_search,
-            "conditionalDelete": "single" if has_search else "not-supported",
+            "conditionalUpdate": has_search and writes,
+            "conditionalDelete": "single" if has_search and writes else "not-supported",
             "referencePolicy": ["literal", "local", "enforced"] if ctx.settings.referential_integrity
             else ["literal", "local"],
         }

@@ -22,6 +22,7 @@ from fhirip.errors import BadRequest
 from fhirip.interactions.access import refuse_hidden_parameters
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import refuse_control_characters
+from fhirip.interactions.search import value_set_expander
 from fhirip.search import search
 from fhirip.search.index import write_pending
 from fhirip.search.registry import registry
@@ -51,12 +52,17 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
     # Criteria a search may not use (on content the caller sees masked) match nothing here either:
     # refused alike whether anything would match.
     refuse_hidden_parameters(ctx, res_type, criteria)
+    for name, value in criteria:
+        # A search ignores an empty value; here it would widen the match to every resource.
+        if not name or not value:
+            raise BadRequest(f"The conditional criterion '{name or value}' is not name=value; criteria "
+                             "are search parameters, e.g. identifier=system|value", expression=[name or value])
     write_pending(ctx.tx.conn)
     by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
     if by_identifier is not None:
         return by_identifier
     result = search(ctx.tx.conn, res_type, [*criteria, ("_count", str(limit)), ("_total", "none")],
-                    base_url=ctx.base_url, policy=ctx.policy, strict=True, expand=ctx.services.expand)
+                    base_url=ctx.base_url, policy=ctx.policy, strict=True, expand=value_set_expander(ctx))
     return [entry.res_id for entry in result.entries if entry.mode == "match"][:limit]
 
 

@@ -29,13 +29,15 @@ class Services:
     def __post_init__(self) -> None:
         self.audit_trail = AuditTrail(self.store, mover=self.settings.audit_mover)
 
-    def expand(self, valueset_url: str) -> set[tuple[str, str]] | None:
-        """(system, code) pairs of a value set, for search's :in / :not-in; None if unknown."""
+    def expand(self, valueset_url: str, resource: dict[str, Any] | None = None) -> set[tuple[str, str]] | None:
+        """(system, code) pairs of a value set (by its URL, or the `resource` itself), for
+        search's :in / :not-in; None if unknown."""
         terminology = self.extras.get("terminology")
         if terminology is None:
             return None
         try:
-            expansion = terminology.expand(url=valueset_url)
+            expansion = terminology.expand(url=valueset_url) if resource is None \
+                else terminology.expand(value_set=resource)
         except FhirError:  # unknown or too large to expand: the caller reports it
             return None
         return {(c.get("system", ""), c["code"]) for c in _flatten(expansion["expansion"].get("contains", []))}

@@ -19,6 +19,9 @@ from fhirip.errors import BadRequest, operation_outcome
 from fhirip.store import Current
 
 
+FHIR_JSON = "application/fhir+json"
+
+
 # Below U+0020 FHIR text holds only tab, carriage return and line feed (as `check_json_types`
 # says of resources); no id, name or value of a URL can hold another (PostgreSQL cannot store NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -57,7 +60,9 @@ class FhirRequest:
     # The id a transaction gave this create in advance, so references to it resolve.
     assigned_id: str | None = None
     url: str = ""  # the request URL as received, for Bundle self links and audit
-    accept: str | None = None  # a document type (text/html, application/pdf) instead of FHIR JSON
+    # What the client asked for: a document type (text/html, application/pdf), FHIR_JSON when it
+    # asked for JSON alone, None when it left the format open.
+    accept: str | None = None
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:

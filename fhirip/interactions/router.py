@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from fhirip import operations
 from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
 from fhirip.consent import decide
-from fhirip.errors import FhirError, MethodNotAllowed, NotFound
+from fhirip.errors import BadRequest, FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
     delete,
@@ -68,7 +68,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("_search", "POST"): Route("search-system", search.search_system, False),
     ("_history", "GET"): Route("history-system", history.history, False),
     ("T", "GET"): Route("search-type", search.search_type, False),
-    ("T", "POST"): Route("create", create.create, True),
+    ("T", "POST"): Route("create", create.create, True),  # with a query: conditional create
     ("T", "PUT"): Route("update", update.conditional_update, True),
     ("T", "DELETE"): Route("delete", delete.conditional_delete, True),
     ("T", "PATCH"): Route("patch", patch.conditional_patch, True),
@@ -101,6 +101,8 @@ def resolve(req: FhirRequest, segments: list[str]) -> Route:
     if shape.endswith("$"):
         return _operation_route(req, shape, method)
     route = ROUTES.get((shape, method))
+    if route is not None and route.interaction == "create" and req.params:
+        _query_as_condition(req)
     if route is None:
         if any(s == shape for s, _ in ROUTES):
             allowed = sorted({m for s, m in ROUTES if s == shape})
@@ -108,6 +110,17 @@ def resolve(req: FhirRequest, segments: list[str]) -> Route:
                                    headers={"Allow": ", ".join(allowed)})
         raise NotFound(f"No FHIR interaction has the URL /{'/'.join(segments)}")
     return route
+
+
+def _query_as_condition(req: FhirRequest) -> None:
+    """`POST [type]?[search]` is a conditional create whose criteria are the query
+    (what `If-None-Exist` carries); both at once must say the same thing."""
+    query = urlencode(req.params)
+    if req.if_none_exist and parse_qsl(req.if_none_exist.split("?", 1)[-1], keep_blank_values=True) != req.params:
+        raise BadRequest("A create has both search criteria in its URL and an If-None-Exist that differs; "
+                         "send one of them")
+    req.if_none_exist = query
+    req.params = []
 
 
 def _shape(req: FhirRequest, segments: list[str]) -> str:

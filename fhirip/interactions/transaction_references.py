@@ -6,6 +6,8 @@ https://hl7.org/fhir/R4/http.html#trules
 
 from __future__ import annotations
 
+import re
+from html import escape, unescape
 from typing import Any
 
 from fhirip.errors import BadRequest, PreconditionFailed
@@ -17,7 +19,8 @@ from fhirip.model.resources import is_resource_type
 
 def resolve_references(ctx: Context, resource: Any, full_url: str | None, ids: dict[str, str]) -> None:
     """Rewrite the references of one entry's resource: to another entry (by its fullUrl, `ids`:
-    fullUrl → 'Type/id') or, for a conditional reference, to the one resource it matches."""
+    fullUrl → 'Type/id') or, for a conditional reference, to the one resource it matches.
+    Links in the narrative to another entry's fullUrl are rewritten the same way."""
     cache: dict[str, str] = {}
     # A relative reference in an entry with an absolute fullUrl is relative to that fullUrl's
     # base, so it names another entry of the Bundle when their fullUrls share the base.
@@ -45,6 +48,29 @@ def resolve_references(ctx: Context, resource: Any, full_url: str | None, ids: d
         return None
 
     rewrite_references(resource, replace)
+    _rewrite_narrative(resource, ids)
+
+
+# `src="…"` and `href="…"` in XHTML (quoted either way); the value is matched after unescaping.
+_LINK_ATTRIBUTE = re.compile(r"""(\s(?:src|href)\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
+
+def _rewrite_narrative(resource: Any, ids: dict[str, str]) -> None:
+    """The narrative's links and images that point at another entry by its fullUrl point
+    at the resource it became, as the Bundle's references do."""
+    if not isinstance(resource, dict):
+        return
+    text = resource.get("text")
+    if isinstance(text, dict) and isinstance(text.get("div"), str):
+        def link(match: re.Match[str]) -> str:
+            target = ids.get(unescape(match.group(3)))
+            if target is None:
+                return match.group(0)
+            return f"{match.group(1)}{match.group(2)}{escape(target)}{match.group(2)}"
+
+        text["div"] = _LINK_ATTRIBUTE.sub(link, text["div"])
+    for contained in resource.get("contained") or ():
+        _rewrite_narrative(contained, ids)
 
 
 def _fullurl_base(full_url: str | None) -> str | None:

@@ -22,15 +22,27 @@ def new_id() -> str:
 
 
 def check_if_match(req: FhirRequest, current: Current | None) -> None:
-    """Optimistic locking: https://hl7.org/fhir/R4/http.html#concurrency"""
-    if req.if_match is None:
-        return
-    wanted = parse_etag(req.if_match)
-    if current is None or current.deleted or str(current.version) != wanted:
-        have = "no current version" if current is None or current.deleted else f'W/"{current.version}"'
-        raise PreconditionFailed(
-            f"If-Match {req.if_match} does not match the current version ({have}) of "
-            f"{req.res_type}/{req.res_id}")
+    """Optimistic locking: https://hl7.org/fhir/R4/http.html#concurrency
+
+    A deletion is a version like any other (as in HAPI FHIR): the ETag a DELETE answers
+    with is the current version, so `If-Match` with it matches, and a PUT then writes the
+    resource anew after its deletion."""
+    if req.if_match is not None:
+        wanted = parse_etag(req.if_match)
+        if current is None or str(current.version) != wanted:
+            have = "no current version" if current is None else f'W/"{current.version}"'
+            raise PreconditionFailed(
+                f"If-Match {req.if_match} does not match the current version ({have}) of "
+                f"{req.res_type}/{req.res_id}")
+    if req.if_none_match is not None:
+        # RFC 9110 §13.1.2: a write with If-None-Match fails when "*" meets an existing
+        # resource or a listed tag is the current version.
+        tags = {parse_etag(tag) for tag in req.if_none_match.split(",")}
+        matched = current is not None and (str(current.version) in tags or ("*" in tags and not current.deleted))
+        if matched:
+            raise PreconditionFailed(
+                f"If-None-Match {req.if_none_match} matches the current version "
+                f'(W/"{current.version}") of {req.res_type}/{req.res_id}')
 
 
 def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,

@@ -147,8 +147,12 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
     function or a ``PlanSink``). ``prepare_in_background``: read and map the plans in a helper
     process (``fhirip.mapping.preparing``), same plans in the same order; there, unless
     ``check_ahead`` is False, also parse and validate their resources for a sink that can take
-    such checks (one with a ``validator()``)."""
+    such checks (one with a ``validator()``). ``dry_run``: every plan goes through the sink
+    exactly as in a real run, and what would be committed is rolled back instead; no
+    checkpoint is written."""
     sink: PlanSink = submit if hasattr(submit, "commit") else _EachDurable(submit)  # type: ignore[assignment]
+    if dry_run and isinstance(sink, _EachDurable):
+        raise ValueError("a dry run needs a sink that can roll back (a function's answers are already durable)")
     summary = ImportSummary(format, str(path), dry_run)
     done = _Checkpoint(None if dry_run else checkpoint)
     answered: list[str] = []  # identities of plans answered but not yet committed
@@ -169,14 +173,14 @@ def run_import(format: str, path: Path, submit: Callable[[dict[str, Any]], dict[
                     summary.plans_skipped += 1
                 continue
             summary.plans_read += 1
-            identity = _import_one(item, sink, dry_run, done, summary)
+            identity = _import_one(item, sink, done, summary)
             if identity is not None:
                 answered.append(identity)
             if sink.due():
-                _commit(sink, answered, done)
+                _commit(sink, answered, done, dry_run)
             if bar is not None:
                 bar.update(task, advance=1, skipped=summary.plans_skipped)
-        _commit(sink, answered, done)
+        _commit(sink, answered, done, dry_run)
         finished = True
     finally:
         if not finished:
@@ -195,14 +199,20 @@ def _validator_of(sink: PlanSink) -> Any:
     return validator() if callable(validator) else None
 
 
-def _commit(sink: PlanSink, answered: list[str], done: _Checkpoint) -> None:
+def _commit(sink: PlanSink, answered: list[str], done: _Checkpoint, dry_run: bool = False) -> None:
+    """Make the answered plans durable; a dry run, which ran every check a real run does,
+    gives them up instead."""
+    if dry_run:
+        sink.rollback()
+        answered.clear()
+        return
     sink.commit()
     for identity in answered:
         done.mark(identity)
     answered.clear()
 
 
-def _import_one(plan: PreparedPlan, sink: PlanSink, dry_run: bool, done: _Checkpoint,
+def _import_one(plan: PreparedPlan, sink: PlanSink, done: _Checkpoint,
                 summary: ImportSummary) -> str | None:
     """Submit one prepared plan; its checkpoint identity once the store has taken it."""
     if plan.unmappable is not None or plan.bundle is None or plan.identity is None:
@@ -212,9 +222,6 @@ def _import_one(plan: PreparedPlan, sink: PlanSink, dry_run: bool, done: _Checkp
     summary.losses.extend(plan.losses)  # reported on every run, so a resumed run tells the whole truth
     if plan.identity in done.done:
         summary.plans_already_done += 1
-        return None
-    if dry_run:
-        summary.plans_imported += 1
         return None
     try:
         response = sink.submit(plan.bundle, plan.checks) if plan.checks is not None else sink.submit(plan.bundle)

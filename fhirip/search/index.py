@@ -2,8 +2,9 @@
 
 https://hl7.org/fhir/R4/search.html#ptypes
 
-The store calls `write_index` and `delete_index` inside its write transaction,
-so the index never disagrees with the current version. Each value becomes one
+The store calls `write_index` inside its write transaction, so the index never
+disagrees with the current version; a deleted resource keeps the rows of the version
+it deleted (searches leave deleted rows out; the access condition judges them). Each value becomes one
 row in the table of its parameter type; how a FHIR data type turns into rows
 follows the mapping table of the specification (e.g. a CodeableConcept gives
 one token row per coding, a Period one date row from start to end).
@@ -11,6 +12,7 @@ one token row per coding, a Period one date row from start to end).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -36,6 +38,7 @@ from fhirip.search.values import (
 )
 from fhirip.store.schema import (
     resource,
+    resource_version,
     search_date,
     search_number,
     search_quantity,
@@ -45,6 +48,8 @@ from fhirip.store.schema import (
     search_token,
     search_uri,
 )
+
+log = logging.getLogger("fhirip.search")
 
 TABLES: dict[str, Table] = {
     "string": search_string, "token": search_token, "reference": search_reference,
@@ -214,36 +219,56 @@ def extract(reg: Registry, res_type: str, resource_json: dict[str, Any]) -> dict
     """All index rows of one resource, by table (without rid), sort keys included."""
     rows: dict[Table, list[dict]] = {table: [] for table in INDEX_TABLES}
     for code, param in _indexed_params(reg, res_type):
-        extractor = reg.extractor(res_type, param)
-        assert extractor is not None
-        values = extractor.evaluate(resource_json)
-        if param.type == "composite":
-            _composite_rows(reg, res_type, param, values, rows)
+        try:
+            found = _param_rows(reg, res_type, code, param, resource_json)
+        except Exception:  # noqa: BLE001 - a definition's expression, not the resource, failed
+            # A valid resource is stored whatever a search parameter's expression does with it;
+            # it is then not found by that one parameter, and the log says which.
+            log.warning("search parameter %s could not be extracted from a %s; not indexed",
+                        param.url, res_type, exc_info=True)
             continue
-        target, seen = rows[TABLES[param.type]], set()
-        for value in values:
-            for row in rows_for(param.type, value, extractor.resolve_types):
-                key = tuple(row.values())
-                if key not in seen:  # the same value twice is one match, one row
-                    seen.add(key)
-                    row.update(res_type=res_type, param=code, grp=0)
-                    target.append(row)
+        for table, new_rows in found.items():
+            rows[table].extend(new_rows)
     rows[search_sort] = sort_rows(res_type, ((kind, rows[table]) for kind, table in TABLES.items()))
     return rows
 
 
+def _param_rows(reg: Registry, res_type: str, code: str, param: SearchParam,
+                resource_json: dict[str, Any]) -> dict[Table, list[dict]]:
+    """The index rows of one parameter of one resource."""
+    extractor = reg.extractor(res_type, param)
+    assert extractor is not None
+    values = extractor.evaluate(resource_json)
+    if param.type == "composite":
+        return _composite_rows(reg, res_type, param, values, resource_json)
+    target: list[dict] = []
+    seen = set()
+    for value in values:
+        for row in rows_for(param.type, value, extractor.resolve_types):
+            key = tuple(row.values())
+            if key not in seen:  # the same value twice is one match, one row
+                seen.add(key)
+                row.update(res_type=res_type, param=code, grp=0)
+                target.append(row)
+    return {TABLES[param.type]: target}
+
+
 def _composite_rows(reg: Registry, res_type: str, param: SearchParam, items: list[Any],
-                    rows: dict[Table, list[dict]]) -> None:
-    """Each item of a composite gets a group number; its components share it."""
+                    resource_json: dict[str, Any]) -> dict[Table, list[dict]]:
+    """Each item of a composite gets a group number; its components share it. A component's
+    expression may name the whole resource as `%resource`."""
+    rows: dict[Table, list[dict]] = {}
     base = _base_path(reg.expression(res_type, param) or res_type)
+    environment = {"resource": resource_json}
     for group, item in enumerate(items, start=1):
         node = ResourceNode.create_node(item, base) if base != res_type else item
         for position, component in enumerate(param.components):
             component_param = reg.by_url[component.definition]
-            for value in reg.component_extractor(component.expression)(node):
+            for value in reg.component_extractor(component.expression)(node, environment):
                 for row in rows_for(component_param.type, value):
                     row.update(res_type=res_type, param=f"{param.code}${position}", grp=group)
-                    rows[TABLES[component_param.type]].append(row)
+                    rows.setdefault(TABLES[component_param.type], []).append(row)
+    return rows
 
 
 def _base_path(expression: str) -> str:
@@ -310,6 +335,12 @@ def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str
     insert_rows(conn, [_rows_of(rid, res_type, resource, ahead) for rid, res_type, resource in items])
 
 
+def deleted(conn: Connection, rid: int) -> None:
+    """A deletion keeps the index rows of the version it deleted: every search and lookup leaves
+    deleted resources out, while the access condition judges the deletion by them (its 410 and its
+    history go to exactly those who could see that version)."""
+
+
 def delete_index(conn: Connection, rid: int) -> None:
     pending = conn.info.get(_PENDING)
     if pending is not None:
@@ -353,20 +384,32 @@ def write_pending(conn: Connection) -> None:
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:
-    """Rebuild the whole index from the current versions; returns the number indexed."""
+    """Rebuild the whole index from the current versions (a deleted resource from the version
+    it deleted, as `Tx.delete` leaves it); returns the number indexed."""
     for table in INDEX_TABLES:
         conn.execute(delete(table))
     count, last_rid = 0, 0
     while True:
         batch = conn.execute(
-            select(resource.c.rid, resource.c.res_type, resource.c.content)
-            .where(resource.c.rid > last_rid, resource.c.deleted.is_(False))
+            select(resource.c.rid, resource.c.res_type, resource.c.content, resource.c.deleted)
+            .where(resource.c.rid > last_rid)
             .order_by(resource.c.rid).limit(batch_size)).all()
         if not batch:
             return count
-        for rid, res_type, content in batch:
+        for rid, res_type, content, deleted in batch:
+            if deleted:
+                content = _last_content(conn, rid)
+                if content is None:
+                    continue
             if isinstance(content, (str, bytes)):
                 content = orjson.loads(content)
             _insert_index(conn, rid, res_type, content)
             count += 1
         last_rid = batch[-1][0]
+
+
+def _last_content(conn: Connection, rid: int) -> bytes | None:
+    """The content of the newest version of `rid` that has any (the one a deletion deleted)."""
+    return conn.execute(select(resource_version.c.content)
+                        .where(resource_version.c.rid == rid, resource_version.c.content.is_not(None))
+                        .order_by(resource_version.c.version.desc()).limit(1)).scalar()

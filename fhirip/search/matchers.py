@@ -98,11 +98,15 @@ def _token_match(t: FromClause, modifier: str | None, v: Any, expand: ValueSetEx
 
 
 def _reference_match(t: FromClause, modifier: str | None, v: Any) -> ColumnElement[bool]:
-    if modifier == "identifier":
-        condition = t.c.ident_value == v.code
-        if v.system:
-            condition = and_(condition, t.c.ident_system == v.system)
-        return condition
+    if modifier == "identifier":  # as a token: `system|value`, `system|` (any value), `|value`, `value`
+        conditions = [t.c.ident_value.is_not(None)]
+        if v.code is not None:
+            conditions.append(t.c.ident_value == v.code)
+        if v.system == "":
+            conditions.append(t.c.ident_system.is_(None))
+        elif v.system is not None:
+            conditions.append(t.c.ident_system == v.system)
+        return and_(*conditions)
     if v.url is not None:
         condition = t.c.url == v.url
         return and_(condition, t.c.url_version == v.version) if v.version else condition

@@ -109,8 +109,10 @@ class QueryParser:
 
     def parse(self, params: list[tuple[str, str]]) -> ParsedQuery:
         query = ParsedQuery(self.types)
+        understood = False  # any parameter at all that the search takes (a type list, a page size …)
         for name, value in params:
             if name in PASSED_THROUGH or name in PAGE_PARAMS or name == "_type":
+                understood = understood or name == "_type"
                 continue
             if value == "":
                 continue  # an empty value constrains nothing
@@ -121,6 +123,13 @@ class QueryParser:
             if criterion is not None:
                 query.criteria.append(criterion)
                 query.accepted.append((name, value))
+        if query.issues and not query.accepted and not understood:
+            # Nothing of the query is understood: ignoring it all would answer every resource
+            # there is, as if nothing had been asked.
+            names = [name for issue in query.issues for name in issue.expression]
+            raise BadRequest(f"None of the search parameters is supported here ({', '.join(names)}); "
+                             f"{query.issues[0].diagnostics.removesuffix(': ignored')}",
+                             expression=tuple(names))
         return query
 
     # -- result parameters ---------------------------------------------------------------

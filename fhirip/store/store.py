@@ -46,9 +46,10 @@ class Indexer(Protocol):
     def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
                     fresh: bool = False) -> None: ...
 
-    def delete_index(self, conn: Connection, rid: int) -> None: ...
-
     def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
+
+    def deleted(self, conn: Connection, rid: int) -> None:
+        """The resource at `rid` was deleted in this transaction."""
 
 
 class Indexes:
@@ -63,9 +64,9 @@ class Indexes:
         for part in self.parts:
             part.write_index(conn, rid, res_type, resource, fresh=fresh)
 
-    def delete_index(self, conn: Connection, rid: int) -> None:
+    def deleted(self, conn: Connection, rid: int) -> None:
         for part in self.parts:
-            part.delete_index(conn, rid)
+            part.deleted(conn, rid)
 
     def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
         for part in self.parts:
@@ -395,10 +396,13 @@ class Tx:
         self.conn.execute(insert(resource_version).values(
             rid=current.rid, res_type=current.res_type, res_id=current.res_id, version=version,
             last_updated=moment, method="DELETE", deleted=True, content=None))
+        # The search index keeps the rows of the version deleted: every search and lookup leaves
+        # deleted rows out, while the access condition, which judges a row by them, still admits
+        # the deletion to exactly those who could see that version (its 410 and its history).
         self._replace_links(current.rid, (), had_links=True)
         self.conn.execute(_GIVE_UP_ALL, {"t": current.res_type, "i": current.res_id})
         if self.store.indexer is not None:
-            self.store.indexer.delete_index(self.conn, current.rid)
+            self.store.indexer.deleted(self.conn, current.rid)
         return Current(current.rid, current.res_type, current.res_id, version, moment, True)
 
     def _replace_links(self, rid: int, links: Sequence[LocalReference], *, had_links: bool) -> None:

@@ -120,7 +120,8 @@ def _per_1(element: Any, resource: dict) -> bool:
 
 
 def _ref_1(element: Any, resource: dict) -> bool:
-    """ref-1: a local reference '#id' points at a contained resource ('#' alone is the container)."""
+    """ref-1: a local reference '#id' points at a contained resource ('#' alone is the container).
+    `resource` is %rootResource, so one contained resource may point at another."""
     reference = element.get("reference") if isinstance(element, dict) else None
     if not isinstance(reference, str) or not reference.startswith("#"):
         return True
@@ -194,6 +195,7 @@ def _txt_2(element: Any, resource: dict) -> bool:
     return isinstance(element, str) and bool(re.sub(r"<[^>]*>", "", element).strip())
 
 
+# Each is called with the element and %rootResource.
 NATIVE: dict[str, Callable[[Any, dict], bool]] = {
     "ext-1": _ext_1, "per-1": _per_1, "ref-1": _ref_1, "ctm-1": _ctm_1,
     "txt-1": _txt_1, "txt-2": _txt_2, "dom-3": _dom_3,

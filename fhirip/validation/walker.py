@@ -40,6 +40,7 @@ class InstanceIndex:
     """Every element of one resource, by definition path, plus the typed ones rules look for."""
 
     resource: dict[str, Any]
+    root: dict[str, Any]  # %rootResource: the resource itself, or the one that contains it
     by_path: dict[str, list[Occurrence]] = field(default_factory=dict)
     identifiers: list[Occurrence] = field(default_factory=list)
     codings: list[Occurrence] = field(default_factory=list)
@@ -82,16 +83,16 @@ class BaseWalker:
         self._constraint_cache: dict[tuple[int, str | None], tuple[Constraint, ...]] = {}
 
     def walk(self, resource: dict[str, Any], issues: list[Issue],
-             expr_root: str | None = None) -> InstanceIndex:
+             expr_root: str | None = None, container: dict[str, Any] | None = None) -> InstanceIndex:
         resource_type = resource.get("resourceType", "")
         expr_root = expr_root or resource_type
-        index = InstanceIndex(resource)
+        index = InstanceIndex(resource, container if container is not None else resource)
         index.add(resource_type, Occurrence(expr_root, resource, resource_type, "", resource_type))
         if not self.defs.has_type(resource_type):
             return index
         root = self.defs.root(resource_type)
         self._check_constraints(self._constraints_of(root, None), resource, resource_type, expr_root,
-                                resource, issues)
+                                index, issues)
         self._walk_object(resource, root, resource_type, expr_root, index, issues)
         return index
 
@@ -175,7 +176,7 @@ class BaseWalker:
             self._check_required_binding(element, occurrence, issues)
         constraints = self._constraints_of(element, type_code if complex_type else None)
         if constraints:
-            self._check_constraints(constraints, item, type_path, expr, index.resource, issues)
+            self._check_constraints(constraints, item, type_path, expr, index, issues)
 
         if element.content_reference:
             target_path = element.content_reference.lstrip("#")
@@ -187,7 +188,7 @@ class BaseWalker:
         elif complex_type and isinstance(item, dict):
             self._walk_object(item, self.defs.root(type_code), path, expr, index, issues)
         elif type_code == "Resource" and isinstance(item, dict):
-            index.contained.append(self.walk(item, issues, expr_root=expr))
+            index.contained.append(self.walk(item, issues, expr_root=expr, container=index.root))
 
     # -- rules ----------------------------------------------------------------------
 
@@ -226,18 +227,20 @@ class BaseWalker:
 
     @staticmethod
     def _check_constraints(constraints: tuple[Constraint, ...], item: Any, type_path: str,
-                           expr: str, resource: dict, issues: list[Issue]) -> None:
+                           expr: str, index: InstanceIndex, issues: list[Issue]) -> None:
         for constraint in constraints:
-            check_constraint(constraint, item, type_path, expr, resource, issues)
+            check_constraint(constraint, item, type_path, expr, index.resource, issues, root=index.root)
 
 
 def check_constraint(constraint: Constraint, item: Any, type_path: str, expr: str,
-                     resource: dict, issues: list[Issue], source: str = "FHIR R4") -> None:
-    """Evaluate one invariant on one element and record an issue when it does not hold."""
+                     resource: dict, issues: list[Issue], source: str = "FHIR R4",
+                     root: dict | None = None) -> None:
+    """Evaluate one invariant on one element and record an issue when it does not hold.
+    `resource` is %resource (a contained resource, for its elements), `root` %rootResource."""
     native = fhirpath.NATIVE.get(constraint.key)
     fast = FAST.get((constraint.key, constraint.expression)) or PROFILE_FAST.get((constraint.key, constraint.expression))
     try:
-        ok = native(item, resource) if native else fast(item) if fast else None
+        ok = native(item, resource if root is None else root) if native else fast(item) if fast else None
         if ok is None:  # no Python equivalent, or one that leaves this shape to the engine
             ok = fhirpath.holds(constraint.expression, item, type_path, resource,
                                 empty_passes=source == "FHIR R4")

@@ -62,7 +62,6 @@ def test_token_command_for_a_person_and_a_system(tmp_path: Path, capsys: pytest.
 
 @pytest.mark.parametrize("argv", [
     [],
-    ["--practitioner", "9144900"],
     ["--data-dir", "D", "--practitioner", "12ab"],
     ["--data-dir", "D", "--person", "123"],
     ["--data-dir", "D", "--practitioner", "1", "--person", "15076500565"],
@@ -99,3 +98,20 @@ def test_development_mode_falls_back_to_the_dev_keys(tmp_path: Path) -> None:
     explicit = AuthSettings.from_env({"FHIRIP_JWKS": "/etc/jwks.json", "FHIRIP_ISSUER": "a",
                                       "FHIRIP_AUDIENCE": "b"}, dev_data_dir=tmp_path)
     assert explicit.jwks == "/etc/jwks.json"
+
+
+@pytest.mark.parametrize("from_env", [False, True], ids=["./data", "FHIRIP_DATA_DIR"])
+def test_token_defaults_its_data_directory_as_the_other_commands_do(tmp_path: Path, monkeypatch, capsys,
+                                                                    from_env: bool) -> None:
+    from fhirip.cli import main as fhirip_main
+
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "elsewhere" if from_env else tmp_path / "data"
+    if from_env:
+        monkeypatch.setenv("FHIRIP_DATA_DIR", str(data_dir))
+    else:
+        monkeypatch.delenv("FHIRIP_DATA_DIR", raising=False)
+    assert fhirip_main(["token", "--system"]) == 0
+    token = capsys.readouterr().out.strip()
+    verifier = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=data_dir))
+    assert verifier.authenticate(f"Bearer {token}").kind.value == "system"

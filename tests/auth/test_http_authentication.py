@@ -34,3 +34,46 @@ def test_a_token_signed_by_the_trusted_key_is_accepted(anonymous: Fhir, live_ser
     token = token_for(live_server.services, sub="t", client_id="t", scope="system/*.rs")
     response = anonymous.get("/Patient", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_smart_configuration_publishes_nothing_that_is_not_configured(anonymous: Fhir) -> None:
+    """Development keys: no issuer or key set anyone can reach, no endpoints, so no grants."""
+    smart = anonymous.get("/.well-known/smart-configuration").json()
+    assert None not in smart.values()
+    assert "issuer" not in smart and "jwks_uri" not in smart
+    assert "token_endpoint" not in smart and "authorization_endpoint" not in smart
+    assert smart["grant_types_supported"] == []
+    assert "client-confidential-asymmetric" not in smart["capabilities"]
+    assert "8080" not in str(smart)
+    assert set(smart["scopes_supported"]) == {"patient/*.cruds", "user/*.cruds", "system/*.cruds"}
+
+
+def test_smart_configuration_publishes_the_configured_issuer_keys_and_endpoints(monkeypatch, tmp_path) -> None:
+    from fhirip.config import Settings
+    from server.auth import Authenticator
+
+    idp = "https://helseid-sts.test.example"
+    monkeypatch.setenv("FHIRIP_JWKS", f"{idp}/.well-known/openid-configuration/jwks")
+    monkeypatch.setenv("FHIRIP_ISSUER", idp)
+    monkeypatch.setenv("FHIRIP_AUDIENCE", "fhirip")
+    only_tokens = Authenticator(Settings(data_dir=tmp_path, token_endpoint=f"{idp}/connect/token"))
+    smart = only_tokens.smart_configuration()
+    assert smart["issuer"] == idp and smart["jwks_uri"] == f"{idp}/.well-known/openid-configuration/jwks"
+    assert smart["token_endpoint"] == f"{idp}/connect/token"
+    assert smart["grant_types_supported"] == ["client_credentials"] and "authorization_endpoint" not in smart
+    assert "client-confidential-asymmetric" in smart["capabilities"]
+    both = Authenticator(Settings(data_dir=tmp_path, token_endpoint=f"{idp}/connect/token",
+                                  authorization_endpoint=f"{idp}/connect/authorize"))
+    smart = both.smart_configuration()
+    assert smart["authorization_endpoint"] == f"{idp}/connect/authorize"
+    assert smart["grant_types_supported"] == ["client_credentials", "authorization_code"]
+
+
+def test_token_and_authorization_endpoints_come_from_the_environment(monkeypatch) -> None:
+    from fhirip.config import Settings
+
+    monkeypatch.setenv("FHIRIP_TOKEN_ENDPOINT", "https://idp.example/token")
+    monkeypatch.setenv("FHIRIP_AUTHORIZATION_ENDPOINT", "https://idp.example/authorize")
+    settings = Settings.from_env()
+    assert (settings.token_endpoint, settings.authorization_endpoint) == \
+        ("https://idp.example/token", "https://idp.example/authorize")

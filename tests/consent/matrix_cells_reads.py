@@ -253,9 +253,14 @@ def history_check(m: Matrix, actor: mw.MatrixActor, client: Fhir, path: str) -> 
     # A resource is found by what it is now, and each older version is judged by what it held
     # then (a version from another patient's record stays there: see the moved-between-records
     # cell); a deletion that was followed by a new version, by the version it deleted. A deleted
-    # resource leaves its patient's compartment with its links: only a caller that reads every
-    # row of its type (the system client) finds its versions.
-    current = {url: entry["resource"] for url, entry in newest.items() if "resource" in entry}
+    # resource is found by the version it deleted: whoever could see that one sees its history.
+    def deleted_version(url: str, entry: Resource) -> Resource | None:
+        tag = entry["response"]["etag"]
+        return versions.get((url, f'W/"{int(tag[3:-1]) - 1}"'))
+
+    current = {url: entry["resource"] if "resource" in entry else deleted_version(url, entry)
+               for url, entry in newest.items()}
+    current = {url: content for url, content in current.items() if content is not None}
 
     def shown(url: str, tag: str) -> bool:
         if actor.everything:

@@ -116,3 +116,45 @@ def test_a_deletion_is_judged_by_the_version_it_deleted(fhir: Fhir, kari: Fhir) 
     # a 410 Gone would tell that a version 2 exists and what it was
     assert kari.get(f"/Goal/{goal}/_history/2").status_code == 404
     assert fhir.get(f"/Goal/{goal}/_history/2").status_code == 410
+
+
+def test_a_deleted_resource_answers_410_and_its_history_to_whoever_could_see_its_last_version(
+        fhir: Fhir, kari: Fhir) -> None:
+    goal = f"slettet-{uuid.uuid4().hex[:8]}"
+    _write_versions(fhir, goal, ["kari", "kari"])
+    deleted = fhir.delete(f"/Goal/{goal}")
+    assert deleted.status_code == 204
+    read = kari.get(f"/Goal/{goal}")
+    assert read.status_code == 410 and read.headers["ETag"] == 'W/"3"', read.text
+    assert kari.get(f"/Goal/{goal}/_history/3").status_code == 410
+    assert kari.get(f"/Goal/{goal}/_history/2").json()["subject"] == {"reference": "Patient/kari"}
+    bundle = kari.get(f"/Goal/{goal}/_history").json()
+    assert _etags(bundle) == [(f"Goal/{goal}", f'W/"{v}"') for v in (3, 2, 1)] and bundle["total"] == 3
+    assert bundle["entry"][0]["request"]["method"] == "DELETE"
+    # still no search finds it, for the caller or the server itself
+    assert all(e["resource"]["id"] != goal for e in kari.get("/Goal").json().get("entry", []))
+    for client in (kari, fhir):
+        assert client.get("/Goal", params={"_id": goal}).json()["total"] == 0
+        assert client.get("/Goal", params={"subject": "Patient/kari", "_id": goal}).json()["total"] == 0
+
+
+def test_a_deleted_resource_the_caller_could_not_see_answers_as_an_unknown_id(fhir: Fhir, kari: Fhir) -> None:
+    goal, nobody = f"skjult-{uuid.uuid4().hex[:8]}", f"ukjent-{uuid.uuid4().hex[:8]}"
+    _write_versions(fhir, goal, ["jon"])
+    assert fhir.delete(f"/Goal/{goal}").status_code == 204
+    assert fhir.get(f"/Goal/{goal}").status_code == 410
+    for suffix in ("", "/_history", "/_history/1", "/_history/2"):
+        hidden, unknown = kari.get(f"/Goal/{goal}{suffix}"), kari.get(f"/Goal/{nobody}{suffix}")
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.text.replace(goal, nobody) == unknown.text
+        assert {k: v for k, v in hidden.headers.items() if k.lower() not in ("date", "content-length", "x-request-id")} == \
+            {k: v for k, v in unknown.headers.items() if k.lower() not in ("date", "content-length", "x-request-id")}
+
+
+def test_a_deleted_resource_written_anew_is_found_again(fhir: Fhir, kari: Fhir) -> None:
+    goal = f"gjenskapt-{uuid.uuid4().hex[:8]}"
+    _write_versions(fhir, goal, ["kari"])
+    assert fhir.delete(f"/Goal/{goal}").status_code == 204
+    _write_versions(fhir, goal, ["kari"])
+    assert kari.get("/Goal", params={"_id": goal}).json()["total"] == 1
+    assert fhir.get("/Goal", params={"subject": "Patient/kari", "_id": goal}).json()["total"] == 1

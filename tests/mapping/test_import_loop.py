@@ -62,11 +62,12 @@ def test_a_killed_import_resumes_to_the_same_final_store(tmp_path: Path) -> None
     assert store.by_identity == clean.by_identity
 
 
-def test_a_dry_run_submits_nothing_and_writes_no_checkpoint(tmp_path: Path) -> None:
+def test_a_dry_run_through_a_function_is_refused_since_it_could_not_be_rolled_back(tmp_path: Path) -> None:
     store = InMemoryStore()
-    summary = run_import("planpro", SAMPLES / "good", store.submit, dry_run=True, progress=False,
-                         checkpoint=tmp_path / "done.txt")
-    assert store.transactions == 0 and summary.plans_imported == 6 and not (tmp_path / "done.txt").exists()
+    with pytest.raises(ValueError, match="dry run"):
+        run_import("planpro", SAMPLES / "good", store.submit, dry_run=True, progress=False,
+                   checkpoint=tmp_path / "done.txt")
+    assert store.transactions == 0 and not (tmp_path / "done.txt").exists()
 
 
 def test_skipped_plans_set_the_exit_code_and_the_report_names_file_and_line(tmp_path: Path) -> None:

@@ -20,3 +20,18 @@ def test_import_creates_a_missing_data_directory(tmp_path: Path) -> None:
                           env=env, capture_output=True, timeout=600, cwd=ROOT)
     assert done.returncode in (0, 2), done.stderr.decode()[-2000:]  # 2: imported, some values lost
     assert (data_dir / "import-planpro.checkpoint").exists()
+
+
+def test_every_command_shows_its_defaults_in_its_help(capsys, monkeypatch) -> None:
+    import pytest
+
+    from fhirip.cli import main
+
+    monkeypatch.delenv("FHIRIP_DATA_DIR", raising=False)
+    for command, defaults in (("serve", ("(default: 8080)", "(default: 127.0.0.1)", "(default: 2)", "(default: data)")),
+                              ("import", ("(default: 50)", "(default: data)")),
+                              ("load-demo", ("(default: data)",))):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())
+        assert all(default in shown for default in defaults), (command, shown)

@@ -87,3 +87,26 @@ def test_render_shows_no_name_the_caller_may_not_see(fhir, live_server):
     html = live_server.services.store.run(work, write=False).body.decode("utf-8")
     assert "Koordinatorsen" not in html and "+47 55 11 22 33" not in html
     assert "(ikke tilgjengelig)" in html
+
+
+def test_render_for_a_client_that_accepts_fhir_json_is_a_binary(fhir):
+    """As its OperationDefinition declares: FHIR clients (fhirpy, fhir-kit-client) get a Binary."""
+    import base64
+
+    _, plan = _plan(fhir)
+    for headers, params in (({"Accept": "application/fhir+json"}, {}), ({}, {"_format": "json"}),
+                            ({"Accept": "application/json"}, {})):
+        response = fhir.get(f"/CarePlan/{plan}/$render", headers=headers, params=params)
+        assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/fhir+json")
+        binary = response.json()
+        assert binary["resourceType"] == "Binary" and binary["contentType"] == "text/html; charset=utf-8"
+        assert "Boveiledning" in base64.b64decode(binary["data"]).decode("utf-8")
+    pdf = fhir.get(f"/CarePlan/{plan}/$render", headers={"Accept": "application/fhir+json"},
+                   params={"format": "pdf"}).json()
+    assert pdf["contentType"] == "application/pdf" and base64.b64decode(pdf["data"]).startswith(b"%PDF-")
+    # a browser, or _format naming the document, still gets the document itself
+    browser = fhir.get(f"/CarePlan/{plan}/$render", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.headers["Content-Type"] == "text/html; charset=utf-8"
+    asked = fhir.get(f"/CarePlan/{plan}/$render", headers={"Accept": "application/fhir+json"},
+                     params={"_format": "pdf"})
+    assert asked.headers["Content-Type"] == "application/pdf"

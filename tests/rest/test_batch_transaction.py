@@ -318,3 +318,34 @@ def test_a_binary_patch_that_is_not_json_patch_fails_its_entry(fhir):
     codes = [e["response"]["status"][:3] for e in response.json()["entry"]]
     assert codes == ["415", "400"]
     assert fhir.get("/Patient/pt").json()["meta"]["versionId"] == "1"
+
+
+def test_transaction_rewrites_narrative_links_and_images_to_other_entries(fhir):
+    patient_url, photo_url = _uuid(), _uuid()
+    photo = {"resourceType": "Binary", "contentType": "image/png", "data": base64.b64encode(b"png").decode()}
+    observation = _observation(patient_url)
+    observation["text"] = {"status": "generated", "div": (
+        f'<div xmlns="http://www.w3.org/1999/xhtml"><a href="{patient_url}">Pasienten</a> '
+        f"<img src='{photo_url}' alt='bilde'/> <a href=\"urn:uuid:{uuid.uuid4()}\">annet</a></div>")}
+    response = _post(fhir, _bundle("transaction", _entry("POST", "Observation", observation, _uuid()),
+                                   _entry("POST", "Patient", patient(), patient_url),
+                                   _entry("POST", "Binary", photo, photo_url)))
+    assert response.status_code == 200, response.text
+    obs_id, pid, bid = (id_from_location(e["response"]["location"]) for e in response.json()["entry"])
+    div = fhir.get(f"/Observation/{obs_id}").json()["text"]["div"]
+    assert f'href="Patient/{pid}"' in div and f"src='Binary/{bid}'" in div
+    assert patient_url not in div and photo_url not in div
+    assert 'href="urn:uuid:' in div  # a link to nothing in the Bundle is left as written
+
+
+def test_transaction_and_batch_response_entries_carry_the_full_url_of_their_resource(fhir, base):
+    fhir.update(patient(id="kjent"))
+    for kind in ("transaction", "batch"):
+        response = _post(fhir, _bundle(kind, _entry("POST", "Patient", patient(), _uuid()),
+                                       _entry("PUT", "Patient/kjent", patient(id="kjent", gender="male")),
+                                       _entry("GET", "Patient/kjent")))
+        assert response.status_code == 200, response.text
+        created, updated, read = response.json()["entry"]
+        assert created["fullUrl"] == created["response"]["location"].split("/_history/")[0]
+        assert created["fullUrl"].startswith(f"{base}/Patient/")
+        assert updated["fullUrl"] == read["fullUrl"] == f"{base}/Patient/kjent"

@@ -7,6 +7,7 @@ https://hl7.org/fhir/R4/http.html#3.1.0.7.1  https://hl7.org/fhir/R4/http.html#t
 from __future__ import annotations
 
 import orjson
+import pytest
 from rest_checks import assert_outcome, id_from_location, patient
 
 SYSTEM = "http://example.org/fhir/mrn"
@@ -181,3 +182,26 @@ def test_a_conditional_update_resolving_to_another_entry_s_resource_fails_the_tr
     response = fhir.send_json("POST", "/", bundle)
     assert_outcome(response, 400, mentions=f"Patient/{existing['id']}")
     assert fhir.get(f"/Patient/{existing['id']}").json()["meta"]["versionId"] == "1"
+
+
+def test_a_create_with_search_criteria_in_its_url_is_a_conditional_create(fhir):
+    """`POST [type]?[search]` (fhirpy's get_or_create) finds the match instead of creating a twin."""
+    first = fhir.send_json("POST", f"/Patient?{_criteria('1')}", _with_mrn("1"))
+    assert first.status_code == 201
+    again = fhir.send_json("POST", f"/Patient?{_criteria('1')}", _with_mrn("1", gender="male"))
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert _patients(fhir) == 1
+
+
+def test_criteria_in_the_url_and_a_different_if_none_exist_are_400(fhir):
+    response = fhir.send_json("POST", f"/Patient?{_criteria('1')}", _with_mrn("1"),
+                              **{"If-None-Exist": _criteria("2")})
+    assert_outcome(response, 400)
+    assert _patients(fhir) == 0
+
+
+@pytest.mark.parametrize("criteria", ["invalid search parameters", "identifier", "identifier=", "=x"])
+def test_if_none_exist_criteria_that_do_not_parse_are_400_even_with_a_resource_stored(fhir, criteria):
+    fhir.create(_with_mrn("1"))
+    assert_outcome(fhir.create(_with_mrn("2"), **{"If-None-Exist": criteria}), 400)
+    assert _patients(fhir) == 1

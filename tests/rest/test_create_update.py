@@ -169,3 +169,31 @@ def test_stored_bytes_keep_what_the_client_sent(fhir):
     body = fhir.create(sent).json()
     assert body["extension"] == sent["extension"]
     assert body["_gender"] == sent["_gender"]
+
+
+@pytest.mark.parametrize("tag", ['W/"1"', '"1"', "*", 'W/"7", W/"1"'])
+def test_an_update_whose_if_none_match_matches_the_current_version_is_412(fhir, tag):
+    """RFC 9110 §13.1.2: If-None-Match on a write fails when it matches what is there."""
+    assert fhir.update(patient(id="p")).status_code == 201
+    assert_outcome(fhir.update(patient(id="p", gender="male"), **{"If-None-Match": tag}), 412)
+    assert fhir.get("/Patient/p").json()["meta"]["versionId"] == "1"
+
+
+def test_an_update_whose_if_none_match_names_another_version_goes_ahead(fhir):
+    assert fhir.update(patient(id="p")).status_code == 201
+    response = fhir.update(patient(id="p", gender="male"), **{"If-None-Match": 'W/"7"'})
+    assert response.status_code == 200 and response.json()["meta"]["versionId"] == "2"
+
+
+def test_a_molecular_sequence_with_its_variant_coordinates_is_created_and_found(fhir):
+    """Its composite parameters read the chromosome from the whole resource (`%resource`)."""
+    sequence = {"resourceType": "MolecularSequence", "type": "dna", "coordinateSystem": 0,
+                "referenceSeq": {"chromosome": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                            "chromosome-human", "code": "9"}]},
+                                 "genomeBuild": "GRCh37", "strand": "watson",
+                                 "windowStart": 22125500, "windowEnd": 22125510},
+                "variant": [{"start": 22125503, "end": 22125504, "observedAllele": "C", "referenceAllele": "G"}]}
+    created = fhir.create(sequence)
+    assert created.status_code == 201, created.text
+    found = fhir.get("/MolecularSequence", params={"chromosome-variant-coordinate": "9$22125503$22125504"}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == [created.json()["id"]]

@@ -140,3 +140,13 @@ def test_references_are_not_checked_when_referential_integrity_is_off(lenient_fh
     statement = lenient_fhir.get("/metadata").json()
     policy = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")["referencePolicy"]
     assert "enforced" not in policy
+
+
+def test_the_etag_a_delete_answers_with_is_the_one_if_match_then_matches(fhir):
+    """A deletion is a version: its ETag is current, so If-Match with it re-creates (as HAPI FHIR)."""
+    fhir.update(patient(id="gone"))
+    deleted = fhir.delete("/Patient/gone")
+    assert deleted.status_code == 204 and deleted.headers["ETag"] == 'W/"2"'
+    assert_outcome(fhir.update(patient(id="gone"), **{"If-Match": 'W/"1"'}), 412)
+    again = fhir.update(patient(id="gone"), **{"If-Match": deleted.headers["ETag"]})
+    assert again.status_code == 201 and again.json()["meta"]["versionId"] == "3"

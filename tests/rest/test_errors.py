@@ -271,3 +271,24 @@ def test_no_header_gives_a_server_error(fhir, method, headers):
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert_outcome(response, response.status_code)
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.0.1"])
+def test_the_fhir_version_parameter_for_r4_is_accepted(fhir, version):
+    media = f"application/fhir+json; fhirVersion={version}"
+    created = _post_raw(fhir, "/Patient", orjson.dumps(patient()), media)
+    assert created.status_code == 201
+    assert fhir.get(f"/Patient/{created.json()['id']}", headers={"Accept": media}).status_code == 200
+
+
+@pytest.mark.parametrize("version", ["1.0", "3.0", "5.0", "4.3"])
+def test_a_content_type_of_another_fhir_version_is_415(fhir, version):
+    response = _post_raw(fhir, "/Patient", orjson.dumps(patient()), f"application/fhir+json; fhirVersion={version}")
+    assert_outcome(response, 415)
+    assert data_versions(fhir) == 0
+
+
+@pytest.mark.parametrize("version", ["1.0", "5.0"])
+def test_accepting_only_another_fhir_version_is_406(fhir, version):
+    fhir.update(patient(id="p"))
+    assert_outcome(fhir.get("/Patient/p", headers={"Accept": f"application/fhir+json; fhirVersion={version}"}), 406)

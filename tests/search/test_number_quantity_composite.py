@@ -81,3 +81,22 @@ def test_composite_components_must_hold_in_the_same_group(observations):
 def test_composite_needs_every_component(observations):
     with pytest.raises(BadRequest, match="code-value-quantity"):
         observations.ids("Observation", "code-value-quantity=29463-7")
+
+
+CHROMOSOMES = "http://terminology.hl7.org/CodeSystem/chromosome-human"
+
+
+def _sequence(seq_id: str, chromosome: str, start: int, end: int) -> dict:
+    return {"resourceType": "MolecularSequence", "id": seq_id, "type": "dna", "coordinateSystem": 0,
+            "referenceSeq": {"chromosome": {"coding": [{"system": CHROMOSOMES, "code": chromosome}]},
+                             "genomeBuild": "GRCh37", "strand": "watson", "windowStart": start - 3,
+                             "windowEnd": end + 6},
+            "variant": [{"start": start, "end": end, "observedAllele": "C", "referenceAllele": "G"}]}
+
+
+def test_a_composite_whose_component_names_the_resource_is_indexed_and_searchable(db):
+    """chromosome-variant-coordinate: the chromosome is `%resource.referenceSeq.chromosome`,
+    read from the whole resource while the coordinates come from each variant."""
+    db.put(_sequence("ms9", "9", 22125503, 22125504), _sequence("ms7", "7", 22125503, 22125504))
+    assert db.ids("MolecularSequence", "chromosome-variant-coordinate=9$22125503$22125504") == ["ms9"]
+    assert db.ids("MolecularSequence", "chromosome-variant-coordinate=7$gt1$lt22125600") == ["ms7"]

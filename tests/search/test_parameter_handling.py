@@ -76,5 +76,8 @@ def test_unknown_resource_type_is_refused(goal):
 
 
 def test_system_search_only_takes_common_parameters(goal):
-    result = goal.search(None, "lifecycle-status=active")
+    result = goal.search(None, "lifecycle-status=active&_id=g")
     assert result.issues and "lifecycle-status" in result.issues[0].diagnostics
+    # with nothing else asked, ignoring it would answer everything there is
+    with pytest.raises(BadRequest, match="lifecycle-status"):
+        goal.search(None, "lifecycle-status=active")

@@ -94,3 +94,23 @@ def test_coordinator_is_the_one_with_an_open_period(db):
     db.put(*individual_plan_records())
     assert db.ids("CareTeam", "coordinator=Practitioner/dr1") == ["t1"]
     assert db.ids("CareTeam", "coordinator=Practitioner/old") == []
+
+
+def test_a_parameter_whose_expression_fails_on_a_resource_leaves_only_itself_unindexed(monkeypatch, caplog):
+    """A definition's expression that raises on some valid resource (here `+` on two given
+    names) must not refuse the resource: it is indexed by every other parameter."""
+    from fhirip.search import index
+    from fhirip.search.registry import Registry, load_definitions
+
+    monkeypatch.setattr(index, "_PARAM_CACHE", {})  # the parameters of the registry below, not the server's
+    failing = {"resourceType": "SearchParameter", "url": "http://example.org/SearchParameter/only-given",
+               "name": "only-given", "status": "active", "code": "only-given", "base": ["Patient"],
+               "type": "string", "description": "The one given name", "expression": "Patient.name.given + ''"}
+    reg = Registry([*load_definitions(), failing])
+    patient = {"resourceType": "Patient", "name": [{"family": "Nordmann", "given": ["Kari", "Ann"]}]}
+    rows = index.extract(reg, "Patient", patient)
+    params = {row["param"] for table_rows in rows.values() for row in table_rows}
+    assert "family" in params and "given" in params and "only-given" not in params
+    assert any("only-given" in record.getMessage() for record in caplog.records)
+    one_name = index.extract(reg, "Patient", {**patient, "name": [{"given": ["Kari"]}]})
+    assert "only-given" in {row["param"] for table_rows in one_name.values() for row in table_rows}

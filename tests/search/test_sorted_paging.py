@@ -116,10 +116,10 @@ def test_sort_keys_follow_updates_and_deletes(plans):
     plans.put(plan("cp00", "2200-01-01"))
     assert plans.ids("CarePlan", "_sort=-date&_count=1") == ["cp00"]
     plans.delete("CarePlan", "cp00")
+    # A deletion keeps the index rows of the version it deleted (the access condition judges
+    # them); no sorted page shows it, whichever way it is sorted.
     assert plans.ids("CarePlan", "_sort=-date&_count=1") == ["cp11"]
-    with plans.store.transaction(write=False) as tx:
-        assert not tx.conn.execute(select(search_sort.c.param).where(
-            search_sort.c.low.like("2200%"))).all()
+    assert "cp00" not in plans.ids("CarePlan", "_sort=date&_count=100")
 
 
 def test_rebuilding_sort_keys_from_the_index_gives_what_writes_gave(plans):

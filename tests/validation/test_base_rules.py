@@ -131,3 +131,24 @@ def test_null_placeholder_of_an_extended_primitive_is_accepted(strict_validator:
         "given": ["Kari", None],
         "_given": [None, {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}]}]}
     assert found(strict_validator, patient) == []
+
+
+def _team_of_contained_practitioners(member_reference: str) -> dict:
+    """A plan whose contained care team lists contained practitioners (as the R4 pregnancy plan does)."""
+    practitioners = [{"resourceType": "Practitioner", "id": pid, "name": [{"family": name}]}
+                     for pid, name in (("pr1", "Jordmor"), ("pr2", "Lege"))]
+    team = {"resourceType": "CareTeam", "id": "team",
+            "participant": [{"member": {"reference": member_reference}}, {"member": {"reference": "#pr2"}}]}
+    return careplan(contained=[*practitioners, team], careTeam=[{"reference": "#team"}],
+                    author={"reference": "#pr1"})
+
+
+def test_ref_1_admits_a_reference_from_one_contained_resource_to_another(strict_validator: Validator) -> None:
+    issues = strict_validator.validate(_team_of_contained_practitioners("#pr1"))
+    assert [i.to_json() for i in issues if i.severity == "error"] == []
+
+
+def test_ref_1_still_refuses_a_contained_reference_to_nothing(strict_validator: Validator) -> None:
+    issues = strict_validator.validate(_team_of_contained_practitioners("#pr9"))
+    assert [(i.expression, "ref-1" in i.diagnostics) for i in issues if i.severity == "error"] == \
+        [(("CarePlan.contained[2].participant[0].member",), True)]
