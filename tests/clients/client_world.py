@@ -65,7 +65,8 @@ def build_world(server: ServedFhirip) -> ClientWorld:
                      next_evaluation=end), "id": "klient-plan"},
     ]
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in resources]}
     system_token = server.token(**person_claims())
     with server.client(system_token) as fhir:
         response = fhir.post("/", json=bundle)

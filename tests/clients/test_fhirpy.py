@@ -152,7 +152,7 @@ def test_history(client, world, caller):
     goal.save()
     history = client.execute(f"Goal/{goal.id}/_history", method="get")
     assert history["type"] == "history"
-    versions = [(e["resource"]["meta"]["versionId"], e["resource"]["lifecycleStatus"]) for e in history["entry"]]
+    versions = [(e.resource.meta.versionId, e.resource.lifecycleStatus) for e in history.entry]
     assert versions == [("2", "active"), ("1", "proposed")]
 
 
