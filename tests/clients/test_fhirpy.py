@@ -107,6 +107,19 @@ def test_resource_create_with_search_parameters_is_conditional(client, world, ca
     assert len(client.resources("Goal").search(identifier=f"{TAG}|{value}").fetch()) == 1
 
 
+def test_conditional_update_and_delete_through_a_search_set(client, world, caller):
+    value = f"conditional-{caller}"
+    goals = client.resources("Goal").search(identifier=f"{TAG}|{value}")
+    identifier = [{"system": TAG, "value": value}]
+    made, created = goals.update(new_goal(client, world, "First", identifier=identifier))
+    again, created_again = goals.update(new_goal(client, world, "Second", identifier=identifier))
+    assert (created, created_again) == (True, False)
+    assert again.id == made.id and again.meta.versionId == "2" and goals.count() == 1
+
+    _, status = goals.delete()
+    assert status in (200, 204) and goals.count() == 0
+
+
 def test_json_patch(client, world, caller):
     goal = new_goal(client, world, f"Patched by {caller}")
     goal.save()
