@@ -13,6 +13,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 import requests
+from clients.client_world import ClientWorld
 from fhirclient.client import FHIRClient
 from fhirclient.models.binary import Binary
 from fhirclient.models.bundle import Bundle
@@ -22,7 +23,6 @@ from fhirclient.models.observation import Observation
 from fhirclient.models.patient import Patient
 from fhirclient.server import FHIRNotFoundException, FHIRPermissionDeniedException, FHIRServer
 
-from clients.client_world import ClientWorld
 from fhirip.testing.served import ServedFhirip
 
 NEEDS_QUERY_CREATE = pytest.mark.xfail(strict=True, reason="needs conditional create via POST query")
