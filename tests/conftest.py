@@ -1,7 +1,8 @@
 """Shared fixtures: the two real stores (SQLite file, PostgreSQL cluster) and a live server.
 
 Every test that asks for `fhir` runs twice, once per store, against the real WSGI
-app served over real HTTP on a loopback port.
+app served over real HTTP on a loopback port. A test that asks for `served` gets the
+server started the documented way (`fhirip serve`) instead, once per module and store.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer, make_services, token_for
 from fhirip.testing.postgres import TemporaryPostgres
+from fhirip.testing.served import ServedFhirip, serving
 
 __all__ = ["Fhir", "LiveServer", "make_services", "token_for"]  # used by the suites' own conftests
 
@@ -63,3 +65,12 @@ def anonymous(live_server: LiveServer) -> Iterator[Fhir]:
 @pytest.fixture
 def base(live_server: LiveServer) -> str:
     return live_server.url
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def served(request: pytest.FixtureRequest, postgres: TemporaryPostgres | None,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedFhirip]:
+    """`fhirip serve --workers 2` (preload), as the README starts production; one per module and store."""
+    name = f"served_{request.module.__name__.rsplit('.', 1)[-1]}"
+    with serving(request.param, postgres, tmp_path_factory.mktemp(f"served-{request.param}"), name) as server:
+        yield server

@@ -34,7 +34,8 @@ from fhirip.model.json_types import check_json_types
 from fhirip.model.resources import check_resource, parse_json
 
 JSON_PATCH = "application/json-patch+json"
-FHIR_JSON = ("application/fhir+json", "application/json")
+PLAIN_JSON = "application/json"
+FHIR_JSON = ("application/fhir+json", PLAIN_JSON)
 
 
 def patch(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -72,11 +73,14 @@ def apply_patch(req: FhirRequest, original: dict[str, Any]) -> dict[str, Any]:
     body = req.resource if req.resource is not None else parse_json(req.body or b"")
     if isinstance(body, dict) and body.get("resourceType") == "Binary":
         body = _binary_patch(body)
-    if media == JSON_PATCH or (req.resource is not None and isinstance(body, list)):
+    # A JSON array can only be a JSON Patch: clients that send plain application/json (fhirpy's
+    # `execute(..., method="patch")`) mean one.
+    if media == JSON_PATCH or (isinstance(body, list) and (req.resource is not None or media == PLAIN_JSON)):
         return _json_patch(original, body)
     if media in FHIR_JSON or req.resource is not None:
         if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-            raise BadRequest("A FHIRPath Patch is a Parameters resource")
+            raise BadRequest(f"A PATCH body is a JSON Patch (a JSON array of operations, {JSON_PATCH}) or "
+                             "a FHIRPath Patch (a Parameters resource); a partial resource is neither")
         check_json_types(body)  # every part, name and value of the JSON type FHIR gives it
         return apply_fhirpath_patch(copy.deepcopy(original), body)
     raise UnsupportedMediaType(

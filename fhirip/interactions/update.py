@@ -34,11 +34,14 @@ def update(ctx: Context, req: FhirRequest) -> FhirResponse:
     return store_update(ctx, req, resource)
 
 
-def store_update(ctx: Context, req: FhirRequest, resource: dict[str, Any], method: str = "PUT") -> FhirResponse:
+def store_update(ctx: Context, req: FhirRequest, resource: dict[str, Any], method: str = "PUT", *,
+                 server_id: bool = False) -> FhirResponse:
+    """`server_id`: the server chose the id (a conditional update that matched nothing), so a new
+    resource under it is a plain create and tells the caller nothing about ids taken."""
     current = ctx.tx.current(req.res_type, resource["id"], lock=True)
     if current is not None and not is_visible(ctx, req.res_type, resource["id"]):
         current = None  # what the caller may not see does not exist for it: answer as for a new id
-    if current is None and method == "PUT" and not client_ids_allowed(ctx, req.res_type):
+    if current is None and method == "PUT" and not server_id and not client_ids_allowed(ctx, req.res_type):
         raise Forbidden("Only system clients that read every resource of the type may create resources "
                         "with ids they choose; use POST")
     check_if_match(req, current)
@@ -61,4 +64,4 @@ def conditional_update(ctx: Context, req: FhirRequest) -> FhirResponse:
     elif body_id is None:
         resource["id"] = new_id()
     req.res_id = resource["id"]
-    return store_update(ctx, req, resource)
+    return store_update(ctx, req, resource, server_id=not ids and body_id is None)

@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from fhirip.auth.devkeys import DevKeys
+from fhirip.testing.postgres import TemporaryPostgres
 
 
 def free_port() -> int:
@@ -127,3 +130,16 @@ class ServedFhirip:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def serving(kind: str, postgres: TemporaryPostgres | None, directory: Path, name: str) -> Iterator[ServedFhirip]:
+    """`fhirip serve` on a store of this kind: SQLite in `directory`, or PostgreSQL database `name`
+    in the test cluster (the one FHIRIP_TEST_POSTGRES_URL names when there is no cluster)."""
+    database_url = None
+    if kind == "postgresql":
+        database_url = os.environ["FHIRIP_TEST_POSTGRES_URL"] if postgres is None else postgres.create_database(name)
+    server = ServedFhirip(directory / "data", database_url)
+    server.kind = kind  # type: ignore[attr-defined]
+    with server:
+        yield server

@@ -10,7 +10,11 @@ import orjson
 import pytest
 from rest_checks import assert_outcome, id_from_location, patient
 
+from fhirip.demo import synthetic_fnr
+from fhirip.testing.live import Fhir, token_for
+
 SYSTEM = "http://example.org/fhir/mrn"
+FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
 
 
 def _with_mrn(value: str, **extra) -> dict:
@@ -56,6 +60,23 @@ def test_conditional_update_without_a_match_creates(fhir):
     response = fhir.send_json("PUT", f"/Patient?{_criteria('1')}", _with_mrn("1"))
     assert response.status_code == 201
     assert _patients(fhir) == 1
+
+
+def test_conditional_update_without_a_match_creates_for_a_caller_who_may_not_choose_ids(fhir, live_server):
+    """The server picks the id when nothing matches, so this is a create any writer may make."""
+    fnr = synthetic_fnr(3, 5, 90, 300)
+    kari = fhir.create(patient(identifier=[{"system": FNR, "value": fnr}])).json()
+    token = token_for(live_server.services, sub="kari", scope="patient/*.cruds",
+                      **{"helseid://claims/identity/pid": fnr})
+    goal = {"resourceType": "Goal", "lifecycleStatus": "proposed", "description": {"text": "Egen bolig"},
+            "subject": {"reference": f"Patient/{kari['id']}"},
+            "identifier": [{"system": SYSTEM, "value": "g1"}]}
+    with Fhir(base_url=live_server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as person:
+        created = person.send_json("PUT", f"/Goal?{_criteria('g1')}", goal)
+        assert created.status_code == 201, created.text
+        updated = person.send_json("PUT", f"/Goal?{_criteria('g1')}", {**goal, "lifecycleStatus": "active"})
+    assert updated.status_code == 200 and updated.json()["id"] == created.json()["id"]
+    assert fhir.get("/Goal", params={"identifier": f"{SYSTEM}|g1"}).json()["total"] == 1
 
 
 def test_conditional_update_with_one_match_updates_it(fhir):

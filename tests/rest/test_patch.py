@@ -199,3 +199,20 @@ def test_fhirpath_patch_with_an_unknown_operation_is_400(fhir, kari):
 
 def test_fhir_json_patch_body_that_is_not_parameters_is_400(fhir, kari):
     assert_outcome(fhir.send_json("PATCH", "/Patient/kari", patient(id="kari")), 400)
+
+
+def test_json_patch_sent_as_plain_json_is_applied(fhir, kari):
+    """A JSON array can only be a JSON Patch; some clients label it plain application/json."""
+    operations = [{"op": "replace", "path": "/gender", "value": "other"}]
+    response = fhir.patch("/Patient/kari", content=orjson.dumps(operations),
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["gender"] == "other" and response.json()["meta"]["versionId"] == "2"
+
+
+def test_partial_resource_as_patch_is_400_naming_both_patch_formats(fhir, kari):
+    response = fhir.patch("/Patient/kari", content=orjson.dumps({"gender": "other"}),
+                          headers={"Content-Type": "application/json"})
+    outcome = assert_outcome(response, 400, mentions="JSON Patch")
+    assert "FHIRPath Patch" in outcome["issue"][0]["diagnostics"]
+    assert fhir.get("/Patient/kari").json()["meta"]["versionId"] == "1"
