@@ -25,8 +25,6 @@ from fhirclient.server import FHIRNotFoundException, FHIRPermissionDeniedExcepti
 
 from fhirip.testing.served import ServedFhirip
 
-NEEDS_QUERY_CREATE = pytest.mark.xfail(strict=True, reason="needs conditional create via POST query")
-NEEDS_RENDER_BINARY = pytest.mark.xfail(strict=True, reason="needs $render Binary")
 TAG = "urn:fhirip:test:fhirclient"
 
 
@@ -128,7 +126,6 @@ def test_conditional_create_in_a_transaction(server, world, caller):
     assert len(search_ids(server, f"Goal?identifier={quote(f'{TAG}|{value}')}")) == 1
 
 
-@NEEDS_QUERY_CREATE
 def test_conditional_create_by_posting_to_a_search_url(server, world, caller):
     value = f"create-query-{caller}"
     goal = new_goal(world, "Made once", identifier=[{"system": TAG, "value": value}]).as_json()
@@ -189,7 +186,6 @@ def test_current_plan(server, world):
     assert {("Goal", goal_id) for goal_id in world.goal_ids[:2]} <= found
 
 
-@NEEDS_RENDER_BINARY
 def test_render_as_binary(server, world):
     binary = Binary.read_from(f"CarePlan/{world.plan_id}/$render", server)
     assert binary.contentType.startswith("text/html")

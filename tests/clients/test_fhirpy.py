@@ -15,8 +15,6 @@ from fhirpy.base.exceptions import ForbiddenError, OperationOutcome, ResourceNot
 
 from fhirip.testing.served import ServedFhirip
 
-NEEDS_QUERY_CREATE = pytest.mark.xfail(strict=True, reason="needs conditional create via POST query")
-NEEDS_RENDER_BINARY = pytest.mark.xfail(strict=True, reason="needs $render Binary")
 TAG = "urn:fhirip:test:fhirpy"
 
 
@@ -86,7 +84,6 @@ def test_conditional_create_with_if_none_exist(served, token, world, caller):
     assert len(conditional.resources("Goal").search(identifier=f"{TAG}|if-none-exist-{caller}").fetch()) == 1
 
 
-@NEEDS_QUERY_CREATE
 def test_get_or_create_creates_once(client, world, caller):
     value = f"get-or-create-{caller}"
     goals = client.resources("Goal").search(identifier=f"{TAG}|{value}")
@@ -98,7 +95,6 @@ def test_get_or_create_creates_once(client, world, caller):
     assert len(goals.fetch()) == 1
 
 
-@NEEDS_QUERY_CREATE
 def test_resource_create_with_search_parameters_is_conditional(client, world, caller):
     value = f"create-query-{caller}"
     for _ in range(2):
@@ -178,7 +174,6 @@ def test_current_plan(client, world):
     assert {("Goal", goal_id) for goal_id in world.goal_ids[:2]} <= found
 
 
-@NEEDS_RENDER_BINARY
 def test_render_as_binary(client, world):
     binary = client.reference("CarePlan", world.plan_id).execute("$render", method="get")
     assert binary["resourceType"] == "Binary" and binary["contentType"].startswith("text/html")
