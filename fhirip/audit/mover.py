@@ -82,8 +82,9 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
         store.dispose()
 
 
-class _Stopped(Exception):
-    """The mover was told to stop (SIGTERM from its server, SIGINT from a terminal)."""
+class _Stopped(BaseException):
+    """The mover was told to stop (SIGTERM from its server, SIGINT from a terminal). Not an
+    Exception, so that no handler of a failed move takes it for one."""
 
 
 def _stop(_signal: int, _frame: Any) -> None:

@@ -222,11 +222,17 @@ def test_a_stopped_mover_ends_quietly(services: Services) -> None:
 
     for stop in (signal.SIGTERM, signal.SIGINT):
         process = start_mover(services.store.url, interval=0.2, chunk=100)
-        probe = MoverTurn(services.store.url)
-        deadline = time.monotonic() + 60
-        while probe.take():  # until the mover is in its loop, holding the turn
-            probe.release()
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
-        process.send_signal(stop)
-        assert process.wait(30) == 0  # an uncaught exception would end it with 1
+        try:
+            probe = MoverTurn(services.store.url)
+            deadline = time.monotonic() + 60
+            while probe.take():  # until the mover is in its loop, holding the turn
+                probe.release()
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+            for _ in range(3):  # let it be inside a move, where a failed move is caught and logged
+                services.audit_trail.append([event(7000 + _)])
+            process.send_signal(stop)
+            assert process.wait(30) == 0  # an uncaught exception would end it with 1
+        finally:
+            process.kill()
+            process.wait()
