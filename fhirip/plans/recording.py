@@ -61,8 +61,9 @@ def write_version(ctx: Context, resource: dict[str, Any], expected: Current | No
     if not resource.get("id"):
         resource["id"] = new_id()
     previous = ctx.tx.current(resource["resourceType"], resource["id"], lock=True)
-    if expected is not None and (previous is None or previous.deleted or previous.version != expected.version):
-        now = "deleted" if previous is None or previous.deleted else f"version {previous.version}"
+    gone = previous is None or previous.deleted
+    if expected is not None and (gone or previous.version != expected.version):
+        now = "deleted" if gone else f"version {previous.version}"
         raise Conflict(f"{expected.res_type}/{expected.res_id} changed while this change was made from "
                        f"version {expected.version} (it is now {now}); nothing was written, try again")
     current, _content, _warnings = save(ctx, resource, previous=previous,

@@ -8,14 +8,12 @@ search index. Every interaction runs as one database transaction via `Store.run`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
     Engine,
     and_,
@@ -27,15 +25,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fhirip.model.references import LocalReference
 from fhirip.errors import TooCostly
+from fhirip.store import claims as _claims
 from fhirip.store.engine import is_timeout, make_engine, time_limit, write_gate
 from fhirip.store.pending import NOT_YET_NUMBERED, PENDING_CREATES, write_waiting_creates
 from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
-from fhirip.store.schema import resource, resource_claim, resource_link, resource_version
+from fhirip.store.schema import resource, resource_link, resource_version
 
 T = TypeVar("T")
 
@@ -97,20 +95,6 @@ _UPDATE_RESOURCE = (update(resource)
 _INSERT_VERSION = insert(resource_version)
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
 _INSERT_LINK = insert(resource_link)
-_CLAIMS_OF = select(resource_claim.c.claim).where(resource_claim.c.res_type == bindparam("t"),
-                                                  resource_claim.c.res_id == bindparam("i"))
-_HOLDERS = select(resource_claim.c.claim, resource_claim.c.res_type, resource_claim.c.res_id).where(
-    resource_claim.c.claim.in_(bindparam("claims", expanding=True)))
-_GIVE_UP = delete(resource_claim).where(resource_claim.c.res_type == bindparam("t"),
-                                        resource_claim.c.res_id == bindparam("i"),
-                                        resource_claim.c.claim.in_(bindparam("claims", expanding=True)))
-_GIVE_UP_ALL = delete(resource_claim).where(resource_claim.c.res_type == bindparam("t"),
-                                            resource_claim.c.res_id == bindparam("i"))
-# A claim another resource holds is left to it (no error, so the transaction goes on and can say
-# who holds it); on PostgreSQL, one another transaction is taking waits for that one to end.
-_TAKE_IF_FREE = {name: dialect.insert(resource_claim).on_conflict_do_nothing(index_elements=["claim"])
-                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 class Store:
@@ -189,11 +173,6 @@ def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
     SQLite walks the (res_type, res_id) index for these, but scans the table for a row-value IN."""
     return (resource.c.res_type.in_(sorted({t for t, _ in keys})),
             resource.c.res_id.in_(sorted({i for _, i in keys})))
-
-
-def _lock_number(name: str) -> int:
-    """A lock name as the signed 64-bit number PostgreSQL's advisory locks take."""
-    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
 def _is_locked(exc: Exception) -> bool:
@@ -300,36 +279,14 @@ class Tx:
         return Current(rid, res_type, res_id, version, moment, False), content
 
     def claim(self, res_type: str, res_id: str, claims: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """Make `claims` the facts (res_type, res_id) holds (`schema.resource_claim`), giving up the
-        others it held. Returns the wanted claims another resource holds, with their holder: they
-        stay with it, and the caller refuses its write.
-
-        The answer is the committed state even under concurrent writers: on PostgreSQL a claim
-        that another open transaction has just taken waits for that transaction to end, so the
-        loser of a race is told of the winner (SQLite runs one writer at a time).
-        """
-        wanted = sorted(set(claims))  # one order for every writer: two never wait on each other
-        key = {"t": res_type, "i": res_id}
-        held = set(self.conn.execute(_CLAIMS_OF, key).scalars())
-        if held - set(wanted):
-            self.conn.execute(_GIVE_UP, {**key, "claims": sorted(held - set(wanted))})
-        new = [claim for claim in wanted if claim not in held]
-        if not new:
-            return {}
-        self.conn.execute(_TAKE_IF_FREE[self.store.dialect],
-                          [{"claim": claim, "res_type": res_type, "res_id": res_id} for claim in new])
-        return {claim: (t, i) for claim, t, i in self.conn.execute(_HOLDERS, {"claims": new})
-                if (t, i) != (res_type, res_id)}
+        """Make `claims` the facts (res_type, res_id) holds alone, giving up the others; returns the
+        wanted ones another resource holds, with their holder (`fhirip.store.claims.claim`)."""
+        return _claims.claim(self.conn, res_type, res_id, claims)
 
     def hold(self, names: Iterable[str]) -> None:
         """Locks on names until the transaction ends: another transaction asking for one of them
-        waits until then. For a rule that compares what several resources hold (no key a unique
-        constraint could refuse): take the lock, then check and write. PostgreSQL: advisory locks;
-        SQLite: the writer already holds the database's only write lock."""
-        if self.store.dialect != "postgresql":
-            return
-        for number in sorted({_lock_number(name) for name in names}):
-            self.conn.execute(_ADVISORY_LOCK, {"key": number})
+        waits until then (`fhirip.store.claims.hold`). For a rule no key can hold: lock, check, write."""
+        _claims.hold(self.conn, names)
 
     def append(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
         """Store new resources with fresh ids and no links (the audit trail) in a few statements.
@@ -400,7 +357,7 @@ class Tx:
         # deleted rows out, while the access condition, which judges a row by them, still admits
         # the deletion to exactly those who could see that version (its 410 and its history).
         self._replace_links(current.rid, (), had_links=True)
-        self.conn.execute(_GIVE_UP_ALL, {"t": current.res_type, "i": current.res_id})
+        _claims.give_up(self.conn, current.res_type, current.res_id)
         if self.store.indexer is not None:
             self.store.indexer.deleted(self.conn, current.rid)
         return Current(current.rid, current.res_type, current.res_id, version, moment, True)

@@ -58,7 +58,8 @@ def test_a_d_number_is_held_like_a_fodselsnummer_and_other_identifiers_are_not(f
     dnr = synthetic_fnr(40 + random.randint(1, 28), random.randint(1, 12), random.randint(10, 99),
                         random.randint(100, 900))  # 40 added to the day: a D-nummer
     assert created_id(fhir.create({**patient(new_fnr()), "identifier": [{"system": DNR, "value": dnr}]}))
-    said = _refusal(fhir.create({**patient(new_fnr(), family="To"), "identifier": [{"system": DNR, "value": dnr}]}))
+    second = {**patient(new_fnr(), family="To"), "identifier": [{"system": DNR, "value": dnr}]}
+    said = _refusal(fhir.create(second))
     assert "D-nummer" in said and dnr in said
     local = {"system": "urn:oid:2.16.578.1.12.4.1.2.1", "value": f"H-{dnr}"}
     assert fhir.create({**patient(new_fnr()), "identifier": [local]}).status_code == 201

@@ -1,7 +1,8 @@
 """Concurrent coordinator changes: one coordinator at a time, no lost update.
 
 64 coordinator episodes of one person race to be created: one is, the others are refused as
-overlapping it (422), as a later one is. 64 handovers of the same team race, each to another incoming coordinator on another date.
+overlapping it (422), as a later one is. 64 handovers of the same team race, each to another
+incoming coordinator on another date.
 Whatever order they run in, the team that remains has coordinator periods that do not
 overlap and exactly one open one; every handover that answered 200 is in the team, and its
 Communication and Provenance point at the version it wrote, which history still holds.
@@ -68,8 +69,10 @@ def test_racing_handovers_keep_one_coordinator_and_every_winner(served: ServedFh
         first = created(client.post("/Practitioner", json=practitioner("Først")))
         team_id = created(client.post("/CareTeam", json={
             "resourceType": "CareTeam", "status": "active", "subject": {"reference": f"Patient/{person}"},
-            "name": "Ansvarsgruppe", "participant": [coordinator(f"Practitioner/{first}", FIRST.isoformat())]}))
-        incoming = at_once(RACERS, lambda i: created(client.post("/Practitioner", json=practitioner(f"Ny{i}"))))
+            "name": "Ansvarsgruppe",
+            "participant": [coordinator(f"Practitioner/{first}", FIRST.isoformat())]}))
+        incoming = at_once(RACERS, lambda i: created(client.post("/Practitioner",
+                                                                 json=practitioner(f"Ny{i}"))))
         # dates spread over the year, so that later and earlier handovers meet in every order
         days = [FIRST + timedelta(days=1 + (i * 37) % 300) for i in range(RACERS)]
         responses = at_once(RACERS, lambda i: client.post(
@@ -84,7 +87,8 @@ def test_racing_handovers_keep_one_coordinator_and_every_winner(served: ServedFh
         # no lost update: every handover that answered 200 is in the team, each as one version
         members = {member for member, _, _ in periods}
         for response in winners:
-            assert _written(response, "Communication")["recipient"][0]["reference"] in members, statuses(responses)
+            recipient = _written(response, "Communication")["recipient"][0]["reference"]
+            assert recipient in members, statuses(responses)
         assert int(team["meta"]["versionId"]) == 1 + len(winners), statuses(responses)
         # the note and the Provenance of each winner point at its own version, kept in history
         for response in winners:
@@ -94,7 +98,8 @@ def test_racing_handovers_keep_one_coordinator_and_every_winner(served: ServedFh
             assert kept.status_code == 200 and kept.json() == written
             targets = {t["reference"] for t in _written(response, "Provenance")["target"]}
             assert f"CareTeam/{team_id}/_history/{version}" in targets
-            assert f"CareTeam/{team_id}" in {a["reference"] for a in _written(response, "Communication")["about"]}
+            about = {a["reference"] for a in _written(response, "Communication")["about"]}
+            assert f"CareTeam/{team_id}" in about
         notes = client.get("/Communication", params={"about": f"CareTeam/{team_id}", "_summary": "count"})
         assert notes.json()["total"] == len(winners)
 
@@ -109,7 +114,8 @@ def _episode(patient_id: str, manager: str, start: date) -> dict[str, Any]:
 def test_racing_coordinator_episodes_of_one_person_leave_one(served: ServedFhirip) -> None:
     with served.client(served.token(**SYSTEM)) as client:
         person = created(client.post("/Patient", json=patient(new_fnr())))
-        managers = at_once(RACERS, lambda i: created(client.post("/Practitioner", json=practitioner(f"K{i}"))))
+        managers = at_once(RACERS, lambda i: created(client.post("/Practitioner",
+                                                                 json=practitioner(f"K{i}"))))
         responses = at_once(RACERS, lambda i: client.post("/EpisodeOfCare", json=_episode(
             person, f"Practitioner/{managers[i]}", FIRST + timedelta(days=i))))
         episodes = search_all(client, "/EpisodeOfCare", patient=f"Patient/{person}", status="active")

@@ -62,7 +62,8 @@ def test_racing_creates_leave_one_open_plan_per_person(served: ServedFhirip, how
     with served.client(served.token(**SYSTEM)) as client:
         for _round in range(ROUNDS):
             person = created(client.post("/Patient", json=patient(new_fnr())))
-            responses = at_once(RACERS, lambda i: _create(client, person, ways[i % 3] if how == "mixed" else how))
+            responses = at_once(RACERS, lambda i: _create(client, person,
+                                                          ways[i % 3] if how == "mixed" else how))
             won = [r for r in responses if r.status_code in (200, 201)]
             lost = [r for r in responses if r.status_code not in (200, 201)]
             assert len(_open_plans(client, person)) == 1, statuses(responses)

@@ -36,10 +36,12 @@ def _bundle(run: str, n: int) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         {"resourceType": "Practitioner", "id": ids["practitioner"], "name": [{"family": f"Koordinator{n}"}]},
         {"resourceType": "CareTeam", "id": ids["team"], "status": "active", "subject": subject,
          "participant": [coordinator(f"Practitioner/{ids['practitioner']}", "2026-01-01")]},
-        {**individual_plan(ids["patient"], ids["plan"]), "careTeam": [{"reference": f"CareTeam/{ids['team']}"}]},
+        {**individual_plan(ids["patient"], ids["plan"]),
+         "careTeam": [{"reference": f"CareTeam/{ids['team']}"}]},
     ]
     entries = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": item,
-                "request": {"method": "PUT", "url": f"{item['resourceType']}/{item['id']}"}} for item in resources]
+                "request": {"method": "PUT", "url": f"{item['resourceType']}/{item['id']}"}}
+               for item in resources]
     return ({"resourceType": "Bundle", "type": "transaction", "entry": entries},
             [(item["resourceType"], item["id"]) for item in resources])
 

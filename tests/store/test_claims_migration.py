@@ -22,7 +22,8 @@ from fhirip.store.schema import resource_claim
 from fhirip.testing.postgres import TemporaryPostgres
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
-IP = {"coding": [{"system": "http://fhirip.no/fhir/CodeSystem/ip-careplan-category", "code": "individuell-plan"}]}
+IP = {"coding": [{"system": "http://fhirip.no/fhir/CodeSystem/ip-careplan-category",
+                   "code": "individuell-plan"}]}
 
 
 def _patient(patient_id: str, fnr: str) -> dict[str, Any]:
@@ -39,7 +40,8 @@ def _plan(plan_id: str, patient_id: str, status: str = "draft") -> dict[str, Any
 def _write(services: Any, *resources: dict[str, Any]) -> int:
     """The status of a transaction writing the resources."""
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in resources]}
     try:
         return handle(services, FhirRequest(method="POST", resource=bundle), [], internal=True).status
     except FhirError as error:

@@ -48,7 +48,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('claim', name=op.f('pk_resource_claim')),
     )
     with op.batch_alter_table('resource_claim', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_resource_claim_res_type_res_id'), ['res_type', 'res_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_resource_claim_res_type_res_id'), ['res_type', 'res_id'],
+                              unique=False)
     _backfill(op.get_bind(), claims)
 
 
