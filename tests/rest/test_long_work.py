@@ -96,7 +96,7 @@ def test_a_search_storing_pages_lets_a_write_commit_while_it_reads(audited, quer
         if search_thread and search_thread[0] != threading.get_ident():
             return
         search_thread[:1] = [threading.get_ident()]
-        with Fhir(base_url=client.base_url, timeout=10, headers=dict(client.headers)) as writer:
+        with Fhir(base_url=client.base_url, timeout=30, headers=dict(client.headers)) as writer:
             creates.append(writer.create(patient(f"{name}{len(creates)}")).status_code)
 
     event.listen(store.engine, "before_cursor_execute", interrupt)
