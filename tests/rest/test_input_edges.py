@@ -132,3 +132,31 @@ def test_a_reference_whose_id_is_longer_than_an_id_is_stored_and_found_as_writte
                             "questionnaire": canonical})
     assert response.status_code == 201, response.text
     assert _ids(fhir.get(f"/QuestionnaireResponse?questionnaire={canonical}").json()) == {response.json()["id"]}
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59Z", "9999", "9999-12-31T23:00:00-05:00"])
+def test_history_since_the_end_of_the_calendar_is_empty(fhir, since):
+    fhir.create(patient())
+    response = fhir.get(f"/Patient/_history?_since={since.replace('+', '%2B')}")
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] == 0 and not response.json().get("entry")
+
+
+def test_a_control_character_in_conditional_criteria_is_400(fhir):
+    assert_outcome(fhir.create(patient(), **{"If-None-Exist": "identifier=a%00b"}), 400,
+                   mentions="control character")
+    assert_outcome(fhir.create(patient(), **{"If-None-Exist": "name=a%01"}), 400, mentions="control character")
+
+
+@pytest.mark.parametrize("parts", [None, [None], [{"name": "operation", "part": None}],
+                                   [{"name": "operation", "part": [None]}]],
+                         ids=["null", "null-operation", "null-parts", "null-part"])
+def test_a_fhirpath_patch_with_null_parts_is_400(fhir, parts):
+    created = fhir.create(patient()).json()
+    response = fhir.send_json("PATCH", f"/Patient/{created['id']}", {"resourceType": "Parameters", "parameter": parts})
+    assert_outcome(response, 400, expression="Parameters.parameter")
+
+
+@pytest.mark.parametrize("body", [[], "x", 5])
+def test_a_terminology_operation_body_that_is_no_object_is_400(fhir, body):
+    assert_outcome(fhir.send_json("POST", "/ValueSet/$expand", body), 400)
