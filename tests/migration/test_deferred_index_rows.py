@@ -64,10 +64,14 @@ def test_a_second_write_in_the_block_replaces_the_waiting_rows(services: Service
         assert _rows(tx.conn, second.rid) == _rows(tx.conn, reference.rid)
 
 
-def test_a_delete_in_the_block_drops_the_waiting_rows(services: Services) -> None:
+def test_a_delete_in_the_block_keeps_the_rows_of_the_version_deleted_as_one_outside_does(services: Services) -> None:
+    """A deletion keeps the index rows of the version it deleted (the access condition judges
+    them; searches leave deleted rows out), whether or not they were still waiting."""
     store = services.store
     with store.transaction(write=True) as tx:
+        outside, _ = tx.write(_patient("Lie") | {"id": "p-outside"}, method="POST", previous=None)
+        tx.delete(outside)
         with deferred_rows(tx.conn):
             written, _ = tx.write(_patient("Lie"), method="POST", previous=None)
             tx.delete(written)
-        assert _rows(tx.conn, written.rid) == set()
+        assert _rows(tx.conn, written.rid) == _rows(tx.conn, outside.rid) != set()

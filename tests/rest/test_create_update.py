@@ -197,3 +197,16 @@ def test_a_molecular_sequence_with_its_variant_coordinates_is_created_and_found(
     assert created.status_code == 201, created.text
     found = fhir.get("/MolecularSequence", params={"chromosome-variant-coordinate": "9$22125503$22125504"}).json()
     assert [e["resource"]["id"] for e in found["entry"]] == [created.json()["id"]]
+
+
+def test_validate_admits_a_contained_care_team_of_contained_practitioners(fhir):
+    """ref-1 looks in the root resource's contained list (the R4 pregnancy plan's shape)."""
+    plan = {"resourceType": "CarePlan", "status": "draft", "intent": "plan", "subject": {"display": "Kari"},
+            "contained": [{"resourceType": "Practitioner", "id": "pr1", "name": [{"family": "Jordmor"}]},
+                          {"resourceType": "Practitioner", "id": "pr2", "name": [{"family": "Lege"}]},
+                          {"resourceType": "CareTeam", "id": "team", "participant": [
+                              {"member": {"reference": "#pr1"}}, {"member": {"reference": "#pr2"}}]}],
+            "careTeam": [{"reference": "#team"}], "author": {"reference": "#pr1"}}
+    response = fhir.send_json("POST", "/CarePlan/$validate", plan)
+    assert response.status_code == 200, response.text
+    assert not [i for i in response.json()["issue"] if "ref-1" in i.get("diagnostics", "")], response.text
