@@ -1,4 +1,5 @@
-"""`fhirip token`: mint a development bearer token signed with the local dev key."""
+"""`fhirip token`: mint a development access token signed with the local dev key, and
+`fhirip token proof`: sign a DPoP proof for one request with the client's DPoP key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import argparse
 import re
 import sys
 
-from fhirip.auth.devkeys import DEFAULT_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS, DevKeys, person_claims
+from fhirip.auth.devkeys import (
+    DEFAULT_LIFETIME_SECONDS,
+    MAX_LIFETIME_SECONDS,
+    DevKeys,
+    dpop_confirmation,
+    dpop_proof,
+    load_or_create_dpop_key,
+    person_claims,
+)
 
 PURPOSES = ("TREAT", "ETREAT", "BTG", "COC")
 
@@ -54,11 +63,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lifetime", type=_lifetime, default=DEFAULT_LIFETIME_SECONDS,
                         help=f"seconds until the token expires (default {DEFAULT_LIFETIME_SECONDS})")
     parser.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
+    parser.add_argument("--dpop-key", metavar="FILE",
+                        help="bind the token to this DPoP key (a PEM private key; a P-256 key is created "
+                             "there if the file does not exist): send it as 'Authorization: DPoP' with a "
+                             "proof from 'fhirip token proof'")
     return parser
+
+
+def build_proof_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fhirip token proof",
+        description="Print a DPoP proof (RFC 9449) for one request, signed with the client's DPoP key; "
+                    "send it in the DPoP header. A proof is good once, for a short while.")
+    parser.add_argument("--method", required=True, help="the request method, e.g. GET")
+    parser.add_argument("--url", required=True, help="the request URL (query and fragment are ignored)")
+    parser.add_argument("--key", required=True, metavar="FILE", help="the DPoP key the token is bound to")
+    parser.add_argument("--token", help="the access token the proof goes with (sets ath)")
+    return parser
+
+
+def proof_main(argv: list[str]) -> int:
+    parser = build_proof_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        key = load_or_create_dpop_key(args.key)
+    except (OSError, ValueError) as error:
+        print(f"fhirip token proof: error: {args.key}: {error}", file=sys.stderr)
+        return 2
+    # htu is the URI without query and fragment (RFC 9449 §4.2).
+    url = args.url.split("#", 1)[0].split("?", 1)[0]
+    print(dpop_proof(key, method=args.method, url=url, access_token=args.token))
+    return 0
 
 
 def main(argv: list[str]) -> int:
     """Entry point for the subcommand; argv is what follows `fhirip token`."""
+    if argv[:1] == ["proof"]:
+        return proof_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -70,6 +114,12 @@ def main(argv: list[str]) -> int:
         return 2
     claims = person_claims(practitioner=args.practitioner, person=args.person, org=args.org,
                            scope=args.scope, purpose=args.purpose, reason=args.reason, name=args.name)
+    if args.dpop_key:
+        try:
+            claims["cnf"] = dpop_confirmation(load_or_create_dpop_key(args.dpop_key))
+        except (OSError, ValueError) as error:
+            print(f"fhirip token: error: {args.dpop_key}: {error}", file=sys.stderr)
+            return 2
     keys = DevKeys.load_or_create(args.data_dir)
     print(keys.mint(claims, lifetime=args.lifetime, alg=args.alg))
     return 0

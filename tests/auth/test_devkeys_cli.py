@@ -99,3 +99,35 @@ def test_development_mode_falls_back_to_the_dev_keys(tmp_path: Path) -> None:
     explicit = AuthSettings.from_env({"FHIRIP_JWKS": "/etc/jwks.json", "FHIRIP_ISSUER": "a",
                                       "FHIRIP_AUDIENCE": "b"}, dev_data_dir=tmp_path)
     assert explicit.jwks == "/etc/jwks.json"
+
+
+def test_token_command_mints_a_dpop_bound_token_and_a_matching_proof(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fhirip.auth.dpop import ProofVerifier, bound_key
+
+    key_file = tmp_path / "client" / "dpop.pem"
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--dpop-key", str(key_file)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    verifier = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=tmp_path))
+    jkt = bound_key(verifier.verify(token))
+    assert jkt is not None
+    url = "https://fhir.example.no/ip/Patient/demo-kari"
+    assert main(["proof", "--method", "get", "--url", url + "?_pretty=true", "--key", str(key_file),
+                 "--token", token]) == 0
+    proof = capsys.readouterr().out.strip()
+    seen: list[str] = []
+    proofs = ProofVerifier(lambda key, _until: key not in seen and not seen.append(key))
+    proofs.verify([proof], method="GET", url=url, access_token=token, jkt=jkt)
+    with pytest.raises(Exception, match="used before"):
+        proofs.verify([proof], method="GET", url=url, access_token=token, jkt=jkt)
+
+
+def test_dpop_settings_come_from_the_environment(tmp_path: Path) -> None:
+    settings = AuthSettings.from_env({"FHIRIP_REQUIRE_DPOP": "true", "FHIRIP_DPOP_WINDOW": "30"},
+                                     dev_data_dir=tmp_path)
+    assert settings.require_dpop and settings.dpop_window_seconds == 30
+    assert not AuthSettings.from_env({}, dev_data_dir=tmp_path).require_dpop
+    for bad in ({"FHIRIP_REQUIRE_DPOP": "maybe"}, {"FHIRIP_DPOP_WINDOW": "0"}, {"FHIRIP_DPOP_WINDOW": "x"}):
+        with pytest.raises(AuthConfigError):
+            AuthSettings.from_env(bad, dev_data_dir=tmp_path)
