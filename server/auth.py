@@ -64,7 +64,7 @@ class Authenticator:
         if scheme == "bearer":
             return self._bearer(token)
         try:
-            claims, actor = self.verifier.verified(token)
+            claims = self.verifier.verify(token)
             jkt = bound_key(claims)
         except Unauthorized as refused:
             raise self.proofs.refuse_token(_reason(refused)) from None
@@ -73,7 +73,11 @@ class Authenticator:
         if jkt is None:
             raise self.proofs.refuse_token("the token is not bound to a key (no cnf.jkt): send it as Bearer")
         self.proofs.verify(proofs, method=method, url=url, access_token=token, jkt=jkt)
-        return actor
+        # Only a caller who proved the key learns whether the token's attestation is refused.
+        try:
+            return self.verifier.actor_for(token, claims)
+        except Unauthorized as refused:
+            raise self.proofs.refuse_token(_reason(refused)) from None
 
     def _bearer(self, token: str) -> Actor:
         if not self.bearer_accepted:

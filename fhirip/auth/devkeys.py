@@ -196,3 +196,46 @@ def dpop_proof(private_key: PrivateKey, *, method: str, url: str, access_token: 
     alg = dpop_alg(private_key)
     header = {"typ": PROOF_TYPE, "alg": alg, "jwk": public_jwk(private_key), **(headers or {})}
     return jwt.encode(payload, private_key, algorithm=header["alg"], headers=header)
+
+
+def attested_claims(*, hpr: str, pid: str, org: str, purpose: str | None, point_of_care: str | None = None,
+                    decision_ref: str = "dev-decision-1", user_selected: bool = False,
+                    healthcare_service: str | None = "S03", details: Mapping[str, Any] | None = None,
+                    department: Mapping[str, Any] | None = None, toa: int | None = None,
+                    scope: str = "openid user/*.cruds", name: str | None = None,
+                    client_id: str = DEV_CLIENT_ID) -> dict[str, Any]:
+    """Claims of a health professional's HelseID token with a trust-framework attestation
+    (the shape HelseID puts in the token), for development tokens and tests."""
+    from fhirip.auth import attestation as tf
+
+    point = point_of_care or org
+    relationship: dict[str, Any] = {"decision_ref": {"id": decision_ref, "user_selected": user_selected}}
+    if purpose is not None:
+        relationship["purpose_of_use"] = {"code": purpose, "system": tf.PURPOSE_OF_USE_SYSTEM}
+    if healthcare_service is not None:
+        relationship["healthcare_service"] = {"code": healthcare_service, "text": "Allmennmedisin",
+                                              "system": "urn:oid:2.16.578.1.12.4.1.1.8655"}
+    if details is not None:
+        relationship["purpose_of_use_details"] = dict(details)
+    practitioner: dict[str, Any] = {
+        "identifier": {"id": pid, "system": tf.FNR_SYSTEM if pid[0] not in "4567" else tf.DNR_SYSTEM,
+                       **({"name": name} if name else {})},
+        "hpr_nr": {"id": hpr, "system": tf.HPR_SYSTEM},
+        "authorization": {"code": "LE", "text": "Lege", "system": tf.AUTHORIZATION_SYSTEM},
+        "legal_entity": {"id": org, "system": tf.ENH_SYSTEM},
+        "point_of_care": {"id": point, "system": tf.ENH_SYSTEM},
+    }
+    if department is not None:
+        practitioner["department"] = dict(department)
+    attestation: dict[str, Any] = {"type": tf.ATTESTATION_TYPE, "practitioner": practitioner,
+                                   "care_relationship": relationship, "patients": [{}]}
+    if toa is not None:
+        attestation["toa"] = toa
+    claims: dict[str, Any] = {
+        "sub": f"dev-practitioner-{hpr}", "client_id": client_id, "scope": scope,
+        CLAIM_HPR_NUMBER: hpr, CLAIM_PERSON_ID: pid, CLAIM_ORG_NUMBER: org,
+        "helseid://claims/client/claims/orgnr_child": point, "helseid://claims/identity/security_level": "4",
+        "authorization_details": [attestation]}
+    if name:
+        claims["name"] = name
+    return claims

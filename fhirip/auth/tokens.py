@@ -27,6 +27,7 @@ import jwt
 from fhirip.auth.actor import Actor
 from fhirip.auth.challenges import invalid_request, invalid_token, missing_token
 from fhirip.auth.jwks import KeySet, key_set_for
+from fhirip.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ ENV_AUDIENCE = "FHIRIP_AUDIENCE"
 ENV_CLOCK_SKEW = "FHIRIP_CLOCK_SKEW"
 ENV_REQUIRE_DPOP = "FHIRIP_REQUIRE_DPOP"
 ENV_DPOP_WINDOW = "FHIRIP_DPOP_WINDOW"
+ENV_REQUIRE_ATTESTATION = "FHIRIP_REQUIRE_ATTESTATION"
 DEFAULT_DPOP_WINDOW_SECONDS = 60.0
 
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -63,12 +65,15 @@ class AuthSettings:
     # DPoP (RFC 9449): whether Bearer is refused, and how long after its iat a proof is accepted.
     require_dpop: bool = False
     dpop_window_seconds: float = DEFAULT_DPOP_WINDOW_SECONDS
+    # Whether a health professional's token must carry the trust-framework attestation.
+    require_attestation: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
                  dev_data_dir: str | os.PathLike[str] | None = None) -> AuthSettings:
         """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW,
-        FHIRIP_REQUIRE_DPOP and FHIRIP_DPOP_WINDOW.
+        FHIRIP_REQUIRE_DPOP, FHIRIP_DPOP_WINDOW and FHIRIP_REQUIRE_ATTESTATION (default: true
+        with a configured issuer, false in development mode).
 
         With ``dev_data_dir`` (development mode only) and no FHIRIP_JWKS, the local
         development keys are trusted, with the development issuer and audience unless
@@ -83,11 +88,13 @@ class AuthSettings:
             from fhirip.auth import devkeys  # only development mode needs key generation
 
             keys = devkeys.DevKeys.load_or_create(dev_data_dir)
+            dpop["require_attestation"] = _flag(ENV_REQUIRE_ATTESTATION, env.get(ENV_REQUIRE_ATTESTATION))
             return cls(str(keys.jwks_path), env.get(ENV_ISSUER) or devkeys.DEV_ISSUER,
                        env.get(ENV_AUDIENCE) or devkeys.DEV_AUDIENCE, skew, **dpop)
         missing = [name for name in (ENV_JWKS, ENV_ISSUER, ENV_AUDIENCE) if not env.get(name, "").strip()]
         if missing:
             raise AuthConfigError(f"authentication needs {', '.join(missing)} to be set")
+        dpop["require_attestation"] = _flag(ENV_REQUIRE_ATTESTATION, env.get(ENV_REQUIRE_ATTESTATION) or "true")
         return cls(jwks, env[ENV_ISSUER].strip(), env[ENV_AUDIENCE].strip(), skew, **dpop)
 
 
@@ -178,17 +185,22 @@ class TokenVerifier:
         if cached is None:
             claims = self.verify(token)
             cached = self._cached(token)
-            if cached is None:  # caching is off (or the entry was just evicted)
-                return Actor.from_claims(claims)
+            if cached is None:  # caching is off, the entry was just evicted, or the actor is refused
+                return self._actor(claims)
         return cached[1]
 
     def verified(self, token: str) -> tuple[dict[str, Any], Actor]:
         """The verified claims of a token and the Actor they map to (remembered for a while)."""
+        claims = self.verify(token)
+        return claims, self.actor_for(token, claims)
+
+    def actor_for(self, token: str, claims: dict[str, Any]) -> Actor:
+        """The Actor of a token whose claims `verify` returned; Forbidden when the rules refuse it."""
         cached = self._cached(token)
-        if cached is None:
-            claims = self.verify(token)
-            return claims, Actor.from_claims(claims)
-        return dict(cached[0]), cached[1]
+        return cached[1] if cached is not None else self._actor(claims)
+
+    def _actor(self, claims: dict[str, Any]) -> Actor:
+        return Actor.from_claims(claims, require_attestation=self.settings.require_attestation)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of a compact JWS token."""
@@ -228,7 +240,10 @@ class TokenVerifier:
     def _remember(self, token: str, claims: dict[str, Any]) -> None:
         if self._cache_seconds <= 0:
             return
-        actor = Actor.from_claims(claims)  # a token whose claims do not map is never cached
+        try:
+            actor = self._actor(claims)  # a token whose claims do not map is never cached
+        except Forbidden:
+            return  # well-formed but refused: refused again, with its reason, when its actor is asked for
         # exp already passed int() in the JWT library, but may be huge: compare before adding floats.
         cache_until = time.time() + self._cache_seconds
         expires = int(claims["exp"])

@@ -82,7 +82,9 @@ def test_token_command_refuses_bad_arguments(argv: list[str], tmp_path: Path,
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     settings = AuthSettings.from_env({"FHIRIP_JWKS": "https://idp.example/jwks", "FHIRIP_ISSUER": "https://idp",
                                       "FHIRIP_AUDIENCE": "https://fhir", "FHIRIP_CLOCK_SKEW": "10"})
-    assert settings == AuthSettings("https://idp.example/jwks", "https://idp", "https://fhir", 10.0)
+    # With a real issuer, a health professional's token must carry the trust-framework attestation.
+    assert settings == AuthSettings("https://idp.example/jwks", "https://idp", "https://fhir", 10.0,
+                                    require_attestation=True)
 
 
 def test_missing_settings_outside_development_mode_are_a_configuration_error() -> None:
