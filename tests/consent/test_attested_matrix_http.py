@@ -1,0 +1,153 @@
+"""The access matrix with HelseID-shaped tokens: each purpose of use attested in the trust-framework
+`authorization_details`, sent DPoP-bound with a fresh proof per request, over real HTTP on both stores.
+
+The attested actors must see exactly what the matrix says their development-shorthand twins
+see (`matrix_world.ACTORS`): TREAT follows the consents, ETREAT and BTG break the glass, COC
+is the coordinating unit's administrative view. A purpose the rules refuse is 403 before any
+data is touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import matrix_world as mw
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from matrix_checks import (
+    Matrix,
+    assert_masked,
+    assert_only_visible,
+    assert_same_as_unknown,
+    keys,
+    load_world,
+    resources,
+    unknown_id,
+    world_of,
+)
+from matrix_cells_reads import search_criteria
+
+from fhirip.auth.devkeys import DevKeys, attested_claims, dpop_confirmation
+from fhirip.demo import synthetic_fnr
+from fhirip.testing.live import DpopAuth, Fhir, LiveServer, make_services
+
+PIDS = {mw.OLA: synthetic_fnr(5, 5, 75, 300), mw.INGRID: synthetic_fnr(6, 6, 76, 310),
+        mw.PER: synthetic_fnr(7, 7, 77, 320), mw.UNN: synthetic_fnr(8, 8, 78, 330)}
+
+
+@dataclass(frozen=True)
+class Attested:
+    hpr: str
+    org: str
+    purpose: str | None
+    twin: mw.MatrixActor  # the matrix actor whose view this one must have
+    role: str | None = None
+
+
+RECORD = frozenset(mw.MATRIX_TYPES)
+NOBODY = replace(mw.ACTORS["practitioner-unconsented"], name="treat-unit-without-coc")
+ATTESTED = {
+    "treat-coordinator": Attested(mw.OLA, mw.KOMMUNE, "TREAT", mw.ACTORS["coordinator"]),
+    "treat-consented": Attested(mw.INGRID, mw.KOMMUNE, "TREAT", mw.ACTORS["practitioner-consented"]),
+    "treat-unconsented": Attested(mw.PER, mw.KOMMUNE, "TREAT", mw.ACTORS["practitioner-unconsented"]),
+    "etreat": Attested(mw.PER, mw.KOMMUNE, "ETREAT", mw.ACTORS["break-the-glass"]),
+    "btg": Attested(mw.PER, mw.KOMMUNE, "BTG", mw.ACTORS["break-the-glass"]),
+    "coc-unit": Attested(mw.UNN, mw.ENHET, "COC", mw.ACTORS["coordinating-unit"]),
+    # The unit's role claim makes no coordinating unit under another attested purpose.
+    "treat-unit": Attested(mw.UNN, mw.ENHET, "TREAT", NOBODY, role="koordinerende-enhet"),
+}
+
+
+def claims_of(actor: Attested, **options: object) -> dict:
+    made = attested_claims(hpr=actor.hpr, pid=PIDS[actor.hpr], org=actor.org, purpose=actor.purpose,
+                           user_selected=actor.purpose == "BTG", **options)  # type: ignore[arg-type]
+    if actor.role:
+        made["role"] = actor.role
+    return made
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="module")
+def matrix(store_kind: str, request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
+    services = make_services(store_kind, tmp_path_factory.mktemp(f"attested-{store_kind}"), postgres,
+                             "attested_matrix")
+    server = LiveServer(services)
+    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    load_world(server)
+    built = Matrix(server, since)
+    yield built
+    built.close()
+    server.stop()
+
+
+def client(matrix: Matrix, key: ec.EllipticCurvePrivateKey, claims: dict) -> Fhir:
+    keys_ = DevKeys.load_or_create(matrix.server.services.settings.data_dir)
+    token = keys_.mint({**claims, "cnf": dpop_confirmation(key)})
+    return Fhir(base_url=matrix.server.url, timeout=30, auth=DpopAuth(token, key))
+
+
+@pytest.mark.parametrize("res_type", mw.MATRIX_TYPES)
+@pytest.mark.parametrize("name", list(ATTESTED))
+def test_reads_and_searches_follow_the_attested_purpose(matrix: Matrix, key, name: str, res_type: str) -> None:
+    attested = ATTESTED[name]
+    twin = attested.twin
+    with client(matrix, key, claims_of(attested)) as asker:
+        nobody = unknown_id()
+        unknown = asker.get(f"/{res_type}/{nobody}")
+        for resource in world_of(res_type):
+            read = asker.get(f"/{res_type}/{resource['id']}")
+            if mw.should_see(twin, resource):
+                assert read.status_code == 200, (name, read.text)
+                assert_masked(twin, [read.json()])
+            else:
+                assert_same_as_unknown(read, resource["id"], unknown, nobody)
+        query = search_criteria(res_type)
+        expected = {k for k, r in matrix.all_of(res_type, query).items() if mw.should_see(twin, r)}
+        found = asker.get(f"/{res_type}?_count=1000{query}")
+        if not expected and found.status_code == 403:
+            return
+        assert found.status_code == 200, found.text
+        assert_only_visible(twin, resources(found.json()))
+        assert keys(found.json()) == expected
+
+
+REFUSED = {
+    "no purpose": ({"purpose": None}, 403, "no purpose of use"),
+    "unknown purpose": ({"purpose": "HMARKT"}, 403, "not one this server knows"),
+    "expired attestation": ({"toa": int(time.time()) - 4000}, 403, "attestation_has_expired"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused_attestations_touch_no_data(matrix: Matrix, key, case: str) -> None:
+    change, status, words = REFUSED[case]
+    attested = ATTESTED["treat-coordinator"]
+    options = {k: v for k, v in change.items() if k != "purpose"}
+    if "purpose" in change:
+        attested = replace(attested, purpose=change["purpose"])
+    with client(matrix, key, claims_of(attested, **options)) as asker:
+        for url in ("/CarePlan/plan-kari", "/Patient?_count=10", "/CarePlan/ukjent"):
+            response = asker.get(url)
+            assert response.status_code == status, response.text
+            outcome = response.json()
+            assert outcome["resourceType"] == "OperationOutcome"
+            assert words in outcome["issue"][0]["diagnostics"]
+
+
+def test_a_malformed_attestation_is_an_invalid_token(matrix: Matrix, key) -> None:
+    made = claims_of(ATTESTED["treat-coordinator"])
+    made["authorization_details"][0]["care_relationship"]["purpose_of_use"] = "TREAT"
+    with client(matrix, key, made) as asker:
+        response = asker.get("/CarePlan/plan-kari")
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert "malformed trust-framework attestation" in response.json()["issue"][0]["diagnostics"]
