@@ -40,6 +40,9 @@ class InstanceIndex:
     """Every element of one resource, by definition path, plus the typed ones rules look for."""
 
     resource: dict[str, Any]
+    # What the element rules evaluate against (%resource, %rootResource): the resource itself, or for
+    # a contained resource its container, in which its local references ('#id') resolve (ref-1).
+    root: dict[str, Any] = field(default_factory=dict)
     by_path: dict[str, list[Occurrence]] = field(default_factory=dict)
     identifiers: list[Occurrence] = field(default_factory=list)
     codings: list[Occurrence] = field(default_factory=list)
@@ -82,16 +85,19 @@ class BaseWalker:
         self._constraint_cache: dict[tuple[int, str | None], tuple[Constraint, ...]] = {}
 
     def walk(self, resource: dict[str, Any], issues: list[Issue],
-             expr_root: str | None = None) -> InstanceIndex:
+             expr_root: str | None = None, container: dict[str, Any] | None = None) -> InstanceIndex:
         resource_type = resource.get("resourceType", "")
         expr_root = expr_root or resource_type
-        index = InstanceIndex(resource)
+        index = InstanceIndex(resource, root=container if container is not None else resource)
         index.add(resource_type, Occurrence(expr_root, resource, resource_type, "", resource_type))
         if not self.defs.has_type(resource_type):
             return index
         root = self.defs.root(resource_type)
-        self._check_constraints(self._constraints_of(root, None), resource, resource_type, expr_root,
-                                resource, issues)
+        constraints = self._constraints_of(root, None)
+        if container is not None:
+            # Best practice (dom-6, a narrative) is the container's: its narrative covers what it contains.
+            constraints = tuple(c for c in constraints if not c.best_practice)
+        self._check_constraints(constraints, resource, resource_type, expr_root, index.root, issues)
         self._walk_object(resource, root, resource_type, expr_root, index, issues)
         return index
 
@@ -175,7 +181,7 @@ class BaseWalker:
             self._check_required_binding(element, occurrence, issues)
         constraints = self._constraints_of(element, type_code if complex_type else None)
         if constraints:
-            self._check_constraints(constraints, item, type_path, expr, index.resource, issues)
+            self._check_constraints(constraints, item, type_path, expr, index.root, issues)
 
         if element.content_reference:
             target_path = element.content_reference.lstrip("#")
@@ -187,7 +193,7 @@ class BaseWalker:
         elif complex_type and isinstance(item, dict):
             self._walk_object(item, self.defs.root(type_code), path, expr, index, issues)
         elif type_code == "Resource" and isinstance(item, dict):
-            index.contained.append(self.walk(item, issues, expr_root=expr))
+            index.contained.append(self.walk(item, issues, expr_root=expr, container=index.root))
 
     # -- rules ----------------------------------------------------------------------
 
