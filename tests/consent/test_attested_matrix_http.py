@@ -9,7 +9,9 @@ data is touched.
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -151,3 +153,80 @@ def test_a_malformed_attestation_is_an_invalid_token(matrix: Matrix, key) -> Non
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     assert "malformed trust-framework attestation" in response.json()["issue"][0]["diagnostics"]
+
+
+# -- the AuditEvents of attested access, in the national profile --------------------------------
+
+PROFILE = "http://fhirip.no/fhir/StructureDefinition/ip-AuditEvent-tillit"
+REVIEW = "http://fhirip.no/fhir/CodeSystem/ip-audit-review"
+
+
+def events_of(matrix: Matrix, decision: str) -> list[dict]:
+    """The AuditEvents of the requests made under this decision reference (as the system sees them)."""
+    found = matrix.truth.get("/AuditEvent?_count=200&_sort=-date")
+    assert found.status_code == 200, found.text
+    return [e for e in resources(found.json()) if decision in str(e.get("extension"))]
+
+
+def errors(matrix: Matrix, event: dict) -> list[str]:
+    validator = matrix.server.services.extras["validator"]
+    return [i.diagnostics for i in validator.validate(event) if i.severity in ("error", "fatal")]
+
+
+def test_a_treat_read_leaves_one_valid_national_event(matrix: Matrix, key) -> None:
+    decision = f"treat-{uuid.uuid4().hex[:12]}"
+    attested = ATTESTED["treat-coordinator"]
+    made = claims_of(attested, decision_ref=decision, name="Ola Koordinator",
+                     department={"id": "4210", "system": "urn:oid:2.16.578.1.12.4.1.4.102", "name": "Barnehabilitering"})
+    made["authorization_details"][0]["patients"] = [
+        {"point_of_care": {"id": mw.KOMMUNE, "system": "urn:oid:2.16.578.1.12.4.1.4.101"}}]
+    with client(matrix, key, made) as asker:
+        assert asker.get("/CarePlan/plan-kari").status_code == 200
+    [event] = events_of(matrix, decision)
+    assert event["meta"]["profile"] == [PROFILE] and errors(matrix, event) == []
+    assert "tag" not in event["meta"]  # neither self-authorised nor emergency: nothing to review
+    contained = {r["id"]: r for r in event["contained"]}
+    assert contained["practitioner"]["identifier"] == [{"system": "urn:oid:2.16.578.1.12.4.1.4.4", "value": mw.OLA}]
+    assert contained["department"]["partOf"] == {"reference": "#legal-entity"}
+    assert contained["legal-entity"]["identifier"][0]["value"] == mw.KOMMUNE
+    assert contained["encounter"]["serviceType"]["coding"][0]["code"] == "S03"
+    assert event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
+    assert PIDS[mw.OLA] not in json.dumps(event)  # the practitioner's fødselsnummer is never logged
+    relation = {x["url"]: x for x in event["extension"]}[
+        "http://hl7.no/fhir/StructureDefinition/auditevent-carerelation-metadata-extension"]
+    assert {x["url"]: list(x.values())[1] for x in relation["extension"]}["decision-ref-user-selected"] is False
+
+
+def test_btg_across_patients_leaves_one_valid_event_per_patient_flagged_for_review(matrix: Matrix, key) -> None:
+    decision = f"btg-{uuid.uuid4().hex[:12]}"
+    with client(matrix, key, claims_of(ATTESTED["btg"], decision_ref=decision)) as asker:
+        assert asker.get("/Goal?_count=100").status_code == 200
+    events = events_of(matrix, decision)
+    per_patient = [e for e in events if PROFILE in e.get("meta", {}).get("profile", [])]
+    patients = sorted(ext["valueReference"]["reference"] for e in per_patient for ext in e["extension"]
+                      if ext["url"].endswith("auditevent-patient-extension"))
+    assert patients == ["Patient/eva", "Patient/jon", "Patient/kari"]
+    for event in per_patient:
+        assert errors(matrix, event) == [], event
+        tags = {t["code"] for t in event["meta"]["tag"] if t["system"] == REVIEW}
+        assert tags == {"self-authorised", "break-the-glass"}
+        assert "BTG" in {s["code"] for s in event["meta"]["security"]}
+    # The security officer finds what to review by its mark.
+    marked = matrix.truth.get(f"/AuditEvent?_tag={REVIEW}|self-authorised&_count=200")
+    assert {e["id"] for e in per_patient} <= {e["id"] for e in resources(marked.json())}
+
+
+def test_the_patients_access_log_shows_who_which_organisation_and_why(matrix: Matrix, key) -> None:
+    decision = f"log-{uuid.uuid4().hex[:12]}"
+    with client(matrix, key, claims_of(ATTESTED["treat-consented"], decision_ref=decision,
+                                       name="Ingrid Sykepleier")) as asker:
+        assert asker.get("/Goal/goal-kari").status_code == 200
+    log = matrix.clients["patient"].get("/AuditEvent?patient=Patient/kari&_count=200")
+    assert log.status_code == 200, log.text
+    [event] = [e for e in resources(log.json()) if decision in str(e.get("extension"))]
+    user = next(a for a in event["agent"] if a.get("requestor"))
+    organisation = next(a for a in event["agent"] if a["who"].get("type") == "Organization")
+    assert user["name"] == "Ingrid Sykepleier" and user["who"]["reference"] == "#role"
+    assert organisation["who"]["identifier"]["value"] == mw.KOMMUNE
+    assert event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
+    assert PIDS[mw.INGRID] not in json.dumps(event)
