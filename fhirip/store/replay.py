@@ -13,13 +13,25 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fhirip.store.schema import dpop_jti
 
 if TYPE_CHECKING:
     from fhirip.store.store import Store
+
+
+def _take(dialect: object) -> object:
+    """INSERT the key; on a conflict renew it only if the row there has expired; RETURNING says
+    whether either happened. Built once per dialect: only the parameters change per proof."""
+    statement = dialect.insert(dpop_jti).values(key=bindparam("k"), expires=bindparam("until"))  # type: ignore[attr-defined]
+    return statement.on_conflict_do_update(
+        index_elements=[dpop_jti.c.key], set_={"expires": statement.excluded.expires},
+        where=dpop_jti.c.expires < bindparam("now")).returning(dpop_jti.c.key)
+
+
+_TAKE = {"postgresql": _take(postgresql), "sqlite": _take(sqlite)}
 
 
 def first_use(store: Store, key: str, expires: datetime, now: datetime, *, purge: bool = False) -> bool:
@@ -30,15 +42,11 @@ def first_use(store: Store, key: str, expires: datetime, now: datetime, *, purge
     a live row makes it return nothing. Datetimes are naive UTC, like every stored time.
     With `purge`, expired rows are deleted in the same transaction first.
     """
-    dialect = postgresql if store.dialect == "postgresql" else sqlite
-    statement = dialect.insert(dpop_jti).values(key=key, expires=expires)
-    statement = statement.on_conflict_do_update(
-        index_elements=[dpop_jti.c.key], set_={"expires": expires},
-        where=dpop_jti.c.expires < now).returning(dpop_jti.c.key)
+    statement = _TAKE[store.dialect if store.dialect in _TAKE else "sqlite"]
     with store.transaction(write=True) as tx:
         if purge:
             tx.conn.execute(delete(dpop_jti).where(dpop_jti.c.expires < now))
-        return tx.conn.execute(statement).first() is not None
+        return tx.conn.execute(statement, {"k": key, "until": expires, "now": now}).first() is not None
 
 
 class SeenOnce:
