@@ -11,6 +11,7 @@ from fhirip.auth.devkeys import (
     DEFAULT_LIFETIME_SECONDS,
     MAX_LIFETIME_SECONDS,
     DevKeys,
+    attested_claims,
     dpop_confirmation,
     dpop_proof,
     load_or_create_dpop_key,
@@ -63,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lifetime", type=_lifetime, default=DEFAULT_LIFETIME_SECONDS,
                         help=f"seconds until the token expires (default {DEFAULT_LIFETIME_SECONDS})")
     parser.add_argument("--alg", choices=("RS256", "ES256"), default="RS256")
+    attest = parser.add_argument_group(
+        "trust-framework attestation", "with --attest, a practitioner's token carries the attestation as "
+        "HelseID issues it (authorization_details nhn:tillitsrammeverk:parameters) instead of the "
+        "development shorthand (top-level purpose_of_use and btg_reason claims)")
+    attest.add_argument("--attest", action="store_true", help="issue the attestation (needs --practitioner, "
+                                                              "--pid, --org and --purpose)")
+    attest.add_argument("--pid", metavar="FNR", type=_digits("11", "a fødselsnummer"),
+                        help="the practitioner's own fødselsnummer or D-nummer")
+    attest.add_argument("--point-of-care", metavar="ORGNR", type=_digits("9", "an organisation number"),
+                        help="organisation number of the point of care (default: --org)")
+    attest.add_argument("--decision-ref", default="dev-decision-1", help="the local access decision's id")
+    attest.add_argument("--user-selected", action="store_true",
+                        help="the practitioner chose the access decision (self-authorisation)")
     parser.add_argument("--dpop-key", metavar="FILE",
                         help="bind the token to this DPoP key (a PEM private key; a P-256 key is created "
                              "there if the file does not exist): send it as 'Authorization: DPoP' with a "
@@ -112,8 +126,21 @@ def main(argv: list[str]) -> int:
         parser.print_usage(sys.stderr)
         print("fhirip token: error: --reason belongs with --purpose ETREAT or BTG", file=sys.stderr)
         return 2
-    claims = person_claims(practitioner=args.practitioner, person=args.person, org=args.org,
-                           scope=args.scope, purpose=args.purpose, reason=args.reason, name=args.name)
+    if args.attest:
+        missing = [flag for flag, value in (("--practitioner", args.practitioner), ("--pid", args.pid),
+                                            ("--org", args.org), ("--purpose", args.purpose)) if not value]
+        if missing or args.reason:
+            parser.print_usage(sys.stderr)
+            problem = f"needs {', '.join(missing)}" if missing else "takes no --reason (the attestation is the reason)"
+            print(f"fhirip token: error: --attest {problem}", file=sys.stderr)
+            return 2
+        claims = attested_claims(hpr=args.practitioner, pid=args.pid, org=args.org, purpose=args.purpose,
+                                 point_of_care=args.point_of_care, decision_ref=args.decision_ref,
+                                 user_selected=args.user_selected, name=args.name,
+                                 scope=args.scope or "openid user/*.cruds")
+    else:
+        claims = person_claims(practitioner=args.practitioner, person=args.person, org=args.org,
+                               scope=args.scope, purpose=args.purpose, reason=args.reason, name=args.name)
     if args.dpop_key:
         try:
             claims["cnf"] = dpop_confirmation(load_or_create_dpop_key(args.dpop_key))

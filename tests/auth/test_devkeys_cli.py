@@ -133,3 +133,18 @@ def test_dpop_settings_come_from_the_environment(tmp_path: Path) -> None:
     for bad in ({"FHIRIP_REQUIRE_DPOP": "maybe"}, {"FHIRIP_DPOP_WINDOW": "0"}, {"FHIRIP_DPOP_WINDOW": "x"}):
         with pytest.raises(AuthConfigError):
             AuthSettings.from_env(bad, dev_data_dir=tmp_path)
+
+
+def test_token_command_issues_the_trust_framework_attestation(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from fhirip.auth.actor import Actor
+
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--attest", "--pid", "13116900216",
+                 "--org", "974589095", "--purpose", "BTG", "--user-selected", "--decision-ref", "akutt-1"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=tmp_path)).verify(token)
+    actor = Actor.from_claims(claims, require_attestation=True)
+    assert actor.purpose_of_use == "BTG" and actor.break_the_glass and actor.attestation.user_selected
+    assert "purpose_of_use" not in claims
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--attest", "--purpose", "TREAT"]) == 2
+    assert "--pid, --org" in capsys.readouterr().err
