@@ -116,10 +116,13 @@ class Actor:
     attestation: Attestation | None = None
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any], *, require_attestation: bool = False) -> Actor:
+    def from_claims(cls, claims: Mapping[str, Any], *, require_attestation: bool = False,
+                    scope_prefix: str = "") -> Actor:
         """Map verified token claims to an Actor; malformed claims are an invalid token (401),
         an attestation the rules refuse is Forbidden (403). With ``require_attestation`` a
-        health professional's token without one is refused too."""
+        health professional's token without one is refused too. ``scope_prefix`` is the
+        namespace the identity provider puts before the API's scopes (HelseID: ``nhn:<api>/``):
+        a scope carrying it is read without it, so ``nhn:fhirip/user/*.rs`` is ``user/*.rs``."""
         issuer = _optional_string(claims, "iss") or ""
         client_id = _optional_string(claims, "client_id") or _optional_string(claims, "azp")
         hpr_number = _identifier(claims, CLAIM_HPR_NUMBER, _HPR_NUMBER, "digits only")
@@ -172,7 +175,8 @@ class Actor:
             org_number=org_number,
             name=_optional_string(claims, "name"),
             roles=roles,
-            scopes=ScopeSet.parse(" ".join(_string_or_list(claims, "scope"))),
+            scopes=ScopeSet.parse(" ".join(scope[len(scope_prefix):] if scope_prefix and scope.startswith(scope_prefix)
+                                           else scope for scope in _string_or_list(claims, "scope"))),
             purpose_of_use=purpose_of_use,
             btg_reason=btg_reason,
             issued_at=issued_at,

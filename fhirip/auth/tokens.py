@@ -45,6 +45,7 @@ ENV_CLOCK_SKEW = "FHIRIP_CLOCK_SKEW"
 ENV_REQUIRE_DPOP = "FHIRIP_REQUIRE_DPOP"
 ENV_DPOP_WINDOW = "FHIRIP_DPOP_WINDOW"
 ENV_REQUIRE_ATTESTATION = "FHIRIP_REQUIRE_ATTESTATION"
+ENV_SCOPE_PREFIX = "FHIRIP_SCOPE_PREFIX"
 DEFAULT_DPOP_WINDOW_SECONDS = 60.0
 
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -67,13 +68,15 @@ class AuthSettings:
     dpop_window_seconds: float = DEFAULT_DPOP_WINDOW_SECONDS
     # Whether a health professional's token must carry the trust-framework attestation.
     require_attestation: bool = False
+    # The namespace before the API's scopes in the token (HelseID: "nhn:<api>/"), read without it.
+    scope_prefix: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
                  dev_data_dir: str | os.PathLike[str] | None = None) -> AuthSettings:
         """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW,
-        FHIRIP_REQUIRE_DPOP, FHIRIP_DPOP_WINDOW and FHIRIP_REQUIRE_ATTESTATION (default: true
-        with a configured issuer, false in development mode).
+        FHIRIP_REQUIRE_DPOP, FHIRIP_DPOP_WINDOW, FHIRIP_SCOPE_PREFIX and FHIRIP_REQUIRE_ATTESTATION
+        (default: true with a configured issuer, false in development mode).
 
         With ``dev_data_dir`` (development mode only) and no FHIRIP_JWKS, the local
         development keys are trusted, with the development issuer and audience unless
@@ -82,7 +85,8 @@ class AuthSettings:
         env = os.environ if environ is None else environ
         skew = _clock_skew(env.get(ENV_CLOCK_SKEW))
         dpop = {"require_dpop": _flag(ENV_REQUIRE_DPOP, env.get(ENV_REQUIRE_DPOP)),
-                "dpop_window_seconds": _dpop_window(env.get(ENV_DPOP_WINDOW))}
+                "dpop_window_seconds": _dpop_window(env.get(ENV_DPOP_WINDOW)),
+                "scope_prefix": env.get(ENV_SCOPE_PREFIX, "").strip()}
         jwks = env.get(ENV_JWKS, "").strip()
         if not jwks and dev_data_dir is not None:
             from fhirip.auth import devkeys  # only development mode needs key generation
@@ -200,7 +204,8 @@ class TokenVerifier:
         return cached[1] if cached is not None else self._actor(claims)
 
     def _actor(self, claims: dict[str, Any]) -> Actor:
-        return Actor.from_claims(claims, require_attestation=self.settings.require_attestation)
+        return Actor.from_claims(claims, require_attestation=self.settings.require_attestation,
+                                 scope_prefix=self.settings.scope_prefix)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of a compact JWS token."""

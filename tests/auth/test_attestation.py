@@ -188,3 +188,10 @@ def test_any_junk_anywhere_is_a_4xx_never_a_crash(junk: Any) -> None:
             Actor.from_claims(_set(base, path, junk))
         except (Unauthorized, Forbidden):
             pass
+
+
+def test_helseid_scopes_are_read_without_the_api_namespace() -> None:
+    made = claims(scope="openid nhn:fhirip/user/CarePlan.rs helseid://scopes/identity/pid")
+    actor = Actor.from_claims(made, scope_prefix="nhn:fhirip/")
+    assert actor.scope_allows("CarePlan", "read") and not actor.scope_allows("Goal", "read")
+    assert not Actor.from_claims(made).scope_allows("CarePlan", "read")

@@ -148,3 +148,12 @@ def test_token_command_issues_the_trust_framework_attestation(tmp_path: Path,
     assert "purpose_of_use" not in claims
     assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--attest", "--purpose", "TREAT"]) == 2
     assert "--pid, --org" in capsys.readouterr().err
+
+
+def test_helseid_settings_come_from_the_environment() -> None:
+    settings = AuthSettings.from_env({"FHIRIP_JWKS": "https://helseid-sts.nhn.no/.well-known/openid-configuration/jwks",
+                                      "FHIRIP_ISSUER": "https://helseid-sts.nhn.no", "FHIRIP_AUDIENCE": "nhn:fhirip",
+                                      "FHIRIP_SCOPE_PREFIX": "nhn:fhirip/", "FHIRIP_REQUIRE_DPOP": "true",
+                                      "FHIRIP_CLOCK_SKEW": "5"})
+    assert (settings.audience, settings.scope_prefix, settings.require_dpop, settings.require_attestation,
+            settings.clock_skew_seconds) == ("nhn:fhirip", "nhn:fhirip/", True, True, 5.0)
