@@ -5,33 +5,30 @@ proofs already seen live in the database (`dpop_jti`), one row per key with a un
 the first process to insert it wins, in a short transaction of its own that commits before
 the request goes on; the other finds the row and refuses the replay. Rows past their
 expiry no longer count and are purged now and then.
+
+Every DPoP request makes this transaction, so it goes straight through the driver (like the
+audit journal's, `fhirip.store.journal`): through SQLAlchemy the same statement costs
+several times the CPU of the insert itself.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
-
+from fhirip.store.engine import driver_insert
+from fhirip.store.journal import driver_transaction
 from fhirip.store.schema import dpop_jti
 
 if TYPE_CHECKING:
     from fhirip.store.store import Store
 
-
-def _take(dialect: object) -> object:
-    """INSERT the key; on a conflict renew it only if the row there has expired; RETURNING says
-    whether either happened. Built once per dialect: only the parameters change per proof."""
-    statement = dialect.insert(dpop_jti).values(key=bindparam("k"), expires=bindparam("until"))  # type: ignore[attr-defined]
-    return statement.on_conflict_do_update(
-        index_elements=[dpop_jti.c.key], set_={"expires": statement.excluded.expires},
-        where=dpop_jti.c.expires < bindparam("now")).returning(dpop_jti.c.key)
-
-
-_TAKE = {"postgresql": _take(postgresql), "sqlite": _take(sqlite)}
+# INSERT the key; on a conflict renew it only if the row there has expired; RETURNING says whether
+# either happened (SQLite and PostgreSQL spell it alike).
+_TAKE = ("INSERT INTO dpop_jti (key, expires) VALUES ({m}, {m}) ON CONFLICT (key) DO UPDATE "
+         "SET expires = excluded.expires WHERE dpop_jti.expires < {m} RETURNING key")
+_PURGE = "DELETE FROM dpop_jti WHERE expires < {m}"
 
 
 def first_use(store: Store, key: str, expires: datetime, now: datetime, *, purge: bool = False) -> bool:
@@ -42,11 +39,20 @@ def first_use(store: Store, key: str, expires: datetime, now: datetime, *, purge
     a live row makes it return nothing. Datetimes are naive UTC, like every stored time.
     With `purge`, expired rows are deleted in the same transaction first.
     """
-    statement = _TAKE[store.dialect if store.dialect in _TAKE else "sqlite"]
-    with store.transaction(write=True) as tx:
+    dialect = store.engine.dialect
+    _, (_, (_, to_column)) = driver_insert(dpop_jti, dialect, ("key", "expires"))
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+
+    def stored(moment: datetime) -> Any:
+        return to_column(moment) if to_column else moment
+
+    def take(cursor: Any) -> bool:
         if purge:
-            tx.conn.execute(delete(dpop_jti).where(dpop_jti.c.expires < now))
-        return tx.conn.execute(statement, {"k": key, "until": expires, "now": now}).first() is not None
+            cursor.execute(_PURGE.format(m=mark), (stored(now),))
+        cursor.execute(_TAKE.format(m=mark), (key, stored(expires), stored(now)))
+        return cursor.fetchone() is not None
+
+    return driver_transaction(store, take)
 
 
 class SeenOnce:
