@@ -230,3 +230,18 @@ def test_the_patients_access_log_shows_who_which_organisation_and_why(matrix: Ma
     assert organisation["who"]["identifier"]["value"] == mw.KOMMUNE
     assert event["purposeOfEvent"][0]["coding"][0]["code"] == "TREAT"
     assert PIDS[mw.INGRID] not in json.dumps(event)
+
+
+def test_each_request_is_recorded_with_its_own_attestation(matrix: Matrix, key) -> None:
+    """Two tokens of one practitioner issued in the same second, with another decision each: the
+    access decision may be kept between them, the audit record never."""
+    issued = int(time.time())
+    decisions = [f"same-second-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    for decision in decisions:
+        made = {**claims_of(ATTESTED["treat-coordinator"], decision_ref=decision), "iat": issued, "nbf": issued}
+        with client(matrix, key, made) as asker:
+            assert asker.get("/CarePlan/plan-kari").status_code == 200
+    for decision in decisions:
+        [event] = events_of(matrix, decision)
+        relation = next(x for x in event["extension"] if x["url"].endswith("carerelation-metadata-extension"))
+        assert {"url": "decision-ref-id", "valueString": decision} in relation["extension"]
