@@ -9,6 +9,11 @@ check with the claim checks (htm, htu, iat, ath; `ProofVerifier.check_signature`
 (`ProofVerifier.verify` with the `dpop_jti` table of a real store: one short write
 transaction). The bearer token's own verification is not included: a DPoP request pays it
 exactly as a Bearer request does (and both are cached per token).
+
+Then, per store, whole reads through the WSGI app in this thread (no HTTP server, no other
+load of ours): `GET Patient/[id]` as a system client, by turns with a Bearer token and with a
+DPoP-bound one and a fresh proof (signed beforehand), so that what the machine's other work
+does to one does it to the other too. The difference is what DPoP adds to a request.
 """
 
 from __future__ import annotations
@@ -103,7 +108,50 @@ def main(argv: list[str] | None = None) -> int:
                     verifier.verify([proof], method="GET", url=URL, access_token=token, jkt=jkt)
 
                 print(_line(f"... and the jti recorded ({kind})", _timed(full, fresh())))
+        for kind, store in stores.items():
+            _reads(kind, store, Path(tmp), args.proofs // 2)
     return 0
+
+
+def _reads(kind: str, store: Store, tmp: Path, count: int) -> None:
+    """Bearer and DPoP reads by turns through the app, in this thread."""
+    from fhirip.bootstrap import build_services
+    from fhirip.config import Settings
+    from server.app import create_app
+
+    settings = Settings(data_dir=tmp, database_url=store.url, allow_synthetic_identifiers=True,
+                        base_url="https://fhir.example.no/ip")
+    services = build_services(settings)
+    try:
+        client = create_app(settings, services).test_client()
+        keys = DevKeys.load_or_create(tmp)
+        claims = {"sub": "bench", "client_id": "bench", "scope": "system/*.cruds"}
+        bearer = {"Authorization": f"Bearer {keys.mint(claims)}"}
+        key = ec.generate_private_key(ec.SECP256R1())
+        bound = keys.mint(claims | {"cnf": dpop_confirmation(key)})
+        created = client.post("/Patient", json={"resourceType": "Patient", "name": [{"family": "Benk"}]},
+                              headers=bearer | {"Content-Type": "application/fhir+json"})
+        path = f"/Patient/{created.get_json()['id']}"
+        proofs = [dpop_proof(key, method="GET", url=settings.base_url + path, access_token=bound)
+                  for _ in range(count + 50)]
+        results: dict[str, tuple[list[float], list[float]]] = {"Bearer": ([], []), "DPoP": ([], [])}
+        for n in range(count + 50):
+            for scheme, headers in (("Bearer", bearer), ("DPoP", {"Authorization": f"DPoP {bound}",
+                                                                  "DPoP": proofs[n]})):
+                started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
+                status = client.get(path, headers=headers).status_code
+                cpu, wall = time.thread_time_ns() - started_cpu, time.perf_counter_ns() - started
+                assert status == 200, (scheme, status)
+                if n >= 50:  # the first ones warm the caches
+                    results[scheme][0].append(wall / 1000)
+                    results[scheme][1].append(cpu / 1000)
+        print(f"{kind}: GET Patient/[id] through the app, in this thread, by turns")
+        for scheme, times in results.items():
+            print(_line(f"read with {scheme}", times))
+        extra = statistics.median(results["DPoP"][1]) - statistics.median(results["Bearer"][1])
+        print(f"  DPoP adds {extra:.0f} µs of CPU to a read (medians)")
+    finally:
+        services.audit_trail.close()
 
 
 if __name__ == "__main__":
