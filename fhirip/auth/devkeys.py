@@ -213,7 +213,7 @@ def attested_claims(*, hpr: str, pid: str, org: str, purpose: str | None, point_
     if purpose is not None:
         relationship["purpose_of_use"] = {"code": purpose, "system": tf.PURPOSE_OF_USE_SYSTEM}
     if healthcare_service is not None:
-        relationship["healthcare_service"] = {"code": healthcare_service, "text": "Allmennmedisin",
+        relationship["healthcare_service"] = {"code": healthcare_service,
                                               "system": "urn:oid:2.16.578.1.12.4.1.1.8655"}
     if details is not None:
         relationship["purpose_of_use_details"] = dict(details)
