@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
@@ -50,7 +51,7 @@ class Authenticator:
                                     clock_skew_seconds=self.auth_settings.clock_skew_seconds,
                                     bearer_also=self.bearer_accepted)
 
-    def actor(self, path: str, authorization: str | None, *, proofs: list[str] = (),  # type: ignore[assignment]
+    def actor(self, path: str, authorization: str | None, *, proofs: Sequence[str] = (),
               method: str = "GET", url: str = "") -> Actor | None:
         """The caller; None for the public paths. Raises Unauthorized (401) otherwise.
 
