@@ -117,7 +117,8 @@ def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> li
                 for key in http_keys:  # reads first: the writes change the data
                     for server, url in urls.items():
                         if server == "fhirip" or key in BASELINES[server]:
-                            figures.append(driver.measure(key, server, kind, url, Workloads(data, tokens)))
+                            figures.append(driver.measure(key, server, kind, url,
+                                                          Workloads(data, tokens, origin=url)))
         if "import" in keys:
             figures.append(bench_import(kind, Path(tmp), new_store("import"), driver.args.import_plans))
     return figures

@@ -19,7 +19,9 @@ import orjson
 
 from bench.generate import Plan
 from bench.workloads_data import DataSet
-from fhirip.auth.devkeys import DevKeys, person_claims
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from fhirip.auth.devkeys import DevKeys, dpop_confirmation, dpop_proof, person_claims
 from fhirip.canonical import CODE_SYSTEM, STRUCTURE_DEFINITION
 from fhirip.demo import FNR
 
@@ -42,6 +44,8 @@ class Spec:
 
 SPECS = [
     Spec("read", "read by id", "GET CarePlan/[id] as the plan's coordinator"),
+    Spec("read-dpop", "read by id (DPoP)",
+         "GET CarePlan/[id] as the coordinator, the token DPoP-bound and a fresh proof on every request"),
     Spec("read-system", "read by id (system)",
          "GET CarePlan/[id] as a system client (system/*.cruds): audited, every row allowed without a Consent"),
     Spec("search", "search", "GET CarePlan?patient.identifier=<fnr>&_include=CarePlan:goal as the coordinator"),
@@ -70,12 +74,22 @@ def coordinator_hpr(generated: Plan) -> str:
 
 
 class Tokens:
-    """Bearer tokens signed with the server's development key, one per caller, minted once."""
+    """Tokens signed with the server's development key, one per caller, minted once; the DPoP-bound
+    ones are bound to the load generator's own P-256 key, which signs their proofs."""
 
     def __init__(self, keys: DevKeys):
         self.keys = keys
         self.system = keys.mint(person_claims(client_id="bench"), lifetime=TOKEN_SECONDS)
         self._practitioners: dict[str, str] = {}
+        self.dpop_key = ec.generate_private_key(ec.SECP256R1())
+        self._bound: dict[str, str] = {}
+
+    def practitioner_bound(self, hpr: str) -> str:
+        if hpr not in self._bound:
+            self._bound[hpr] = self.keys.mint(
+                person_claims(practitioner=hpr, client_id="bench", scope="openid user/*.cruds")
+                | {"cnf": dpop_confirmation(self.dpop_key)}, lifetime=TOKEN_SECONDS)
+        return self._bound[hpr]
 
     def practitioner(self, hpr: str) -> str:
         if hpr not in self._practitioners:
@@ -131,12 +145,14 @@ def small_plan_transaction(fnr: str, number: int) -> dict[str, Any]:
 
 
 class Workloads:
-    """Request factories for one server. `prefix` is the server's FHIR base path ("" or "/fhir")."""
+    """Request factories for one server. `prefix` is the server's FHIR base path ("" or "/fhir"),
+    `origin` its scheme, host and port (what a DPoP proof's htu names)."""
 
-    def __init__(self, data: DataSet, tokens: Tokens, prefix: str = "", seed: int = 7):
+    def __init__(self, data: DataSet, tokens: Tokens, prefix: str = "", seed: int = 7, origin: str = ""):
         self.data = data
         self.tokens = tokens
         self.prefix = prefix
+        self.origin = origin.rstrip("/")
         self.order = list(range(len(data.plans)))
         random.Random(seed).shuffle(self.order)
 
@@ -154,6 +170,13 @@ class Workloads:
         def read(n: int) -> Request:
             generated, auth = self._pick(n)
             return "GET", f"{p}/CarePlan/{careplan(generated)['id']}", b"", auth
+
+        def read_dpop(n: int) -> Request:
+            generated = self.data.plans[self.order[n % len(self.order)]]
+            token = self.tokens.practitioner_bound(coordinator_hpr(generated))
+            path = f"{p}/CarePlan/{careplan(generated)['id']}"
+            proof = dpop_proof(self.tokens.dpop_key, method="GET", url=self.origin + path, access_token=token)
+            return "GET", path, b"", {"Authorization": f"DPoP {token}", "DPoP": proof}
 
         def read_system(n: int) -> Request:
             generated = self.data.plans[self.order[n % len(self.order)]]
@@ -191,6 +214,6 @@ class Workloads:
         def transaction(n: int) -> Request:
             return "POST", p or "/", orjson.dumps(small_plan_transaction(next(fnrs), n)), system
 
-        factories = {"read": read, "read-system": read_system, "search": search, "current": current,
+        factories = {"read": read, "read-dpop": read_dpop, "read-system": read_system, "search": search, "current": current,
                      "worklist": worklist, "update": update, "create": create, "transaction": transaction}
         return Factory(factories[key])

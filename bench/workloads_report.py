@@ -17,7 +17,7 @@ from bench.workloads import SPEC, SPECS
 SERVERS = ("fhirip", "unenforced", "floor", "peer")
 STORE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # Workloads whose baselines are another workload's: the floor and the peer ignore who calls.
-BASELINE_OF = {"read-system": "read"}
+BASELINE_OF = {"read-system": "read", "read-dpop": "read"}
 ENFORCEMENT_TARGET = 0.25  # issue 5: consent decision plus audit cost at most a quarter of throughput
 
 
@@ -133,6 +133,11 @@ class Table:
                     notes.append(f"cost of enforcement + audit, {SPEC[key].title}, {STORE_NAMES[store]}: "
                                  f"1 - fhirip/unenforced = {enforcement_cost(ours, plain)} "
                                  f"(target: at most {ENFORCEMENT_TARGET * 100:.0f} %)")
+        for store in self.stores():
+            bound, bearer = self.get("read-dpop", "fhirip", store), self.get("read", "fhirip", store)
+            if bound and bearer:
+                notes.append(f"DPoP against Bearer, read by id, {STORE_NAMES[store]}: "
+                             f"{ratio(bound, bearer)} of the throughput, p50 {bound.p50 - bearer.p50:+.2f} ms")
         for key, why in self.peer_missing.items():
             notes.append(f"peer has no {SPEC[key].title}: {why}")
         for key, what in self.peer_partial.items():

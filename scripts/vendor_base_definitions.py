@@ -28,10 +28,12 @@ from typing import Any
 
 from spec_package import OUT, fetch_package, write
 
-# The resource types fhirip publishes profiles for (profiles/*.json).
+# The resource types fhirip publishes profiles for (profiles/*.json), and those the
+# trust-framework AuditEvent profile carries contained (Location, Encounter).
 PROFILED_TYPES = (
     "CarePlan", "Goal", "CareTeam", "Consent", "EpisodeOfCare", "Task",
     "Patient", "Practitioner", "PractitionerRole", "Organization", "RelatedPerson",
+    "AuditEvent", "Location", "Encounter",
 )
 ELEMENT_FIELDS = ("id", "path", "min", "max", "type", "binding", "constraint",
                   "contentReference")

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["FHIRIP_SERVICES"] = services
     # Werkzeug refuses larger bodies itself; the facade also checks, to answer with an OperationOutcome.
     app.config["MAX_CONTENT_LENGTH"] = None
-    authenticator = Authenticator(settings)
+    authenticator = Authenticator(settings, services.store)
     services.extras["security_statement"] = authenticator.security_statement()
 
     def base_url() -> str:
@@ -65,7 +65,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             seen = FhirRequest(method=request.method, base_url=base_url(),
                                url=base_url() + request.full_path.rstrip("?"))
             try:
-                actor = authenticator.actor(request.path, request.headers.get("Authorization"))
+                # The proof's htu names the URI as the client addressed it: behind the base URL.
+                actor = authenticator.actor(request.path, request.headers.get("Authorization"),
+                                            proofs=request.headers.getlist("DPoP"), method=request.method,
+                                            url=base_url() + request.path)
                 req, segments = to_fhir_request(request, base_url(), settings.max_body_bytes)
             except FhirError as refused:  # no caller, or a request that never reached the core
                 record_refusal(services, seen, refused.status, request.remote_addr)

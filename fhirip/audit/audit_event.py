@@ -3,7 +3,9 @@
 https://hl7.org/fhir/R4/auditevent.html
 Shaped after IHE BALP's RESTful-activity events (user, client and server agents;
 one entity per resource and per patient), with the Norwegian identifiers of the
-actor (anchors-norway.md §6.4). A pure function: storing it is the caller's job.
+actor (anchors-norway.md §6.4). A health professional's access under a trust-framework
+attestation carries the national profile's content as well (`fhirip.audit.trust_framework`).
+A pure function: storing it is the caller's job.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from fhirip.audit import trust_framework
 from fhirip.audit.agents import client_reference, organization_reference, person_reference
 from fhirip.audit.codes import (
     AUDIT_ENTITY_TYPE,
@@ -62,9 +65,28 @@ def audit_event(actor: Actor | None, *, interaction: str, outcome: str, resource
     reason = _btg_reason(actor) if break_the_glass else None
     url = mask_person_numbers(request_url)
 
+    attestation = actor.attestation if actor is not None else None
+    patients = list(dict.fromkeys(patient_refs))
+    # The national profile is about one patient; an event about several (or none) keeps its content.
+    patient = patients[0] if len(patients) == 1 else None
+
     event: dict[str, Any] = {"resourceType": "AuditEvent"}
+    meta: dict[str, Any] = {}
+    if attestation is not None and patient is not None:
+        meta["profile"] = [trust_framework.PROFILE]
     if break_the_glass:
-        event["meta"] = {"security": [dict(BREAK_THE_GLASS_LABEL)]}
+        meta["security"] = [dict(BREAK_THE_GLASS_LABEL)]
+    tags = trust_framework.review_tags(attestation, break_the_glass)
+    if tags:
+        meta["tag"] = tags
+    if meta:
+        event["meta"] = meta
+    if attestation is not None:
+        contained = trust_framework.contained(attestation, actor.hpr_number, actor.name,  # type: ignore[union-attr]
+                                              patient)
+        event["contained"] = contained
+        event["extension"] = trust_framework.extensions(
+            attestation, patient, any(r["resourceType"] == "Encounter" for r in contained))
     event |= {
         "type": coding(AUDIT_EVENT_TYPE, "rest", "RESTful Operation"),
         "subtype": [coding(RESTFUL_INTERACTION, interaction, interaction)],
@@ -94,6 +116,8 @@ def _btg_reason(actor: Actor | None) -> str:
 def _purpose(actor: Actor | None) -> dict[str, Any] | None:
     if actor is None or actor.purpose_of_use is None:
         return None
+    if actor.attestation is not None:
+        return trust_framework.purpose_of_event(actor.attestation)
     return {"coding": [coding(V3_ACT_REASON, actor.purpose_of_use)]}
 
 
@@ -109,6 +133,10 @@ def _agents(actor: Actor | None, client_address: str | None) -> list[dict[str, A
     agents: list[dict[str, Any]] = []
     person = person_reference(actor)
     purpose = _purpose(actor)
+    if actor.attestation is not None:
+        # The national profile: the user is the PractitionerRole rebuilt from the attestation.
+        person = {"reference": "#role", "type": "PractitionerRole",
+                  "display": actor.name or (f"HPR {actor.hpr_number}" if actor.hpr_number else "helsepersonell")}
     if person is not None:
         user: dict[str, Any] = {"type": {"coding": [coding(EXTRA_SECURITY_ROLE_TYPE, "humanuser", "human user")]},
                                 "who": person, "altId": actor.sub, "requestor": True}
@@ -131,6 +159,8 @@ def _agents(actor: Actor | None, client_address: str | None) -> list[dict[str, A
     agents.append(client)
 
     organization = organization_reference(actor)
+    if organization is not None and actor.attestation is not None:
+        organization["display"] = trust_framework.organisation_display(actor.attestation)
     if organization is not None:
         agents.append({"type": {"coding": [coding(V3_PARTICIPATION_TYPE, "RESP", "responsible party")]},
                        "who": organization, "requestor": False})

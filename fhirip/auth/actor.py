@@ -8,12 +8,23 @@ Claims read (the HelseID names, see ../shared/domain/anchors-norway.md):
 ``helseid://claims/hpr/hpr_number``            HPR number → a practitioner
 ``helseid://claims/identity/pid``              fødselsnummer/D-nummer → a person
 ``helseid://claims/client/claims/orgnr_parent`` organisation number (legal entity)
+``helseid://claims/client/claims/orgnr_child``  organisation number of the point of care
+``helseid://claims/identity/security_level``   level of assurance (4 = high)
 ``name``                                       display name, for the audit log
 ``role``                                       role(s), a string or a list of strings
 ``scope``                                      SMART scopes, space-separated or a list
-``purpose_of_use``                             v3 PurposeOfUse code (TREAT, ETREAT, BTG…)
-``btg_reason``                                 the stated reason for break-the-glass
+``authorization_details``                      the trust-framework attestation (see below)
+``purpose_of_use``                             development shorthand: v3 PurposeOfUse code
+``btg_reason``                                 development shorthand: the reason for break-the-glass
 =============================================  ==========================================
+
+A health professional's HelseID token carries the trust-framework attestation
+(:mod:`fhirip.auth.attestation`); its purpose of use then decides, and the two top-level
+claims above, which HelseID does not issue, are ignored. They remain a shorthand for
+development tokens. With an attestation: ETREAT and BTG claim emergency access, the
+attested facts standing for the reason; COC is the case handling of the coordinating
+unit (the role the consent decision reads, given by the attestation alone); TREAT follows
+the consent rules.
 
 The token says only *that* a person is acting; whether that person is the patient
 or a relative depends on the Patient and RelatedPerson resources, so the consent
@@ -29,12 +40,16 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
+from fhirip.auth.attestation import Attestation, attestation_from_claims
 from fhirip.auth.challenges import invalid_token
+from fhirip.errors import Forbidden
 from fhirip.auth.scopes import Context, Restriction, ScopeSet
 
 CLAIM_HPR_NUMBER = "helseid://claims/hpr/hpr_number"
 CLAIM_PERSON_ID = "helseid://claims/identity/pid"
 CLAIM_ORG_NUMBER = "helseid://claims/client/claims/orgnr_parent"
+CLAIM_ORG_CHILD = "helseid://claims/client/claims/orgnr_child"
+CLAIM_SECURITY_LEVEL = "helseid://claims/identity/security_level"
 CLAIM_PURPOSE_OF_USE = "purpose_of_use"
 CLAIM_BTG_REASON = "btg_reason"
 
@@ -50,6 +65,11 @@ BREAK_THE_GLASS_PURPOSES = frozenset({"ETREAT", "BTG"})
 _HPR_NUMBER = re.compile(r"^[0-9]{1,10}$")
 _PERSON_ID = re.compile(r"^[0-9]{11}$")
 _ORG_NUMBER = re.compile(r"^[0-9]{9}$")
+# The role the consent decision reads as the coordinating unit (fhirip.consent.vocabulary).
+COORDINATING_UNIT_ROLE = "koordinerende-enhet"
+CASE_HANDLING_PURPOSE = "COC"
+HIGH_ASSURANCE = "4"
+
 _PURPOSE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 _MAX_REASON = 1000
 
@@ -93,17 +113,47 @@ class Actor:
     issued_at: datetime | None = None
     # The SMART launch context's `patient` claim: the one Patient id `patient/` scopes speak for.
     patient: str | None = None
+    org_child: str | None = None  # the point of care's organisation number
+    security_level: str | None = None
+    attestation: Attestation | None = None
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> Actor:
-        """Map verified token claims to an Actor; malformed claims are an invalid token."""
+    def from_claims(cls, claims: Mapping[str, Any], *, require_attestation: bool = False,
+                    scope_prefix: str = "") -> Actor:
+        """Map verified token claims to an Actor; malformed claims are an invalid token (401),
+        an attestation the rules refuse is Forbidden (403). With ``require_attestation`` a
+        health professional's token without one is refused too. ``scope_prefix`` is the
+        namespace the identity provider puts before the API's scopes (HelseID: ``nhn:<api>/``):
+        a scope carrying it is read without it, so ``nhn:fhirip/user/*.rs`` is ``user/*.rs``."""
         issuer = _optional_string(claims, "iss") or ""
         client_id = _optional_string(claims, "client_id") or _optional_string(claims, "azp")
         hpr_number = _identifier(claims, CLAIM_HPR_NUMBER, _HPR_NUMBER, "digits only")
         person_id = _identifier(claims, CLAIM_PERSON_ID, _PERSON_ID, "11 digits")
         org_number = _identifier(claims, CLAIM_ORG_NUMBER, _ORG_NUMBER, "9 digits")
+        issued_at = _issued_at(claims)
+        attestation = attestation_from_claims(claims, person_id=person_id, hpr_number=hpr_number,
+                                              org_number=org_number, issued_at=issued_at)
+        security_level = _security_level(claims)
+        purpose_of_use, btg_reason = _purpose_of_use(claims), _btg_reason(claims)
+        roles = _string_or_list(claims, "role")
+        if attestation is not None:
+            if security_level != HIGH_ASSURANCE:
+                raise Forbidden("The trust-framework attestation is refused: the user must be authenticated "
+                                f"at security level {HIGH_ASSURANCE} (helseid://claims/identity/security_level)")
+            purpose_of_use = attestation.purpose
+            btg_reason = attestation.reason() if attestation.emergency else None
+            org_number = org_number or attestation.legal_entity.id
+            # Case handling is what the coordinating unit does; no other purpose makes one.
+            roles = tuple(role for role in roles if role != COORDINATING_UNIT_ROLE)
+            if purpose_of_use == CASE_HANDLING_PURPOSE:
+                roles += (COORDINATING_UNIT_ROLE,)
+        elif hpr_number is not None and require_attestation:
+            raise Forbidden("A health professional's token must carry the trust-framework attestation "
+                            "(authorization_details of type nhn:tillitsrammeverk:parameters) stating the "
+                            "purpose of use")
 
-        if hpr_number is not None:
+        if hpr_number is not None or attestation is not None:
+            # Health personnel in a care relation, with or without an HPR number: never a citizen.
             kind = ActorKind.PRACTITIONER
         elif person_id is not None:
             kind = ActorKind.PERSON
@@ -126,11 +176,15 @@ class Actor:
             person_id=person_id,
             org_number=org_number,
             name=_optional_string(claims, "name"),
-            roles=_string_or_list(claims, "role"),
-            scopes=ScopeSet.parse(" ".join(_string_or_list(claims, "scope"))),
-            purpose_of_use=_purpose_of_use(claims),
-            btg_reason=_btg_reason(claims),
-            issued_at=_issued_at(claims),
+            roles=roles,
+            scopes=ScopeSet.parse(" ".join(scope[len(scope_prefix):] if scope_prefix and scope.startswith(scope_prefix)
+                                           else scope for scope in _string_or_list(claims, "scope"))),
+            purpose_of_use=purpose_of_use,
+            btg_reason=btg_reason,
+            issued_at=issued_at,
+            org_child=_identifier(claims, CLAIM_ORG_CHILD, _ORG_NUMBER, "9 digits"),
+            security_level=security_level,
+            attestation=attestation,
             patient=_optional_string(claims, "patient"),
         )
 
@@ -243,6 +297,17 @@ def _purpose_of_use(claims: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str) or not _PURPOSE_CODE.match(value.strip().upper()):
         raise invalid_token(f"claim '{CLAIM_PURPOSE_OF_USE}' must be a v3 PurposeOfUse code such as TREAT")
     return value.strip().upper()
+
+
+def _security_level(claims: Mapping[str, Any]) -> str | None:
+    value = claims.get(CLAIM_SECURITY_LEVEL)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is None:
+        return None
+    if value not in ("1", "2", "3", "4"):
+        raise invalid_token(f"claim '{CLAIM_SECURITY_LEVEL}' must be 1, 2, 3 or 4")
+    return value
 
 
 def _btg_reason(claims: Mapping[str, Any]) -> str | None:

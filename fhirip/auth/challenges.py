@@ -59,3 +59,35 @@ def insufficient_scope(needed: str) -> Forbidden:
         headers={"WWW-Authenticate":
                  f'Bearer realm="{REALM}", error="insufficient_scope", scope="{safe}"'},
     )
+
+
+# DPoP (RFC 9449 §7.1): the same challenges in the DPoP scheme, naming the proof algorithms.
+
+def dpop_challenge(*, error: str | None = None, description: str | None = None,
+                   algs: str, bearer_also: bool) -> str:
+    """A WWW-Authenticate value with a DPoP challenge, and a bare Bearer one when Bearer is accepted."""
+    parts = [f'realm="{REALM}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    if description is not None:
+        parts.append(f'error_description="{header_safe(description)}"')
+    parts.append(f'algs="{algs}"')
+    challenge = "DPoP " + ", ".join(parts)
+    return f'{challenge}, Bearer realm="{REALM}"' if bearer_also else challenge
+
+
+def invalid_dpop_proof(description: str, *, algs: str, bearer_also: bool) -> Unauthorized:
+    """The DPoP proof is missing, malformed, or does not match the request or the token."""
+    return Unauthorized(
+        f"Invalid DPoP proof: {header_safe(description)}",
+        headers={"WWW-Authenticate": dpop_challenge(error="invalid_dpop_proof", description=description,
+                                                    algs=algs, bearer_also=bearer_also)})
+
+
+def dpop_invalid_token(description: str, *, algs: str, bearer_also: bool) -> Unauthorized:
+    """The access token sent under the DPoP scheme is at fault."""
+    return Unauthorized(
+        f"Invalid access token: {header_safe(description)}",
+        headers={"WWW-Authenticate": dpop_challenge(error="invalid_token", description=description,
+                                                    algs=algs, bearer_also=bearer_also)})
+

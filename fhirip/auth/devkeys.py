@@ -7,7 +7,6 @@ server only falls back to them in development mode, when FHIRIP_JWKS is unset.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from fhirip.auth.dpop import PROOF_TYPE, access_token_hash, jwk_thumbprint
 from fhirip.auth.actor import (
     CLAIM_BTG_REASON,
     CLAIM_HPR_NUMBER,
@@ -55,14 +55,6 @@ def _public_jwk(alg: str, private_key: PrivateKey) -> dict[str, Any]:
     jwk["kid"] = jwk_thumbprint(jwk)
     jwk.update(use="sig", alg=alg)
     return jwk
-
-
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order."""
-    required = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
-    canonical = json.dumps({name: jwk[name] for name in required}, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(canonical.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _write_private(path: Path, private_key: PrivateKey) -> None:
@@ -162,3 +154,88 @@ def mint(data_dir: str | os.PathLike[str], claims: Mapping[str, Any], *,
          lifetime: int = DEFAULT_LIFETIME_SECONDS, alg: str = "RS256") -> str:
     """A development token for these claims, signed with the data directory's dev key."""
     return DevKeys.load_or_create(data_dir).mint(claims, lifetime=lifetime, alg=alg)
+
+
+# DPoP: a client's own key pair, and the proofs it signs (RFC 9449 §4).
+
+def load_or_create_dpop_key(path: str | os.PathLike[str]) -> PrivateKey:
+    """The client's DPoP private key kept in a PEM file; a P-256 key is generated if there is none."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, _generate("ES256"))
+    return _read_private(path)
+
+
+def dpop_alg(private_key: PrivateKey) -> str:
+    return "RS256" if isinstance(private_key, rsa.RSAPrivateKey) else "ES256"
+
+
+def public_jwk(private_key: PrivateKey) -> dict[str, Any]:
+    """The public JWK of a key, with only the members a thumbprint and a proof need."""
+    algorithm = RSAAlgorithm if isinstance(private_key, rsa.RSAPrivateKey) else ECAlgorithm
+    jwk: dict[str, Any] = algorithm.to_jwk(private_key.public_key(), as_dict=True)
+    return {name: value for name, value in jwk.items() if name in ("kty", "crv", "x", "y", "n", "e")}
+
+
+def dpop_confirmation(private_key: PrivateKey) -> dict[str, Any]:
+    """The ``cnf`` claim binding a token to this key."""
+    return {"jkt": jwk_thumbprint(public_jwk(private_key))}
+
+
+def dpop_proof(private_key: PrivateKey, *, method: str, url: str, access_token: str | None = None,
+               now: float | None = None, jti: str | None = None, claims: Mapping[str, Any] | None = None,
+               headers: Mapping[str, Any] | None = None) -> str:
+    """A DPoP proof for one request. Given claims and headers win over the computed ones,
+    so tests can sign wrong proofs with real keys."""
+    payload: dict[str, Any] = {"jti": jti or uuid.uuid4().hex, "htm": method.upper(), "htu": url,
+                               "iat": int(time.time() if now is None else now)}
+    if access_token is not None:
+        payload["ath"] = access_token_hash(access_token)
+    payload.update(claims or {})
+    alg = dpop_alg(private_key)
+    header = {"typ": PROOF_TYPE, "alg": alg, "jwk": public_jwk(private_key), **(headers or {})}
+    return jwt.encode(payload, private_key, algorithm=header["alg"], headers=header)
+
+
+def attested_claims(*, hpr: str, pid: str, org: str, purpose: str | None, point_of_care: str | None = None,
+                    decision_ref: str = "dev-decision-1", user_selected: bool = False,
+                    healthcare_service: str | None = "S03", details: Mapping[str, Any] | None = None,
+                    department: Mapping[str, Any] | None = None, toa: int | None = None,
+                    scope: str = "openid user/*.cruds", name: str | None = None,
+                    client_id: str = DEV_CLIENT_ID) -> dict[str, Any]:
+    """Claims of a health professional's HelseID token with a trust-framework attestation
+    (the shape HelseID puts in the token), for development tokens and tests."""
+    from fhirip.auth import attestation as tf
+
+    point = point_of_care or org
+    relationship: dict[str, Any] = {"decision_ref": {"id": decision_ref, "user_selected": user_selected}}
+    if purpose is not None:
+        relationship["purpose_of_use"] = {"code": purpose, "system": tf.PURPOSE_OF_USE_SYSTEM}
+    if healthcare_service is not None:
+        relationship["healthcare_service"] = {"code": healthcare_service,
+                                              "system": "urn:oid:2.16.578.1.12.4.1.1.8655"}
+    if details is not None:
+        relationship["purpose_of_use_details"] = dict(details)
+    practitioner: dict[str, Any] = {
+        "identifier": {"id": pid, "system": tf.FNR_SYSTEM if pid[0] not in "4567" else tf.DNR_SYSTEM,
+                       **({"name": name} if name else {})},
+        "hpr_nr": {"id": hpr, "system": tf.HPR_SYSTEM},
+        "authorization": {"code": "LE", "text": "Lege", "system": tf.AUTHORIZATION_SYSTEM},
+        "legal_entity": {"id": org, "system": tf.ENH_SYSTEM},
+        "point_of_care": {"id": point, "system": tf.ENH_SYSTEM},
+    }
+    if department is not None:
+        practitioner["department"] = dict(department)
+    attestation: dict[str, Any] = {"type": tf.ATTESTATION_TYPE, "practitioner": practitioner,
+                                   "care_relationship": relationship, "patients": [{}]}
+    if toa is not None:
+        attestation["toa"] = toa
+    claims: dict[str, Any] = {
+        "sub": f"dev-practitioner-{hpr}", "client_id": client_id, "scope": scope,
+        CLAIM_HPR_NUMBER: hpr, CLAIM_PERSON_ID: pid, CLAIM_ORG_NUMBER: org,
+        "helseid://claims/client/claims/orgnr_child": point, "helseid://claims/identity/security_level": "4",
+        "authorization_details": [attestation]}
+    if name:
+        claims["name"] = name
+    return claims

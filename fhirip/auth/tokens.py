@@ -27,6 +27,7 @@ import jwt
 from fhirip.auth.actor import Actor
 from fhirip.auth.challenges import invalid_request, invalid_token, missing_token
 from fhirip.auth.jwks import KeySet, key_set_for
+from fhirip.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ ENV_JWKS = "FHIRIP_JWKS"
 ENV_ISSUER = "FHIRIP_ISSUER"
 ENV_AUDIENCE = "FHIRIP_AUDIENCE"
 ENV_CLOCK_SKEW = "FHIRIP_CLOCK_SKEW"
+ENV_REQUIRE_DPOP = "FHIRIP_REQUIRE_DPOP"
+ENV_DPOP_WINDOW = "FHIRIP_DPOP_WINDOW"
+ENV_REQUIRE_ATTESTATION = "FHIRIP_REQUIRE_ATTESTATION"
+ENV_SCOPE_PREFIX = "FHIRIP_SCOPE_PREFIX"
+DEFAULT_DPOP_WINDOW_SECONDS = 60.0
 
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
@@ -57,11 +63,20 @@ class AuthSettings:
     issuer: str
     audience: str
     clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS
+    # DPoP (RFC 9449): whether Bearer is refused, and how long after its iat a proof is accepted.
+    require_dpop: bool = False
+    dpop_window_seconds: float = DEFAULT_DPOP_WINDOW_SECONDS
+    # Whether a health professional's token must carry the trust-framework attestation.
+    require_attestation: bool = False
+    # The namespace before the API's scopes in the token (HelseID: "nhn:<api>/"), read without it.
+    scope_prefix: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
                  dev_data_dir: str | os.PathLike[str] | None = None) -> AuthSettings:
-        """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW.
+        """Settings from FHIRIP_JWKS, FHIRIP_ISSUER, FHIRIP_AUDIENCE, FHIRIP_CLOCK_SKEW,
+        FHIRIP_REQUIRE_DPOP, FHIRIP_DPOP_WINDOW, FHIRIP_SCOPE_PREFIX and FHIRIP_REQUIRE_ATTESTATION
+        (default: true with a configured issuer, false in development mode).
 
         With ``dev_data_dir`` (development mode only) and no FHIRIP_JWKS, the local
         development keys are trusted, with the development issuer and audience unless
@@ -69,17 +84,43 @@ class AuthSettings:
         """
         env = os.environ if environ is None else environ
         skew = _clock_skew(env.get(ENV_CLOCK_SKEW))
+        dpop = {"require_dpop": _flag(ENV_REQUIRE_DPOP, env.get(ENV_REQUIRE_DPOP)),
+                "dpop_window_seconds": _dpop_window(env.get(ENV_DPOP_WINDOW)),
+                "scope_prefix": env.get(ENV_SCOPE_PREFIX, "").strip()}
         jwks = env.get(ENV_JWKS, "").strip()
         if not jwks and dev_data_dir is not None:
             from fhirip.auth import devkeys  # only development mode needs key generation
 
             keys = devkeys.DevKeys.load_or_create(dev_data_dir)
+            dpop["require_attestation"] = _flag(ENV_REQUIRE_ATTESTATION, env.get(ENV_REQUIRE_ATTESTATION))
             return cls(str(keys.jwks_path), env.get(ENV_ISSUER) or devkeys.DEV_ISSUER,
-                       env.get(ENV_AUDIENCE) or devkeys.DEV_AUDIENCE, skew)
+                       env.get(ENV_AUDIENCE) or devkeys.DEV_AUDIENCE, skew, **dpop)
         missing = [name for name in (ENV_JWKS, ENV_ISSUER, ENV_AUDIENCE) if not env.get(name, "").strip()]
         if missing:
             raise AuthConfigError(f"authentication needs {', '.join(missing)} to be set")
-        return cls(jwks, env[ENV_ISSUER].strip(), env[ENV_AUDIENCE].strip(), skew)
+        dpop["require_attestation"] = _flag(ENV_REQUIRE_ATTESTATION, env.get(ENV_REQUIRE_ATTESTATION) or "true")
+        return cls(jwks, env[ENV_ISSUER].strip(), env[ENV_AUDIENCE].strip(), skew, **dpop)
+
+
+def _flag(name: str, text: str | None) -> bool:
+    value = (text or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise AuthConfigError(f"{name}={text!r} must be true or false")
+
+
+def _dpop_window(text: str | None) -> float:
+    if text is None or not text.strip():
+        return DEFAULT_DPOP_WINDOW_SECONDS
+    try:
+        window = float(text)
+    except ValueError:
+        raise AuthConfigError(f"{ENV_DPOP_WINDOW}={text!r} is not a number of seconds") from None
+    if not 1 <= window <= 600:
+        raise AuthConfigError(f"{ENV_DPOP_WINDOW}={text!r} must be between 1 and 600 seconds")
+    return window
 
 
 def _clock_skew(text: str | None) -> float:
@@ -92,6 +133,22 @@ def _clock_skew(text: str | None) -> float:
     if not 0 <= skew <= 300:
         raise AuthConfigError(f"{ENV_CLOCK_SKEW}={text!r} must be between 0 and 300 seconds")
     return skew
+
+
+def credentials(authorization: str | None) -> tuple[str, str]:
+    """The scheme ("bearer" or "dpop") and token of an Authorization header value.
+
+    ("", "") when no credentials of either scheme were offered."""
+    if authorization is None or not authorization.strip():
+        return "", ""
+    scheme, _, token = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop"):
+        return "", ""
+    token = token.strip()
+    if not token or " " in token:
+        raise invalid_request(f"expected 'Authorization: {'DPoP' if scheme == 'dpop' else 'Bearer'} <token>'")
+    return scheme, token
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -132,9 +189,23 @@ class TokenVerifier:
         if cached is None:
             claims = self.verify(token)
             cached = self._cached(token)
-            if cached is None:  # caching is off (or the entry was just evicted)
-                return Actor.from_claims(claims)
+            if cached is None:  # caching is off, the entry was just evicted, or the actor is refused
+                return self._actor(claims)
         return cached[1]
+
+    def verified(self, token: str) -> tuple[dict[str, Any], Actor]:
+        """The verified claims of a token and the Actor they map to (remembered for a while)."""
+        claims = self.verify(token)
+        return claims, self.actor_for(token, claims)
+
+    def actor_for(self, token: str, claims: dict[str, Any]) -> Actor:
+        """The Actor of a token whose claims `verify` returned; Forbidden when the rules refuse it."""
+        cached = self._cached(token)
+        return cached[1] if cached is not None else self._actor(claims)
+
+    def _actor(self, claims: dict[str, Any]) -> Actor:
+        return Actor.from_claims(claims, require_attestation=self.settings.require_attestation,
+                                 scope_prefix=self.settings.scope_prefix)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of a compact JWS token."""
@@ -174,7 +245,10 @@ class TokenVerifier:
     def _remember(self, token: str, claims: dict[str, Any]) -> None:
         if self._cache_seconds <= 0:
             return
-        actor = Actor.from_claims(claims)  # a token whose claims do not map is never cached
+        try:
+            actor = self._actor(claims)  # a token whose claims do not map is never cached
+        except Forbidden:
+            return  # well-formed but refused: refused again, with its reason, when its actor is asked for
         # exp already passed int() in the JWT library, but may be huge: compare before adding floats.
         cache_until = time.time() + self._cache_seconds
         expires = int(claims["exp"])

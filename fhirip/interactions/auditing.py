@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from fhirip.audit import audit_event, outcome_for_status
+from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.interactions.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
@@ -105,13 +106,24 @@ def _success_event(ctx: Context, req: FhirRequest, route_interaction: str, respo
     access = ctx.access
     consents = sorted({c for p in patients for c in access.consents_for(p)}) if access else []
     return audit_event(
-        access.resolved_actor if access else ctx.actor,
+        _audited_actor(ctx),
         interaction=audit_interaction(route_interaction, response),
         outcome=outcome_for_status(response.status), resource_refs=refs,
         patient_refs=[f"Patient/{p}" for p in patients], request_url=url,
         method=req.method, status=response.status,
         break_the_glass=bool(access and access.break_the_glass), recorded=_now(),
         consent_refs=consents, client_address=client_address)
+
+
+def _audited_actor(ctx: Context) -> Actor | None:
+    """The caller as the event records them: this request's own actor (its token's attestation,
+    name and reason), resolved as patient or relative where the decision found them so. The
+    decision may be one kept from an earlier request of the same caller with another token."""
+    actor, access = ctx.actor, ctx.access
+    if access is None or actor is None or actor.kind is not ActorKind.PERSON:
+        return actor
+    resolved = access.resolved_actor
+    return actor.resolved_as(resolved.kind) if resolved is not None and resolved.kind is not actor.kind else actor
 
 
 def failure_event(actor: Any, req: FhirRequest, route_interaction: str | None, status: int,

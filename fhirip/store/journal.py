@@ -8,9 +8,9 @@ costs three times the CPU, a share a read's own work does not dwarf.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import delete, insert, select
@@ -21,6 +21,8 @@ from fhirip.store.schema import audit_journal
 
 if TYPE_CHECKING:
     from fhirip.store.store import Store, Tx
+
+T = TypeVar("T")
 
 _DRAIN = delete(audit_journal).returning(audit_journal.c.seq, audit_journal.c.last_updated,
                                          audit_journal.c.content)
@@ -35,30 +37,34 @@ def journal_in(tx: Tx, resources: Sequence[dict[str, Any]], moment: datetime | N
 
 
 def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:
-    """Record new resources in the journal and commit them, in a transaction of their own.
-
-    The write lock is queued for as by every writer (`Store.transaction`). A pooled
-    connection the database has closed is replaced and the insert sent again, unless it
-    was lost while committing (it may have committed: an event is never journalled twice)."""
+    """Record new resources in the journal and commit them, in a transaction of their own."""
     if not resources:
         return
     moment = now_utc()
-    dialect = store.engine.dialect
-    sql, ((_, to_column), _) = driver_insert(audit_journal, dialect, ("last_updated", "content"))
+    sql, ((_, to_column), _) = driver_insert(audit_journal, store.engine.dialect, ("last_updated", "content"))
     stamp = to_column(moment) if to_column else moment
     rows = [(stamp, _stamped(item, 1, moment)) for item in resources]
+    driver_transaction(store, lambda cursor: cursor.executemany(sql, rows))
+
+
+def driver_transaction(store: Store, work: Callable[[Any], T]) -> T:
+    """`work(cursor)` in a short write transaction sent straight through the driver, committed.
+
+    The write lock is queued for as by every writer (`Store.transaction`). A pooled
+    connection the database has closed is replaced and the work sent again, unless it
+    was lost while committing (it may have committed: nothing is ever done twice)."""
     for attempt in (1, 2):
         with store.write_gate():
             connection = store.engine.raw_connection()
             committing = False
             try:
                 cursor = connection.cursor()
-                if dialect.name == "sqlite":
+                if store.dialect == "sqlite":
                     cursor.execute("BEGIN IMMEDIATE")  # the sqlite3 module leaves BEGIN to us
-                cursor.executemany(sql, rows)
+                result = work(cursor)
                 committing = True
                 connection.commit()
-                return
+                return result
             except Exception:
                 lost = bool(getattr(connection.dbapi_connection, "closed", False))
                 if lost:  # the database went away: so did every connection pooled before
@@ -70,6 +76,7 @@ def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:
                     raise
             finally:
                 connection.close()
+    raise AssertionError("unreachable")
 
 
 Prepared = tuple[dict[str, Any], datetime, bytes, Any]  # the event, its moment, its stored bytes, its rows

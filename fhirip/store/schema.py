@@ -317,3 +317,15 @@ resource_claim = Table(
     Column("res_id", String(64), nullable=False),
     Index(None, "res_type", "res_id"),
 )
+
+# DPoP proofs already seen (RFC 9449 §11.1): one row per proof key and jti while the proof
+# could still be accepted, so a replay is refused by whichever server process it reaches.
+# The key is a digest of the proof key's thumbprint and the jti (fixed length, whatever the
+# client sends); a row is purged once `expires` has passed.
+dpop_jti = Table(
+    "dpop_jti",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires", DateTime, nullable=False),
+    Index(None, "expires"),
+)

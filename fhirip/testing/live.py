@@ -99,3 +99,19 @@ def token_for(services: Services, **claims: object) -> str:
 
 
 SYSTEM_CLAIMS = {"sub": "test-system", "client_id": "test-system", "scope": "system/*.cruds"}
+
+
+class DpopAuth(httpx.Auth):
+    """Sends a DPoP-bound token (RFC 9449) with a fresh proof, signed with `key`, on every request."""
+
+    def __init__(self, token: str, key: Any):
+        self.token = token
+        self.key = key
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        from fhirip.auth.devkeys import dpop_proof
+
+        url = str(request.url.copy_with(query=None, fragment=None))
+        request.headers["Authorization"] = f"DPoP {self.token}"
+        request.headers["DPoP"] = dpop_proof(self.key, method=request.method, url=url, access_token=self.token)
+        yield request

@@ -40,7 +40,9 @@ class InstanceIndex:
     """Every element of one resource, by definition path, plus the typed ones rules look for."""
 
     resource: dict[str, Any]
-    root: dict[str, Any]  # %rootResource: the resource itself, or the one that contains it
+    # What the element rules evaluate against (%resource, %rootResource): the resource itself, or for
+    # a contained resource its container, in which its local references ('#id') resolve (ref-1).
+    root: dict[str, Any] = field(default_factory=dict)
     by_path: dict[str, list[Occurrence]] = field(default_factory=dict)
     identifiers: list[Occurrence] = field(default_factory=list)
     codings: list[Occurrence] = field(default_factory=list)
@@ -86,13 +88,16 @@ class BaseWalker:
              expr_root: str | None = None, container: dict[str, Any] | None = None) -> InstanceIndex:
         resource_type = resource.get("resourceType", "")
         expr_root = expr_root or resource_type
-        index = InstanceIndex(resource, container if container is not None else resource)
+        index = InstanceIndex(resource, root=container if container is not None else resource)
         index.add(resource_type, Occurrence(expr_root, resource, resource_type, "", resource_type))
         if not self.defs.has_type(resource_type):
             return index
         root = self.defs.root(resource_type)
-        self._check_constraints(self._constraints_of(root, None), resource, resource_type, expr_root,
-                                index, issues)
+        constraints = self._constraints_of(root, None)
+        if container is not None:
+            # Best practice (dom-6, a narrative) is the container's: its narrative covers what it contains.
+            constraints = tuple(c for c in constraints if not c.best_practice)
+        self._check_constraints(constraints, resource, resource_type, expr_root, index, issues)
         self._walk_object(resource, root, resource_type, expr_root, index, issues)
         return index
 

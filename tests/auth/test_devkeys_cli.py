@@ -81,7 +81,9 @@ def test_token_command_refuses_bad_arguments(argv: list[str], tmp_path: Path,
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     settings = AuthSettings.from_env({"FHIRIP_JWKS": "https://idp.example/jwks", "FHIRIP_ISSUER": "https://idp",
                                       "FHIRIP_AUDIENCE": "https://fhir", "FHIRIP_CLOCK_SKEW": "10"})
-    assert settings == AuthSettings("https://idp.example/jwks", "https://idp", "https://fhir", 10.0)
+    # With a real issuer, a health professional's token must carry the trust-framework attestation.
+    assert settings == AuthSettings("https://idp.example/jwks", "https://idp", "https://fhir", 10.0,
+                                    require_attestation=True)
 
 
 def test_missing_settings_outside_development_mode_are_a_configuration_error() -> None:
@@ -115,3 +117,59 @@ def test_token_defaults_its_data_directory_as_the_other_commands_do(tmp_path: Pa
     token = capsys.readouterr().out.strip()
     verifier = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=data_dir))
     assert verifier.authenticate(f"Bearer {token}").kind.value == "system"
+
+
+def test_token_command_mints_a_dpop_bound_token_and_a_matching_proof(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fhirip.auth.dpop import ProofVerifier, bound_key
+
+    key_file = tmp_path / "client" / "dpop.pem"
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--dpop-key", str(key_file)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    verifier = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=tmp_path))
+    jkt = bound_key(verifier.verify(token))
+    assert jkt is not None
+    url = "https://fhir.example.no/ip/Patient/demo-kari"
+    assert main(["proof", "--method", "get", "--url", url + "?_pretty=true", "--key", str(key_file),
+                 "--token", token]) == 0
+    proof = capsys.readouterr().out.strip()
+    seen: list[str] = []
+    proofs = ProofVerifier(lambda key, _until: key not in seen and not seen.append(key))
+    proofs.verify([proof], method="GET", url=url, access_token=token, jkt=jkt)
+    with pytest.raises(Exception, match="used before"):
+        proofs.verify([proof], method="GET", url=url, access_token=token, jkt=jkt)
+
+
+def test_dpop_settings_come_from_the_environment(tmp_path: Path) -> None:
+    settings = AuthSettings.from_env({"FHIRIP_REQUIRE_DPOP": "true", "FHIRIP_DPOP_WINDOW": "30"},
+                                     dev_data_dir=tmp_path)
+    assert settings.require_dpop and settings.dpop_window_seconds == 30
+    assert not AuthSettings.from_env({}, dev_data_dir=tmp_path).require_dpop
+    for bad in ({"FHIRIP_REQUIRE_DPOP": "maybe"}, {"FHIRIP_DPOP_WINDOW": "0"}, {"FHIRIP_DPOP_WINDOW": "x"}):
+        with pytest.raises(AuthConfigError):
+            AuthSettings.from_env(bad, dev_data_dir=tmp_path)
+
+
+def test_token_command_issues_the_trust_framework_attestation(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from fhirip.auth.actor import Actor
+
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--attest", "--pid", "13116900216",
+                 "--org", "974589095", "--purpose", "BTG", "--user-selected", "--decision-ref", "akutt-1"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=tmp_path)).verify(token)
+    actor = Actor.from_claims(claims, require_attestation=True)
+    assert actor.purpose_of_use == "BTG" and actor.break_the_glass and actor.attestation.user_selected
+    assert "purpose_of_use" not in claims
+    assert main(["--data-dir", str(tmp_path), "--practitioner", "9144889", "--attest", "--purpose", "TREAT"]) == 2
+    assert "--pid, --org" in capsys.readouterr().err
+
+
+def test_helseid_settings_come_from_the_environment() -> None:
+    settings = AuthSettings.from_env({"FHIRIP_JWKS": "https://helseid-sts.nhn.no/.well-known/openid-configuration/jwks",
+                                      "FHIRIP_ISSUER": "https://helseid-sts.nhn.no", "FHIRIP_AUDIENCE": "nhn:fhirip",
+                                      "FHIRIP_SCOPE_PREFIX": "nhn:fhirip/", "FHIRIP_REQUIRE_DPOP": "true",
+                                      "FHIRIP_CLOCK_SKEW": "5"})
+    assert (settings.audience, settings.scope_prefix, settings.require_dpop, settings.require_attestation,
+            settings.clock_skew_seconds) == ("nhn:fhirip", "nhn:fhirip/", True, True, 5.0)

@@ -76,3 +76,24 @@ def test_factory_numbers_requests_itself() -> None:
     for n in (0, 1, 0, 1):
         factory(n)
     assert numbers == [0, 1, 2, 3]
+
+
+def test_the_dpop_read_sends_a_bound_token_with_a_fresh_proof_for_its_url(tmp_path) -> None:
+    from bench.workloads import Tokens
+    from fhirip.auth.devkeys import DevKeys
+    from fhirip.auth.dpop import ProofVerifier, bound_key
+    from fhirip.auth.tokens import AuthSettings, TokenVerifier
+
+    data = DataSet(plan_count=3, extra_patients=1)
+    origin = "http://127.0.0.1:8123"
+    factory = Workloads(data, Tokens(DevKeys.load_or_create(tmp_path)), origin=origin).factory("read-dpop")
+    seen: set[str] = set()
+    proofs = ProofVerifier(lambda key, _until: key not in seen and not seen.add(key))
+    tokens = TokenVerifier(AuthSettings.from_env({}, dev_data_dir=tmp_path))
+    for n in range(4):
+        method, path, _, headers = factory(n)
+        scheme, token = headers["Authorization"].split(" ")
+        assert (method, scheme) == ("GET", "DPoP") and path.startswith("/CarePlan/")
+        proofs.verify([headers["DPoP"]], method=method, url=origin + path, access_token=token,
+                      jkt=bound_key(tokens.verify(token)))
+    assert len(seen) == 4
