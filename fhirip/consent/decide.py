@@ -2,8 +2,9 @@
 
 Default deny. Called at the start of every request; nothing is kept afterwards, so a
 withdrawal committed before the request began is in force for it. The caller's token
-gives identifier keys (HPR number, organisation number, fødselsnummer/D-nummer); the
-index resolves them (`fhirip.consent.grants` for what each kind of row means):
+gives identifier keys (HPR number, organisation number, fødselsnummer/D-nummer); one
+statement (`_resolution`) reads what the index holds for them (`fhirip.consent.grants`
+for what each kind of row means):
 
 1. identifiers → the caller's own patients (`self`), the RelatedPersons with their number
    (`relative`) and the children they are parent/guardian of while under 16 (`proxy`),
