@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from fhirip.consent.access import Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES
-from fhirip.consent.compartment import patients_of
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
 from fhirip.search.query import (
