@@ -325,3 +325,13 @@ def _break_the_glass(actor: Actor, now: datetime,
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_COORDINATORS = select(_G.c.grantee, _G.c.target).where(
+    _G.c.kind == "coordinator", _G.c.patient_id == bindparam("patient"), _in_force(_G)).order_by(_G.c.grantee)
+
+
+def coordinators_of(conn: Connection, patient_id: str, now: datetime) -> list[tuple[str, str]]:
+    """(coordinator reference, the CareTeam or EpisodeOfCare naming them) in force for the patient."""
+    return [(grantee, target or "") for grantee, target in
+            conn.execute(_COORDINATORS, {"patient": patient_id, "now": to_naive_utc(now)})]
