@@ -2,8 +2,9 @@
 
 Default deny. Called at the start of every request; nothing is kept afterwards, so a
 withdrawal committed before the request began is in force for it. The caller's token
-gives identifier keys (HPR number, organisation number, fødselsnummer/D-nummer); the
-index resolves them (`fhirip.consent.grants` for what each kind of row means):
+gives identifier keys (HPR number, organisation number, fødselsnummer/D-nummer); one
+statement (`_resolution`) reads what the index holds for them (`fhirip.consent.grants`
+for what each kind of row means):
 
 1. identifiers → the caller's own patients (`self`), the RelatedPersons with their number
    (`relative`) and the children they are parent/guardian of while under 16 (`proxy`),
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select, union, union_all
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -57,8 +58,6 @@ from fhirip.store.schema import access_grant
 BREAK_THE_GLASS_MINUTES = 30
 
 _G = access_grant
-_ROLES_OF = access_grant.alias("alias_row")
-_TEAMS_OF = access_grant.alias("member_row")
 _COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.via, _G.c.effect, _G.c.action,
             _G.c.view, _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
             _G.c.source_id)
@@ -100,13 +99,41 @@ def token_keys(actor: Actor) -> frozenset[str]:
     return frozenset(k for k in found if k is not None)
 
 
-def _in_force(table: Any, now: datetime) -> Any:
+def _in_force(table: Any) -> Any:
+    now = bindparam("now")
     return and_(or_(table.c.valid_from.is_(None), table.c.valid_from <= now),
                 or_(table.c.valid_to.is_(None), table.c.valid_to > now))
 
 
-def _rows(conn: Connection, condition: Any, now: datetime) -> list[Row]:
-    return [Row(*values) for values in conn.execute(select(*_COLUMNS).where(condition, _in_force(_G, now)))]
+def _columns(table: Any) -> list[Any]:
+    return [table.c[column.name] for column in _COLUMNS]
+
+
+def _resolution() -> Any:
+    """The caller's rows in one statement (built once; a request binds its keys and moment):
+
+    1. `ids`: the rows naming the token's identifiers (their own patients, the Practitioner,
+       Organization and RelatedPersons carrying them, the consents naming them);
+    2. `roles`: the current PractitionerRoles of those Practitioners, for no organisation or
+       one the caller acts for;
+    3. `named`: the rows naming those references, or the CareTeams they are current members of;
+    4. the deny provisions naming no one, of every patient reached."""
+    g1, g2, g3, g4, g5 = (access_grant.alias(f"g{n}") for n in range(1, 6))
+    ids = select(*_columns(g1)).where(g1.c.grantee.in_(bindparam("keys", expanding=True)), _in_force(g1)).cte("ids")
+    aliases = select(ids.c.target).where(ids.c.kind == "alias")
+    roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
+                                        or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
+    refs = union(select(ids.c.target).where(ids.c.kind.in_(("alias", "relative"))),
+                 select(roles.c.target)).cte("refs")
+    teams = select(g4.c.target).where(g4.c.kind == "member", g4.c.grantee.in_(select(refs.c.target)), _in_force(g4))
+    named = select(*_columns(g3)).where(_in_force(g3), or_(g3.c.grantee.in_(select(refs.c.target)),
+                                                           g3.c.grantee.in_(teams))).cte("named")
+    reached = union(select(ids.c.patient_id), select(named.c.patient_id))
+    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE, g5.c.patient_id.in_(reached), _in_force(g5))
+    return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
+
+
+_RESOLUTION = _resolution()
 
 
 def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row], set[str], set[str]]:
@@ -115,23 +142,10 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
     keys = sorted(token_keys(actor))
     if not keys:
         return [], set(), set()
-    # The identifiers' rows, and the roles of the Practitioners they name.
-    aliases = select(_ROLES_OF.c.target).where(_ROLES_OF.c.kind == "alias", _ROLES_OF.c.grantee.in_(keys),
-                                               _in_force(_ROLES_OF, now))
-    first = _rows(conn, or_(_G.c.grantee.in_(keys), and_(_G.c.kind == "role", _G.c.grantee.in_(aliases))), now)
-    organizations = {r.target for r in first if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
-    refs = {r.target for r in first if r.kind in ("alias", "relative") and r.target}
-    refs |= {r.target for r in first if r.kind == "role" and r.target and (r.via is None or r.via in organizations)}
-    rows = [r for r in first if r.kind != "role"]
-    if refs:
-        members = select(_TEAMS_OF.c.target).where(_TEAMS_OF.c.kind == "member", _TEAMS_OF.c.grantee.in_(sorted(refs)),
-                                                   _in_force(_TEAMS_OF, now))
-        rows += _rows(conn, or_(_G.c.grantee.in_(sorted(refs)), _G.c.grantee.in_(members)), now)
-    refs |= {r.target for r in rows if r.kind == "member" and r.target}
-    reached = sorted({r.patient_id for r in rows if r.patient_id})
-    if reached:  # deny provisions naming no one apply to everyone who reaches the patient
-        rows += _rows(conn, and_(_G.c.patient_id.in_(reached), _G.c.grantee == EVERYONE), now)
-    return rows, refs, organizations
+    found = [Row(*values) for values in conn.execute(_RESOLUTION, {"keys": keys, "now": now})]
+    organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
+    refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
+    return [r for r in found if r.kind != "role"], refs, organizations
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
@@ -311,3 +325,13 @@ def _break_the_glass(actor: Actor, now: datetime,
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_COORDINATORS = select(_G.c.grantee, _G.c.target).where(
+    _G.c.kind == "coordinator", _G.c.patient_id == bindparam("patient"), _in_force(_G)).order_by(_G.c.grantee)
+
+
+def coordinators_of(conn: Connection, patient_id: str, now: datetime) -> list[tuple[str, str]]:
+    """(coordinator reference, the CareTeam or EpisodeOfCare naming them) in force for the patient."""
+    return [(grantee, target or "") for grantee, target in
+            conn.execute(_COORDINATORS, {"patient": patient_id, "now": to_naive_utc(now)})]

@@ -16,35 +16,20 @@ from typing import Any
 from sqlalchemy import Connection
 
 from fhirip.audit.agents import organization_reference, person_reference
-from fhirip.consent import lookups
-from fhirip.consent.lookups import local_ref
+from fhirip.consent.decide import coordinators_of
 from fhirip.consent.policy import AccessPolicy
-from fhirip.consent.timing import period_covers
-from fhirip.consent.vocabulary import COORDINATOR_CODES
 
 V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 V3_OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 
 
 def current_coordinators(conn: Connection, patient_id: str, now: datetime) -> list[dict[str, str]]:
-    """References to the patient's current coordinators (CareTeam role Volven 9034 code 8/18
-    with a current period, in an active team; else the EpisodeOfCare care manager)."""
-    found: list[dict[str, str]] = []
-    for team in lookups.referring(conn, "CareTeam", "patient", {("Patient", patient_id)}):
-        if team.content.get("status") != "active":
-            continue
-        for participant in team.content.get("participant") or []:
-            roles = {(c.get("system"), c.get("code")) for r in participant.get("role") or []
-                     for c in (r or {}).get("coding") or []}
-            member = local_ref(participant.get("member"))
-            if roles & COORDINATOR_CODES and member and period_covers(participant.get("period"), now):
-                found.append({"reference": f"{member[0]}/{member[1]}"})
-    if not found:
-        for episode in lookups.referring(conn, "EpisodeOfCare", "patient", {("Patient", patient_id)}):
-            manager = local_ref(episode.content.get("careManager"))
-            if manager and episode.content.get("status") in ("active", "onhold"):
-                found.append({"reference": f"{manager[0]}/{manager[1]}"})
-    return list({r["reference"]: r for r in found}.values())
+    """References to the patient's current coordinators, from the access index: those of the
+    patient's care teams (CareTeam role Volven 9034 code 8/18 in force), else the care managers
+    of their open coordinator episodes."""
+    found = coordinators_of(conn, patient_id, now)
+    in_teams = [grantee for grantee, source in found if source.startswith("CareTeam/")]
+    return [{"reference": grantee} for grantee in dict.fromkeys(in_teams or [g for g, _ in found])]
 
 
 def break_the_glass_notice(conn: Connection, policy: AccessPolicy, patient_id: str,

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fhirip.consent.lookups import local_ref
+from fhirip.consent.references import local_ref
 from fhirip.consent.timing import sixteenth_birthday, validity
 from fhirip.consent.vocabulary import (
     CONSENT_CATEGORY_SYSTEM,

@@ -25,11 +25,14 @@ _INSERT = insert(access_grant)
 _CONTENT = type_coerce(resource.c.content, Text)
 _PATIENT = select(_CONTENT).where(resource.c.res_type == "Patient", resource.c.res_id == bindparam("i"),
                                   resource.c.deleted.is_(False))
-# By the literal links, which every write stores at once (the search rows may wait).
-_RELATIVES = (select(resource.c.rid, resource.c.res_id, _CONTENT).distinct()
+# By the literal links, which every write stores at once (the search rows may wait). Locked: a
+# concurrent write of one of them waits, or is waited for, so its rows are derived from the
+# patient's birth date as committed, whichever transaction commits last.
+_RELATIVES = (select(resource.c.rid, resource.c.res_id, _CONTENT)
               .join(resource_link, resource_link.c.rid == resource.c.rid)
               .where(resource_link.c.target_type == "Patient", resource_link.c.target_id == bindparam("i"),
-                     resource.c.res_type == "RelatedPerson", resource.c.deleted.is_(False)))
+                     resource.c.res_type == "RelatedPerson", resource.c.deleted.is_(False))
+              .with_for_update(of=resource))
 _BY_RID = select(resource.c.res_type, resource.c.res_id).where(resource.c.rid == bindparam("rid"))
 
 
@@ -93,8 +96,8 @@ def _birth_date(conn: Connection, related: dict[str, Any]) -> Any:
 
 def _rederive_relatives(conn: Connection, patient_id: str, patient: dict[str, Any] | None) -> None:
     birth_date = patient.get("birthDate") if patient is not None else None
-    relatives = conn.execute(_RELATIVES, {"i": patient_id}).all()
-    for rid, _, raw in relatives:
+    relatives = {rid: (rid, res_id, raw) for rid, res_id, raw in conn.execute(_RELATIVES, {"i": patient_id})}
+    for rid, _, raw in relatives.values():
         content = _parsed(raw)
         if ref_key(content.get("patient")) != f"Patient/{patient_id}":
             continue  # it names the patient elsewhere, not as the person it is related to

@@ -22,7 +22,7 @@ from fhirip.consent import sql as policy_sql
 from fhirip.consent.access import Access, Basis, Label
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
 from fhirip.consent.compartment import patients_of
-from fhirip.consent.lookups import Ref, local_ref
+from fhirip.consent.references import Ref, local_ref
 from fhirip.consent.scopes import scope_condition
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
 from fhirip.search.index import token_rows

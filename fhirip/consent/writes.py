@@ -40,7 +40,7 @@ from fhirip.auth.actor import ActorKind
 from fhirip.consent.access import Basis
 from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.consent.grants import is_sharing, permitted_actors
-from fhirip.consent.lookups import local_ref
+from fhirip.consent.references import local_ref
 from fhirip.consent.vocabulary import AUDIT_TYPE
 
 if TYPE_CHECKING:

@@ -10,14 +10,14 @@ it. A resource the caller may not see behaves exactly as one that does not exist
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
+from fhirip.consent.access import Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES
-from fhirip.consent.compartment import patients_of
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
 from fhirip.search.query import (
@@ -66,7 +66,7 @@ def refuse_hidden_parameters(ctx: Context, res_type: str | None, params: list[tu
             [(name, value) for name, value in params if name not in PAGE_PARAMS])
     except FhirError:
         return  # the search itself answers the malformed request, with the same words
-    for name, (hop_type, code) in _hops(query):
+    for name, (hop_type, code) in _hops(query, lambda t: _reads_in_full(ctx, t)):
         hidden = ctx.access.hidden_search_params(hop_type)
         if code in hidden or (code == "*" and hidden - _ALWAYS_HIDDEN):  # `*`: every reference parameter
             raise Forbidden(f"The caller may not search, sort or include by {hop_type} '{code}' "
@@ -78,7 +78,14 @@ _HIDING_TYPES = ("CarePlan",)
 _ALWAYS_HIDDEN = frozenset({"_text", "_content"})
 
 
-def _hops(query: ParsedQuery) -> Iterator[tuple[str, tuple[str, str]]]:
+def _reads_in_full(ctx: Context, res_type: str) -> bool:
+    """Whether the caller reads `res_type` somewhere other than through the administrative view."""
+    access = ctx.access
+    return access is not None and (access.everyone is not None or any(
+        a.reads(res_type) and a.basis is not Basis.ADMINISTRATIVE for group in access.grants.values() for a in group))
+
+
+def _hops(query: ParsedQuery, reads_in_full: Callable[[str], bool]) -> Iterator[tuple[str, tuple[str, str]]]:
     """(parameter as written, (resource type, parameter code)) of every step of a search:
     each criterion and each link of its chains, the sort keys and the includes."""
     for criterion in query.criteria:
@@ -87,20 +94,21 @@ def _hops(query: ParsedQuery) -> Iterator[tuple[str, tuple[str, str]]]:
         for res_type in query.types:
             yield "_sort", (res_type, code)
     for include in query.includes:
-        if not include.reverse and _reaches_no_masked_view(include):
+        if not include.reverse and _reaches_no_masked_view(include, reads_in_full):
             continue  # what it includes is never read through the administrative view: nothing to reveal
         yield "_revinclude" if include.reverse else "_include", (include.source_type, include.param)
 
 
-def _reaches_no_masked_view(include: Include) -> bool:
+def _reaches_no_masked_view(include: Include, reads_in_full: Callable[[str], bool]) -> bool:
     """A forward include whose targets are all of types the administrative view never reads
-    (`CarePlan:goal` → Goal): for a patient seen only through that view it includes nothing, and
-    for one seen in full it includes what the caller may read anyway."""
+    (`CarePlan:goal` → Goal) and the caller reads in full elsewhere: for a patient seen only
+    through that view it includes nothing, and for one seen in full it includes what the caller
+    may read anyway. (A caller who sees every patient masked is refused it, as a search by it.)"""
     if include.param == "*":
         return False
     param = registry().get(include.source_type, include.param)
     targets = (include.target_type,) if include.target_type else (param.targets if param is not None else ())
-    return bool(targets) and not set(targets) & ADMIN_READ_TYPES
+    return bool(targets) and not set(targets) & ADMIN_READ_TYPES and all(reads_in_full(t) for t in targets)
 
 
 def _criterion_hops(name: str, criterion: Criterion) -> Iterator[tuple[str, tuple[str, str]]]:

@@ -32,6 +32,7 @@ from fhirip.plans.codes import (
     is_individual_plan,
     is_plan_consent,
     reference_id,
+    referenced,
 )
 from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
@@ -71,7 +72,7 @@ def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[
             "Consent (category ip-consent-category 'plan') exists for this person, and the plan "
             "records no compulsory mental health care as its legal basis (extension ip-legal-basis "
             "'tvungent-psykisk-helsevern')", ("CarePlan.extension",)))
-    if not plan_coordinators(conn, careplan, on):
+    if not plan_coordinators(conn, _with_visible_teams(ctx, careplan), on):
         issues.append(Issue(
             "error", "business-rule",
             "An individual plan can only be activated with a coordinator: neither the plan's "
@@ -87,6 +88,16 @@ def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[
                             "An individual plan can only be activated with at least one of the "
                             "person's goals (§ 19 a): CarePlan.goal is empty", ("CarePlan.goal",)))
     return issues
+
+
+def _with_visible_teams(ctx: Context, careplan: dict[str, Any]) -> dict[str, Any]:
+    """The plan with only the care teams the caller may see: a team they may not see counts as
+    one that does not exist, so the answer does not tell whether it has a coordinator."""
+    if ctx.access is None or not careplan.get("careTeam"):
+        return careplan
+    named = {(t, i) for t, i in (referenced(r) or (None, None) for r in careplan["careTeam"]) if t == "CareTeam"}
+    seen = ctx.access.visible(ctx.tx.conn, named)
+    return {**careplan, "careTeam": [r for r in careplan["careTeam"] if referenced(r) in seen]}
 
 
 def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current | None) -> list[Issue]:

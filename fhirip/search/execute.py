@@ -340,8 +340,14 @@ def _stored_page(conn: Connection, params: list[tuple[str, str]], base_url: str,
         stored_params)  # type: ignore[arg-type]
     rows = _read_stored(conn, search_id, offset, count, ctx)
     page_base = _page_base(base_url, res_type)
+    stored = session.total
+    if ctx.policy is not None:  # pages reach as far as the last match this caller may see now
+        r = _R
+        stored = conn.execute(select(func.max(search_result.c.pos)).select_from(search_result).join(
+            r, r.c.rid == search_result.c.rid).where(
+            search_result.c.search_id == search_id, ctx.visible(r))).scalar_one() or 0
     result = SearchResult([], None, _page_links(page_base, search_id, offset, count,
-                                                session.total, session.complete),
+                                                stored, session.complete),
                           [], parsed.summary, parsed.elements, search_id)
     result.links["self"] = _page_url(page_base, search_id, offset, count)
     r = _R

@@ -239,7 +239,7 @@ def cell_deleted(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
 
 
 def cell_delete_referenced(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:
-    """Deleting what a hidden resource refers to is refused without naming the hidden one."""
+    """A hidden referrer neither stops a delete nor is named or deleted with it."""
     goal = m.scratch_goal("kari")
     task = m.truth.create({"resourceType": "Task", "status": "draft", "intent": "plan",
                            "for": {"reference": "Patient/jon"}, "basedOn": [{"reference": f"Goal/{goal}"}]})
@@ -249,13 +249,18 @@ def cell_delete_referenced(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> No
     if actor.everything:
         assert plain.status_code == 409 and hidden_task in plain.text
         return
-    assert m.truth.get(f"/Goal/{goal}").status_code == 200  # still there
+    assert m.truth.get(f"/Task/{hidden_task}").status_code == 200  # a hidden referrer is never touched
     for response in (plain, cascading):
         assert hidden_task not in response.text and "jon" not in response.text, response.text
-        if not mw.should_see(actor, {**_goal_body("kari"), "id": goal}):
-            assert response.status_code == client.delete(f"/Goal/{unknown_id()}").status_code
-        else:
-            assert response.status_code == (409 if "Goal" in actor.writes_to else 403), response.text
+    if not mw.should_see(actor, {**_goal_body("kari"), "id": goal}):
+        assert plain.status_code == client.delete(f"/Goal/{unknown_id()}").status_code
+        assert m.truth.get(f"/Goal/{goal}").status_code == 200  # still there
+    elif "Goal" in actor.writes_to:
+        # Only referrers the caller may see stop a delete: it goes on as if nothing referred to it.
+        assert plain.status_code == 204, plain.text
+        assert m.truth.get(f"/Goal/{goal}").status_code == 410
+    else:
+        assert plain.status_code == 403, plain.text
 
 
 def cell_masked_reference(m: Matrix, actor: mw.MatrixActor, client: Fhir) -> None:

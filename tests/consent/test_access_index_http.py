@@ -182,3 +182,19 @@ def test_only_the_patient_a_guardian_or_the_coordinator_may_share_and_no_one_wit
         own = patient.post("/Consent", json=_sharing("kari-nils", "demo-kari", "Practitioner/nils"))
         assert own.status_code == 201, own.text
 
+
+
+def test_stored_pages_link_only_as_far_as_the_caller_may_still_see(demo: LiveServer, system: Fhir) -> None:
+    consent = _sharing("kari-nils", "demo-kari", "Practitioner/nils")
+    assert system.put("/Consent/kari-nils", json=consent).status_code == 201
+    with client(demo, NILS) as nils:
+        first = nils.get("/Patient", params={"_sort": "-_id", "_count": "1"}).json()
+        assert [e["resource"]["id"] for e in first["entry"]] == ["other"]
+        links = {link["relation"]: link["url"] for link in first["link"]}
+        assert "next" in links
+        assert system.put("/Consent/kari-nils", json={**consent, "status": "inactive"}).status_code == 200
+        again = nils.get(links["first"]).json()
+    assert [e["resource"]["id"] for e in again["entry"]] == ["other"]
+    relations = {link["relation"]: link["url"] for link in again["link"]}
+    assert "next" not in relations
+    assert "_getpagesoffset=0" in relations.get("last", "_getpagesoffset=0")

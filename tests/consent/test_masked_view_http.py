@@ -102,3 +102,20 @@ def test_a_referrer_the_caller_may_not_see_does_not_stop_a_delete(demo: LiveServ
     assert ola.delete("/Goal/kari-extra").status_code == ola.delete("/Goal/kari-never-was").status_code
     with client(demo, SYSTEM_CLAIMS) as system:
         assert system.get("/Goal/kari-extra").status_code == 410  # deleted
+
+
+def test_activation_answers_a_hidden_care_team_as_a_missing_one(demo: LiveServer, ola: Fhir) -> None:
+    with client(demo, SYSTEM_CLAIMS) as system:
+        other_team = {"resourceType": "CareTeam", "id": "other-team", "status": "active",
+                      "subject": {"reference": "Patient/other"}, "participant": [
+                          {"role": [{"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.9034", "code": "8"}]}],
+                           "member": {"reference": "Practitioner/nils"}}]}
+        assert system.put("/CareTeam/other-team", json=other_team).status_code == 201
+        plan = system.get("/CarePlan/demo-plan").json()
+        plan.pop("meta", None)
+        assert system.put("/CarePlan/demo-plan", json={**plan, "status": "draft"}).status_code == 200
+    assert ola.get("/CareTeam/other-team").status_code == 404
+    answers = [ola.put("/CarePlan/demo-plan", json={**plan, "careTeam": [{"reference": f"CareTeam/{team}"}]})
+               for team in ("other-team", "no-such-team")]
+    assert answers[0].status_code == answers[1].status_code == 422
+    assert answers[0].text.replace("other-team", "X") == answers[1].text.replace("no-such-team", "X")
