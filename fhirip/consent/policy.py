@@ -223,7 +223,10 @@ class AccessPolicy:
         if res_type is None:  # system-level search or history: per type in the SQL
             return interaction not in WRITE_INTERACTIONS and not (self.break_the_glass and not self.grants)
         if interaction in WRITE_INTERACTIONS and res_type == AUDIT_TYPE:
-            return False
+            from fhirip.consent.writes import records_disclosures
+
+            if not records_disclosures(actor, interaction):
+                return False
         if not actor.scope_allows(res_type, scope_interaction):
             return False
         if actor.kind is ActorKind.SYSTEM and not self.coordinating_unit:

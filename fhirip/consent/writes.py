@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from fhirip.auth.actor import ActorKind
+from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Basis
 from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.consent.grants import is_sharing, permitted_actors
@@ -136,13 +136,20 @@ def _first_unwritable(policy: AccessPolicy, res_type: str, patients: Iterable[st
                  if not any(a.writes(res_type) for a in policy.grants.get(p, ()))), None)
 
 
+def records_disclosures(actor: Actor, interaction: str) -> bool:
+    """AuditEvents are append-only: the server writes its own, and a system client (an EHR
+    recording its own disclosures in the patient's log) may add one. Nobody updates, patches or
+    deletes one."""
+    return interaction == "create" and actor.kind is ActorKind.SYSTEM and actor.scope_allows(AUDIT_TYPE, "create")
+
+
 def _refused_upfront(policy: AccessPolicy, res_type: str, interaction: str) -> Decision | None:
     actor = policy.actor
     if actor is None:
         return _decision(False, "Authentication is required")
-    if res_type == AUDIT_TYPE:
-        return _decision(False, "AuditEvent records are written by the server only; they cannot be "
-                                "created, changed or deleted through the API")
+    if res_type == AUDIT_TYPE and not records_disclosures(actor, interaction):
+        return _decision(False, "AuditEvent records are append-only: a system client may create one, and "
+                                "nobody may change or delete one through the API")
     if not actor.scope_allows(res_type, interaction):
         return _decision(False, f"The token's scopes do not permit {interaction} on {res_type}")
     if policy.break_the_glass and not any(a.writes(res_type) for g in policy.grants.values() for a in g):

@@ -47,17 +47,17 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
     resources = []
     for res_type in sorted(RESOURCE_TYPES):
         has_search = res_type in searchable
-        # AuditEvents are written by the server alone: no caller may write one (fhirip.consent).
+        # AuditEvents are append-only: a system client may add one, nobody changes one (fhirip.consent).
         writes = res_type != AUDIT_TYPE
         codes = [c for c in _TYPE_LEVEL if c in routed and (has_search or not c.startswith("search"))
-                 and (writes or c not in WRITE_INTERACTIONS)]
+                 and (writes or c not in WRITE_INTERACTIONS or c == "create")]
         entry: dict[str, Any] = {
             "type": res_type,
             "interaction": [{"code": c} for c in codes],
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": writes,
-            "conditionalCreate": has_search and writes,
+            "conditionalCreate": has_search,
             "conditionalRead": "full-support",
             "conditionalUpdate": has_search and writes,
             "conditionalDelete": "single" if has_search and writes else "not-supported",

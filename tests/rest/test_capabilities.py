@@ -175,15 +175,12 @@ def test_a_type_the_statement_does_not_declare_is_404(fhir, statement):
     assert_outcome(fhir.get("/Pasient"), 404)
 
 
-def test_audit_events_are_declared_read_only_as_they_are(fhir, statement):
-    """The server writes AuditEvents itself; no client may, so none of the writes is declared."""
+def test_audit_events_are_declared_append_only_as_they_are(fhir, statement):
+    """A system client may add an AuditEvent (its own disclosures); nobody may change or delete one."""
     audit = _resources(statement)["AuditEvent"]
-    assert set(_codes(audit)) == {"read", "vread", "history-instance", "history-type", "search-type"}
-    assert not audit["updateCreate"] and not audit["conditionalCreate"] and not audit["conditionalUpdate"]
+    assert set(_codes(audit)) == {"read", "vread", "history-instance", "history-type", "search-type", "create"}
+    assert not audit["updateCreate"] and audit["conditionalCreate"] and not audit["conditionalUpdate"]
     assert audit["conditionalDelete"] == "not-supported"
-    event = {"resourceType": "AuditEvent", "type": {"code": "rest"}, "recorded": "2026-01-01T00:00:00Z",
-             "agent": [{"requestor": True, "who": {"display": "EPJ"}}], "source": {"observer": {"display": "EPJ"}}}
-    assert_outcome(fhir.create(event), 403)
 
 
 def test_only_r4_resource_types_are_declared(statement):
