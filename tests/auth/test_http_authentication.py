@@ -50,23 +50,27 @@ def test_smart_configuration_publishes_nothing_that_is_not_configured(anonymous:
 
 def test_smart_configuration_publishes_the_configured_issuer_keys_and_endpoints(monkeypatch, tmp_path) -> None:
     from fhirip.config import Settings
+    from fhirip.store import Store
     from server.auth import Authenticator
 
     idp = "https://helseid-sts.test.example"
+    store = Store(f"sqlite:///{tmp_path / 'seen-proofs.sqlite3'}")  # where DPoP proofs seen are kept
     monkeypatch.setenv("FHIRIP_JWKS", f"{idp}/.well-known/openid-configuration/jwks")
     monkeypatch.setenv("FHIRIP_ISSUER", idp)
     monkeypatch.setenv("FHIRIP_AUDIENCE", "fhirip")
-    only_tokens = Authenticator(Settings(data_dir=tmp_path, token_endpoint=f"{idp}/connect/token"))
+    only_tokens = Authenticator(Settings(data_dir=tmp_path, token_endpoint=f"{idp}/connect/token"), store)
     smart = only_tokens.smart_configuration()
     assert smart["issuer"] == idp and smart["jwks_uri"] == f"{idp}/.well-known/openid-configuration/jwks"
     assert smart["token_endpoint"] == f"{idp}/connect/token"
     assert smart["grant_types_supported"] == ["client_credentials"] and "authorization_endpoint" not in smart
     assert "client-confidential-asymmetric" in smart["capabilities"]
     both = Authenticator(Settings(data_dir=tmp_path, token_endpoint=f"{idp}/connect/token",
-                                  authorization_endpoint=f"{idp}/connect/authorize"))
+                                  authorization_endpoint=f"{idp}/connect/authorize"), store)
     smart = both.smart_configuration()
     assert smart["authorization_endpoint"] == f"{idp}/connect/authorize"
     assert smart["grant_types_supported"] == ["client_credentials", "authorization_code"]
+    assert "ES256" in smart["dpop_signing_alg_values_supported"]
+    store.dispose()
 
 
 def test_token_and_authorization_endpoints_come_from_the_environment(monkeypatch) -> None:
