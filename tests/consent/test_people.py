@@ -30,7 +30,7 @@ def test_nobody_writes_the_access_log_not_even_the_patient(w: World) -> None:
     policy = w.policy(world.person_claims(world.KARI))
     event = w.content("AuditEvent/audit-kari")
     permitted, reason = w.can_write(policy, {**event, "outcome": "8"})
-    assert not permitted and "written by the server only" in reason
+    assert not permitted and "append-only" in reason
     assert not policy.may("create", "AuditEvent") and not policy.may("delete", "AuditEvent")
     with w.services.store.transaction(write=False) as tx:
         assert not policy.can_delete(tx.conn, event).permitted
