@@ -1,0 +1,211 @@
+"""Hidden answers like unknown: the same request for a resource the caller may not see and for
+one that never existed gives the same status, headers and body.
+
+For every actor of the matrix world that may not see some records, and for each route that
+names a resource by id (read, vread, history, writes by id, conditional writes, instance
+operations, compartment search, `_id` search with includes, batch entries), the request is
+sent once for a hidden id and once for a never-existing id of the same length. The two
+answers are compared after blanking the ids, timestamps and generated uuids: status, the
+headers that could tell (Content-Type, ETag, Location, Last-Modified, WWW-Authenticate,
+Allow, Content-Location) and the body must be the same. Real HTTP, real tokens, both stores.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import matrix_world as mw
+import orjson
+import pytest
+from matrix_checks import Matrix, load_world, world_of
+
+from fhirip.testing.live import Fhir, LiveServer, make_services
+
+
+@pytest.fixture(scope="module")
+def matrix(store_kind: str, request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
+    services = make_services(store_kind, tmp_path_factory.mktemp(f"differential-{store_kind}"), postgres,
+                             "consent_differential")
+    server = LiveServer(services)
+    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    load_world(server)
+    built = Matrix(server, since)
+    yield built
+    built.close()
+    server.stop()
+
+
+# Actors with something hidden from them (the system client and break-the-glass see it all).
+ACTORS = [name for name, actor in mw.ACTORS.items() if not actor.everything and name != "break-the-glass"]
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
+# Headers whose presence or value could tell a hidden resource from an unknown one.
+TELLING_HEADERS = ("content-type", "etag", "location", "content-location", "last-modified",
+                   "www-authenticate", "allow", "content-disposition")
+
+
+def _normalised(text: str, resource_id: str) -> str:
+    text = text.replace(resource_id, "<id>")
+    text = _UUID.sub("<uuid>", text)
+    text = _HTTP_DATE.sub("<date>", text)
+    return _TIMESTAMP.sub("<time>", text)
+
+
+def what_it_tells(response: httpx.Response, resource_id: str) -> dict[str, Any]:
+    """Status, the telling headers and the body, with the asked-for id and the volatile parts blanked."""
+    return {"status": response.status_code,
+            "headers": {h: _normalised(response.headers[h], resource_id)
+                        for h in TELLING_HEADERS if h in response.headers},
+            "body": _normalised(response.content.decode("utf-8", "replace"), resource_id)}
+
+
+def unknown_like(hidden_id: str) -> str:
+    """A never-existing id of the same length, made of characters that do not occur in messages."""
+    letters = "qxz0123456789"
+    return "q" + "".join(random.choice(letters) for _ in range(len(hidden_id) - 1))
+
+
+# -- the routes: each sends one request naming `id` of a resource type ----------------------
+
+Send = Callable[[Fhir, str, str], httpx.Response]
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+def _body(res_type: str, res_id: str | None) -> dict[str, Any]:
+    """A valid resource of the type in Jon's record (whose record is hidden from the actors)."""
+    subject = {"reference": "Patient/jon"}
+    bodies: dict[str, dict[str, Any]] = {
+        "Patient": {"name": [{"family": "Berg"}]},
+        "Goal": {"lifecycleStatus": "active", "description": {"text": "Mål"}, "subject": subject},
+        "CarePlan": {"status": "draft", "intent": "plan", "subject": subject},
+        "CareTeam": {"status": "active", "subject": subject},
+        "Task": {"status": "requested", "intent": "plan", "for": subject},
+        "ServiceRequest": {"status": "active", "intent": "order", "subject": subject},
+        "EpisodeOfCare": {"status": "active", "patient": subject},
+        "DocumentReference": {"status": "current", "subject": subject,
+                              "content": [{"attachment": {"contentType": "text/plain"}}]},
+        "RelatedPerson": {"patient": subject},
+        "Provenance": {"target": [subject], "recorded": "2026-01-15T10:00:00Z",
+                       "agent": [{"who": {"reference": "Practitioner/ola"}}]},
+        "AuditEvent": {"type": {"code": "rest"}, "recorded": "2026-01-15T10:00:00Z",
+                       "agent": [{"requestor": True}], "source": {"observer": {"display": "x"}}},
+        "Consent": {"status": "active"},
+    }
+    resource = {"resourceType": res_type, **bodies.get(res_type, {})}
+    if res_id is not None:
+        resource["id"] = res_id
+    return resource
+
+
+def _json_patch(client: Fhir, url: str) -> httpx.Response:
+    return client.request("PATCH", url, content=orjson.dumps([{"op": "replace", "path": "/status",
+                                                                   "value": "cancelled"}]),
+                          headers={"Content-Type": "application/json-patch+json"})
+
+
+def _batch(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "batch", "entry": entries}
+
+
+def _handover() -> dict[str, Any]:
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "coordinator", "valueReference": {"reference": "Practitioner/unn"}},
+        {"name": "date", "valueDate": "2026-03-01"}, {"name": "note", "valueString": "Overlevering"}]}
+
+
+ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
+    # name: (send, the types it applies to; None for every type)
+    "read": (lambda c, t, i: c.get(f"/{t}/{i}"), None),
+    "head": (lambda c, t, i: c.head(f"/{t}/{i}"), None),
+    "vread": (lambda c, t, i: c.get(f"/{t}/{i}/_history/1"), None),
+    "vread-later": (lambda c, t, i: c.get(f"/{t}/{i}/_history/2"), None),
+    "history": (lambda c, t, i: c.get(f"/{t}/{i}/_history"), None),
+    "history-since": (lambda c, t, i: c.get(f"/{t}/{i}/_history?_since=2020-01-01&_count=1"), None),
+    "put": (lambda c, t, i: c.send_json("PUT", f"/{t}/{i}", _body(t, i)), None),
+    "put-if-match": (lambda c, t, i: c.send_json("PUT", f"/{t}/{i}", _body(t, i), **{"If-Match": 'W/"1"'}), None),
+    "patch": (lambda c, t, i: _json_patch(c, f"/{t}/{i}"), None),
+    "delete": (lambda c, t, i: c.delete(f"/{t}/{i}"), None),
+    "conditional-put": (lambda c, t, i: c.send_json("PUT", f"/{t}?_id={i}", _body(t, None)), None),
+    "conditional-patch": (lambda c, t, i: _json_patch(c, f"/{t}?_id={i}"), None),
+    "conditional-delete": (lambda c, t, i: c.delete(f"/{t}?_id={i}"), None),
+    "conditional-create": (lambda c, t, i: c.send_json("POST", f"/{t}", _body(t, None),
+                                                       **{"If-None-Exist": f"_id={i}"}), None),
+    "validate": (lambda c, t, i: c.send_json("POST", f"/{t}/{i}/$validate",
+                                             {"resourceType": "Parameters", "parameter": [
+                                                 {"name": "resource", "resource": _body(t, i)}]}), None),
+    "search-id": (lambda c, t, i: c.get(f"/{t}?_id={i}&_total=accurate"), None),
+    "search-id-post": (lambda c, t, i: c.post(f"/{t}/_search", data={"_id": i, "_total": "accurate"}), None),
+    "search-count": (lambda c, t, i: c.get(f"/{t}?_id={i}&_summary=count"), None),
+    "batch-read": (lambda c, t, i: c.send_json("POST", "/", _batch([
+        {"request": {"method": "GET", "url": f"{t}/{i}"}},
+        {"request": {"method": "GET", "url": f"{t}/{i}/_history"}}])), None),
+    "batch-write": (lambda c, t, i: c.send_json("POST", "/", _batch([
+        {"resource": _body(t, i), "request": {"method": "PUT", "url": f"{t}/{i}"}},
+        {"request": {"method": "DELETE", "url": f"{t}/{i}"}}])), None),
+    "render-html": (lambda c, t, i: c.get(f"/{t}/{i}/$render", headers={"Accept": "text/html"}),
+                    frozenset({"CarePlan"})),
+    "render-pdf": (lambda c, t, i: c.get(f"/{t}/{i}/$render?_format=application/pdf"), frozenset({"CarePlan"})),
+    "handover": (lambda c, t, i: c.send_json("POST", f"/{t}/{i}/$handover", _handover()),
+                 frozenset({"CareTeam", "EpisodeOfCare"})),
+    "current-plan": (lambda c, t, i: c.get(f"/{t}/{i}/$current-plan"), frozenset({"Patient"})),
+    "compartment-plan": (lambda c, t, i: c.get(f"/{t}/{i}/CarePlan"), frozenset({"Patient"})),
+    "compartment-goal": (lambda c, t, i: c.get(f"/{t}/{i}/Goal?_total=accurate"), frozenset({"Patient"})),
+    "compartment-all": (lambda c, t, i: c.get(f"/{t}/{i}/*"), frozenset({"Patient"})),
+    "search-subject": (lambda c, t, i: c.get(f"/CarePlan?subject=Patient/{i}&_total=accurate"),
+                       frozenset({"Patient"})),
+    "include-target": (lambda c, t, i: c.get(f"/CarePlan?_id={i}&_include=CarePlan:goal"
+                                             "&_include=CarePlan:care-team&_include=CarePlan:subject"),
+                       frozenset({"CarePlan"})),
+    "revinclude-target": (lambda c, t, i: c.get(f"/{t}?_id={i}&_revinclude=CarePlan:goal"
+                                                "&_revinclude=Provenance:target"),
+                          frozenset({"Goal"})),
+    # (Not `CarePlan?goal=`: Kari's own plan names Jon's goal, a reference she may read.)
+    "reference-search": (lambda c, t, i: c.get(f"/Task?based-on={t}/{i}&_total=accurate"), frozenset({"CarePlan"})),
+}
+
+
+def _hidden_from(actor: mw.MatrixActor, types: frozenset[str] | None) -> list[dict[str, Any]]:
+    """The world's records this actor may not see, one per type (Jon's, where there is one)."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for res_type in mw.MATRIX_TYPES:
+        if types is not None and res_type not in types:
+            continue
+        hidden = [r for r in world_of(res_type) if not mw.should_see(actor, r)]
+        hidden.sort(key=lambda r: (mw.patients_of(r) != {"jon"}, r["id"]))
+        if hidden:
+            chosen[res_type] = hidden[0]
+    return list(chosen.values())
+
+
+KNOWN_LEAKS: dict[tuple[str, str], str] = {}
+
+
+def _cases() -> list[Any]:
+    return [pytest.param(actor, route, id=f"{actor}-{route}",
+                         marks=[pytest.mark.xfail(reason=KNOWN_LEAKS[actor, route], strict=True)]
+                         if (actor, route) in KNOWN_LEAKS else [])
+            for actor in ACTORS for route in ROUTES]
+
+
+@pytest.mark.parametrize(("actor_name", "route"), _cases())
+def test_hidden_answers_like_unknown(matrix: Matrix, actor_name: str, route: str) -> None:
+    actor, client = mw.ACTORS[actor_name], matrix.clients[actor_name]
+    send, types = ROUTES[route]
+    differences = []
+    for resource in _hidden_from(actor, types):
+        res_type, hidden_id = resource["resourceType"], resource["id"]
+        nobody = unknown_like(hidden_id)
+        hidden = what_it_tells(send(client, res_type, hidden_id), hidden_id)
+        unknown = what_it_tells(send(client, res_type, nobody), nobody)
+        if hidden != unknown:
+            differences.append((f"{res_type}/{hidden_id}", hidden, unknown))
+    assert not differences, "\n".join(f"{key}:\n  hidden:  {h}\n  unknown: {u}" for key, h, u in differences)
