@@ -142,6 +142,8 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
     "validate": (lambda c, t, i: c.send_json("POST", f"/{t}/{i}/$validate",
                                              {"resourceType": "Parameters", "parameter": [
                                                  {"name": "resource", "resource": _body(t, i)}]}), None),
+    "validate-delete": (lambda c, t, i: c.send_json("POST", f"/{t}/{i}/$validate?mode=delete",
+                                                    {"resourceType": "Parameters"}), None),
     "search-id": (lambda c, t, i: c.get(f"/{t}?_id={i}&_total=accurate"), None),
     "search-id-post": (lambda c, t, i: c.post(f"/{t}/_search", data={"_id": i, "_total": "accurate"}), None),
     "search-count": (lambda c, t, i: c.get(f"/{t}?_id={i}&_summary=count"), None),
@@ -174,16 +176,17 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
 
 
 def _hidden_from(actor: mw.MatrixActor, types: frozenset[str] | None) -> list[dict[str, Any]]:
-    """The world's records this actor may not see, one per type (Jon's, where there is one)."""
-    chosen: dict[str, dict[str, Any]] = {}
+    """The world's records this actor may not see: per type, Jon's and one of another patient's
+    (the records an actor sees in part, such as the coordinating unit's view of Kari's)."""
+    chosen: list[dict[str, Any]] = []
     for res_type in mw.MATRIX_TYPES:
         if types is not None and res_type not in types:
             continue
-        hidden = [r for r in world_of(res_type) if not mw.should_see(actor, r)]
-        hidden.sort(key=lambda r: (mw.patients_of(r) != {"jon"}, r["id"]))
-        if hidden:
-            chosen[res_type] = hidden[0]
-    return list(chosen.values())
+        hidden = sorted((r for r in world_of(res_type) if not mw.should_see(actor, r)), key=lambda r: r["id"])
+        jons = [r for r in hidden if mw.patients_of(r) == {"jon"}]
+        others = [r for r in hidden if mw.patients_of(r) != {"jon"}]
+        chosen += jons[:1] + others[:1]
+    return chosen
 
 
 KNOWN_LEAKS: dict[tuple[str, str], str] = {}
