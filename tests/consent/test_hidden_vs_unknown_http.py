@@ -144,6 +144,14 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
                                                  {"name": "resource", "resource": _body(t, i)}]}), None),
     "validate-delete": (lambda c, t, i: c.send_json("POST", f"/{t}/{i}/$validate?mode=delete",
                                                     {"resourceType": "Parameters"}), None),
+    # A record the actor may write (Kari's) that points at the hidden or unknown resource.
+    "create-referencing": (lambda c, t, i: c.send_json("POST", "/Task", {
+        "resourceType": "Task", "status": "requested", "intent": "plan", "for": {"reference": "Patient/kari"},
+        "focus": {"reference": f"{t}/{i}"}, "description": "Oppfølging"}), None),
+    "update-referencing": (lambda c, t, i: c.send_json("PUT", "/Task/task-kari", {
+        "resourceType": "Task", "id": "task-kari", "status": "in-progress", "intent": "plan",
+        "for": {"reference": "Patient/kari"}, "basedOn": [{"reference": "CarePlan/plan-kari"}],
+        "focus": {"reference": f"{t}/{i}"}, "description": "Tiltak for kari"}), None),
     "search-id": (lambda c, t, i: c.get(f"/{t}?_id={i}&_total=accurate"), None),
     "search-id-post": (lambda c, t, i: c.post(f"/{t}/_search", data={"_id": i, "_total": "accurate"}), None),
     "search-count": (lambda c, t, i: c.get(f"/{t}?_id={i}&_summary=count"), None),
