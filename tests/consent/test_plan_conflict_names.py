@@ -83,3 +83,30 @@ def test_an_overlapping_coordinator_the_writer_may_not_see_is_not_described(fhir
     # the system client, who may see the other episode, is told whose and when it is
     told = _refused(fhir.create(_coordinator_episode("kari", "ola", "2026-03-01")))
     assert "Practitioner/siri" in told and "2026-02-03" in told and hidden.json()["id"] in told
+
+
+def _plan_consent(patient: str, start: str) -> dict[str, Any]:
+    return {"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]},
+            "category": [{"coding": [{"system": f"{CODE_SYSTEM}/ip-consent-category", "code": "ip-samtykke-plan"}]}],
+            "patient": {"reference": f"Patient/{patient}"}, "dateTime": start,
+            "performer": [{"reference": f"Patient/{patient}"}],
+            "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5"},
+            "provision": {"type": "permit", "period": {"start": start, "end": "2028-12-31"}}}
+
+
+def test_a_superseding_consent_in_a_record_the_reader_may_not_see_is_not_named(fhir: Fhir, ola: Fhir) -> None:
+    mine = fhir.create(_plan_consent("kari", "2026-01-01"))
+    assert mine.status_code == 201, mine.text
+    hospital = fhir.update({"resourceType": "Patient", "id": "kari-sykehus", "birthDate": mw.KARI_BIRTH,
+                            "identifier": [{"system": mw.FNR, "value": mw.KARI_FNR}]})
+    assert hospital.status_code == 201, hospital.text
+    newer = fhir.create(_plan_consent("kari-sykehus", "2026-06-01"))
+    assert newer.status_code == 201, newer.text
+    assert ola.get(f"/Consent/{mine.json()['id']}").json()["status"] == "inactive"
+    # The Provenance of the change is read by whoever may read the old consent's record.
+    proofs = fhir.get("/Provenance", params={"target": f"Consent/{mine.json()['id']}"})
+    assert proofs.status_code == 200 and proofs.json()["total"] == 1, proofs.text
+    said = proofs.text
+    assert "Erstattet av nytt samtykke" in said
+    assert newer.json()["id"] not in said and "kari-sykehus" not in said
