@@ -220,3 +220,68 @@ def test_hidden_answers_like_unknown(matrix: Matrix, actor_name: str, route: str
         if hidden != unknown:
             differences.append((f"{res_type}/{hidden_id}", hidden, unknown))
     assert not differences, "\n".join(f"{key}:\n  hidden:  {h}\n  unknown: {u}" for key, h, u in differences)
+
+
+# -- the plan rules, asked by fødselsnummer ------------------------------------------------------
+#
+# A writer who registers a Patient with a person's fødselsnummer and writes a coordinator
+# episode, an individual plan and a plan consent for it meets the rules that look past the
+# caller (one plan per person, one coordinator at a time, one plan consent). For a person
+# whose records are hidden from the writer the answers must be those for a person the server
+# has never heard of. (A Patient the writer holds no grant for is refused at registration,
+# for both; the later steps are compared should registration ever pass.)
+
+IP_CATEGORY = [{"coding": [{"system": "http://fhirip.no/fhir/CodeSystem/ip-careplan-category",
+                            "code": "individuell-plan"}]}]
+
+
+def _episode(patient: str, manager: str) -> dict[str, Any]:
+    return {"resourceType": "EpisodeOfCare", "status": "active", "patient": {"reference": f"Patient/{patient}"},
+            "type": [{"coding": [{"system": mw.VOLVEN_9034, "code": "8"}]}], "period": {"start": "2026-02-01"},
+            "careManager": {"reference": f"Practitioner/{manager}"}}
+
+
+def _ip_plan(patient: str) -> dict[str, Any]:
+    return {"resourceType": "CarePlan", "status": "draft", "intent": "plan", "category": IP_CATEGORY,
+            "title": "Individuell plan", "subject": {"reference": f"Patient/{patient}"}}
+
+
+def _plan_consent(patient: str) -> dict[str, Any]:
+    return {"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]},
+            "category": [{"coding": [{"system": mw.CONSENT_CATEGORY, "code": "ip-samtykke-plan"}]}],
+            "patient": {"reference": f"Patient/{patient}"}, "dateTime": "2026-02-01",
+            "performer": [{"reference": f"Patient/{patient}"}],
+            "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5"},
+            "provision": {"type": "permit", "period": {"start": "2026-02-01", "end": "2028-12-31"}}}
+
+
+@pytest.fixture(scope="module")
+def jon_planned(matrix: Matrix) -> None:
+    """Jon (hidden from the writers) has a coordinator, an individual plan and a plan consent."""
+    for resource in (_episode("jon", "siri"), _ip_plan("jon"), _plan_consent("jon")):
+        written = matrix.truth.create(resource)
+        assert written.status_code == 201, written.text
+
+
+def _register_and_plan(client: Fhir, fnr: str) -> list[dict[str, Any]]:
+    registered = client.create({"resourceType": "Patient", "birthDate": mw.JON_BIRTH,
+                                "identifier": [{"system": mw.FNR, "value": fnr}]})
+    answers = [what_it_tells(registered, fnr)]
+    if registered.status_code != 201:
+        return answers
+    patient = registered.json()["id"]
+    for resource in (_episode(patient, "unn"), _ip_plan(patient), _plan_consent(patient)):
+        answers.append(what_it_tells(client.create(resource), fnr))
+    return answers
+
+
+_FNR_SERIALS = {name: 500 + 10 * n for n, name in enumerate(ACTORS)}
+
+
+@pytest.mark.parametrize("actor_name", [a for a in ACTORS if mw.ACTORS[a].writes_to >= {"Patient"}])
+def test_plan_rules_answer_a_hidden_person_like_an_unknown_one(matrix: Matrix, jon_planned: None,
+                                                               actor_name: str) -> None:
+    client = matrix.clients[actor_name]
+    nobody = mw.synthetic_fnr(1, 1, 9, _FNR_SERIALS[actor_name])
+    assert _register_and_plan(client, mw.JON_FNR) == _register_and_plan(client, nobody)
