@@ -126,6 +126,10 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
     # name: (send, the types it applies to; None for every type)
     "read": (lambda c, t, i: c.get(f"/{t}/{i}"), None),
     "head": (lambda c, t, i: c.head(f"/{t}/{i}"), None),
+    "read-if-none-match": (lambda c, t, i: c.get(f"/{t}/{i}", headers={"If-None-Match": 'W/"1"'}), None),
+    "read-if-modified-since": (lambda c, t, i: c.get(f"/{t}/{i}", headers={
+        "If-Modified-Since": "Thu, 01 Jan 2026 00:00:00 GMT"}), None),
+    "read-summary": (lambda c, t, i: c.get(f"/{t}/{i}?_summary=true&_elements=id"), None),
     "vread": (lambda c, t, i: c.get(f"/{t}/{i}/_history/1"), None),
     "vread-later": (lambda c, t, i: c.get(f"/{t}/{i}/_history/2"), None),
     "history": (lambda c, t, i: c.get(f"/{t}/{i}/_history"), None),
@@ -152,6 +156,7 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
         "resourceType": "Task", "id": "task-kari", "status": "in-progress", "intent": "plan",
         "for": {"reference": "Patient/kari"}, "basedOn": [{"reference": "CarePlan/plan-kari"}],
         "focus": {"reference": f"{t}/{i}"}, "description": "Tiltak for kari"}), None),
+    "provenance-target": (lambda c, t, i: c.get(f"/Provenance?target={t}/{i}&_total=accurate"), None),
     "search-id": (lambda c, t, i: c.get(f"/{t}?_id={i}&_total=accurate"), None),
     "search-id-post": (lambda c, t, i: c.post(f"/{t}/_search", data={"_id": i, "_total": "accurate"}), None),
     "search-count": (lambda c, t, i: c.get(f"/{t}?_id={i}&_summary=count"), None),
@@ -258,8 +263,14 @@ def _plan_consent(patient: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def jon_planned(matrix: Matrix) -> None:
-    """Jon (hidden from the writers) has a coordinator, an individual plan and a plan consent."""
-    for resource in (_episode("jon", "siri"), _ip_plan("jon"), _plan_consent("jon")):
+    """Jon (hidden from the writers) has a coordinator, an individual plan and a plan consent.
+
+    His coordinator is none of the actors (a coordinator is granted the record), so what
+    every actor may see stays as `matrix_world` says."""
+    kim = matrix.truth.update({"resourceType": "Practitioner", "id": "kim", "name": [{"family": "Kim"}],
+                               "identifier": [{"system": mw.HPR, "value": "9144988"}]})
+    assert kim.status_code in (200, 201), kim.text
+    for resource in (_episode("jon", "kim"), _ip_plan("jon"), _plan_consent("jon")):
         written = matrix.truth.create(resource)
         assert written.status_code == 201, written.text
 
@@ -285,3 +296,26 @@ def test_plan_rules_answer_a_hidden_person_like_an_unknown_one(matrix: Matrix, j
     client = matrix.clients[actor_name]
     nobody = mw.synthetic_fnr(1, 1, 9, _FNR_SERIALS[actor_name])
     assert _register_and_plan(client, mw.JON_FNR) == _register_and_plan(client, nobody)
+
+
+_FNR_READS: dict[str, Callable[[Fhir, str], httpx.Response]] = {
+    "current": lambda c, fnr: c.get("/CarePlan/$current", params={"patient-identifier": f"{mw.FNR}|{fnr}"}),
+    "patient-by-identifier": lambda c, fnr: c.get("/Patient", params={"identifier": f"{mw.FNR}|{fnr}",
+                                                                      "_total": "accurate"}),
+    "chain-by-identifier": lambda c, fnr: c.get("/CarePlan", params={"subject.identifier": f"{mw.FNR}|{fnr}",
+                                                                     "_total": "accurate"}),
+    "has-by-identifier": lambda c, fnr: c.get("/Goal", params={"patient.identifier": f"{mw.FNR}|{fnr}",
+                                                               "_summary": "count"}),
+}
+
+
+@pytest.mark.parametrize("how", list(_FNR_READS))
+@pytest.mark.parametrize("actor_name", ACTORS)
+def test_reads_by_identifier_answer_a_hidden_person_like_an_unknown_one(matrix: Matrix, actor_name: str,
+                                                                        how: str) -> None:
+    client, ask = matrix.clients[actor_name], _FNR_READS[how]
+    hidden = [fnr for patient, fnr in (("jon", mw.JON_FNR), ("eva", mw.EVA_FNR), ("kari", mw.KARI_FNR))
+              if not mw.ACTORS[actor_name].reads(patient, "Patient")]
+    for fnr in hidden:
+        nobody = mw.synthetic_fnr(2, 2, 2, 600)
+        assert what_it_tells(ask(client, fnr), fnr) == what_it_tells(ask(client, nobody), nobody)
