@@ -157,6 +157,13 @@ ROUTES: dict[str, tuple[Send, frozenset[str] | None]] = {
         "for": {"reference": "Patient/kari"}, "basedOn": [{"reference": "CarePlan/plan-kari"}],
         "focus": {"reference": f"{t}/{i}"}, "description": "Tiltak for kari"}), None),
     "provenance-target": (lambda c, t, i: c.get(f"/Provenance?target={t}/{i}&_total=accurate"), None),
+    # A plan for Kari whose care team is the hidden or unknown team (plan rules read the team).
+    "plan-with-team": (lambda c, t, i: c.send_json("POST", "/CarePlan", {
+        "resourceType": "CarePlan", "status": "active", "intent": "plan", "subject": {"reference": "Patient/kari"},
+        "period": {"start": "2026-03-01"}, "careTeam": [{"reference": f"{t}/{i}"}], "title": "Individuell plan",
+        "goal": [{"reference": "Goal/goal-kari"}],
+        "category": [{"coding": [{"system": "http://fhirip.no/fhir/CodeSystem/ip-careplan-category",
+                                  "code": "individuell-plan"}]}]}), frozenset({"CareTeam"})),
     "search-id": (lambda c, t, i: c.get(f"/{t}?_id={i}&_total=accurate"), None),
     "search-id-post": (lambda c, t, i: c.post(f"/{t}/_search", data={"_id": i, "_total": "accurate"}), None),
     "search-count": (lambda c, t, i: c.get(f"/{t}?_id={i}&_summary=count"), None),
