@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, select
 
 from fhirip.errors import Issue
+from fhirip.interactions.access import visible_keys
 from fhirip.interactions.context import Context
 from fhirip.plans.codes import (
     COORDINATOR_CODES,
@@ -88,8 +89,13 @@ def _covers(period: dict[str, Any], on: date) -> bool:
 
 # -- the write rule ---------------------------------------------------------------------------
 
-def overlap_issues(appointments: list[Coordinator], where: str) -> list[Issue]:
-    """An error for each pair of appointments of the same kind whose periods overlap."""
+def overlap_issues(appointments: list[Coordinator], where: str,
+                   unseen: frozenset[str] = frozenset()) -> list[Issue]:
+    """An error for each pair of appointments of the same kind whose periods overlap.
+
+    An appointment recorded in a resource the caller may not see (`unseen`, by source) is not
+    described: the refusal says only that the person has another coordinator of the kind, in
+    words that do not depend on who it is, since when, or where it is recorded."""
     issues = []
     for index, first in enumerate(appointments):
         for second in appointments[index + 1:]:
@@ -101,7 +107,14 @@ def overlap_issues(appointments: list[Coordinator], where: str) -> list[Issue]:
                 issues.append(Issue("error", "invalid", f"A coordinator period is not a date: {error}",
                                     (where,)))
                 continue
-            if clash:
+            if clash and (first.source in unseen or second.source in unseen):
+                issues.append(Issue(
+                    "error", "business-rule",
+                    f"The person already has a coordinator (Volven 9034 code {first.code}) in an "
+                    "overlapping period. There is one responsible coordinator at any time; the "
+                    "person's coordinating unit (CarePlan/$exists names whom to contact) arranges "
+                    "a handover", (where,)))
+            elif clash:
                 issues.append(Issue(
                     "error", "business-rule",
                     f"Two coordinators (Volven 9034 code {first.code}) overlap: "
@@ -138,7 +151,11 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
         ctx.tx.hold(f"coordinator-episodes|Patient/{patient_id}" for patient_id in patients)
         others = [c for c in (episode_coordinator(e) for e in _person_episodes(ctx.tx.conn, patients)
                               if e.get("id") != written.get("id")) if c is not None]
-        return overlap_issues([mine, *others], "EpisodeOfCare.period")
+        # The rule holds whoever writes; episodes the caller may not see are not described.
+        seen = visible_keys(ctx, {("EpisodeOfCare", c.source.partition("/")[2]) for c in others})
+        unseen = frozenset(c.source for c in others
+                           if ("EpisodeOfCare", c.source.partition("/")[2]) not in seen)
+        return overlap_issues([mine, *others], "EpisodeOfCare.period", unseen)
     return []
 
 

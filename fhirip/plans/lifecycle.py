@@ -188,8 +188,10 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
             old, version = locked
             old["status"] = "inactive"
             written = write_version(ctx, old, expected=version)
+            # Not naming the new consent: it may be in another record of the person, hidden
+            # from those who read this one.
             record_provenance(ctx, [written], activity="OBSOLETE",
-                              reason=f"Erstattet av nytt samtykke til planen (Consent/{consent['id']})")
+                              reason="Erstattet av nytt samtykke til planen")
     finally:
         _superseding.reset(token)
 
@@ -215,4 +217,4 @@ def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
         plan["period"] = period
         written = write_version(ctx, plan, expected=version)
         record_provenance(ctx, [written], activity="ABORT",
-                          reason=f"Samtykket til planen er trukket tilbake (Consent/{consent['id']})")
+                          reason="Samtykket til planen er trukket tilbake")

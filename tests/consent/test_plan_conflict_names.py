@@ -57,3 +57,56 @@ def test_a_plan_the_writer_may_see_is_named(fhir: Fhir, ola: Fhir) -> None:
     first = fhir.create(_plan("kari"))
     assert first.status_code == 201, first.text
     assert f"CarePlan/{first.json()['id']}" in _diagnostics(ola.create(_plan("kari")))
+
+
+def _coordinator_episode(patient: str, manager: str, start: str) -> dict[str, Any]:
+    return {"resourceType": "EpisodeOfCare", "status": "active", "patient": {"reference": f"Patient/{patient}"},
+            "type": [{"coding": [{"system": mw.VOLVEN_9034, "code": "8"}]}], "period": {"start": start},
+            "careManager": {"reference": f"Practitioner/{manager}"}}
+
+
+def _refused(response: Any) -> str:
+    assert response.status_code == 422, response.text
+    return " ".join(issue["diagnostics"] for issue in response.json()["issue"])
+
+
+def test_an_overlapping_coordinator_the_writer_may_not_see_is_not_described(fhir: Fhir, ola: Fhir) -> None:
+    hospital = fhir.update({"resourceType": "Patient", "id": "kari-sykehus", "birthDate": mw.KARI_BIRTH,
+                            "identifier": [{"system": mw.FNR, "value": mw.KARI_FNR}]})
+    assert hospital.status_code == 201, hospital.text
+    hidden = fhir.create(_coordinator_episode("kari-sykehus", "siri", "2026-02-03"))
+    assert hidden.status_code == 201, hidden.text
+    said = _refused(ola.create(_coordinator_episode("kari", "ola", "2026-03-01")))
+    assert "already has a coordinator" in said and "overlapping period" in said
+    for secret in (hidden.json()["id"], "kari-sykehus", "siri", "2026-02-03"):
+        assert secret not in said
+    # the system client, who may see the other episode, is told whose and when it is
+    told = _refused(fhir.create(_coordinator_episode("kari", "ola", "2026-03-01")))
+    assert "Practitioner/siri" in told and "2026-02-03" in told and hidden.json()["id"] in told
+
+
+def _plan_consent(patient: str, start: str) -> dict[str, Any]:
+    return {"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}]},
+            "category": [{"coding": [{"system": f"{CODE_SYSTEM}/ip-consent-category", "code": "ip-samtykke-plan"}]}],
+            "patient": {"reference": f"Patient/{patient}"}, "dateTime": start,
+            "performer": [{"reference": f"Patient/{patient}"}],
+            "policyRule": {"text": "Pasient- og brukerrettighetsloven § 2-5"},
+            "provision": {"type": "permit", "period": {"start": start, "end": "2028-12-31"}}}
+
+
+def test_a_superseding_consent_in_a_record_the_reader_may_not_see_is_not_named(fhir: Fhir, ola: Fhir) -> None:
+    mine = fhir.create(_plan_consent("kari", "2026-01-01"))
+    assert mine.status_code == 201, mine.text
+    hospital = fhir.update({"resourceType": "Patient", "id": "kari-sykehus", "birthDate": mw.KARI_BIRTH,
+                            "identifier": [{"system": mw.FNR, "value": mw.KARI_FNR}]})
+    assert hospital.status_code == 201, hospital.text
+    newer = fhir.create(_plan_consent("kari-sykehus", "2026-06-01"))
+    assert newer.status_code == 201, newer.text
+    assert ola.get(f"/Consent/{mine.json()['id']}").json()["status"] == "inactive"
+    # The Provenance of the change is read by whoever may read the old consent's record.
+    proofs = fhir.get("/Provenance", params={"target": f"Consent/{mine.json()['id']}"})
+    assert proofs.status_code == 200 and proofs.json()["total"] == 1, proofs.text
+    said = proofs.text
+    assert "Erstattet av nytt samtykke" in said
+    assert newer.json()["id"] not in said and "kari-sykehus" not in said
