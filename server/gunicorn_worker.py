@@ -61,9 +61,18 @@ class FhirRefusals:
             self.log.debug("Failed to send error message.")
 
 
-class FhirSyncWorker(FhirRefusals, SyncWorker):
+class FinishesItsRequest:
+    """Mixed into a gunicorn worker class: told to quit at once (SIGQUIT, which the master sends
+    its workers on Ctrl-C), the worker still finishes the request in hand, as on SIGTERM, instead of
+    dying inside it with a traceback and a half-sent answer."""
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        self.handle_exit(sig, frame)  # type: ignore[attr-defined]
+
+
+class FhirSyncWorker(FinishesItsRequest, FhirRefusals, SyncWorker):
     """gunicorn's sync worker (one request at a time), the default."""
 
 
-class FhirThreadWorker(FhirRefusals, ThreadWorker):
+class FhirThreadWorker(FinishesItsRequest, FhirRefusals, ThreadWorker):
     """gunicorn's threaded worker: `-k server.gunicorn_worker.FhirThreadWorker --threads N`."""
