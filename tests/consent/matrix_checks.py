@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +14,8 @@ import matrix_client
 import matrix_world as mw
 import orjson
 
-from fhirip.testing.live import Fhir, LiveServer, token_for
+from fhirip.testing.live import Fhir, LiveServer, make_services, token_for
+from fhirip.testing.postgres import TemporaryPostgres
 
 GOALS = "http://fhirip.test/goal"
 
@@ -131,3 +136,18 @@ WORLD = {key_of(r): r for r in mw.records()}
 
 def world_of(res_type: str) -> list[Resource]:
     return [r for r in WORLD.values() if r["resourceType"] == res_type]
+
+
+@contextmanager
+def served_matrix(store_kind: str, postgres: TemporaryPostgres | None, directory: Path,
+                  database: str) -> Iterator[Matrix]:
+    """A live server on a store of this kind with the matrix world loaded, and its actors' clients."""
+    server = LiveServer(make_services(store_kind, directory, postgres, database))
+    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    load_world(server)
+    built = Matrix(server, since)
+    try:
+        yield built
+    finally:
+        built.close()
+        server.stop()

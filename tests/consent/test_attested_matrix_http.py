@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 import matrix_world as mw
 import pytest
@@ -25,7 +24,7 @@ from matrix_checks import (
     assert_only_visible,
     assert_same_as_unknown,
     keys,
-    load_world,
+    served_matrix,
     resources,
     unknown_id,
     world_of,
@@ -34,7 +33,7 @@ from matrix_cells_reads import search_criteria
 
 from fhirip.auth.devkeys import DevKeys, attested_claims, dpop_confirmation
 from fhirip.demo import synthetic_fnr
-from fhirip.testing.live import DpopAuth, Fhir, LiveServer, make_services
+from fhirip.testing.live import DpopAuth, Fhir
 
 PIDS = {mw.OLA: synthetic_fnr(5, 5, 75, 300), mw.INGRID: synthetic_fnr(6, 6, 76, 310),
         mw.PER: synthetic_fnr(7, 7, 77, 320), mw.UNN: synthetic_fnr(8, 8, 78, 330)}
@@ -80,15 +79,8 @@ def key() -> ec.EllipticCurvePrivateKey:
 def matrix(store_kind: str, request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
-    services = make_services(store_kind, tmp_path_factory.mktemp(f"attested-{store_kind}"), postgres,
-                             "attested_matrix")
-    server = LiveServer(services)
-    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    load_world(server)
-    built = Matrix(server, since)
-    yield built
-    built.close()
-    server.stop()
+    with served_matrix(store_kind, postgres, tmp_path_factory.mktemp(f"attested-{store_kind}"), "attested_matrix") as built:
+        yield built
 
 
 def client(matrix: Matrix, key: ec.EllipticCurvePrivateKey, claims: dict) -> Fhir:

@@ -15,31 +15,23 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import matrix_world as mw
 import orjson
 import pytest
-from matrix_checks import Matrix, load_world, world_of
+from matrix_checks import Matrix, served_matrix, world_of
 
-from fhirip.testing.live import Fhir, LiveServer, make_services
+from fhirip.testing.live import Fhir
 
 
 @pytest.fixture(scope="module")
 def matrix(store_kind: str, request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
-    services = make_services(store_kind, tmp_path_factory.mktemp(f"differential-{store_kind}"), postgres,
-                             "consent_differential")
-    server = LiveServer(services)
-    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    load_world(server)
-    built = Matrix(server, since)
-    yield built
-    built.close()
-    server.stop()
+    with served_matrix(store_kind, postgres, tmp_path_factory.mktemp(f"differential-{store_kind}"), "consent_differential") as built:
+        yield built
 
 
 # Actors with something hidden from them (the system client and break-the-glass see it all).

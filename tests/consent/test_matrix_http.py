@@ -14,7 +14,6 @@ One server per store for the whole module, loaded once through the real store.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -59,28 +58,21 @@ from matrix_checks import (
     assert_only_visible,
     assert_same_as_unknown,
     keys,
-    load_world,
+    served_matrix,
     resources,
     unknown_id,
     world_of,
 )
 
-from fhirip.testing.live import Fhir, LiveServer, make_services
+from fhirip.testing.live import Fhir
 
 
 @pytest.fixture(scope="module")
 def matrix(store_kind: str, request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     postgres = request.getfixturevalue("postgres") if store_kind == "postgresql" else None
-    services = make_services(store_kind, tmp_path_factory.mktemp(f"matrix-{store_kind}"), postgres,
-                             "consent_matrix")
-    server = LiveServer(services)
-    since = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    load_world(server)
-    built = Matrix(server, since)
-    yield built
-    built.close()
-    server.stop()
+    with served_matrix(store_kind, postgres, tmp_path_factory.mktemp(f"matrix-{store_kind}"), "consent_matrix") as built:
+        yield built
 
 
 @pytest.mark.parametrize("res_type", mw.MATRIX_TYPES)
