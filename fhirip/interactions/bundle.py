@@ -18,7 +18,6 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from fhirip.errors import (
@@ -45,7 +44,7 @@ from fhirip.interactions.write import dangling_error, new_id
 from fhirip.model.dates import parse_instant
 from fhirip.model.resources import is_valid_id, parse_json
 from fhirip.search.index import deferred_rows, write_pending
-from fhirip.store.schema import resource as resource_table
+from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 from fhirip.validation.checked_ahead import checked_ahead_of
 
 # https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
@@ -358,10 +357,7 @@ def _renew_taken_ids(ctx: Context, entries: list[_Entry], ids: dict[str, str]) -
 
 def _ids_in_use(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (type, id) pairs name a resource row, deleted ones included."""
-    query = select(resource_table.c.res_type, resource_table.c.res_id).where(
-        resource_table.c.res_type.in_(sorted({t for t, _ in keys})),
-        resource_table.c.res_id.in_(sorted({i for _, i in keys})))
-    return {(t, i) for t, i in ctx.tx.conn.execute(query) if (t, i) in keys}
+    return UnscopedReader(ctx.tx.conn, UnscopedUse.NEW_IDS).ids_in_use(keys)
 
 
 def _conditional_identifiers(entries: list[_Entry]) -> list[tuple[str, str, str]]:

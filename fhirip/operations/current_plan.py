@@ -21,6 +21,7 @@ from fhirip.operations import Operation, register
 from fhirip.plans.current import current_plan_bundle, parse_identifier, person_records
 from fhirip.plans.policy_reads import PolicyReads
 from fhirip.plans.worklist_request import View
+from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 
 
 def _reads_for(ctx: Context, patients: set[str]) -> tuple[PolicyReads, View | None]:
@@ -35,7 +36,7 @@ def _reads_for(ctx: Context, patients: set[str]) -> tuple[PolicyReads, View | No
 
 def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
     identifier = parse_identifier(req.param("patient-identifier"))
-    scope = person_records(PolicyReads(ctx.tx.conn, None), {identifier})
+    scope = person_records(UnscopedReader(ctx.tx.conn, UnscopedUse.CURRENT_PLAN_SCOPE), {identifier})
     reads, view = _reads_for(ctx, scope)
     patients = reads.with_identifiers("Patient", [identifier])
     return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
@@ -43,7 +44,7 @@ def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 
 def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
-    scope = person_records(PolicyReads(ctx.tx.conn, None), set(), {req.res_id or ""})
+    scope = person_records(UnscopedReader(ctx.tx.conn, UnscopedUse.CURRENT_PLAN_SCOPE), set(), {req.res_id or ""})
     reads, view = _reads_for(ctx, scope)
     patients = reads.by_keys([("Patient", req.res_id or "")])
     if not patients:

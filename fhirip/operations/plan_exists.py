@@ -9,8 +9,8 @@ starts a second one. Any authenticated health professional (a token with an HPR
 number) may ask, whatever their consents (and a system client that reads every CarePlan anyway): the answer is a `Parameters` with `exists`
 and, when true, the plan's status, its start and the organisation to contact (the
 coordinating unit managing the plan's care team or the coordinator episode) — nothing
-else. The lookup reads past the caller's view (the plans' one unscoped reader,
-`PolicyReads(conn, None)`), so every question is audited in the person's own access
+else. The lookup reads past the caller's view (`fhirip.store.unscoped`, for
+`UnscopedUse.PLAN_EXISTS`), so every question is audited in the person's own access
 log: the AuditEvent names their Patient record(s).
 """
 
@@ -27,6 +27,7 @@ from fhirip.operations import Operation, register
 from fhirip.plans.codes import OPEN_PLAN_STATUSES, is_individual_plan
 from fhirip.plans.current import parse_identifier, person_records
 from fhirip.plans.policy_reads import PolicyReads
+from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 
 _STATUS_RANK = {"active": 0, "on-hold": 1, "draft": 2}
 
@@ -38,8 +39,9 @@ def plan_exists(ctx: Context, req: FhirRequest) -> FhirResponse:
             actor.kind is ActorKind.PRACTITIONER
             or (actor.kind is ActorKind.SYSTEM and ctx.access.sees_every("CarePlan")))):
         raise Forbidden("CarePlan/$exists is for authenticated health personnel (a token with an HPR number)")
-    unscoped = PolicyReads(ctx.tx.conn, None)  # reads past the caller: answers only what is below
-    patients = person_records(unscoped, {identifier})
+    reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_EXISTS)
+    unscoped = PolicyReads(ctx.tx.conn, reader.everything)  # answers only what is below
+    patients = person_records(reader, {identifier})
     records = unscoped.by_keys(("Patient", p) for p in patients)
     around = unscoped.around_person(patients) if records else []
     plans = [r for r in around if r.get("resourceType") == "CarePlan" and is_individual_plan(r)

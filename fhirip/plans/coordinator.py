@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, and_, bindparam, select
-
 from fhirip.errors import Issue
 from fhirip.interactions.access import visible_keys
 from fhirip.interactions.context import Context
@@ -31,15 +28,9 @@ from fhirip.plans.codes import (
     reference_id,
 )
 from fhirip.plans.persons import subject_patients
-from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
-from fhirip.store.schema import (
-    resource,
-    resource_version,
-    search_reference,
-    search_token,
-)
+from fhirip.store.unscoped import TokenIs, UnscopedReader, UnscopedUse
 
 
 @dataclass(frozen=True)
@@ -144,12 +135,13 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
         mine = episode_coordinator(written)
         if mine is None:
             return []
-        patients = subject_patients(ctx.tx.conn, written.get("patient"))
+        reader = UnscopedReader(ctx.tx.conn, UnscopedUse.ONE_COORDINATOR)
+        patients = subject_patients(reader, written.get("patient"))
         # Periods are compared, not keys, so no constraint can hold this rule: the person's lock,
         # held until commit, makes a second coordinator episode written at the same moment wait
         # and then be checked against the first.
         ctx.tx.hold(f"coordinator-episodes|Patient/{patient_id}" for patient_id in patients)
-        others = [c for c in (episode_coordinator(e) for e in _person_episodes(ctx.tx.conn, patients)
+        others = [c for c in (episode_coordinator(e) for e in _person_episodes(reader, patients)
                               if e.get("id") != written.get("id")) if c is not None]
         # The rule holds whoever writes; episodes the caller may not see are not described.
         seen = visible_keys(ctx, {("EpisodeOfCare", c.source.partition("/")[2]) for c in others})
@@ -161,62 +153,26 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
 
 # -- reading what is stored -------------------------------------------------------------------
 
-def _contents(conn: Connection, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [orjson.loads(content) for content in conn.execute(query, params).scalars()]
-
-
-def _current_content(r: Any) -> Any:
-    return (select(resource_version.c.content)
-            .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
-            .where(r.c.deleted.is_(False)))
-
-
-def _person_episodes_query() -> Any:
-    r = resource.alias()
-    patient = search_reference.alias()
-    kind = search_token.alias()
-    return (_current_content(r)
-            .join(patient, patient.c.rid == r.c.rid)
-            .join(kind, kind.c.rid == r.c.rid)
-            .where(r.c.res_type == fixed("EpisodeOfCare"), patient.c.res_type == fixed("EpisodeOfCare"),
-                   patient.c.param == fixed("patient"), patient.c.target_type == fixed("Patient"),
-                   patient.c.target_id.in_(bindparam("patients", expanding=True)),
-                   kind.c.res_type == fixed("EpisodeOfCare"), kind.c.param == fixed("type"),
-                   kind.c.system == fixed(VOLVEN_9034), kind.c.code.in_(fixed_set(COORDINATOR_CODES)))
-            .distinct())
-
-
-def _teams_query() -> Any:
-    r = resource.alias()
-    return _current_content(r).where(r.c.res_type == "CareTeam",
-                                     r.c.res_id.in_(bindparam("ids", expanding=True)))
-
-
-# Built once: the rules ask them on every activation and every coordinator episode written.
-_PERSON_EPISODES = _person_episodes_query()
-_TEAMS = _teams_query()
-
-
-def _person_episodes(conn: Connection, patient_ids: set[str]) -> list[dict[str, Any]]:
-    """Open coordinator EpisodeOfCare resources of the given Patients (no consent policy: a rule)."""
+def _person_episodes(reader: UnscopedReader, patient_ids: set[str]) -> list[dict[str, Any]]:
+    """Open coordinator EpisodeOfCare resources of the given Patients (past the caller: a rule)."""
     if not patient_ids:
         return []
-    write_pending(conn)
-    episodes = _contents(conn, _PERSON_EPISODES, {"patients": sorted(patient_ids)})
-    return [e for e in episodes if e.get("status") in OPEN_EPISODE_STATUSES]
+    write_pending(reader.conn)
+    episodes = reader.naming_patients("EpisodeOfCare", "patient", patient_ids,
+                                      tokens=(TokenIs("type", COORDINATOR_CODES, VOLVEN_9034),))
+    unique = {e.res_id: e.content for e in episodes}
+    return [e for e in unique.values() if e.get("status") in OPEN_EPISODE_STATUSES]
 
 
-def plan_coordinators(conn: Connection, careplan: dict[str, Any], on: date) -> list[Coordinator]:
+def plan_coordinators(reader: UnscopedReader, careplan: dict[str, Any], on: date) -> list[Coordinator]:
     """The coordinators in force on `on` for a plan: its care teams', else the person's episodes."""
     team_ids = [i for i in (reference_id(t, "CareTeam") for t in careplan.get("careTeam") or []) if i]
-    teams: list[dict[str, Any]] = []
-    if team_ids:
-        teams = _contents(conn, _TEAMS, {"ids": team_ids})
+    teams = reader.contents("CareTeam", team_ids) if team_ids else []
     in_teams = current((c for t in teams if t.get("status") not in ("inactive", "entered-in-error")
                         for c in team_coordinators(t)), on)
     if in_teams:
         return in_teams
-    episodes = _person_episodes(conn, subject_patients(conn, careplan.get("subject")))
+    episodes = _person_episodes(reader, subject_patients(reader, careplan.get("subject")))
     return current((c for c in (episode_coordinator(e) for e in episodes) if c is not None), on)
 
 

@@ -35,6 +35,7 @@ from fhirip.plans.codes import (
 from fhirip.plans.person_graph import PATIENT_PARAMS
 from fhirip.plans.persons import person_of
 from fhirip.plans.policy_reads import PolicyReads
+from fhirip.store.unscoped import UnscopedReader
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
              "display": "subsetted"}
@@ -53,12 +54,12 @@ def parse_identifier(value: str | None) -> tuple[str, str]:
     return system, code
 
 
-def person_records(reads: PolicyReads, identifiers: set[tuple[str, str]],
+def person_records(reader: UnscopedReader, identifiers: set[tuple[str, str]],
                    patient_ids: set[str] = frozenset()) -> set[str]:
     """Every Patient record that can belong to the person: those carrying the identifiers
-    (or given by id) and those sharing a national identifier with them. Read without a
-    policy, only to bound the caller's decision to these patients (`scoped`); one statement."""
-    return person_of(reads.conn, identifiers, patient_ids)
+    (or given by id) and those sharing a national identifier with them. Read past the
+    caller, only to bound the caller's decision to these patients (`scoped`); one statement."""
+    return person_of(reader, identifiers, patient_ids)
 
 
 def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],

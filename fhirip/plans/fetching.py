@@ -17,14 +17,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection
 
 from fhirip.search import search
 from fhirip.search.conditions import Policy
 from fhirip.search.index import write_pending
 from fhirip.search.query import MAX_COUNT
 from fhirip.search.registry import registry
-from fhirip.store.schema import resource, resource_version, search_reference
+from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 
 
 class Fetch:
@@ -63,7 +63,8 @@ class Fetch:
         for start in range(0, len(ids), 100):  # keeps each IN list short
             chunk = ids[start:start + 100]
             if self.policy is None:
-                found += self._contents(_BY_IDS, {"res_type": res_type, "ids": chunk})
+                write_pending(self.conn)
+                found += UnscopedReader(self.conn, UnscopedUse.UNRESTRICTED).contents(res_type, chunk)
             else:
                 found += self.search(res_type, [("_id", ",".join(chunk))])
         return found
@@ -71,28 +72,15 @@ class Fetch:
     def by_patient(self, res_type: str, patient_id: str) -> list[dict[str, Any]]:
         if self.policy is None and _patient_is_reference(res_type):
             write_pending(self.conn)
-            return self._contents(_BY_PATIENT, {"res_type": res_type, "patient": patient_id})
+            found = UnscopedReader(self.conn, UnscopedUse.UNRESTRICTED).naming_patients(
+                res_type, "patient", [patient_id])
+            return [item.content for item in found]
         return self.search(res_type, [("patient", f"Patient/{patient_id}")])
 
-    def _contents(self, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [orjson.loads(content) for content in self.conn.execute(query, params).scalars()]
 
-
-# Without a policy the same matches come straight from the store, in the search's
-# order (resource row, ascending), without building a search for each read: the
-# plan's narrative reads a dozen sets on every write of a plan.
-_R = resource.alias("fetched")
-_REF = search_reference.alias("fetched_patient")
-_CURRENT = (select(resource_version.c.content)
-            .join(_R, and_(resource_version.c.rid == _R.c.rid, resource_version.c.version == _R.c.version))
-            .where(_R.c.res_type == bindparam("res_type"), _R.c.deleted.is_(False)))
-_BY_IDS = _CURRENT.where(_R.c.res_id.in_(bindparam("ids", expanding=True))).order_by(_R.c.rid)
-_BY_PATIENT = (_CURRENT.where(_R.c.rid.in_(select(_REF.c.rid).where(
-    _REF.c.res_type == bindparam("res_type"), _REF.c.param == "patient",
-    _REF.c.target_type == "Patient", _REF.c.target_id == bindparam("patient"))))
-    .order_by(_R.c.rid))
-
-
+# Without a policy (the server's own reads: the plan's narrative reads a dozen sets on every
+# write of a plan) the same matches come straight from the store, in the search's order
+# (resource row, ascending), without building a search for each read.
 def _patient_is_reference(res_type: str) -> bool:
     param = registry().get(res_type, "patient")
     return param is not None and param.type == "reference"

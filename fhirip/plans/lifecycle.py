@@ -18,8 +18,6 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from fhirip.errors import Issue
 from fhirip.interactions.context import Context
@@ -38,15 +36,9 @@ from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import read_current, read_for_change, record_provenance, write_version
-from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
-from fhirip.store.schema import (
-    resource,
-    resource_version,
-    search_reference,
-    search_token,
-)
+from fhirip.store.unscoped import TokenIs, UnscopedReader, UnscopedUse
 
 WITHDRAWN = ("inactive", "rejected")
 
@@ -62,17 +54,17 @@ def today() -> date:
 
 def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[Issue]:
     """What is missing before this individual plan may be active (empty when nothing is)."""
-    conn = ctx.tx.conn
+    reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_ACTIVATION)
     issues = []
     if not has_compulsory_care_basis(careplan) and not active_plan_consents(
-            conn, subject_patients(conn, careplan.get("subject")), on):
+            reader, subject_patients(reader, careplan.get("subject")), on):
         issues.append(Issue(
             "error", "business-rule",
             "An individual plan can only be activated with the person's consent: no active plan "
             "Consent (category ip-consent-category 'plan') exists for this person, and the plan "
             "records no compulsory mental health care as its legal basis (extension ip-legal-basis "
             "'tvungent-psykisk-helsevern')", ("CarePlan.extension",)))
-    if not plan_coordinators(conn, _with_visible_teams(ctx, careplan), on):
+    if not plan_coordinators(reader, _with_visible_teams(ctx, careplan), on):
         issues.append(Issue(
             "error", "business-rule",
             "An individual plan can only be activated with a coordinator: neither the plan's "
@@ -113,40 +105,16 @@ def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current |
 
 # -- plan consents ----------------------------------------------------------------------------
 
-def _active_plan_consents_query() -> Any:
-    r = resource.alias()
-    patient, category, status = search_reference.alias(), search_token.alias(), search_token.alias()
-    consent = fixed("Consent")
-    return (select(resource_version.c.content)
-            .join(r, and_(resource_version.c.rid == r.c.rid, resource_version.c.version == r.c.version))
-            .join(patient, patient.c.rid == r.c.rid)
-            .where(r.c.res_type == consent, r.c.deleted.is_(False),
-                   patient.c.res_type == consent, patient.c.param == fixed("patient"),
-                   patient.c.target_type == fixed("Patient"),
-                   patient.c.target_id.in_(bindparam("patients", expanding=True)),
-                   exists(select(category.c.rid).where(
-                       category.c.rid == r.c.rid, category.c.res_type == consent,
-                       category.c.param == fixed("category"), category.c.system == fixed(CONSENT_CATEGORY),
-                       category.c.code.in_(fixed_set(PLAN_CONSENT_CODES)))),
-                   exists(select(status.c.rid).where(
-                       status.c.rid == r.c.rid, status.c.res_type == consent,
-                       status.c.param == fixed("status"), status.c.code == fixed("active"))))
-            .distinct())
-
-
-# Built once: asked on every activation and every new plan consent.
-_ACTIVE_PLAN_CONSENTS = _active_plan_consents_query()
-
-
-def active_plan_consents(conn: Connection, patient_ids: set[str], on: date,
+def active_plan_consents(reader: UnscopedReader, patient_ids: set[str], on: date,
                          exclude: str | None = None) -> list[dict[str, Any]]:
     """The person's active plan Consents whose provision period (if any) covers `on`."""
     if not patient_ids:
         return []
-    write_pending(conn)
-    rows = conn.execute(_ACTIVE_PLAN_CONSENTS, {"patients": sorted(patient_ids)}).scalars()
-    consents = [orjson.loads(content) for content in rows]
-    return [c for c in consents if c.get("id") != exclude and _in_force(c, on)]
+    write_pending(reader.conn)
+    found = reader.naming_patients("Consent", "patient", patient_ids, tokens=(
+        TokenIs("category", PLAN_CONSENT_CODES, CONSENT_CATEGORY), TokenIs("status", {"active"})))
+    consents = {c.res_id: c.content for c in found}
+    return [c for c in consents.values() if c.get("id") != exclude and _in_force(c, on)]
 
 
 def _in_force(consent: dict[str, Any], on: date) -> bool:
@@ -174,9 +142,9 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
 
 
 def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
-    conn = ctx.tx.conn
-    patients = subject_patients(conn, consent.get("patient"))
-    older = [c for c in active_plan_consents(conn, patients, today(), exclude=consent["id"])]
+    reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
+    patients = subject_patients(reader, consent.get("patient"))
+    older = [c for c in active_plan_consents(reader, patients, today(), exclude=consent["id"])]
     # A consent for a later plan period replaces the earlier; one for the same period too.
     token = _superseding.set(True)
     try:
@@ -197,13 +165,13 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
 
 
 def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
-    conn = ctx.tx.conn
-    patients = subject_patients(conn, consent.get("patient"))
-    if active_plan_consents(conn, patients, today(), exclude=consent["id"]):
+    reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
+    patients = subject_patients(reader, consent.get("patient"))
+    if active_plan_consents(reader, patients, today(), exclude=consent["id"]):
         return  # another plan consent still stands
     named = [i for i in (reference_id(d.get("reference"), "CarePlan")
                          for d in (consent.get("provision") or {}).get("data") or []) if i]
-    plan_ids = named or open_plan_ids(conn, patients)
+    plan_ids = named or open_plan_ids(reader, patients)
     for plan_id in plan_ids:
         locked = read_for_change(ctx, "CarePlan", plan_id)
         if locked is None or locked[0].get("status") not in OPEN_PLAN_STATUSES:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy import Connection
 
 from fhirip.errors import Conflict, Issue
 from fhirip.interactions.access import visible_keys
@@ -25,52 +25,23 @@ from fhirip.plans.codes import (
     is_individual_plan,
 )
 from fhirip.plans.persons import subject_patients
-from fhirip.plans.sql import fixed, fixed_set
 from fhirip.search.index import write_pending
 from fhirip.store import Current
-from fhirip.store.schema import resource, search_reference, search_token
+from fhirip.store.unscoped import Naming, TokenIs, UnscopedReader, UnscopedUse
 
 
-def _open_plans_query() -> tuple[Any, Any]:
-    """(plan id, subject Patient id, last change) of every open individual plan, and the
-    subject reference alias to narrow it by."""
-    plan = resource.alias("plan")
-    subject = search_reference.alias("subject")
-    category, status = search_token.alias("category"), search_token.alias("status")
-    part_of = search_reference.alias("part_of")
-    careplan = fixed("CarePlan")
-    query = (select(plan.c.res_id, subject.c.target_id, plan.c.last_updated)
-             .join(subject, subject.c.rid == plan.c.rid)
-             .where(plan.c.res_type == careplan, plan.c.deleted.is_(False),
-                    subject.c.res_type == careplan, subject.c.param == fixed("subject"),
-                    subject.c.target_type == fixed("Patient"),
-                    exists(select(category.c.rid).where(
-                        category.c.rid == plan.c.rid, category.c.res_type == careplan,
-                        category.c.param == fixed("category"), category.c.system == fixed(CAREPLAN_CATEGORY),
-                        category.c.code == fixed(IP_CATEGORY_CODE))),
-                    exists(select(status.c.rid).where(
-                        status.c.rid == plan.c.rid, status.c.res_type == careplan,
-                        status.c.param == fixed("status"), status.c.code.in_(fixed_set(OPEN_PLAN_STATUSES)))),
-                    ~exists(select(part_of.c.rid).where(
-                        part_of.c.rid == plan.c.rid, part_of.c.res_type == careplan,
-                        part_of.c.param == fixed("part-of")))))
-    return query, subject
+def _open_plans(reader: UnscopedReader, patient_ids: Iterable[str] | None) -> list[Naming]:
+    """The open individual plans (not sub-plans) whose subject is one of the Patients (None: any)."""
+    write_pending(reader.conn)
+    return reader.naming_patients("CarePlan", "subject", patient_ids, tokens=(
+        TokenIs("category", {IP_CATEGORY_CODE}, CAREPLAN_CATEGORY),
+        TokenIs("status", OPEN_PLAN_STATUSES)), without="part-of")
 
 
-# Built once: the rule asks on every write of an individual plan.
-_ALL_OPEN_PLANS, _SUBJECT = _open_plans_query()
-_OPEN_PLANS_OF = _ALL_OPEN_PLANS.where(_SUBJECT.c.target_id.in_(bindparam("patients", expanding=True)))
-
-
-def open_plan_ids(conn: Connection, patient_ids: Iterable[str]) -> list[str]:
+def open_plan_ids(reader: UnscopedReader, patient_ids: Iterable[str]) -> list[str]:
     """Ids of the open individual plans whose subject is one of the Patients, newest change first."""
-    ids = sorted(set(patient_ids))
-    if not ids:
-        return []
-    write_pending(conn)
-    rows = conn.execute(_OPEN_PLANS_OF, {"patients": ids}).all()
-    ordered = sorted(rows, key=lambda row: row[2], reverse=True)
-    return list(dict.fromkeys(row[0] for row in ordered))
+    ordered = sorted(_open_plans(reader, patient_ids), key=lambda plan: plan.last_updated, reverse=True)
+    return list(dict.fromkeys(plan.res_id for plan in ordered))
 
 
 def plan_claims(patient_ids: Iterable[str]) -> set[str]:
@@ -89,9 +60,10 @@ def refuse_second_plan(ctx: Context, careplan: dict[str, Any], previous: Current
         if previous is not None and not previous.deleted:
             ctx.tx.claim("CarePlan", careplan["id"], ())  # ended, or no longer an individual plan
         return []
-    patients = subject_patients(ctx.tx.conn, careplan.get("subject"))
+    reader = UnscopedReader(ctx.tx.conn, UnscopedUse.ONE_PLAN_PER_PERSON)
+    patients = subject_patients(reader, careplan.get("subject"))
     held = ctx.tx.claim("CarePlan", careplan["id"], plan_claims(patients))
-    existing = [plan_id for plan_id in open_plan_ids(ctx.tx.conn, patients) if plan_id != careplan["id"]]
+    existing = [plan_id for plan_id in open_plan_ids(reader, patients) if plan_id != careplan["id"]]
     existing += sorted({i for t, i in held.values() if t == "CarePlan"} - set(existing))
     if existing:
         # The rule holds whoever writes, but only plans the caller may see are named: the other
@@ -126,11 +98,11 @@ def find_duplicate_plans(conn: Connection) -> list[DuplicatePlans]:
     Patients sharing a national identifier are one person, so a hospital's and a
     municipality's plan for the same fødselsnummer are reported together.
     """
-    write_pending(conn)
+    reader = UnscopedReader(conn, UnscopedUse.DUPLICATE_PLANS)
     plans_of: dict[str, list[tuple[str, Any]]] = {}
-    for plan_id, patient_id, last_updated in conn.execute(_ALL_OPEN_PLANS):
-        plans_of.setdefault(patient_id, []).append((plan_id, last_updated))
-    identifiers_of = _identifiers_by_patient(conn, plans_of)
+    for plan in _open_plans(reader, None):
+        plans_of.setdefault(plan.patient_id, []).append((plan.res_id, plan.last_updated))
+    identifiers_of = _identifiers_by_patient(reader, plans_of)
     # Union-find over Patients: two Patients with a common identifier are one person.
     parent = {patient_id: patient_id for patient_id in plans_of}
 
@@ -160,16 +132,10 @@ def find_duplicate_plans(conn: Connection) -> list[DuplicatePlans]:
     return duplicates
 
 
-def _identifiers_by_patient(conn: Connection, patient_ids: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
-    token = search_token.alias()
-    query = (select(resource.c.res_id, token.c.system, token.c.code)
-             .join(resource, resource.c.rid == token.c.rid)
-             .where(resource.c.res_type == "Patient", resource.c.deleted.is_(False),
-                    token.c.res_type == "Patient", token.c.param == "identifier",
-                    token.c.system.in_(NATIONAL_ID_SYSTEMS)))
+def _identifiers_by_patient(reader: UnscopedReader, patient_ids: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
     wanted = set(patient_ids)
     found: dict[str, set[tuple[str, str]]] = {}
-    for patient_id, system, code in conn.execute(query):
+    for patient_id, system, code in reader.token_values("Patient", "identifier", NATIONAL_ID_SYSTEMS):
         if patient_id in wanted:
             found.setdefault(patient_id, set()).add((system, code))
     return found
