@@ -123,7 +123,8 @@ def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[Fhi
         if_none_exist=request.headers.get("If-None-Exist"),
         if_modified_since=_http_date(request.headers.get("If-Modified-Since")),
         prefer_return=prefer.get("return"), prefer_handling=prefer.get("handling"),
-        base_url=base_url, url=base_url + request.full_path.rstrip('?'), accept=document)
+        base_url=base_url, url=base_url + request.full_path.rstrip('?'), accept=document,
+        provenance=request.headers.get("X-Provenance"))
     return req, segments
 
 

@@ -45,6 +45,9 @@ class Decision:
 
     permitted: bool
     reason: str = ""
+    # A grant written for these patients by someone recording their decision (the coordinator,
+    # the coordinating unit): permitted on condition that a Provenance names each as consenting.
+    recorded_for: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -23,7 +23,10 @@ Who may grant: a sharing Consent (one that gives access) is written only by the 
 a parent/guardian of a patient under 16, or the patient's coordinator or coordinating
 unit recording the patient's own decision; someone the patient merely shares with (a
 practitioner with `correct`, a relative named in a consent) may not share onwards, and
-no one writes a permit naming themselves.
+no one writes a permit naming themselves. A grant recorded for the patient (an active
+sharing Consent written by the coordinator or the unit) is permitted on condition that it
+comes with a Provenance naming the patient as the one who consented (`Decision.recorded_for`,
+checked and stored with the write: `fhirip.interactions.recorded_grant`).
 
 Every reason names only the actor's own rights and the type, never whether some
 other resource or patient exists.
@@ -47,10 +50,10 @@ if TYPE_CHECKING:
     from fhirip.consent.policy import AccessPolicy, Decision
 
 
-def _decision(permitted: bool, reason: str = "") -> Decision:
+def _decision(permitted: bool, reason: str = "", *, recorded_for: frozenset[str] = frozenset()) -> Decision:
     from fhirip.consent.policy import Decision
 
-    return Decision(permitted, reason)
+    return Decision(permitted, reason, recorded_for)
 
 
 def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
@@ -80,22 +83,30 @@ def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
     return _decision(True)
 
 
-# Who may write a sharing Consent: the patient, a guardian of a minor, the coordinator and
-# the coordinating unit (recording the patient's decision).
-_GRANTING = frozenset({Basis.SELF, Basis.PROXY, Basis.COORDINATOR, Basis.ADMINISTRATIVE})
+# Who may write a sharing Consent: the patient and a guardian of a minor, deciding themselves;
+# the coordinator and the coordinating unit, recording the patient's decision.
+_DECIDING = frozenset({Basis.SELF, Basis.PROXY})
+_RECORDING = frozenset({Basis.COORDINATOR, Basis.ADMINISTRATIVE})
 
 
 def _may_grant(policy: AccessPolicy, consent: dict[str, Any], patients: Iterable[str]) -> Decision:
+    recorded_for = set()
     for patient in sorted(patients):
-        if not any(a.basis in _GRANTING and a.writes("Consent") for a in policy.grants.get(patient, ())):
+        grants = [a for a in policy.grants.get(patient, ()) if a.writes("Consent")]
+        if any(a.basis in _DECIDING for a in grants):
+            continue
+        if not any(a.basis in _RECORDING for a in grants):
             return _decision(False, "A sharing Consent is written by the patient, a guardian of a patient "
                                     "under 16, or the patient's coordinator or coordinating unit recording "
                                     "the patient's decision")
+        recorded_for.add(patient)
     named = set(permitted_actors(consent)) & policy.own_keys
     if named:
         return _decision(False, "A sharing Consent may not give access to the one who writes it "
                                 f"({', '.join(sorted(named))})")
-    return _decision(True)
+    if consent.get("status") != "active":
+        recorded_for.clear()  # a draft or a withdrawal gives no one access
+    return _decision(True, recorded_for=frozenset(recorded_for))
 
 
 def can_delete(policy: AccessPolicy, conn: Connection, previous_content: dict[str, Any]) -> Decision:

@@ -20,6 +20,7 @@ from fhirip.consent.access import Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES
 from fhirip.errors import FhirError, Forbidden, NotFound
 from fhirip.interactions.context import Context
+from fhirip.interactions.recorded_grant import require_consenter
 from fhirip.search.query import (
     PAGE_PARAMS,
     ChainCriterion,
@@ -190,6 +191,8 @@ def check_write(ctx: Context, new: dict[str, Any], previous: Current | None) -> 
     decision = ctx.access.can_write(ctx.tx.conn, new, before)
     if not decision.permitted:
         raise Forbidden(decision.reason)
+    if decision.recorded_for:
+        require_consenter(ctx, new, previous, decision.recorded_for)
 
 
 def check_delete(ctx: Context, current: Current) -> None:

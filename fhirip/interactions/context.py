@@ -70,6 +70,8 @@ class Context:
     in_transaction: bool = False
     deferred_references: list[tuple[dict[str, Any], list[Any]]] = field(default_factory=list)
     deferred_deletes: list[Any] = field(default_factory=list)  # Current of each deleted resource
+    # The request's X-Provenance header, for a grant recorded for the patient (`recorded_grant`).
+    provenance: str | None = None
 
     @property
     def settings(self) -> Settings:

@@ -63,6 +63,8 @@ class FhirRequest:
     # What the client asked for: a document type (text/html, application/pdf), FHIR_JSON when it
     # asked for JSON alone, None when it left the format open.
     accept: str | None = None
+    # The X-Provenance header as sent: the Provenance of the write (`recorded_grant`).
+    provenance: str | None = None
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:

@@ -227,7 +227,8 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
     def work(tx: Tx) -> FhirResponse:
         after.clear()
         access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
-        ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql)
+        ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql,
+                      provenance=req.provenance)
         if not route.authorizes_itself:
             authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)

@@ -175,7 +175,10 @@ def test_only_the_patient_a_guardian_or_the_coordinator_may_share_and_no_one_wit
     with client(demo, COORDINATOR) as ola:
         himself = ola.post("/Consent", json=_sharing("ola-self", "demo-kari", "Practitioner/demo-ola"))
         assert himself.status_code == 403 and "Practitioner/demo-ola" in himself.text
-        recorded = ola.post("/Consent", json=_sharing("kari-siri", "demo-kari", "Practitioner/siri"))
+        # recording Kari's decision: the Provenance names her as the one who consented
+        consenter = '{"resourceType": "Provenance", "agent": [{"who": {"reference": "Patient/demo-kari"}}]}'
+        recorded = ola.post("/Consent", json=_sharing("kari-siri", "demo-kari", "Practitioner/siri"),
+                            headers={"X-Provenance": consenter})
         assert recorded.status_code == 201, recorded.text
     kari = {"sub": "kari", "helseid://claims/identity/pid": KARI_FNR, "scope": "patient/*.cruds"}
     with client(demo, kari) as patient:

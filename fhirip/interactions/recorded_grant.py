@@ -1,0 +1,84 @@
+"""A grant recorded for the patient carries the patient's word: the Provenance naming them.
+
+https://hl7.org/fhir/R4/http.html#provenance, https://hl7.org/fhir/R4/provenance.html
+
+The patient (or a guardian of a child) writes their own sharing Consent. The coordinator and
+the coordinating unit may write one too, but only as the record of the patient's own
+decision, and the record says so: the write of an active sharing Consent by them comes with an
+`X-Provenance` header holding a Provenance with an agent whose `who` is the consent's patient
+(`Patient/<id>`), the one who consented. Without it the write is refused (403, saying what is
+missing). With it, the server stores that Provenance in the same transaction as the Consent,
+targeting exactly the version written, recorded now, with the writer and their application
+added as agents. The header is what HAPI FHIR and other servers take for a write's
+provenance; a transaction or batch takes it for its entries alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from fhirip.audit.provenance import provenance
+from fhirip.errors import BadRequest, Forbidden
+from fhirip.interactions.context import Context
+from fhirip.store import Current
+
+HEADER = "X-Provenance"
+# What the client's Provenance may bring along; the server sets the rest.
+_KEPT = ("occurredPeriod", "occurredDateTime", "policy", "location", "reason", "entity", "signature")
+# An agent naming the patient without saying in what role is recorded as the one who consented.
+_CONSENTER = {"text": "consenter"}
+
+
+def require_consenter(ctx: Context, consent: dict[str, Any], previous: Current | None,
+                      patients: frozenset[str]) -> None:
+    """Refuse the recorded grant unless `X-Provenance` names each of `patients` as an agent;
+    store that Provenance for the version about to be written."""
+    given = _parsed(ctx.provenance)
+    wanted = [f"Patient/{patient}" for patient in sorted(patients)]
+    if given is None:
+        raise Forbidden(_missing(wanted, "no X-Provenance header came with it"))
+    named = {_reference(agent.get("who")) for agent in given.get("agent") or [] if isinstance(agent, dict)}
+    absent = [patient for patient in wanted if patient not in named]
+    if absent:
+        raise Forbidden(_missing(absent, "the X-Provenance names no agent with who = " + ", ".join(absent)))
+    version = previous.version + 1 if previous is not None else 1
+    target = f"Consent/{consent['id']}/_history/{version}"
+    record = provenance(ctx.actor, targets=[target], activity="update" if previous else "create",
+                        recorded=datetime.now(UTC))
+    consenting = [dict(agent, type=agent.get("type") or _CONSENTER) for agent in given["agent"]
+                  if isinstance(agent, dict) and _reference(agent.get("who")) in wanted]
+    record["agent"] = [*consenting, *record["agent"]]
+    record.update({key: given[key] for key in _KEPT if key in given})
+    record["id"] = str(uuid.uuid4())
+    ctx.tx.write(record, method="POST", previous=None)
+
+
+def _missing(patients: list[str], what: str) -> str:
+    return (f"A sharing Consent written by the patient's coordinator or coordinating unit records the "
+            f"patient's own decision, and must come with a Provenance naming the patient as the one "
+            f"who consented: an {HEADER} header holding a Provenance with an agent whose who is "
+            f"{', '.join(patients)}; {what}")
+
+
+def _parsed(raw: str | None) -> dict[str, Any] | None:
+    """The header's Provenance; a 400 naming the header when it is not one."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        given = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"The {HEADER} header is not JSON: {error}", expression=[HEADER]) from None
+    if not isinstance(given, dict) or given.get("resourceType") != "Provenance":
+        raise BadRequest(f"The {HEADER} header must hold a Provenance resource (JSON)", expression=[HEADER])
+    if not isinstance(given.get("agent"), list) or not given["agent"]:
+        raise BadRequest(f"The {HEADER} Provenance has no agent", expression=[f"{HEADER}.agent"])
+    return given
+
+
+def _reference(value: Any) -> str | None:
+    reference = value.get("reference") if isinstance(value, dict) else None
+    return reference if isinstance(reference, str) else None
