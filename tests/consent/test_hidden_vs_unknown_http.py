@@ -23,7 +23,7 @@ import orjson
 import pytest
 from matrix_checks import Matrix, served_matrix, world_of
 
-from fhirip.testing.live import Fhir
+from fhirip.testing.live import Fhir, token_for
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +204,49 @@ def _hidden_from(actor: mw.MatrixActor, types: frozenset[str] | None) -> list[di
 KNOWN_LEAKS: dict[tuple[str, str], str] = {}
 
 
+# -- actors who may write Kari's record ---------------------------------------------------------
+#
+# Most actors above are refused a write by its type (403 before any data is touched), so the
+# check that judges the target resource itself (hidden or unknown, on update, patch, delete and
+# conditional writes) is reached only for those who may write the type somewhere. These actors
+# may write Kari's record: a practitioner and a relative whom Kari's consent lets `correct` it.
+# (The coordinator and the coordinating unit, above, reach it for their types as well.) Their
+# grants are written by a module fixture; nothing any other actor sees changes.
+
+TOVE = "9144955"
+TANTE_FNR = mw.synthetic_fnr(8, 8, 75, 230)
+WRITERS = {actor.name: actor for actor in [
+    mw.MatrixActor("practitioner-correcting", mw._practitioner(TOVE, mw.KOMMUNE), {"kari": mw.NOT_AUDIT},
+                   writes_to=mw.RECORD - {"AuditEvent"}),
+    mw.MatrixActor("relative-correcting", mw._person(TANTE_FNR), {"kari": mw.NOT_AUDIT},
+                   writes_to=mw.RECORD - {"AuditEvent"}),
+]}
+
+
+def _correcting_records() -> list[dict[str, Any]]:
+    consent = mw._sharing("kari-retting", "kari", ["Practitioner/tove", "RelatedPerson/tante"])
+    consent["provision"]["action"] = [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": code}]}
+        for code in ("access", "correct")]
+    return [{"resourceType": "Practitioner", "id": "tove", "identifier": mw._ident(mw.HPR, TOVE)},
+            {"resourceType": "RelatedPerson", "id": "tante", "patient": {"reference": "Patient/kari"},
+             "identifier": mw._ident(mw.FNR, TANTE_FNR), "relationship": mw._role("FAMMEMB")},
+            consent]
+
+
+@pytest.fixture(scope="module")
+def writers(matrix: Matrix) -> Iterator[dict[str, Fhir]]:
+    for resource in _correcting_records():
+        written = matrix.truth.update(resource)
+        assert written.status_code in (200, 201), written.text
+    clients = {name: Fhir(base_url=matrix.server.url, timeout=30, headers={
+        "Authorization": f"Bearer {token_for(matrix.server.services, **actor.claims)}"})
+        for name, actor in WRITERS.items()}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
 def _cases() -> list[Any]:
     return [pytest.param(actor, route, id=f"{actor}-{route}",
                          marks=[pytest.mark.xfail(reason=KNOWN_LEAKS[actor, route], strict=True)]
@@ -213,7 +256,31 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize(("actor_name", "route"), _cases())
 def test_hidden_answers_like_unknown(matrix: Matrix, actor_name: str, route: str) -> None:
-    actor, client = mw.ACTORS[actor_name], matrix.clients[actor_name]
+    _compare(mw.ACTORS[actor_name], matrix.clients[actor_name], route)
+
+
+@pytest.mark.parametrize("actor_name", list(WRITERS))
+def test_the_writers_may_write_karis_record(writers: dict[str, Fhir], actor_name: str) -> None:
+    """So that their writes of hidden resources are judged resource by resource, not by type."""
+    client = writers[actor_name]
+    goal = client.get("/Goal/goal-kari")
+    assert goal.status_code == 200, goal.text
+    changed = client.send_json("PUT", "/Goal/goal-kari", {**goal.json(), "note": [{"text": actor_name}]})
+    assert changed.status_code == 200, changed.text
+    task = client.create({"resourceType": "Task", "status": "requested", "intent": "plan",
+                          "for": {"reference": "Patient/kari"}, "description": actor_name})
+    assert task.status_code == 201, task.text
+    assert client.delete(f"/Task/{task.json()['id']}").status_code == 204
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("actor_name", list(WRITERS))
+def test_hidden_answers_like_unknown_to_those_who_may_write(writers: dict[str, Fhir], actor_name: str,
+                                                            route: str) -> None:
+    _compare(WRITERS[actor_name], writers[actor_name], route)
+
+
+def _compare(actor: mw.MatrixActor, client: Fhir, route: str) -> None:
     send, types = ROUTES[route]
     differences = []
     for resource in _hidden_from(actor, types):
