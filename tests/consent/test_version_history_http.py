@@ -158,3 +158,40 @@ def test_a_deleted_resource_written_anew_is_found_again(fhir: Fhir, kari: Fhir) 
     _write_versions(fhir, goal, ["kari"])
     assert kari.get("/Goal", params={"_id": goal}).json()["total"] == 1
     assert fhir.get("/Goal", params={"subject": "Patient/kari", "_id": goal}).json()["total"] == 1
+
+
+def _normalised(response: Any, goal: str, nobody: str) -> tuple[int, str, dict[str, str]]:
+    skip = ("date", "content-length", "x-request-id")
+    return (response.status_code, response.text.replace(goal, nobody),
+            {k: v for k, v in response.headers.items() if k.lower() not in skip})
+
+
+def test_a_resource_moved_away_answers_the_old_records_reader_as_an_unknown_one(
+        fhir: Fhir, loaded: LiveServer) -> None:
+    """Eva's goal moved to Kari's record: whoever sees only Eva's record finds nothing of it, on
+    any route, in words and headers an unknown id gets; whoever sees only Kari's sees version 2
+    with a history of one. The version number is the resource's (its ETag, If-Match): the gap
+    tells that earlier versions exist which the reader may not see, never whose or what."""
+    goal, nobody = f"flyttet-{uuid.uuid4().hex[:8]}", f"ukjent-{uuid.uuid4().hex[:8]}"
+    _write_versions(fhir, goal, ["eva", "kari"])
+    with client_for(loaded, "other-municipality") as eva_reader:
+        assert eva_reader.get("/Goal", params={"subject": "Patient/eva"}).status_code == 200  # sees Eva's record
+        for suffix in ("", "/_history", "/_history/1", "/_history/2", "/_history/3"):
+            hidden, unknown = eva_reader.get(f"/Goal/{goal}{suffix}"), eva_reader.get(f"/Goal/{nobody}{suffix}")
+            assert hidden.status_code == 404, hidden.text
+            assert _normalised(hidden, goal, nobody) == _normalised(unknown, goal, nobody)
+        assert eva_reader.get("/Goal", params={"_id": goal}).json()["total"] == 0
+        assert goal not in eva_reader.get("/Goal/_history").text
+    with client_for(loaded, "patient") as kari:
+        read = kari.get(f"/Goal/{goal}")
+        assert read.status_code == 200 and read.headers["ETag"] == 'W/"2"'
+        history = kari.get(f"/Goal/{goal}/_history").json()
+        assert history["total"] == 1 and _etags(history) == [(f"Goal/{goal}", 'W/"2"')]
+        assert "eva" not in orjson.dumps(history).decode().lower()
+        hidden, unknown = kari.get(f"/Goal/{goal}/_history/1"), kari.get(f"/Goal/{goal}/_history/7")
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.text.replace("Version 1 ", "Version 7 ") == unknown.text
+        # the resource's own version number stays what writes are checked against
+        changed = kari.put(f"/Goal/{goal}", json={**_goal(goal, "kari"), "lifecycleStatus": "completed"},
+                           headers={"If-Match": 'W/"2"'})
+        assert changed.status_code == 200 and changed.headers["ETag"] == 'W/"3"', changed.text
