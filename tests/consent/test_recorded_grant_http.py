@@ -103,6 +103,8 @@ def test_a_recorded_grant_stores_the_consent_and_its_provenance_naming_the_patie
     assert record["agent"][0]["type"]["text"] == "samtykkegiver"
     assert any(a["type"]["coding"][0]["code"] == "author" for a in record["agent"][1:])  # the writer
     assert record["signature"][0]["who"] == {"reference": "Patient/demo-kari"}
+    for query in ({"target": f"Consent/{consent_id}"}, {"agent": "Patient/demo-kari", "_id": record["id"]}):
+        assert system.get("/Provenance", params=query).json()["total"] == 1, query
     # the next version needs the patient's word again; a withdrawal does not
     again = fhir.put(f"/Consent/{consent_id}", json={**_grant(consent_id), "dateTime": "2026-03-02"})
     assert again.status_code == 403, again.text
