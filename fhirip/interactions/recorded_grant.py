@@ -22,8 +22,9 @@ from typing import Any
 import orjson
 
 from fhirip.audit.provenance import provenance
-from fhirip.errors import BadRequest, Forbidden
+from fhirip.errors import BadRequest, FhirError, Forbidden, Issue
 from fhirip.interactions.context import Context
+from fhirip.model.resources import check_resource
 from fhirip.store import Current
 
 HEADER = "X-Provenance"
@@ -54,7 +55,25 @@ def require_consenter(ctx: Context, consent: dict[str, Any], previous: Current |
     record["agent"] = [*consenting, *record["agent"]]
     record.update({key: given[key] for key in _KEPT if key in given})
     record["id"] = str(uuid.uuid4())
+    _refuse_invalid(ctx, record)
     ctx.tx.write(record, method="POST", previous=None)
+
+
+def _refuse_invalid(ctx: Context, record: dict[str, Any]) -> None:
+    """The Provenance as it will be stored passes every write check the server makes of a
+    resource (its validation among them), or the request is a 400 naming the header."""
+    try:
+        check_resource(record, "Provenance")
+    except FhirError as error:
+        errors = error.issues
+    else:
+        errors = [issue for hook in ctx.services.write_hooks for issue in hook(ctx, record, None)
+                  if issue.severity in ("error", "fatal")]
+    if errors:
+        issues = [Issue(i.severity, i.code, f"{HEADER}: {i.diagnostics}",
+                        tuple(f"{HEADER}.{e.removeprefix('Provenance.')}" for e in i.expression or ("Provenance",)))
+                  for i in errors]
+        raise BadRequest(issues[0].diagnostics, issues=issues)
 
 
 def _missing(patients: list[str], what: str) -> str:

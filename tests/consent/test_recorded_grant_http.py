@@ -81,7 +81,10 @@ def test_a_recorded_grant_without_the_patients_provenance_is_refused_saying_what
     assert "Patient/demo-kari" in outcome["issue"][0]["diagnostics"]
     other = fhir.post("/Consent", json=_grant(consent_id), headers={"X-Provenance": _provenance("other")})
     assert other.status_code == 403 and "names no agent with who = Patient/demo-kari" in other.text
-    for header in ("{not json", json.dumps({"resourceType": "Patient"}), json.dumps({"resourceType": "Provenance"})):
+    wrong_shapes = {"resourceType": "Provenance", "agent": [{"who": {"reference": "Patient/demo-kari"}}],
+                    "signature": "signert", "reason": {"text": "not a list"}, "occurredDateTime": "i går"}
+    for header in ("{not json", json.dumps({"resourceType": "Patient"}), json.dumps({"resourceType": "Provenance"}),
+                   json.dumps(wrong_shapes)):
         malformed = fhir.post("/Consent", json=_grant(consent_id), headers={"X-Provenance": header})
         assert malformed.status_code == 400, malformed.text
         assert malformed.json()["issue"][0]["expression"][0].startswith("X-Provenance")
