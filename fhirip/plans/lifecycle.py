@@ -35,7 +35,13 @@ from fhirip.plans.codes import (
 from fhirip.plans.coordinator import plan_coordinators
 from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
-from fhirip.plans.recording import read_current, read_for_change, record_provenance, write_version
+from fhirip.plans.recording import (
+    for_the_rule,
+    read_current,
+    read_for_change,
+    record_provenance,
+    write_version,
+)
 from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.unscoped import TokenIs, UnscopedReader, UnscopedUse
@@ -155,7 +161,7 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
                 continue
             old, version = locked
             old["status"] = "inactive"
-            written = write_version(ctx, old, expected=version)
+            written = write_version(for_the_rule(ctx), old, expected=version)
             # Not naming the new consent: it may be in another record of the person, hidden
             # from those who read this one.
             record_provenance(ctx, [written], activity="OBSOLETE",
@@ -183,6 +189,6 @@ def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
         period = dict(plan.get("period") or {})
         period.setdefault("end", today().isoformat())
         plan["period"] = period
-        written = write_version(ctx, plan, expected=version)
+        written = write_version(for_the_rule(ctx), plan, expected=version)
         record_provenance(ctx, [written], activity="ABORT",
                           reason="Samtykket til planen er trukket tilbake")

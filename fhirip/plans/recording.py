@@ -11,6 +11,7 @@ every hook and reference check applies, and a Provenance says who and why.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,17 @@ def read_for_change(ctx: Context, res_type: str, res_id: str) -> tuple[dict[str,
     if stored is None or stored.content is None:
         return None
     return orjson.loads(stored.content), current
+
+
+def for_the_rule(ctx: Context) -> Context:
+    """The request's transaction, writing for a rule rather than for the caller: a consequence
+    the rule draws from a write the caller was allowed to make (an older plan consent superseded,
+    a plan revoked with its consent) is not a write of the caller's. It holds whatever records of
+    the person the caller may see or write (a patient withdrawing their consent revokes their
+    plan, which they may not edit), and says nothing of them: its references are checked at
+    once, with no caller's view, and never reported back among the caller's."""
+    return replace(ctx, access=None, policy=None, in_transaction=False,
+                   deferred_references=[], deferred_deletes=[])
 
 
 def write_version(ctx: Context, resource: dict[str, Any], expected: Current | None = None) -> Current:

@@ -156,28 +156,3 @@ def test_recorded_grants_written_at_once_each_get_exactly_their_provenance(
         [record] = _provenances_of(system, consent_id)
         assert [t["reference"] for t in record["target"]] == [f"Consent/{consent_id}/_history/1"]
 
-
-def test_the_coordinators_handover_is_recorded_with_the_rules_provenance(ola: Fhir, system: Fhir) -> None:
-    """The rules' own Provenance is the server's record of the change, not a write Ola's access
-    is asked about (a Provenance names versions, no patient, so only a system client could)."""
-    handover = {"resourceType": "Parameters", "parameter": [
-        {"name": "coordinator", "valueReference": {"reference": "Practitioner/demo-ingrid"}},
-        {"name": "note", "valueString": "Overlevering"}, {"name": "date", "valueDate": "2026-03-01"}]}
-    answer = ola.post("/CareTeam/demo-team/$handover", json=handover)
-    assert answer.status_code == 200, answer.text
-    kinds = sorted(e["resource"]["resourceType"] for e in answer.json()["entry"])
-    assert kinds == ["CareTeam", "Communication", "Provenance"]
-    found = system.get("/Provenance", params={"target": "CareTeam/demo-team"}).json()
-    assert found["total"] == 1
-
-
-def test_the_coordinators_new_plan_consent_supersedes_the_old_with_the_rules_provenance(
-        ola: Fhir, system: Fhir) -> None:
-    old = system.get("/Consent/demo-consent-plan").json()
-    new = {key: value for key, value in old.items() if key not in ("id", "meta", "text")}
-    new["dateTime"] = "2026-03-01"
-    written = ola.post("/Consent", json=new)
-    assert written.status_code == 201, written.text
-    assert system.get("/Consent/demo-consent-plan").json()["status"] == "inactive"
-    found = system.get("/Provenance", params={"target": "Consent/demo-consent-plan"}).json()
-    assert found["total"] == 1
