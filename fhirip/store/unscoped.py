@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from itertools import product
 from typing import Any
 
 import orjson
@@ -123,31 +124,41 @@ _CURRENT_VERSIONS = select(resource.c.rid, resource.c.version).where(
     resource.c.rid.in_(bindparam("rids", expanding=True)))
 
 
-def _naming(res_type: str, param: str, tokens: Sequence[TokenIs], without: str | None, *,
-            every_patient: bool) -> Any:
-    """Current resources of `res_type` whose reference `param` names one of the patients (any
-    patient when `every_patient`), with every token condition and (when `without` is given) no
-    reference by that parameter."""
-    named = search_reference.alias("naming")
+def _naming(systems: tuple[bool, ...], without: bool, every_patient: bool) -> Any:
+    """Current resources of type `naming_type` whose reference parameter `naming_param` names one
+    of the `patients` (any patient when `every_patient`), with one token condition per entry of
+    `systems` (parameter `token_param_<n>`, one of `token_codes_<n>`, in `token_system_<n>` when
+    its entry is true) and, when `without`, no reference by parameter `without_param`."""
+    named = _NAMED
     query = (select(_R.c.res_id, named.c.target_id, _R.c.last_updated, _CONTENT)
              .join(named, named.c.rid == _R.c.rid)
-             .where(_R.c.res_type == _constant(res_type), _R.c.deleted.is_(False),
-                    named.c.res_type == _constant(res_type), named.c.param == _constant(param),
+             .where(_R.c.res_type == _fixed("naming_type"), _R.c.deleted.is_(False),
+                    named.c.res_type == _fixed("naming_type"), named.c.param == _fixed("naming_param"),
                     named.c.target_type == _constant("Patient")))
     if not every_patient:
         query = query.where(named.c.target_id.in_(bindparam("patients", expanding=True)))
-    for number, token in enumerate(tokens):
-        alias = search_token.alias(f"token_{number}")
-        conditions = [alias.c.rid == _R.c.rid, alias.c.res_type == _constant(res_type),
-                      alias.c.param == _constant(token.param), alias.c.code.in_(_fixed_list(f"codes_{number}"))]
-        if token.system is not None:
-            conditions.append(alias.c.system == _fixed(f"system_{number}"))
+    for number, with_system in enumerate(systems):
+        alias = _TOKENS[number]
+        conditions = [alias.c.rid == _R.c.rid, alias.c.res_type == _fixed("naming_type"),
+                      alias.c.param == _fixed(f"token_param_{number}"), alias.c.code.in_(_fixed_list(f"token_codes_{number}"))]
+        if with_system:
+            conditions.append(alias.c.system == _fixed(f"token_system_{number}"))
         query = query.where(exists(select(alias.c.rid).where(*conditions)))
-    if without is not None:
-        other = search_reference.alias("without")
+    if without:
+        other = _WITHOUT
         query = query.where(~exists(select(other.c.rid).where(
-            other.c.rid == _R.c.rid, other.c.res_type == _constant(res_type), other.c.param == _constant(without))))
+            other.c.rid == _R.c.rid, other.c.res_type == _fixed("naming_type"), other.c.param == _fixed("without_param"))))
     return query.order_by(_R.c.rid)
+
+
+# Every shape `naming_patients` asks in (up to two token conditions), built once on one set of
+# aliases: building a statement costs far more than running it for one person.
+_MOST_TOKENS = 2
+_NAMED, _WITHOUT = search_reference.alias("naming"), search_reference.alias("without")
+_TOKENS = [search_token.alias(f"token_{number}") for number in range(_MOST_TOKENS)]
+_NAMING = {(systems, without, every): _naming(systems, without, every)
+           for count in range(_MOST_TOKENS + 1) for systems in product((True, False), repeat=count)
+           for without in (True, False) for every in (True, False)}
 
 
 class UnscopedReader:
@@ -184,18 +195,24 @@ class UnscopedReader:
         """Current resources of `res_type` naming one of the Patients (None: any Patient) by
         reference parameter `param`, meeting every token condition and, when `without` is given,
         not referring to anything by that parameter; in row order."""
-        params: dict[str, Any] = {}
+        if len(tokens) > _MOST_TOKENS:
+            raise ValueError(f"at most {_MOST_TOKENS} token conditions")
+        params: dict[str, Any] = {"naming_type": res_type, "naming_param": param}
         if patient_ids is not None:
             params["patients"] = sorted(set(patient_ids))
             if not params["patients"]:
                 return []
+        if without is not None:
+            params["without_param"] = without
         for number, token in enumerate(tokens):
-            params[f"codes_{number}"] = sorted(token.codes)
+            params[f"token_param_{number}"] = token.param
+            params[f"token_codes_{number}"] = sorted(token.codes)
             if token.system is not None:
-                params[f"system_{number}"] = token.system
+                params[f"token_system_{number}"] = token.system
+        statement = _NAMING[tuple(token.system is not None for token in tokens), without is not None,
+                            patient_ids is None]
         found: dict[tuple[str, str], Naming] = {}
-        for res_id, patient_id, last_updated, content in self.conn.execute(
-                _naming(res_type, param, tokens, without, every_patient=patient_ids is None), params):
+        for res_id, patient_id, last_updated, content in self.conn.execute(statement, params):
             found.setdefault((res_id, patient_id), Naming(res_id, patient_id, last_updated, orjson.loads(content)))
         return list(found.values())
 
