@@ -36,7 +36,7 @@ ALLOWED_MODULES = {
     "plans/person_graph.py": "candidate rows that `policy_reads` filters by the policy in the same statement",
     "interactions/access.py": "whether the caller sees one row: the policy's condition in the statement",
     "interactions/conditional.py": "identifier matches for conditional creates, with the caller's policy",
-    "audit/event_index.py": "checks the sort index's columns (no read of resources)",
+    "audit/event_index.py": "builds AuditEvents' search index rows (the sort table's columns), reads no resources",
 }
 
 
