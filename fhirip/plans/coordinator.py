@@ -17,8 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, select
 
 from fhirip.errors import Issue
-from fhirip.interactions.access import visible_keys
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.plans.codes import (
     COORDINATOR_CODES,
     OPEN_EPISODE_STATUSES,

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from fhirip.errors import Issue
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.plans.codes import (
     CONSENT_CATEGORY,
     OPEN_PLAN_STATUSES,

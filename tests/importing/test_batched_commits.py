@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import read_plans, run_import, to_bundle
 from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink

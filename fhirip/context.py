@@ -1,4 +1,8 @@
-"""What an interaction handler works with: the services and the open transaction."""
+"""What an interaction hands to the code it runs: the services and the open transaction.
+
+The interactions build a `Context` per request; the rules below them (the plan rules, the
+write hooks) receive it and write through `Services.save`, the interactions' one write path,
+so they never import the interactions themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from fhirip.store import Current, Store, Tx
 # and returns issues: errors refuse the write (422), warnings travel with the response.
 WriteHook = Callable[["Context", dict[str, Any], Current | None], list[Issue]]
 
+# The write path (`fhirip.interactions.write.save`): check and store one resource version with
+# every hook and reference check; returns its state, stored bytes and warnings.
+Save = Callable[..., tuple[Current, bytes, list[Issue]]]  # (ctx, resource, *, previous, method)
+
 
 @dataclass
 class Services:
@@ -22,6 +30,7 @@ class Services:
 
     settings: Settings
     store: Store
+    save: Save  # the rules that write versions of their own go through it like any client
     write_hooks: list[WriteHook] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # validator, terminology …
     audit_trail: AuditTrail = field(init=False)
@@ -81,3 +90,10 @@ class Context:
         if self.settings.base_url and self.settings.base_url != self.base_url:
             bases.append(self.settings.base_url)
         return tuple(bases)
+
+
+def visible_keys(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (type, id) pairs exist and may be seen (all existing ones without a policy)."""
+    if ctx.access is None:
+        return ctx.tx.existing(keys)
+    return ctx.access.visible(ctx.tx.conn, keys)
