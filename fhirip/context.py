@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
@@ -19,9 +19,14 @@ from fhirip.store import Current, Store, Tx
 # and returns issues: errors refuse the write (422), warnings travel with the response.
 WriteHook = Callable[["Context", dict[str, Any], Current | None], list[Issue]]
 
-# The write path (`fhirip.interactions.write.save`): check and store one resource version with
-# every hook and reference check; returns its state, stored bytes and warnings.
-Save = Callable[..., tuple[Current, bytes, list[Issue]]]  # (ctx, resource, *, previous, method)
+
+
+class Save(Protocol):
+    """The write path (`fhirip.interactions.write.save`): check and store one resource version
+    with every hook and reference check; returns its state, stored bytes and warnings."""
+
+    def __call__(self, ctx: Context, resource: dict[str, Any], *, previous: Current | None,
+                 method: str) -> tuple[Current, bytes, list[Issue]]: ...
 
 
 @dataclass

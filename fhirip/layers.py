@@ -9,7 +9,8 @@ module or inside a function) and fails on one that goes up or sideways.
 The order, and why each layer sits where it does:
 
 - entry: what starts things and wires every layer together (the Flask facade, the command
-  line, the composition of services, the test server, the demo data loader).
+  line, the composition of services and the conformance resources loaded at start, the test
+  server, the demo data and the example plan rendered from it).
 - interactions: the REST surface and everything that drives it. An operation is an
   interaction with a name; the legacy importer and the migration jobs write through the
   router as a client would, so they sit beside it, not under the rules it runs.
@@ -43,10 +44,10 @@ class Layer:
 
 
 LAYERS: tuple[Layer, ...] = (
-    Layer("entry", ("server", "fhirip.cli", "fhirip.bootstrap", "fhirip.testing", "fhirip.demo"),
+    Layer("entry", ("server", "fhirip.cli", "fhirip.bootstrap", "fhirip.conformance", "fhirip.testing",
+                    "fhirip.demo"), siblings=True),
+    Layer("interactions", ("fhirip.interactions", "fhirip.operations", "fhirip.mapping", "fhirip.migration"),
           siblings=True),
-    Layer("interactions", ("fhirip.interactions", "fhirip.operations", "fhirip.mapping",
-                           "fhirip.migration", "fhirip.conformance"), siblings=True),
     Layer("plans", ("fhirip.plans",)),
     Layer("context", ("fhirip.context",)),
     Layer("consent", ("fhirip.consent",)),
