@@ -1,13 +1,14 @@
 """The simple-FHIRPath core (`fhirip.fhirpath_simple`) gives what the FHIRPath engine gives: for
 every search-parameter expression the server registers that it takes, on realistic resources
-(the individual-plan records of the search tests, the demo data, AuditEvents as the trail writes
-them, choice elements of every kind), and it declines what it cannot evaluate."""
+(the individual-plan records of the search tests, the profile examples, the demo data, AuditEvents
+as the trail writes them, choice elements of every kind), and it declines what it cannot evaluate."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,8 +58,10 @@ def _audit_events() -> list[dict[str, Any]]:
     return [{**read, "id": "a1"}, {**refused, "id": "a2"}]
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
 RESOURCES = (individual_plan_records() + [entry["resource"] for entry in demo_bundle()["entry"]] + EXTRA
-             + _audit_events())
+             + _audit_events() + [json.loads(path.read_text(encoding="utf-8"))
+                                  for path in sorted(EXAMPLES.glob("ip-*.json"))])
 
 
 def normalise(values: list[Any]) -> Any:
@@ -81,7 +84,7 @@ def registered_expressions() -> dict[str, set[str]]:
 EXPRESSIONS = registered_expressions()
 
 
-@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r['resourceType']}/{r['id']}")
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r['resourceType']}/{r.get('id', '?')}")
 def test_every_simple_search_expression_agrees_with_the_engine(resource: dict[str, Any]) -> None:
     checked = 0
     for expression in sorted(EXPRESSIONS.get(resource["resourceType"], ())):
@@ -105,7 +108,7 @@ def test_most_registered_expressions_are_simple_and_the_rest_go_to_the_engine() 
         assert compile_path(expression) is None, expression
 
 
-@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r['resourceType']}/{r['id']}")
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r['resourceType']}/{r.get('id', '?')}")
 def test_presence_is_what_the_engine_counts_as_existing(resource: dict[str, Any]) -> None:
     """`present_at` (the invariants' step) says a path exists exactly when the engine's `exists()`
     does, for every member path of the registered expressions that meets no choice element,
