@@ -25,7 +25,7 @@ def module_name(path: Path) -> str:
 
 def is_module(dotted: str) -> bool:
     path = ROOT.joinpath(*dotted.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+    return path.with_suffix(".py").is_file() or path.is_dir()  # a package, with or without __init__
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -50,6 +50,12 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 def test_every_module_has_a_layer() -> None:
     unplaced = [str(path.relative_to(ROOT)) for path in SOURCES if place(module_name(path)) is None]
     assert not unplaced, f"modules in no layer of fhirip/layers.py: {unplaced}"
+
+
+def test_every_layer_names_modules_that_exist_once() -> None:
+    named = [package for layer in LAYERS for package in layer.packages]
+    assert len(named) == len(set(named)), "a package in two layers"
+    assert [package for package in named if not is_module(package)] == []
 
 
 def test_no_module_imports_a_layer_above_its_own() -> None:
