@@ -21,7 +21,7 @@ The order, and why each layer sits where it does:
 - consent: the access index, the caller's decision and its SQL condition. It reads the search
   index and records break-the-glass in the audit vocabulary.
 - audit: AuditEvent, Provenance, the audit journal and its mover. It indexes AuditEvents for
-  search and stores them through the store's API.
+  search and hands the store the events with their index rows, in bulk.
 - services: search, validation, terminology and auth, each on its own: search indexes and
   queries the store; validation checks a resource; terminology expands and looks up codes;
   auth reads tokens into an actor.
