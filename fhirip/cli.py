@@ -92,21 +92,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from fhirip.bootstrap import REBUILDS
     from fhirip.store import Store
 
     store = Store(_settings(args).effective_database_url)
-    store.migrate()
+    store.migrate(REBUILDS)
     print("schema is at the newest revision")
     return 0
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from fhirip.bootstrap import REBUILDS
     from fhirip.consent.index import rebuild
     from fhirip.search.index import reindex_all
     from fhirip.store import Store
 
     store = Store(_settings(args).effective_database_url)
-    store.migrate()
+    store.migrate(REBUILDS)
     count = store.run(lambda tx: reindex_all(tx.conn), write=True)
     store.run(lambda tx: rebuild(tx.conn), write=True)  # the access index, from the same resources
     store.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "profiles", ROOT / "terminology")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from fhirip.errors import FhirError
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
 from fhirip.search import search

@@ -15,7 +15,7 @@ from fhirip.bootstrap import build_services
 from fhirip.config import Settings
 from fhirip.errors import FhirError, Issue
 from fhirip.interactions.auditing import record_refusal
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.router import handle
 from server.auth import Authenticator

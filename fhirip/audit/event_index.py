@@ -3,9 +3,9 @@
 https://hl7.org/fhir/R4/auditevent.html#search
 
 Every read leaves an AuditEvent, so indexing them is most of the work of moving the audit
-journal (`fhirip.store.journal.drain`). The generic indexer (`fhirip.search.index.extract`)
+journal (`fhirip.audit.journal.drain`). The generic indexer (`fhirip.search.index.extract`)
 evaluates each of the 22 AuditEvent search parameters from the root on its own; here the
-event is walked once, with the same path semantics, and the rows of what recurs from event
+event is walked once, with the same path steps (`fhirip.fhirpath_simple`), and the rows of what recurs from event
 to event (the agents, an entity, a coding, an action) are remembered by its JSON text
 instead of rebuilt.
 The rows come out as tuples in the tables' column order, ready for the driver.
@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Table
 
+from fhirip.fhirpath_simple import CHOICE_NAMES, children
 from fhirip.search.index import TABLES, rows_for
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, registry
 from fhirip.search.sortkeys import SORTED_COLUMNS, encode
@@ -57,10 +58,6 @@ PINNED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "subtype": ("token", "AuditEvent.subtype", ()),
     "type": ("token", "AuditEvent.type", ()),
 }
-
-# Element names on the walk that are also choice elements ([x]) somewhere in R4: a path step
-# over one finds `sourceUri` where `source` is absent, and the walk must do the same.
-CHOICE_NAMES = frozenset({"entity", "name", "source"})
 
 # Columns of each index table after `rid`, in table order: the tuples are built in this order.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -114,24 +111,8 @@ def _fits(reg: Registry) -> bool:
 
 
 def _children(nodes: Iterable[Any], name: str) -> list[Any]:
-    """One FHIRPath step: the `name` elements of the nodes, lists flattened, nulls left out."""
-    out: list[Any] = []
-    choice = name in CHOICE_NAMES
-    for node in nodes:
-        if not isinstance(node, dict):
-            continue
-        if name in node:
-            values = node[name]
-        elif choice:
-            values = next((v for k, v in node.items()
-                           if k.startswith(name) and k[len(name):len(name) + 1].isupper()), None)
-        else:
-            continue
-        if isinstance(values, list):
-            out.extend(v for v in values if v is not None)
-        elif values is not None:
-            out.append(values)
-    return out
+    """One FHIRPath step (`fhirip.fhirpath_simple.children`), a choice name as in R4."""
+    return children(nodes, name, choice=name in CHOICE_NAMES)
 
 
 def _root_values(event: dict[str, Any]) -> dict[str, list[Any]]:

@@ -15,7 +15,7 @@ Every serving process starts a mover, but on one machine only one of them moves 
 journal at a time (`MoverTurn`, a file lock): a second mover would compete for the same write
 lock and the same cores without moving any more. When the one moving ends, another takes over
 within its interval. Movers on other machines may run too: a drain claims the rows it moves
-(`Tx.drain_journal`), so none is stored twice.
+(`fhirip.audit.journal.drain`), so none is stored twice.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def move_all(store: Any, chunk: int) -> int:
     Each chunk is read and prepared (parsed, its index rows found) before the write
     transaction, which then only claims and inserts it: every request's journal commit
     waits for that transaction on SQLite, so it must be short."""
-    from fhirip.store.journal import oldest, prepare
+    from fhirip.audit.journal import drain, oldest, prepare
 
     moved = 0
     while True:  # the server's own work: not held to a request's time limit
@@ -155,7 +155,7 @@ def move_all(store: Any, chunk: int) -> int:
         if not rows:
             return moved
         prepared = prepare(rows)
-        moved += store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True, unlimited=True)
+        moved += store.run(lambda tx: drain(tx, prepared=prepared), write=True, unlimited=True)
         if len(rows) < chunk:
             return moved
 

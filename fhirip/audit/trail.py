@@ -169,7 +169,7 @@ def append_in(tx: Tx, events: list[dict[str, Any]]) -> None:
 
 
 def _journal(store: Store, events: list[dict[str, Any]]) -> None:
-    from fhirip.store.journal import append
+    from fhirip.audit.journal import append
 
     _give_ids(events)
     append(store, events)

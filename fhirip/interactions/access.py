@@ -19,7 +19,7 @@ from sqlalchemy import select
 from fhirip.consent.access import Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES
 from fhirip.errors import FhirError, Forbidden, NotFound
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.recorded_grant import require_consenter
 from fhirip.search.query import (
     PAGE_PARAMS,
@@ -203,13 +203,6 @@ def check_delete(ctx: Context, current: Current) -> None:
     decision = ctx.access.can_delete(ctx.tx.conn, orjson.loads(stored.content or b"{}"))
     if not decision.permitted:
         raise Forbidden(decision.reason)
-
-
-def visible_keys(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of the (type, id) pairs exist and may be seen (all existing ones without a policy)."""
-    if ctx.access is None:
-        return ctx.tx.existing(keys)
-    return ctx.access.visible(ctx.tx.conn, keys)
 
 
 def masked_body(ctx: Context, content: bytes) -> bytes | dict[str, Any]:

@@ -20,7 +20,7 @@ import orjson
 from fhirip.audit import audit_event, outcome_for_status
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.compartment import in_compartment, patients_of
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import is_valid_id
 

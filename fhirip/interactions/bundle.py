@@ -28,7 +28,7 @@ from fhirip.errors import (
     PreconditionFailed,
     operation_outcome,
 )
-from fhirip.interactions.access import authorize, visible_keys
+from fhirip.interactions.access import authorize
 from fhirip.interactions.conditional import (
     NOT_CRITERIA,
     criteria_of,
@@ -36,13 +36,13 @@ from fhirip.interactions.conditional import (
     identifier_criterion,
     identifiers_known,
 )
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.transaction_references import resolve_references
-from fhirip.interactions.write import dangling_error, new_id
+from fhirip.interactions.write import dangling_error
 from fhirip.model.dates import parse_instant
-from fhirip.model.resources import is_valid_id, parse_json
+from fhirip.model.resources import is_valid_id, new_id, parse_json
 from fhirip.search.index import deferred_rows, write_pending
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 from fhirip.validation.checked_ahead import checked_ahead_of

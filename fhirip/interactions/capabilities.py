@@ -16,7 +16,7 @@ from typing import Any
 from fhirip import __version__, operations
 from fhirip.consent.policy import WRITE_INTERACTIONS
 from fhirip.consent.vocabulary import AUDIT_TYPE
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import RESOURCE_TYPES
 from fhirip.search.registry import capability_search_params, registry

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from fhirip.errors import BadRequest
 from fhirip.interactions.access import refuse_hidden_parameters
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import refuse_control_characters
 from fhirip.interactions.search import value_set_expander
 from fhirip.search import search

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.errors import Issue
-from fhirip.interactions.context import Context, WriteHook
+from fhirip.context import Context, WriteHook
 from fhirip.store import Current
 from fhirip.validation.checked_ahead import checked_ahead_of
 

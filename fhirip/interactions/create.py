@@ -9,7 +9,7 @@ from __future__ import annotations
 from fhirip.errors import PreconditionFailed
 from fhirip.interactions.access import masked_body
 from fhirip.interactions.conditional import criteria_of, find_matches
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import (
     FhirRequest,
     FhirResponse,
@@ -17,8 +17,8 @@ from fhirip.interactions.request import (
     version_headers,
     written,
 )
-from fhirip.interactions.write import new_id, save
-from fhirip.model.resources import check_resource, parse_resource
+from fhirip.interactions.write import save
+from fhirip.model.resources import check_resource, new_id, parse_resource
 from fhirip.validation.checked_ahead import checked_ahead_of
 
 

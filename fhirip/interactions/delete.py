@@ -16,9 +16,9 @@ from fhirip.errors import (
     PreconditionFailed,
     operation_outcome,
 )
-from fhirip.interactions.access import check_delete, is_visible, visible_keys
+from fhirip.interactions.access import check_delete, is_visible
 from fhirip.interactions.conditional import find_matches
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers
 from fhirip.interactions.write import check_if_match
 from fhirip.store import Current

@@ -24,7 +24,7 @@ import orjson
 from fhirip.consent.vocabulary import all_resource_types
 from fhirip.errors import BadRequest, NotFound
 from fhirip.interactions.access import ensure_visible, masked_body
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_range
 from fhirip.store import StoredVersion, instant

@@ -26,7 +26,7 @@ from fhirip.errors import (
 )
 from fhirip.interactions.access import ensure_visible
 from fhirip.interactions.conditional import find_matches
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.fhirpath_patch import apply_fhirpath_patch
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.update import store_update

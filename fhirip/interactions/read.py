@@ -19,7 +19,7 @@ from fhirip.interactions.access import (
     masked_body,
     not_found,
 )
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import (
     FhirRequest,
     FhirResponse,

@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 
 from fhirip.audit.provenance import provenance
+from fhirip.context import Context
 from fhirip.errors import BadRequest, FhirError, Forbidden, Issue
-from fhirip.interactions.context import Context
 from fhirip.model.resources import check_resource
 from fhirip.store import Current
 

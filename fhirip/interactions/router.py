@@ -37,7 +37,7 @@ from fhirip.interactions.auditing import (
     success_events,
 )
 from fhirip.interactions.capabilities import capabilities
-from fhirip.interactions.context import Context, Services
+from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest, FhirResponse, refuse_control_characters
 from fhirip.model.resources import is_resource_type
 from fhirip.store import Tx

@@ -16,7 +16,7 @@ import orjson
 
 from fhirip.errors import NotFound
 from fhirip.interactions.access import ensure_visible, is_visible, refuse_hidden_parameters
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.search import search, searchset_bundle
 from fhirip.search.execute import PageKeeper

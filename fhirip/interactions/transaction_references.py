@@ -12,7 +12,7 @@ from typing import Any
 
 from fhirip.errors import BadRequest, PreconditionFailed
 from fhirip.interactions.conditional import criteria_of, find_matches
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.model.references import rewrite_references
 from fhirip.model.resources import is_resource_type
 

@@ -11,10 +11,10 @@ from typing import Any
 from fhirip.errors import BadRequest, Forbidden, PreconditionFailed
 from fhirip.interactions.access import client_ids_allowed, is_visible
 from fhirip.interactions.conditional import find_matches
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse, written
-from fhirip.interactions.write import check_if_match, new_id, save
-from fhirip.model.resources import check_resource, parse_resource
+from fhirip.interactions.write import check_if_match, save
+from fhirip.model.resources import check_resource, new_id, parse_resource
 
 
 def _body(req: FhirRequest) -> dict[str, Any]:

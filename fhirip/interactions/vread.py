@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fhirip.errors import Gone, NotFound
 from fhirip.interactions.access import ensure_visible, masked_body
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.history import judged_per_version, shows_version
 from fhirip.interactions.read import state_of
 from fhirip.interactions.request import FhirRequest, FhirResponse, version_headers

@@ -6,19 +6,14 @@ so a rule added to the write hooks holds for every way a resource can change.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fhirip.errors import Issue, PreconditionFailed, Unprocessable
-from fhirip.interactions.access import check_write, visible_keys
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
+from fhirip.interactions.access import check_write
 from fhirip.interactions.request import FhirRequest, parse_etag
 from fhirip.model.references import LocalReference, local_references
 from fhirip.store import Current
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def check_if_match(req: FhirRequest, current: Current | None) -> None:

@@ -21,9 +21,8 @@ from typing import Any
 import orjson
 
 from fhirip.errors import FhirError
-from fhirip.interactions.write import new_id
 from fhirip.model.references import rewrite_references
-from fhirip.model.resources import check_resource, is_resource_type
+from fhirip.model.resources import check_resource, is_resource_type, new_id
 from fhirip.search.index_ahead import rows_by_table_name, stamp_free
 from fhirip.validation.checked_ahead import (
     VALIDATED,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fhirip.errors import FhirError
 from fhirip.interactions.conformance_check import ConformanceHook
-from fhirip.interactions.context import Context, Services
+from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import resolve
 from fhirip.search.index_ahead import rows_ahead

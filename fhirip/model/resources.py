@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ RESOURCE_TYPES: frozenset[str] = _supported_types()
 
 def is_resource_type(name: str) -> bool:
     return name in RESOURCE_TYPES
+
+
+def new_id() -> str:
+    """A logical id for a resource the server names itself."""
+    return str(uuid.uuid4())
 
 
 def is_valid_id(value: str) -> bool:

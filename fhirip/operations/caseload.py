@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.canonical import OPERATION_DEFINITION
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of
+from fhirip.operations.worklist_request import as_of
 from fhirip.plans.worklists import caseloads
 
 

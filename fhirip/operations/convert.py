@@ -14,7 +14,7 @@ import base64
 import binascii
 
 from fhirip.errors import BadRequest
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.parameters import parameter_parts
 from fhirip.model.resources import parse_json

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from fhirip.canonical import OPERATION_DEFINITION
 from fhirip.errors import NotFound
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.current import current_plan_bundle, parse_identifier, person_records
 from fhirip.plans.policy_reads import PolicyReads
-from fhirip.plans.worklist_request import View
+from fhirip.operations.worklist_request import View
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
 
 

@@ -19,7 +19,7 @@ from datetime import date
 from fhirip.canonical import OPERATION_DEFINITION
 from fhirip.errors import BadRequest
 from fhirip.interactions.access import ensure_visible
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.handover import (
@@ -28,7 +28,7 @@ from fhirip.plans.handover import (
     hand_over_episode,
     hand_over_team,
 )
-from fhirip.plans.parameters import date_value, input_parameters
+from fhirip.operations.parameters import date_value, input_parameters
 from fhirip.plans.recording import read_current
 
 

@@ -12,11 +12,11 @@ is computed for. Returns a searchset of CarePlans under the caller's consent pol
 from __future__ import annotations
 
 from fhirip.canonical import OPERATION_DEFINITION
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of, view_of
+from fhirip.operations.worklist_request import as_of, view_of
 from fhirip.plans.worklists import only_measures, overdue_measures, worklist_bundle
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from fhirip.auth import ActorKind
 from fhirip.canonical import OPERATION_DEFINITION
 from fhirip.errors import Forbidden
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.codes import OPEN_PLAN_STATUSES, is_individual_plan

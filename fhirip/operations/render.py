@@ -16,7 +16,7 @@ from datetime import date
 
 from fhirip.canonical import OPERATION_DEFINITION
 from fhirip.errors import NotAcceptable, NotFound
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FHIR_JSON, FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.document import build_document

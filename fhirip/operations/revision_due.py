@@ -11,11 +11,11 @@ computed for. Returns a searchset of CarePlans under the caller's consent policy
 from __future__ import annotations
 
 from fhirip.canonical import OPERATION_DEFINITION
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of, view_of
+from fhirip.operations.worklist_request import as_of, view_of
 from fhirip.plans.worklists import revision_due, worklist_bundle
 
 

@@ -12,11 +12,11 @@ caller's consent policy.
 from __future__ import annotations
 
 from fhirip.canonical import OPERATION_DEFINITION
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
 from fhirip.plans.fetching import Fetch
-from fhirip.plans.worklist_request import as_of, view_of
+from fhirip.operations.worklist_request import as_of, view_of
 from fhirip.plans.worklists import stale_plans, worklist_bundle
 
 

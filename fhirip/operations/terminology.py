@@ -12,7 +12,7 @@ from __future__ import annotations
 import orjson
 
 from fhirip.errors import NotFound
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import parse_json
 from fhirip.operations import Operation, register

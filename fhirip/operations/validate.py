@@ -20,7 +20,7 @@ import orjson
 
 from fhirip.errors import BadRequest, Conflict, FhirError, Issue, operation_outcome
 from fhirip.interactions.access import ensure_visible, is_visible, masked_body, not_found
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.parameters import parameter_parts

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.errors import Issue
-from fhirip.interactions.context import Context, WriteHook
+from fhirip.context import Context, WriteHook
 from fhirip.plans.coordinator import refuse_overlapping_coordinators
 from fhirip.plans.lifecycle import apply_plan_consent, check_activation
 from fhirip.plans.narrative import fill_plan_narrative

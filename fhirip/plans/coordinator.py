@@ -14,8 +14,7 @@ from datetime import date
 from typing import Any
 
 from fhirip.errors import Issue
-from fhirip.interactions.access import visible_keys
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.plans.codes import (
     COORDINATOR_CODES,
     OPEN_EPISODE_STATUSES,

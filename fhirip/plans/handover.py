@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from fhirip.errors import BadRequest, NotFound, Unprocessable
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.plans.codes import (
     OPEN_EPISODE_STATUSES,
     coordinator_code,

@@ -20,7 +20,7 @@ from typing import Any
 
 
 from fhirip.errors import Issue
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.plans.codes import (
     CONSENT_CATEGORY,
     OPEN_PLAN_STATUSES,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from fhirip.errors import Issue
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.plans.codes import is_individual_plan
 from fhirip.plans.document import build_document
 from fhirip.plans.fetching import Fetch

@@ -14,7 +14,7 @@ import hashlib
 from typing import Any
 
 from fhirip.errors import Conflict, Issue
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.plans.codes import DNR_SYSTEM, NATIONAL_ID_SYSTEMS
 from fhirip.store import Current
 

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from fhirip.errors import Conflict, Issue
-from fhirip.interactions.access import visible_keys
-from fhirip.interactions.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.plans.codes import (
     CAREPLAN_CATEGORY,
     IP_CATEGORY_CODE,

@@ -4,7 +4,7 @@ https://hl7.org/fhir/R4/provenance.html
 
 When a rule changes a resource the client did not send (a plan revoked because
 its consent was withdrawn, an old consent superseded, a coordinator handed
-over), the change goes through the same write path as any client write, so
+over), the change goes through the same write path as any client write (`Services.save`), so
 every hook and reference check applies, and a Provenance says who and why.
 """
 
@@ -20,8 +20,8 @@ import orjson
 from fhirip.audit import provenance
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.errors import Conflict
-from fhirip.interactions.context import Context
-from fhirip.interactions.write import new_id, save
+from fhirip.context import Context
+from fhirip.model.resources import new_id
 from fhirip.store import Current
 
 # Until a request carries an authenticated actor, the server is the agent of its own rules.
@@ -78,8 +78,8 @@ def write_version(ctx: Context, resource: dict[str, Any], expected: Current | No
         now = "deleted" if gone else f"version {previous.version}"
         raise Conflict(f"{expected.res_type}/{expected.res_id} changed while this change was made from "
                        f"version {expected.version} (it is now {now}); nothing was written, try again")
-    current, _content, _warnings = save(ctx, resource, previous=previous,
-                                        method="PUT" if previous else "POST")
+    current, _content, _warnings = ctx.services.save(ctx, resource, previous=previous,
+                                                     method="PUT" if previous else "POST")
     return current
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from fhirip.search.registry import registry, split_unions
+from fhirip.fhirpath_simple import split_unions
+from fhirip.search.registry import registry
 from fhirip.store.records import STAMPS
 
 # (resource type, the resource as stored) → its rows by table name, each the values of the

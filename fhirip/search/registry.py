@@ -6,7 +6,8 @@ The official definitions (spec/r4/search-parameters.json) and the project's
 SearchParameter resources (profiles/search-parameters/*.json) are read once.
 Each definition's FHIRPath expression is split at its top-level unions into one
 expression per resource type, so indexing a CarePlan evaluates only the
-CarePlan part. A parameter is *supported* for a type when its expression
+CarePlan part; a part that is a simple path runs through `fhirip.fhirpath_simple`, the
+others through fhirpathpy. A parameter is *supported* for a type when its expression
 compiles and its type can be indexed; the CapabilityStatement declares exactly
 those (see `capability_search_params`).
 """
@@ -23,6 +24,8 @@ from typing import Any
 
 from fhirpathpy import compile as fhirpath_compile
 from fhirpathpy.models import models
+
+from fhirip.fhirpath_simple import compile_path, split_unions
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL_PARAMETERS = ROOT / "spec" / "r4" / "search-parameters.json"
@@ -77,23 +80,6 @@ def _first_deciding(equivalent: Callable[[Any], list[Any] | None], engine: Extra
         return engine(resource) if found is None else found
 
     return evaluate
-
-
-def split_unions(expression: str) -> list[str]:
-    """Split at `|` that are outside parentheses and string literals."""
-    parts, depth, quoted, start = [], 0, False, 0
-    for i, ch in enumerate(expression):
-        if ch == "'" and (i == 0 or expression[i - 1] != "\\"):
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and ch == "|":
-            parts.append(expression[start:i].strip())
-            start = i + 1
-    parts.append(expression[start:].strip())
-    return [p for p in parts if p]
 
 
 def _closing_parenthesis(text: str, opening: int) -> int:
@@ -227,9 +213,7 @@ class Registry:
             return None
         resolve_types = tuple(sorted(set(_RESOLVE_IS.findall(expression))))
         param_expression = _RESOLVE_IS.sub("", expression)
-        from fhirip.search.paths import simple_path_evaluator
-
-        fast = simple_path_evaluator(param_expression)
+        fast = compile_path(param_expression)
         if fast is not None:
             return TypedExtractor(fast, resolve_types)
         try:

@@ -9,10 +9,15 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from fhirip.store.store import Store
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
@@ -253,3 +258,35 @@ def driver_values(rows: list[tuple[Any, ...]], converters: list[tuple[str, Any]]
         return rows
     return [tuple(convert(value) if convert else value for value, (_, convert) in zip(row, converters))
             for row in rows]
+
+
+def driver_transaction(store: Store, work: Callable[[Any], T]) -> T:
+    """`work(cursor)` in a short write transaction sent straight through the driver, committed.
+
+    The write lock is queued for as by every writer (`Store.transaction`). A pooled
+    connection the database has closed is replaced and the work sent again, unless it
+    was lost while committing (it may have committed: nothing is ever done twice)."""
+    for attempt in (1, 2):
+        with store.write_gate():
+            connection = store.engine.raw_connection()
+            committing = False
+            try:
+                cursor = connection.cursor()
+                if store.dialect == "sqlite":
+                    cursor.execute("BEGIN IMMEDIATE")  # the sqlite3 module leaves BEGIN to us
+                result = work(cursor)
+                committing = True
+                connection.commit()
+                return result
+            except Exception:
+                lost = bool(getattr(connection.dbapi_connection, "closed", False))
+                if lost:  # the database went away: so did every connection pooled before
+                    connection.invalidate()
+                    store.engine.dispose(close=False)
+                else:
+                    connection.rollback()
+                if not lost or committing or attempt == 2:
+                    raise
+            finally:
+                connection.close()
+    raise AssertionError("unreachable")

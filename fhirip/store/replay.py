@@ -7,7 +7,7 @@ the request goes on; the other finds the row and refuses the replay. Rows past t
 expiry no longer count and are purged now and then.
 
 Every DPoP request makes this transaction, so it goes straight through the driver (like the
-audit journal's, `fhirip.store.journal`): through SQLAlchemy the same statement costs
+audit journal's, `fhirip.audit.journal`): through SQLAlchemy the same statement costs
 several times the CPU of the insert itself.
 """
 
@@ -17,8 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from fhirip.store.engine import driver_insert
-from fhirip.store.journal import driver_transaction
+from fhirip.store.engine import driver_insert, driver_transaction
 from fhirip.store.schema import dpop_jti
 
 if TYPE_CHECKING:

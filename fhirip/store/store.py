@@ -8,7 +8,7 @@ search index. Every interaction runs as one database transaction via `Store.run`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -110,11 +110,12 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.write_gate = write_gate(url)  # what a write transaction enters first (SQLite: the queue)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+    def migrate(self, rebuilds: Mapping[str, Callable[[Connection], Any]] | None = None) -> None:
+        """Bring the schema to the newest Alembic revision; a new derived table is filled by
+        `rebuilds[table]` (`fhirip.store.migrations.fill_derived`)."""
         from fhirip.store.migrations import upgrade
 
-        upgrade(self.engine)
+        upgrade(self.engine, rebuilds=rebuilds)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -296,18 +297,6 @@ class Tx:
         """
         moment = moment or now_utc()
         self._insert_new([(item, moment, _stamped(item, 1, moment)) for item in resources])
-
-    def journal(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
-        """Record new resources in the audit journal in this transaction (`fhirip.store.journal`)."""
-        from fhirip.store.journal import journal_in
-
-        journal_in(self, resources, moment)
-
-    def drain_journal(self, limit: int | None = None, prepared: dict[int, Any] | None = None) -> int:
-        """Move journalled resources into the resource tables (`fhirip.store.journal.drain`)."""
-        from fhirip.store.journal import drain
-
-        return drain(self, limit, prepared)
 
     def _insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]]) -> None:
         if not items:

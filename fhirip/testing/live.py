@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from fhirip.bootstrap import build_services
 from fhirip.config import Settings
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.store.schema import metadata
 from fhirip.testing.postgres import TemporaryPostgres
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.errors import Issue
+from fhirip.fhirpath_simple import children
 from fhirip.validation.bindings import BindingChecker
 from fhirip.validation.fhirpath import reference_type
 from fhirip.validation.profiles import ElementRule, Profile, Slice, Slicing, profile_type
@@ -30,16 +31,12 @@ def matches_pattern(value: Any, pattern: Any) -> bool:
 
 
 def _navigate(value: Any, path: str) -> list[Any]:
+    """The values at a discriminator path (`$this`, or dotted element names) of a slice item."""
     if path == "$this":
         return [value]
     found = [value]
     for key in path.split("."):
-        nxt: list[Any] = []
-        for item in found:
-            if isinstance(item, dict) and key in item:
-                child = item[key]
-                nxt.extend(child if isinstance(child, list) else [child])
-        found = nxt
+        found = children(found, key)
     return found
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fhirip.canonical import CANONICAL_BASE
-from fhirip.validation.fast_invariants import _path
+from fhirip.fhirpath_simple import present_at
 
 _UNDECIDED = object()
 MEASURE_STATUS = f"{CANONICAL_BASE}/StructureDefinition/ip-measure-status"
@@ -71,11 +71,11 @@ def _has_extension(url: str) -> Callable[[dict[str, Any]], bool | None]:
 
 
 def _exists(*path: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda element: bool(_path(element, *path))
+    return lambda element: bool(present_at(element, *path))
 
 
 def _plan_is_started(element: dict[str, Any]) -> bool:
-    return bool(_path(element, "period", "start")) and bool(_path(element, "careTeam")) and bool(_path(element, "goal"))
+    return bool(present_at(element, "period", "start")) and bool(present_at(element, "careTeam")) and bool(present_at(element, "goal"))
 
 
 def _measure_status_agrees(element: Any) -> bool | None:
@@ -101,8 +101,8 @@ def _goals_in_plan(element: Any) -> bool | None:
     """ip-cp-4: every goal a measure names is one of the plan's goals."""
     if not isinstance(element, dict):
         return None
-    named = _path(element, "activity", "detail", "goal")
-    listed = _path(element, "goal")
+    named = present_at(element, "activity", "detail", "goal")
+    listed = present_at(element, "goal")
     references = []
     for reference in (*named, *listed):
         if not isinstance(reference, dict) or "_reference" in reference:
@@ -116,7 +116,7 @@ def _goals_in_plan(element: Any) -> bool | None:
 
 
 def _goal_given(element: Any) -> bool | None:
-    return bool(_path(element, "goal")) if isinstance(element, dict) else None
+    return bool(present_at(element, "goal")) if isinstance(element, dict) else None
 
 
 PROFILE_FAST: dict[tuple[str, str], Callable[[Any], bool | None]] = {

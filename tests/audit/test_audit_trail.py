@@ -14,9 +14,10 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from fhirip.audit.journal import drain
 from fhirip.audit.trail import AuditTrail
 from fhirip.interactions.auditing import failure_event
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.testing.live import make_services
 from fhirip.store.schema import resource
@@ -124,7 +125,7 @@ def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(s
         for start in range(0, len(events), 50):
             trail.append(events[start:start + 50])
         # One chunk: the oldest events, and only those.
-        assert services.store.run(lambda tx: tx.drain_journal(limit=trail.chunk), write=True) == trail.chunk
+        assert services.store.run(lambda tx: drain(tx, limit=trail.chunk), write=True) == trail.chunk
         first = {e["id"] for e in events[:trail.chunk]}
         assert all(stored_now(services, i) for i in first)
         assert not any(stored_now(services, e["id"]) for e in events[trail.chunk:])
@@ -182,7 +183,7 @@ def test_one_mover_on_a_machine_moves_a_database_and_another_takes_over_when_it_
 
 
 def test_prepared_rows_that_another_drain_claimed_meanwhile_are_not_stored_twice(services: Services) -> None:
-    from fhirip.store.journal import oldest, prepare
+    from fhirip.audit.journal import oldest, prepare
 
     trail = AuditTrail(services.store, flush_seconds=3600)
     services.audit_trail.flush()
@@ -192,9 +193,9 @@ def test_prepared_rows_that_another_drain_claimed_meanwhile_are_not_stored_twice
         prepared = prepare(services.store.run(lambda tx: oldest(tx, 100), write=False))
         assert len(prepared) == 5
         # Another drain claims the two oldest between the preparing and the claiming.
-        assert services.store.run(lambda tx: tx.drain_journal(limit=2), write=True) == 2
-        assert services.store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True) == 3
-        assert services.store.run(lambda tx: tx.drain_journal(prepared=prepared), write=True) == 0
+        assert services.store.run(lambda tx: drain(tx, limit=2), write=True) == 2
+        assert services.store.run(lambda tx: drain(tx, prepared=prepared), write=True) == 3
+        assert services.store.run(lambda tx: drain(tx, prepared=prepared), write=True) == 0
         assert trail.flush() == 0
         for record in events:
             assert stored_now(services, record["id"])

@@ -15,7 +15,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fhirip.audit import audit_event
 from fhirip.audit.event_index import (
-    CHOICE_NAMES,
     PINNED,
     RES_TYPE,
     audit_event_rows,
@@ -23,7 +22,6 @@ from fhirip.audit.event_index import (
     table_of,
 )
 from fhirip.auth.actor import Actor, ActorKind
-from fhirip.search.paths import _choice_names
 from fhirip.search.registry import Registry, load_definitions, registry
 from fhirip.store.engine import driver_insert
 
@@ -77,13 +75,6 @@ def test_a_value_remembered_is_not_mistaken_for_an_equal_looking_one() -> None:
     events = [{"resourceType": RES_TYPE, "outcome": value, "action": [value, 1, True]} for value in (True, 1, 1.0)]
     for event in events:
         assert audit_event_rows(event) == generic_rows(event)
-
-
-def test_the_walk_knows_which_of_its_element_names_are_choices_in_r4() -> None:
-    names = {segment for _, expression, _ in PINNED.values()
-             for part in expression.split("|")
-             for segment in part.replace("where(resolve() is Patient)", "").strip().strip(".").split(".")}
-    assert CHOICE_NAMES == names & _choice_names()
 
 
 # -- the guard: another registry, and the rows are the generic extractor's ----------------------

@@ -23,7 +23,7 @@ from fhirip.search import index as search_index
 from fhirip.search import search
 from fhirip.search.index import INDEX_TABLES
 from fhirip.store import Store
-from fhirip.store.journal import append
+from fhirip.audit.journal import append
 from fhirip.store.schema import resource, resource_version
 from fhirip.testing.live import database_url
 from fhirip.testing.postgres import TemporaryPostgres

@@ -12,7 +12,7 @@ import consent_world as world
 import pytest
 from consent_support import World, put_all  # noqa: E402  (after the module docstring's imports)
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.testing.live import make_services
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from fhirip.auth import Actor
 from fhirip.consent import AccessPolicy, decide
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.model.references import local_references
 from fhirip.search import search
 from fhirip.store import Tx

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from migration.conftest import FreshStore, fresh  # noqa: F401  (the same stores as the migration tests)
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"

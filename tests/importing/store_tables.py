@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, select
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.store import schema
 
 INDEX_TABLES: tuple[Table, ...] = (schema.search_string, schema.search_token, schema.search_reference,

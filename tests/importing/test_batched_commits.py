@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import read_plans, run_import, to_bundle
 from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink
@@ -93,7 +93,9 @@ def test_a_kill_between_commits_loses_only_uncommitted_plans_and_a_rerun_gives_o
     clean = fresh.services("clean")
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_import("planpro", export, _KilledAfter(BatchedStoreSink(killed, plans_per_commit=10), 17),
+            # batches by count alone (no commit by age, which a slow machine would reach first)
+            run_import("planpro", export, _KilledAfter(BatchedStoreSink(killed, plans_per_commit=10,
+                                                                        seconds_per_commit=3600), 17),
                        progress=False, checkpoint=checkpoint)
         assert len(checkpoint.read_text().split()) == 10  # the first batch; the next 7 were never committed
         assert len(_plan_keys(killed)) == 10

@@ -16,7 +16,7 @@ from migration.conftest import FreshStore
 from migration.store_view import stored
 from sqlalchemy import select
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import read_plans, run_import, to_bundle
 from fhirip.mapping.checking_ahead import AheadChecker
 from fhirip.mapping.records import PlanRecord

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import read_plans, resources_from_bundle, to_bundle
 from fhirip.mapping.records import PlanRecord
 from fhirip.model.references import local_references

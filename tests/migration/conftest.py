@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.testing.live import database_url, make_services
 from fhirip.testing.postgres import TemporaryPostgres
 

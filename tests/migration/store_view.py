@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.store.schema import resource as resource_table
 
 # Loaded by the server itself at start-up, not by an import.

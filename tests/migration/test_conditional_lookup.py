@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.migration import submitter
 
 HPR = "urn:oid:2.16.578.1.12.4.1.4.4"

@@ -13,7 +13,7 @@ import pytest
 from mapping.helpers import mapped_differences, read_back
 
 from fhirip import cli
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import read_plans, run_import
 from fhirip.mapping.records import PlanRecord
 from fhirip.migration import submitter

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.mapping import run_import
 from fhirip.mapping.importer import EXIT_LOSSES, EXIT_OK, EXIT_SKIPPED
 from fhirip.migration import submitter

@@ -8,7 +8,7 @@ import orjson
 from plan_data import FNR, PlanWorld, created_id, goal, legacy_patient, measure, practitioner
 from sqlalchemy import and_, exists, or_, select
 
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest
 from fhirip.operations.current_plan import current_by_identifier
 from fhirip.store.schema import search_reference

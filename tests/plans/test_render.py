@@ -6,7 +6,7 @@ from typing import Any
 
 from plan_data import PlanWorld, created_id, goal, measure
 
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest
 from fhirip.operations.render import render
 

@@ -83,7 +83,7 @@ def test_caseload_counts_plans_and_coordinator_only_episodes_per_coordinator(fhi
 def test_worklists_list_only_plans_the_caller_may_see(fhir, live_server):
     from typing import Any
 
-    from fhirip.interactions.context import Context
+    from fhirip.context import Context
     from fhirip.interactions.request import FhirRequest
     from fhirip.operations.revision_due import handle
 

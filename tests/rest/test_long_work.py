@@ -18,7 +18,7 @@ from rest_checks import assert_outcome, patient
 from sqlalchemy import event, text
 
 from fhirip.interactions.auditing import failure_event
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer, make_services, token_for
 from fhirip.testing.postgres import TemporaryPostgres

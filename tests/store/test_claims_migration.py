@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import delete, select
 
-from fhirip.bootstrap import build_services
+from fhirip.bootstrap import REBUILDS, build_services
 from fhirip.config import Settings
 from fhirip.demo import synthetic_fnr
 from fhirip.errors import FhirError
@@ -74,7 +74,7 @@ def test_migration_fills_the_claims_from_the_stored_resources(kind: str, tmp_pat
         with store.engine.begin() as conn:
             conn.execute(delete(resource_claim))
         command.downgrade(alembic_config(store.engine), "0007")
-        store.migrate()
+        store.migrate(REBUILDS)
         with store.engine.connect() as conn:
             claims = {claim: (t, i) for claim, t, i in conn.execute(select(resource_claim))}
         assert claims == {

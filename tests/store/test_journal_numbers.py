@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from fhirip.store import Store
-from fhirip.store.journal import oldest, prepare
+from fhirip.audit.journal import drain, journal_in, oldest, prepare
 from fhirip.store.migrations import upgrade
 from fhirip.store.schema import audit_journal, resource
 from fhirip.testing.postgres import TemporaryPostgres
@@ -40,15 +40,15 @@ def test_a_late_drain_claims_nothing_after_the_journal_emptied_and_refilled(
     store = Store(_url(kind, tmp_path, postgres, "journal_numbers"), indexer=index)
     store.migrate()
     first = [_event(), _event()]
-    store.run(lambda tx: tx.journal(first), write=True)
+    store.run(lambda tx: journal_in(tx, first), write=True)
     late = prepare(store.run(lambda tx: oldest(tx, 10), write=False))  # a mover reads them ...
-    assert store.run(lambda tx: tx.drain_journal(), write=True) == 2  # ... another moves them first
+    assert store.run(lambda tx: drain(tx), write=True) == 2  # ... another moves them first
     later = [_event()]
-    store.run(lambda tx: tx.journal(later), write=True)
+    store.run(lambda tx: journal_in(tx, later), write=True)
     numbers = store.run(lambda tx: tx.conn.execute(select(audit_journal.c.seq)).scalars().all(), write=False)
     assert not set(numbers) & set(late), (numbers, sorted(late))
-    assert store.run(lambda tx: tx.drain_journal(prepared=late), write=True) == 0
-    assert store.run(lambda tx: tx.drain_journal(), write=True) == 1
+    assert store.run(lambda tx: drain(tx, prepared=late), write=True) == 0
+    assert store.run(lambda tx: drain(tx), write=True) == 1
     stored = store.run(lambda tx: tx.conn.execute(
         select(resource.c.res_id).where(resource.c.res_type == "AuditEvent")).scalars().all(), write=False)
     assert sorted(stored) == sorted(e["id"] for e in first + later)

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from fhirip.audit.journal import drain, journal_in
 from fhirip.store import Store
 from fhirip.testing.postgres import TemporaryPostgres
 
@@ -49,8 +50,8 @@ def test_a_read_on_a_closed_connection_runs_again_on_a_fresh_one(pg_store: Store
 def test_a_write_on_a_closed_connection_runs_again_and_is_stored_once(pg_store: Store) -> None:
     _warm_pool(pg_store, 3)
     assert _close_every_pooled_connection(pg_store) >= 2
-    pg_store.run(lambda tx: tx.journal([{"resourceType": "AuditEvent", "id": "after-restart"}]), write=True)
-    assert pg_store.run(lambda tx: tx.drain_journal(), write=True) == 1
+    pg_store.run(lambda tx: journal_in(tx, [{"resourceType": "AuditEvent", "id": "after-restart"}]), write=True)
+    assert pg_store.run(lambda tx: drain(tx), write=True) == 1
 
 
 def test_a_connection_lost_while_committing_is_not_run_again(pg_store: Store) -> None:
@@ -59,7 +60,7 @@ def test_a_connection_lost_while_committing_is_not_run_again(pg_store: Store) ->
 
     def lose_the_connection_then_commit(tx) -> None:
         runs.append(1)
-        tx.journal([{"resourceType": "AuditEvent", "id": f"try-{len(runs)}"}])
+        journal_in(tx, [{"resourceType": "AuditEvent", "id": f"try-{len(runs)}"}])
         # The server ends this very session as the transaction is about to commit.
         pid = tx.conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with pg_store.engine.connect() as other:
@@ -68,14 +69,14 @@ def test_a_connection_lost_while_committing_is_not_run_again(pg_store: Store) ->
     with pytest.raises(Exception):  # noqa: B017,PT011 - the driver's own error for a closed connection
         pg_store.run(lose_the_connection_then_commit, write=True)
     assert runs == [1]
-    assert pg_store.run(lambda tx: tx.drain_journal(), write=True) == 0  # nothing was committed
+    assert pg_store.run(lambda tx: drain(tx), write=True) == 0  # nothing was committed
 
 
 def test_a_journal_append_on_a_closed_connection_is_sent_again_and_stored_once(pg_store: Store) -> None:
-    from fhirip.store.journal import append
+    from fhirip.audit.journal import append
 
     _warm_pool(pg_store, 3)
     assert _close_every_pooled_connection(pg_store) >= 2
     append(pg_store, [{"resourceType": "AuditEvent", "id": "journalled-after-restart"}])
-    assert pg_store.run(lambda tx: tx.drain_journal(), write=True) == 1
+    assert pg_store.run(lambda tx: drain(tx), write=True) == 1
     assert pg_store.run(lambda tx: tx.read("AuditEvent", "journalled-after-restart"), write=False) is not None

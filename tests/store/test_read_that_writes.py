@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from fhirip.audit.journal import drain, journal_in
 from fhirip.store import Store
 
 
@@ -16,7 +17,7 @@ def test_a_read_that_writes_while_another_writer_holds_the_lock_succeeds(tmp_pat
 
     def other_writer() -> None:
         with store.transaction(write=True) as tx:
-            tx.journal([{"resourceType": "AuditEvent", "id": "held"}])
+            journal_in(tx, [{"resourceType": "AuditEvent", "id": "held"}])
             holding.set()
             release.wait(5)
 
@@ -27,11 +28,11 @@ def test_a_read_that_writes_while_another_writer_holds_the_lock_succeeds(tmp_pat
 
     def read_then_write(tx) -> int:
         seen = tx.current("Patient", "nobody")  # the transaction has read: it cannot wait to upgrade
-        tx.journal([{"resourceType": "AuditEvent", "id": "mine"}])
+        journal_in(tx, [{"resourceType": "AuditEvent", "id": "mine"}])
         return 0 if seen is None else 1
 
     assert store.run(read_then_write, write=False) == 0
     assert release.is_set()  # it waited for the other writer instead of failing
     writer.join()
-    assert store.run(lambda tx: tx.drain_journal(), write=True) == 2
+    assert store.run(lambda tx: drain(tx), write=True) == 2
     store.dispose()

@@ -34,9 +34,10 @@ def upgrade() -> None:
     with op.batch_alter_table('search_session', schema=None) as batch_op:
         batch_op.add_column(sa.Column('complete', sa.Boolean(), server_default=sa.true(), nullable=False))
 
-    from fhirip.search.sortkeys import rebuild_sort_keys
+    # The rows of the resources already stored, derived as every later write derives them.
+    from fhirip.store.migrations import fill_derived
 
-    rebuild_sort_keys(op.get_bind())
+    fill_derived("search_sort")
 
 
 

@@ -45,9 +45,9 @@ def upgrade() -> None:
                               unique=False)
         batch_op.create_index(batch_op.f('ix_access_grant_source_rid'), ['source_rid'], unique=False)
     # The rows of the resources already stored, derived as every later write derives them.
-    from fhirip.consent.index import rebuild
+    from fhirip.store.migrations import fill_derived
 
-    rebuild(op.get_bind())
+    fill_derived("access_grant")
 
 
 def downgrade() -> None:

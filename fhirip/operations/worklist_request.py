@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from fhirip.interactions.request import FhirRequest
-from fhirip.plans.parameters import date_value
+from fhirip.operations.parameters import date_value
 
 
 def as_of(req: FhirRequest) -> date:

@@ -8,21 +8,19 @@ costs three times the CPU, a share a read's own work does not dwarf.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import delete, insert, select
 
-from fhirip.store.engine import driver_insert
+from fhirip.store.engine import driver_insert, driver_transaction
 from fhirip.store.records import _stamped, now_utc
 from fhirip.store.schema import audit_journal
 
 if TYPE_CHECKING:
     from fhirip.store.store import Store, Tx
-
-T = TypeVar("T")
 
 _DRAIN = delete(audit_journal).returning(audit_journal.c.seq, audit_journal.c.last_updated,
                                          audit_journal.c.content)
@@ -45,38 +43,6 @@ def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:
     stamp = to_column(moment) if to_column else moment
     rows = [(stamp, _stamped(item, 1, moment)) for item in resources]
     driver_transaction(store, lambda cursor: cursor.executemany(sql, rows))
-
-
-def driver_transaction(store: Store, work: Callable[[Any], T]) -> T:
-    """`work(cursor)` in a short write transaction sent straight through the driver, committed.
-
-    The write lock is queued for as by every writer (`Store.transaction`). A pooled
-    connection the database has closed is replaced and the work sent again, unless it
-    was lost while committing (it may have committed: nothing is ever done twice)."""
-    for attempt in (1, 2):
-        with store.write_gate():
-            connection = store.engine.raw_connection()
-            committing = False
-            try:
-                cursor = connection.cursor()
-                if store.dialect == "sqlite":
-                    cursor.execute("BEGIN IMMEDIATE")  # the sqlite3 module leaves BEGIN to us
-                result = work(cursor)
-                committing = True
-                connection.commit()
-                return result
-            except Exception:
-                lost = bool(getattr(connection.dbapi_connection, "closed", False))
-                if lost:  # the database went away: so did every connection pooled before
-                    connection.invalidate()
-                    store.engine.dispose(close=False)
-                else:
-                    connection.rollback()
-                if not lost or committing or attempt == 2:
-                    raise
-            finally:
-                connection.close()
-    raise AssertionError("unreachable")
 
 
 Prepared = tuple[dict[str, Any], datetime, bytes, Any]  # the event, its moment, its stored bytes, its rows

@@ -1,4 +1,4 @@
-"""Render the demo plan to docs/example-plan.html and .pdf: `python -m fhirip.plans.example [docs-dir]`.
+"""Render the demo plan to docs/example-plan.html and .pdf: `python -m fhirip.demo.example_plan [docs-dir]`.
 
 The demo data (fhirip.demo) is loaded into a fresh SQLite store through the
 transaction interaction, with the plan rules on, and the plan is rendered as

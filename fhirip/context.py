@@ -1,10 +1,14 @@
-"""What an interaction handler works with: the services and the open transaction."""
+"""What an interaction hands to the code it runs: the services and the open transaction.
+
+The interactions build a `Context` per request; the rules below them (the plan rules, the
+write hooks) receive it and write through `Services.save`, the interactions' one write path,
+so they never import the interactions themselves."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
@@ -16,12 +20,22 @@ from fhirip.store import Current, Store, Tx
 WriteHook = Callable[["Context", dict[str, Any], Current | None], list[Issue]]
 
 
+
+class Save(Protocol):
+    """The write path (`fhirip.interactions.write.save`): check and store one resource version
+    with every hook and reference check; returns its state, stored bytes and warnings."""
+
+    def __call__(self, ctx: Context, resource: dict[str, Any], *, previous: Current | None,
+                 method: str) -> tuple[Current, bytes, list[Issue]]: ...
+
+
 @dataclass
 class Services:
     """Long-lived parts shared by all requests of one server process."""
 
     settings: Settings
     store: Store
+    save: Save  # the rules that write versions of their own go through it like any client
     write_hooks: list[WriteHook] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # validator, terminology …
     audit_trail: AuditTrail = field(init=False)
@@ -83,3 +97,10 @@ class Context:
         if self.settings.base_url and self.settings.base_url != self.base_url:
             bases.append(self.settings.base_url)
         return tuple(bases)
+
+
+def visible_keys(ctx: Context, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (type, id) pairs exist and may be seen (all existing ones without a policy)."""
+    if ctx.access is None:
+        return ctx.tx.existing(keys)
+    return ctx.access.visible(ctx.tx.conn, keys)
