@@ -404,3 +404,25 @@ def _page_links(base_url: str, search_id: str, offset: int, count: int,
         last = max((stored - 1) // count * count, 0)
         links["last"] = _page_url(base_url, search_id, last, count)
     return links
+
+
+# -- every match, in chunks --------------------------------------------------------------------
+
+def matches_by_rid(conn: Connection, types: tuple[str, ...], params: list[tuple[str, str]], *,
+                   policy: Policy | None, after_rid: int, limit: int,
+                   compartment: tuple[str, str] | None = None) -> list[Any]:
+    """The next `limit` matches of a search (the same criteria, compartment and policy as
+    `search`), after `after_rid` in the order of their row ids, which never changes: a job that
+    reads every match in chunks (a bulk export) keeps only its cursor. Rows of (rid, res_type,
+    res_id, version, content, seq, last_updated) of each match's current version."""
+    ctx = BuildContext(registry(), policy, None, utc_now())
+    parsed = QueryParser(ctx.registry, types, strict=True, base_url="").parse(params)
+    r = _R
+    where = _where(parsed, r, ctx, compartment, conn)
+    _no_jit(conn)
+    query = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content,
+                    resource_version.c.seq, resource_version.c.last_updated)
+             .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                          resource_version.c.version == r.c.version))
+             .where(*where, r.c.rid > after_rid).order_by(r.c.rid).limit(limit))
+    return conn.execute(query).all()
