@@ -54,6 +54,8 @@ def kick_off(ctx: Context, req: FhirRequest) -> FhirResponse:
     plan: dict[str, Any] = {"types": types, "since": _since(req), "elements": _elements(req)}
     if level == "group":
         plan["members"] = _members(ctx, req.res_id or "")
+    if "AuditEvent" in types:  # the snapshot holds every event journalled before the kick-off
+        ctx.services.audit_trail.flush()
     actor = ctx.actor
     owner = owner_key(actor)
     job_id = jobs.new_job_id()
