@@ -1,0 +1,48 @@
+"""An export survives its server: killed with `kill -9` in the middle of a job, the server is
+started again and the job finishes from its last recorded chunk, with every resource once.
+Meanwhile a second kick-off of the same caller is refused (429). Both stores."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from export_support import BulkClient, database_url, load, serving, versions
+
+import export_world as world
+
+SLOW = {"FHIRIP_EXPORT_CHUNK": "4", "FHIRIP_EXPORT_PAUSE_MS": "300", "FHIRIP_EXPORT_LEASE": "2"}
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_a_killed_export_finishes_after_a_restart(kind: str, postgres: Any, tmp_path_factory: Any) -> None:
+    directory = tmp_path_factory.mktemp(f"export-restart-{kind}")
+    url = database_url(kind, postgres, directory, "served_export_restart")
+    with serving(url, directory, **SLOW) as first:
+        load(url, world.records())
+        client = BulkClient(first, world.system())
+        status_url = client.started(_type="Observation,Patient,CarePlan,Goal")
+        path = "/" + status_url.split("/", 3)[3]
+        again = client.kick_off()
+        assert again.status_code == 429, again.text
+        assert again.json()["resourceType"] == "OperationOutcome" and "Retry-After" in again.headers
+        deadline = time.monotonic() + 60
+        while True:  # until some chunks are recorded, and not all
+            progress = client.http.get(path)
+            assert progress.status_code == 202, "the export finished before it could be killed"
+            if int(progress.headers["X-Progress"].split(": ")[1].split()[0]) >= 8:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        first.kill()
+        client.close()
+    with serving(url, directory, FHIRIP_EXPORT_LEASE="2") as second:
+        client = BulkClient(second, world.system())
+        manifest = client.wait(path)
+        exported = client.files(manifest)
+        for res_type in ("Observation", "Patient", "CarePlan", "Goal"):
+            lines = exported[res_type]
+            assert len(lines) == len({r["id"] for r in lines}), f"{res_type} exported twice"
+            assert versions(lines) == versions(client.searched(res_type)), res_type
+        client.close()
