@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from fhirip.errors import BadRequest, FhirError
+from fhirip.errors import BadRequest, FhirError, MethodNotAllowed
 from fhirip.export import jobs
 from fhirip.export.caller import caller_json, owner_key
 from fhirip.export.sweeps import compartment_types, snapshot_seq
@@ -43,6 +43,8 @@ class ExportRunning(FhirError):
 
 def kick_off(ctx: Context, req: FhirRequest) -> FhirResponse:
     level = {None: "system", "Patient": "patient", "Group": "group"}[req.res_type]
+    if req.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed("$export is started with GET (its parameters in the URL)", headers={"Allow": "GET"})
     if not req.prefer_respond_async:
         raise BadRequest("$export runs asynchronously: send 'Prefer: respond-async'")
     _refuse_unknown_parameters(req)
