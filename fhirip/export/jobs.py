@@ -95,6 +95,15 @@ def record_chunk(conn: Connection, job_id: str, runner: str, *, sweep: int, afte
     return done.rowcount == 1
 
 
+def renew(conn: Connection, job_id: str, runner: str, lease_until: datetime) -> bool:
+    """Extend this runner's lease before it writes a chunk's files; False when the job is no
+    longer its own (so it never writes into files another runner has taken over)."""
+    done = conn.execute(update(export_job).where(
+        export_job.c.job_id == job_id, export_job.c.runner == runner, export_job.c.status == "running")
+        .values(lease_until=lease_until))
+    return done.rowcount == 1
+
+
 def finish(conn: Connection, job_id: str, runner: str, *, now: datetime, retention: timedelta,
            error: str | None = None) -> bool:
     done = conn.execute(update(export_job).where(

@@ -109,22 +109,27 @@ class Runner:
                 return found, cursor, policy
 
             found, cursor, policy = self.store.run(read, write=False, unlimited=True)
+            # A chunk that took longer than the lease may have lost the job to another runner.
+            if not self.store.run(lambda tx: jobs.renew(tx.conn, job.job_id, self.name, _now() + self.lease),
+                                  write=True, unlimited=True):
+                return self.let_go(job, directory)
             outputs = files.append(directory, outputs, found, PER_FILE)
             self.audit(job, policy, found)
             exported += len(found)
             sweep, after_rid = (sweep + 1, 0) if cursor is None else (sweep, cursor)
-            mine = self.store.run(lambda tx: jobs.record_chunk(
-                tx.conn, job.job_id, self.name, sweep=sweep, after_rid=after_rid, exported=exported,
-                outputs=outputs, lease_until=_now() + self.lease), write=True, unlimited=True)
-            if not mine:  # cancelled (its files go with it) or taken over by another runner
-                if self.store.run(lambda tx: jobs.job_of(tx.conn, job.job_id, job.owner, _now()),
-                                  write=False) is None:
-                    files.remove_directory(directory)
-                return
+            if not self.store.run(lambda tx: jobs.record_chunk(
+                    tx.conn, job.job_id, self.name, sweep=sweep, after_rid=after_rid, exported=exported,
+                    outputs=outputs, lease_until=_now() + self.lease), write=True, unlimited=True):
+                return self.let_go(job, directory)
             if self.pause:
                 time.sleep(self.pause)
         self.store.run(lambda tx: jobs.finish(tx.conn, job.job_id, self.name, now=_now(),
                                               retention=self.retention), write=True, unlimited=True)
+
+    def let_go(self, job: Any, directory: Path) -> None:
+        """The job is no longer this runner's: cancelled (its files go with it), or taken over."""
+        if self.store.run(lambda tx: jobs.job_of(tx.conn, job.job_id, job.owner, _now()), write=False) is None:
+            files.remove_directory(directory)
 
     def audit(self, job: Any, policy: Any, found: list[Found]) -> None:
         """One AuditEvent per patient whose record this chunk exported, in that patient's log,

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from fhirip.errors import FhirError, NotFound
+from fhirip.errors import BadRequest, FhirError, NotFound
 from fhirip.export import files, jobs
 from fhirip.export.caller import owner_key
 from fhirip.interactions.context import Context
@@ -64,6 +64,8 @@ def status(ctx: Context, req: FhirRequest) -> FhirResponse:
 
 
 def cancel(ctx: Context, req: FhirRequest) -> FhirResponse:
+    if ctx.tx.writing:
+        raise BadRequest("An export is cancelled on its own, not as an entry of a batch or transaction")
     job = _own_job(ctx, req.res_id or "")
     ctx.services.store.run(lambda tx: jobs.remove(tx.conn, job.job_id), write=True)
     # A runner in the middle of a chunk of this job removes the directory again when it sees the job gone.

@@ -25,6 +25,7 @@ from fhirip.interactions.context import Context
 from fhirip.interactions.export_status import job_url
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_instant
+from fhirip.model.resources import is_valid_id
 from fhirip.search.registry import registry
 from fhirip.errors import Issue, operation_outcome
 from fhirip.operations import Operation, register
@@ -43,10 +44,12 @@ class ExportRunning(FhirError):
 
 def kick_off(ctx: Context, req: FhirRequest) -> FhirResponse:
     level = {None: "system", "Patient": "patient", "Group": "group"}[req.res_type]
-    if req.method not in ("GET", "HEAD"):
+    if req.method != "GET":
         raise MethodNotAllowed("$export is started with GET (its parameters in the URL)", headers={"Allow": "GET"})
     if not req.prefer_respond_async:
         raise BadRequest("$export runs asynchronously: send 'Prefer: respond-async'")
+    if ctx.tx.writing:
+        raise BadRequest("$export is started on its own, not as an entry of a batch or transaction")
     _refuse_unknown_parameters(req)
     output_format = req.param("_outputFormat") or OUTPUT_FORMATS[0]
     if output_format not in OUTPUT_FORMATS:
@@ -138,7 +141,7 @@ def _members(ctx: Context, group_id: str) -> list[str]:
     for member in content.get("member", []):
         reference = str((member.get("entity") or {}).get("reference", ""))
         kind, _, patient = reference.rpartition("/")
-        if kind.endswith("Patient") and patient and not member.get("inactive"):
+        if kind.endswith("Patient") and is_valid_id(patient) and not member.get("inactive"):
             members.append(patient)
     return list(dict.fromkeys(members))
 

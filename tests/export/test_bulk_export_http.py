@@ -251,3 +251,19 @@ def test_everything_takes_type_and_since(callers):
     assert status == 200 and "entry" not in bundle
     status, bundle = _everything(callers["vidar"], "x-mia", _page="nonsense")
     assert status == 400 and bundle["issue"][0]["expression"] == ["_page"]
+
+
+def test_concurrent_kick_offs_of_one_caller_start_one_export(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    racer = BulkClient(server, world.system(name="export-racer"))
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: racer.kick_off(_type="Patient"), range(6)))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [202, 429, 429, 429, 429, 429], [a.text for a in answers]
+        started = next(a for a in answers if a.status_code == 202)
+        racer.wait(started.headers["Content-Location"])
+        assert racer.kick_off(_type="Patient").status_code == 202  # once it is done, the next may start
+    finally:
+        racer.close()
