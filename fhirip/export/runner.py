@@ -36,8 +36,6 @@ _URL_VARIABLE = "FHIRIP_EXPORT_RUNNER_DATABASE_URL"
 # Resources in one NDJSON file: a download is read whole, so a file stays a few megabytes.
 PER_FILE = 10_000
 IDLE_SECONDS = 1.0
-# Resources named in one patient's AuditEvent for one chunk (as a search's event names its first).
-MAX_REFERENCES = 200
 
 
 def start_runner(settings: Settings) -> subprocess.Popen[bytes]:
@@ -132,42 +130,19 @@ class Runner:
             files.remove_directory(directory)
 
     def audit(self, job: Any, policy: Any, found: list[Found]) -> None:
-        """One AuditEvent per patient whose record this chunk exported, in that patient's log,
-        naming the export (its status URL) and the patient's resources."""
-        from fhirip.audit import audit_event
-        from fhirip.consent.compartment import patients_of
+        """Journal one AuditEvent per patient whose record this chunk exported (`auditing`)."""
+        from fhirip.export.auditing import export_events
         from fhirip.store.journal import append
 
-        by_patient: dict[str, list[str]] = {}
-        for item in found:
-            for patient in patients_of(orjson.loads(item.content)):
-                refs = by_patient.setdefault(patient, [])
-                if len(refs) < MAX_REFERENCES:
-                    refs.append(f"{item.res_type}/{item.res_id}/_history/{item.version}")
-        if not by_patient:
-            return
-        actor = policy.resolved_actor
-        url = job.request_url.split("?", 1)[0] + f" (export {job.job_id})"
-        events = [audit_event(actor, interaction="operation", outcome="0", resource_refs=refs,
-                              patient_refs=[f"Patient/{patient}"], request_url=url, method="GET", status=200,
-                              break_the_glass=bool(policy.break_the_glass), recorded=datetime.now(UTC),
-                              consent_refs=policy.consents_for(patient))
-                  for patient, refs in sorted(by_patient.items())]
-        for event in events:
-            event.setdefault("id", _event_id())
-        append(self.store, events)
+        if found:
+            append(self.store, self.store.run(lambda tx: export_events(tx.conn, job, policy, found),
+                                              write=False, unlimited=True))
 
     def remove_expired(self) -> None:
         gone = self.store.run(lambda tx: jobs.expired(tx.conn, _now()), write=False)
         for job_id in gone:
             files.remove_directory(files.job_directory(self.export_dir, job_id))
             self.store.run(lambda tx, job_id=job_id: jobs.remove(tx.conn, job_id), write=True)
-
-
-def _event_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 def _now() -> datetime:
