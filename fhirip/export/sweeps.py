@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from fhirip.consent.policy import AccessPolicy
 from fhirip.search.execute import matches_by_rid
@@ -126,6 +126,4 @@ def _as_seen(policy: AccessPolicy, content: bytes, elements: list[str] | None) -
 
 def snapshot_seq(conn: Connection) -> int:
     """The newest version's sequence number: what a snapshot taken now reads up to."""
-    from sqlalchemy import func
-
     return conn.execute(select(func.coalesce(func.max(resource_version.c.seq), 0))).scalar_one()

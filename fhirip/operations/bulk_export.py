@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from fhirip.errors import BadRequest, FhirError, MethodNotAllowed
+from fhirip.errors import BadRequest, FhirError, Issue, MethodNotAllowed, operation_outcome
 from fhirip.export import jobs
 from fhirip.export.caller import caller_json, owner_key
 from fhirip.export.sweeps import compartment_types, snapshot_seq
@@ -27,7 +27,6 @@ from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_instant
 from fhirip.model.resources import is_valid_id
 from fhirip.search.registry import registry
-from fhirip.errors import Issue, operation_outcome
 from fhirip.operations import Operation, register
 
 BULK_DATA = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from export_support import ASYNC, BulkClient, database_url, load, serving, versions
+from export_support import BulkClient, database_url, load, serving, versions
 from sqlalchemy import update
 
 import export_world as world
