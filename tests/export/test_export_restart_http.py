@@ -1,6 +1,7 @@
 """An export survives its server: killed with `kill -9` in the middle of a job, the server is
 started again and the job finishes from its last recorded chunk, with every resource once.
-Meanwhile a second kick-off of the same caller is refused (429). Both stores."""
+Meanwhile a second kick-off of the same caller is refused (429), and another caller's export
+cancelled while it runs is gone with its files. Both stores."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ def test_a_killed_export_finishes_after_a_restart(kind: str, postgres: Any, tmp_
     url = database_url(kind, postgres, directory, "served_export_restart")
     with serving(url, directory, **SLOW) as first:
         load(url, world.records())
+        # another caller's export, cancelled while it runs: gone, with its files
+        other = BulkClient(first, world.system(name="export-canceller"))
+        other_url = other.started(_type="Observation")
+        other_path = "/" + other_url.split("/", 3)[3]
+        job_directory = first.data_dir / "exports" / other_url.rsplit("/", 1)[1]
+        waited = time.monotonic() + 60
+        while not job_directory.exists():
+            assert time.monotonic() < waited
+            time.sleep(0.1)
+        assert other.http.delete(other_path).status_code == 202
+        assert other.http.get(other_path).status_code == 404
+        settle = time.monotonic() + 30
+        while job_directory.exists() and time.monotonic() < settle:  # a chunk in hand may still land
+            time.sleep(0.2)
+        assert not job_directory.exists()
+        other.close()
         client = BulkClient(first, world.system())
         status_url = client.started(_type="Observation,Patient,CarePlan,Goal")
         path = "/" + status_url.split("/", 3)[3]
