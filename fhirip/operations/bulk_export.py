@@ -50,7 +50,8 @@ def kick_off(ctx: Context, req: FhirRequest) -> FhirResponse:
     if ctx.tx.writing:
         raise BadRequest("$export is started on its own, not as an entry of a batch or transaction")
     _refuse_unknown_parameters(req)
-    output_format = req.param("_outputFormat") or OUTPUT_FORMATS[0]
+    # an unencoded '+' in the query arrives as a space
+    output_format = (req.param("_outputFormat") or OUTPUT_FORMATS[0]).replace(" ", "+")
     if output_format not in OUTPUT_FORMATS:
         raise BadRequest(f"_outputFormat {output_format!r} is not supported; use application/fhir+ndjson",
                          expression=("_outputFormat",))
