@@ -1,11 +1,11 @@
 """Bulk Data export throughput and the exporting process's memory, beside plain search.
 
 For each store: bulk-load a generated tier (`bench/generate.py`), then in the same run
-1. a system-level export by a system client (`system/*.read`), run by the export runner
-   (`fhirip.export.runner.Runner`) in a process of its own: resources/s, the process's resident
-   memory after its first chunk and at its peak (so growth with the export's size shows);
-2. plain search of the same resources through the full server core (`handle`, the same system
-   client, decided and audited): the first 1 000 of each type, pages of 200, in resources/s.
+1. plain search of the same resources through the full server core (`handle`, a system client,
+   decided and audited): the first 1 000 of each type, pages of 200, in resources/s;
+2. a system-level export by the same system client (`system/*.read`), run by the export runner
+   (`fhirip.export.runner.Runner`) in a process of its own: resources/s, and the process's
+   resident memory after its first, middle and last chunk and its peak during the export.
 
 `--database URL` measures an existing store (migrated; loaded only if empty, and kept), so the
 national tier is loaded once: `python -m bench.bulk_load URL --tier national`.
@@ -142,10 +142,12 @@ def _bench(url: str, tmp: Path, count: int, chunk: int) -> dict[str, Any]:
         written, seconds = load(store, count)
         print(f"{kind}: loaded {written} resources in {seconds:.0f} s", flush=True)
     store.dispose()
+    # Search first: the export journals an AuditEvent per patient and chunk, which a search
+    # afterwards would first have to move into the resource tables.
+    searched, search_seconds = search_throughput(url, tmp)
     child = subprocess.run([sys.executable, "-m", "bench.export", "--child", url, str(tmp / "exports"), str(chunk)],
                            check=True, capture_output=True, text=True)
     exported = json.loads(child.stdout.strip().splitlines()[-1])
-    searched, search_seconds = search_throughput(url, tmp)
     return {"store": kind, **exported, "searched": searched, "search_seconds": search_seconds}
 
 
