@@ -50,6 +50,19 @@ class Settings:
     # (None: not published, and no grant that needs them is offered).
     token_endpoint: str | None = None
     authorization_endpoint: str | None = None
+    # Bulk Data exports (`fhirip.export`): where their files go (None: <data_dir>/exports), how
+    # long a finished export is kept, how long a runner holds a job without recording progress
+    # before another may take it over, resources read per chunk, and a pause after each chunk
+    # (to leave the database room for requests while a large export runs).
+    export_dir: Path | None = None
+    export_retention_seconds: int = 24 * 3600
+    export_lease_seconds: int = 30
+    export_chunk: int = 1000
+    export_pause_ms: int = 0
+
+    @property
+    def effective_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     @property
     def effective_database_url(self) -> str:
@@ -71,6 +84,11 @@ class Settings:
             cors_origins=_env_list("FHIRIP_CORS_ORIGINS"),
             token_endpoint=os.environ.get("FHIRIP_TOKEN_ENDPOINT") or None,
             authorization_endpoint=os.environ.get("FHIRIP_AUTHORIZATION_ENDPOINT") or None,
+            export_dir=Path(os.environ["FHIRIP_EXPORT_DIR"]) if os.environ.get("FHIRIP_EXPORT_DIR") else None,
+            export_retention_seconds=int(os.environ.get("FHIRIP_EXPORT_RETENTION", 24 * 3600)),
+            export_lease_seconds=int(os.environ.get("FHIRIP_EXPORT_LEASE", 30)),
+            export_chunk=int(os.environ.get("FHIRIP_EXPORT_CHUNK", 1000)),
+            export_pause_ms=int(os.environ.get("FHIRIP_EXPORT_PAUSE_MS", 0)),
         )
         for key, value in overrides.items():
             if value is not None:

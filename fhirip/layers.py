@@ -13,7 +13,8 @@ The order, and why each layer sits where it does:
   server, the demo data and the example plan rendered from it).
 - interactions: the REST surface and everything that drives it. An operation is an
   interaction with a name; the legacy importer and the migration jobs write through the
-  router as a client would, so they sit beside it, not under the rules it runs.
+  router as a client would, so they sit beside it, not under the rules it runs; the bulk
+  export runs a caller's searches outside the request, so it sits beside them too.
 - plans: the individual plan's rules and documents. They run inside the interactions (as
   write hooks, and behind the operations) and may use consent, audit and search.
 - context: what one interaction hands to the rules it runs: the services, the open
@@ -46,7 +47,8 @@ class Layer:
 LAYERS: tuple[Layer, ...] = (
     Layer("entry", ("server", "fhirip.cli", "fhirip.bootstrap", "fhirip.conformance", "fhirip.testing",
                     "fhirip.demo"), siblings=True),
-    Layer("interactions", ("fhirip.interactions", "fhirip.operations", "fhirip.mapping", "fhirip.migration"),
+    Layer("interactions", ("fhirip.interactions", "fhirip.operations", "fhirip.mapping", "fhirip.migration",
+                           "fhirip.export"),
           siblings=True),
     Layer("plans", ("fhirip.plans",)),
     Layer("context", ("fhirip.context",)),

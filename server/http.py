@@ -25,7 +25,8 @@ from fhirip.model.dates import to_naive_utc
 _JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}
 _BODY_TYPES = _JSON_TYPES | {"application/json-patch+json"}
 _FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
-_ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*", "application/json-patch+json"}
+_ACCEPTABLE = _JSON_TYPES | {"*/*", "application/*", "application/json-patch+json",
+                             "application/fhir+ndjson", "application/ndjson"}  # export files
 # Documents some operations produce (the readable plan): asked for by _format or Accept.
 _DOCUMENTS = {"html": "text/html", "text/html": "text/html", "pdf": "application/pdf",
               "application/pdf": "application/pdf"}
@@ -123,6 +124,7 @@ def to_fhir_request(request: Request, base_url: str, max_body: int) -> tuple[Fhi
         if_none_exist=request.headers.get("If-None-Exist"),
         if_modified_since=_http_date(request.headers.get("If-Modified-Since")),
         prefer_return=prefer.get("return"), prefer_handling=prefer.get("handling"),
+        prefer_respond_async="respond-async" in prefer,
         base_url=base_url, url=base_url + request.full_path.rstrip('?'), accept=document,
         provenance=request.headers.get("X-Provenance"))
     return req, segments
@@ -134,6 +136,8 @@ def _prefer(header: str | None) -> dict[str, str]:
         if "=" in part:
             key, value = part.split("=", 1)
             prefs[key.strip().lower()] = value.strip().strip('"')
+        elif part.strip():
+            prefs[part.strip().lower()] = ""  # a preference without a value: respond-async
     if prefs.get("return") not in (None, "minimal", "representation", "OperationOutcome"):
         raise BadRequest(f"Prefer: return={prefs['return']} is not one of minimal, representation, "
                          "OperationOutcome")

@@ -10,3 +10,7 @@ settle_heap()
 # Moving the audit journal starts as the server boots, not at its first request (of the movers the
 # processes start, one per database moves at a time).
 app.config["FHIRIP_SERVICES"].audit_trail.start()
+# Bulk Data exports run in a process of their own beside the server, started here likewise.
+from fhirip.export.runner import start_runner  # noqa: E402
+
+app.config["FHIRIP_EXPORT_RUNNER"] = start_runner(app.config["FHIRIP_SERVICES"].settings)

@@ -56,6 +56,7 @@ class FhirRequest:
     if_modified_since: datetime | None = None
     prefer_return: str | None = None  # minimal | representation | OperationOutcome
     prefer_handling: str | None = None  # strict | lenient
+    prefer_respond_async: bool = False  # `Prefer: respond-async` (Bulk Data kick-off)
     base_url: str = ""
     # The id a transaction gave this create in advance, so references to it resolve.
     assigned_id: str | None = None

@@ -23,6 +23,7 @@ from fhirip.errors import BadRequest, FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
     delete,
+    export_status,
     history,
     patch,
     read,
@@ -81,6 +82,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("T/id/_history", "GET"): Route("history-instance", history.history, False),
     ("T/id/_history/vid", "GET"): Route("vread", vread.vread, False),
     ("T/id/C", "GET"): Route("search-type", search.search_compartment, False),
+    # Bulk Data export: the status URL of a job and its files (the kick-off is the operation $export)
+    ("_export/job", "GET"): Route("operation:export-status", export_status.status, False),
+    ("_export/job", "DELETE"): Route("operation:export-status", export_status.cancel, False),
+    ("_export/job/file", "GET"): Route("operation:export-file", export_status.download, False),
 }
 
 
@@ -132,6 +137,10 @@ def _shape(req: FhirRequest, segments: list[str]) -> str:
         return "$"
     if first in ("metadata", "_history", "_search") and len(segments) == 1:
         return first
+    if first == export_status.SEGMENT and len(segments) in (2, 3):
+        req.res_id = segments[1]  # the job
+        req.version_id = segments[2] if len(segments) == 3 else None  # the file's name
+        return "_export/job/file" if len(segments) == 3 else "_export/job"
     if not is_resource_type(first):
         raise NotFound(f"Unknown resource type '{first}'")
     req.res_type = first

@@ -52,6 +52,8 @@ BUILT_IN: list[str] = [
     "fhirip.operations.without_coordinator",
     "fhirip.operations.caseload",
     "fhirip.operations.render",
+    "fhirip.operations.bulk_export",
+    "fhirip.operations.everything",
 ]
 
 

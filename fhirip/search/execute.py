@@ -147,7 +147,8 @@ def _types(res_type: str | None, params: list[tuple[str, str]],
 # -- the first page --------------------------------------------------------------------------
 
 def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
-           compartment: tuple[str, str] | None, conn: Connection | None = None) -> list[Any]:
+           compartment: tuple[str, str] | None, conn: Connection | None = None, *,
+           type_as_filter: bool = False) -> list[Any]:
     """The conditions on `r`; with `conn`, the most selective criterion drives only if few match.
 
     A driving criterion (`rid IN (...)`) is read first, in full; that is right
@@ -164,7 +165,7 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     if parsed.types:
         of_type = _types_clause(r.c.res_type, parsed.types)
         # with a driving set the type is a check on its rows, not another way in
-        conditions.append(filter_only(of_type) if drive else of_type)
+        conditions.append(filter_only(of_type) if drive or type_as_filter else of_type)
     for position, rid_set in enumerate(positives):
         conditions.append(rid_set.test(r.c.rid, drive=drive and position == 0))
     conditions += [s.test(r.c.rid) for s in sets if s.negated]
@@ -404,3 +405,27 @@ def _page_links(base_url: str, search_id: str, offset: int, count: int,
         last = max((stored - 1) // count * count, 0)
         links["last"] = _page_url(base_url, search_id, last, count)
     return links
+
+
+# -- every match, in chunks --------------------------------------------------------------------
+
+def matches_by_rid(conn: Connection, types: tuple[str, ...], params: list[tuple[str, str]], *,
+                   policy: Policy | None, after_rid: int, limit: int,
+                   compartment: tuple[str, str] | None = None) -> list[Any]:
+    """The next `limit` matches of a search (the same criteria, compartment and policy as
+    `search`), after `after_rid` in the order of their row ids, which never changes: a job that
+    reads every match in chunks (a bulk export) keeps only its cursor. Rows of (rid, res_type,
+    res_id, version, content, seq, last_updated) of each match's current version."""
+    ctx = BuildContext(registry(), policy, None, utc_now())
+    parsed = QueryParser(ctx.registry, types, strict=True, base_url="").parse(params)
+    r = _R
+    # The type is checked on each row of a walk in rid order, never a way in: read by type, every
+    # chunk would sort all rows of its types again.
+    where = _where(parsed, r, ctx, compartment, conn, type_as_filter=True)
+    _no_jit(conn)
+    query = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, resource_version.c.content,
+                    resource_version.c.seq, resource_version.c.last_updated)
+             .join(resource_version, and_(resource_version.c.rid == r.c.rid,
+                                          resource_version.c.version == r.c.version))
+             .where(*where, r.c.rid > after_rid).order_by(r.c.rid).limit(limit))
+    return conn.execute(query).all()

@@ -329,3 +329,34 @@ dpop_jti = Table(
     Column("expires", DateTime, nullable=False),
     Index(None, "expires"),
 )
+
+# Bulk Data exports (`fhirip.export`): one row per job, its caller (the decided-upon identity,
+# rebuilt for every chunk so the job reads what that caller may read), what it exports, the
+# snapshot it reads (`snapshot_seq`: the newest version committed at kick-off), and its progress
+# (`sweep`, `after_rid`, the files written so far with their sizes), so a job resumes after a
+# restart. A runner holds a job while `lease_until` is in the future.
+export_job = Table(
+    "export_job",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("owner", String(700), nullable=False),  # issuer|sub|client_id of the caller
+    Column("caller", Text, nullable=False),  # JSON: the caller as decided at kick-off
+    Column("request_url", Text, nullable=False),
+    Column("level", String(16), nullable=False),  # system | patient | group
+    Column("plan", Text, nullable=False),  # JSON: types, since, elements, group members
+    Column("transaction_time", DateTime, nullable=False),
+    Column("snapshot_seq", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("sweep", Integer, nullable=False, default=0),
+    Column("after_rid", BigInteger, nullable=False, default=0),
+    Column("exported", BigInteger, nullable=False, default=0),
+    Column("outputs", Text, nullable=False, default="[]"),  # JSON: [{type, file, count, size}]
+    Column("error", Text, nullable=True),
+    Column("runner", String(128), nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    Column("created", DateTime, nullable=False),
+    Column("finished", DateTime, nullable=True),
+    Column("expires", DateTime, nullable=True),
+    Index(None, "owner", "status"),
+    Index(None, "status", "created"),
+)

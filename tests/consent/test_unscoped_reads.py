@@ -37,6 +37,9 @@ ALLOWED_MODULES = {
     "interactions/access.py": "whether the caller sees one row: the policy's condition in the statement",
     "interactions/conditional.py": "identifier matches for conditional creates, with the caller's policy",
     "audit/event_index.py": "builds AuditEvents' search index rows (the sort table's columns), reads no resources",
+    "export/sweeps.py": "the snapshot's version of rows the caller's search matched, each checked by the policy",
+    "export/auditing.py": "which patients' records hold the resources an export gave the caller, for their logs",
+    "operations/everything.py": "what a page the caller sees refers to; the targets filtered by the caller's access",
 }
 
 

@@ -110,9 +110,18 @@ def test_every_dispatchable_operation_is_declared_with_its_definition(statement)
             assert (operation.name, where, operation.definition) in declared, (operation.name, where)
 
 
+# The Bulk Data Access IG defines $export at each level under its own canonical base.
+BULK_DATA = {None: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+             "Patient": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+             "Group": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}
+
+
 def test_standard_operations_name_the_official_definition(statement):
     for entry, where in declared_operations(statement):
         if entry["definition"].startswith(OURS):
+            continue
+        if entry["name"] == "export":
+            assert entry["definition"] == BULK_DATA[where], entry
             continue
         operation = operations.find(entry["name"], "type" if where else "system", where)
         base = "Resource" if operation is not None and operation.resource_types is None else where

@@ -1,0 +1,73 @@
+"""The AuditEvents of an export: one per patient whose record a chunk exported, in that
+patient's log, naming the export (its job) and the patient's resources in it.
+
+Which patients' records a chunk's resources are in is read from the search index in one
+statement per chunk: the rows of the Patient compartment's parameters that name a Patient (the
+same parameters and expressions `fhirip.consent.compartment.patients_of` evaluates), so a large
+export does not evaluate FHIRPath on every resource. A resource exported in an older version
+than the one indexed is judged from that version's own content.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import orjson
+from sqlalchemy import Connection, select
+
+from fhirip.audit import audit_event
+from fhirip.consent.compartment import patients_of
+from fhirip.consent.vocabulary import compartment_params
+from fhirip.export.sweeps import Found
+from fhirip.store.schema import resource, search_reference
+
+# Resources named in one patient's AuditEvent for one chunk (as a search's event names its first).
+MAX_REFERENCES = 200
+
+
+def patients_by_rid(conn: Connection, found: list[Found]) -> dict[int, set[str]]:
+    owners: dict[int, set[str]] = {item.rid: set() for item in found}
+    params = compartment_params()
+    indexed = [item.rid for item in found if item.res_type in params]
+    if indexed:
+        link = search_reference
+        rows = conn.execute(select(link.c.rid, link.c.res_type, link.c.param, link.c.target_id).where(
+            link.c.rid.in_(indexed), link.c.target_type == "Patient"))
+        for rid, res_type, param, patient in rows:
+            if patient and param in params.get(res_type, ()):
+                owners[rid].add(patient)
+        current = dict(conn.execute(select(resource.c.rid, resource.c.version)
+                                    .where(resource.c.rid.in_(indexed))).all())
+    else:
+        current = {}
+    for item in found:
+        if item.res_type == "Patient":
+            owners[item.rid].add(item.res_id)
+        elif item.rid in current and current[item.rid] != item.version:
+            owners[item.rid] = set(patients_of(orjson.loads(item.content)))
+    return owners
+
+
+def export_events(conn: Connection, job: Any, policy: Any, found: list[Found]) -> list[dict[str, Any]]:
+    by_patient: dict[str, list[str]] = {}
+    owners = patients_by_rid(conn, found)
+    for item in found:
+        for patient in owners[item.rid]:
+            refs = by_patient.setdefault(patient, [])
+            if len(refs) < MAX_REFERENCES:
+                refs.append(f"{item.res_type}/{item.res_id}/_history/{item.version}")
+    if not by_patient:
+        return []
+    actor = policy.resolved_actor
+    url = job.request_url.split("?", 1)[0] + f" (export {job.job_id})"
+    recorded = datetime.now(UTC)
+    events = [audit_event(actor, interaction="operation", outcome="0", resource_refs=refs,
+                          patient_refs=[f"Patient/{patient}"], request_url=url, method="GET", status=200,
+                          break_the_glass=bool(policy.break_the_glass), recorded=recorded,
+                          consent_refs=policy.consents_for(patient))
+              for patient, refs in sorted(by_patient.items())]
+    for event in events:
+        event["id"] = str(uuid4())
+    return events
