@@ -10,6 +10,7 @@ from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
 from fhirip.errors import FhirError, Issue
 from fhirip.store import Current, Store, Tx
+from fhirip.validation.checked_ahead import CheckedAhead
 
 # A write hook sees the resource about to be stored (and the version it replaces)
 # and returns issues: errors refuse the write (422), warnings travel with the response.
@@ -70,6 +71,9 @@ class Context:
     in_transaction: bool = False
     deferred_references: list[tuple[dict[str, Any], list[Any]]] = field(default_factory=list)
     deferred_deletes: list[Any] = field(default_factory=list)  # Current of each deleted resource
+    # What a trusted internal job (the legacy import) checked and extracted ahead of its writes,
+    # taken by `write.save` for exactly the content checked; an API request never carries any.
+    checked_ahead: CheckedAhead | None = None
 
     @property
     def settings(self) -> Settings:

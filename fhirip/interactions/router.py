@@ -242,7 +242,8 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         return response
 
     try:
-        response = services.store.run(work, write=route.writes)
+        # A write is prepared before it takes the write lock, and holds it only to be written.
+        response = services.store.run(work, write=route.writes, prepare=route.writes)
     except FhirError as error:
         services.audit_trail.append([failure_event(actor, req, route.interaction, error.status, client_address)])
         raise

@@ -32,7 +32,6 @@ from fhirip.plans.codes import (
 )
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.sql import fixed, fixed_set
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
     resource,
@@ -201,7 +200,6 @@ def _person_episodes(conn: Connection, patient_ids: set[str]) -> list[dict[str, 
     """Open coordinator EpisodeOfCare resources of the given Patients (no consent policy: a rule)."""
     if not patient_ids:
         return []
-    write_pending(conn)
     episodes = _contents(conn, _PERSON_EPISODES, {"patients": sorted(patient_ids)})
     return [e for e in episodes if e.get("status") in OPEN_EPISODE_STATUSES]
 

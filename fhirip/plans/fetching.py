@@ -21,7 +21,6 @@ from sqlalchemy import Connection, and_, bindparam, select
 
 from fhirip.search import search
 from fhirip.search.conditions import Policy
-from fhirip.search.index import write_pending
 from fhirip.search.query import MAX_COUNT
 from fhirip.search.registry import registry
 from fhirip.store.schema import resource, resource_version, search_reference
@@ -45,7 +44,6 @@ class Fetch:
 
     def search(self, res_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """All matches, page after page, as parsed resources."""
-        write_pending(self.conn)
         result = search(self.conn, res_type, [*params, ("_count", str(MAX_COUNT))],
                         base_url=self.base_url, policy=self.policy)
         found = [orjson.loads(entry.content) for entry in result.entries if entry.mode == "match"]
@@ -70,7 +68,6 @@ class Fetch:
 
     def by_patient(self, res_type: str, patient_id: str) -> list[dict[str, Any]]:
         if self.policy is None and _patient_is_reference(res_type):
-            write_pending(self.conn)
             return self._contents(_BY_PATIENT, {"res_type": res_type, "patient": patient_id})
         return self.search(res_type, [("patient", f"Patient/{patient_id}")])
 

@@ -39,7 +39,6 @@ from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import read_current, read_for_change, record_provenance, write_version
 from fhirip.plans.sql import fixed, fixed_set
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import (
     resource,
@@ -143,7 +142,6 @@ def active_plan_consents(conn: Connection, patient_ids: set[str], on: date,
     """The person's active plan Consents whose provision period (if any) covers `on`."""
     if not patient_ids:
         return []
-    write_pending(conn)
     rows = conn.execute(_ACTIVE_PLAN_CONSENTS, {"patients": sorted(patient_ids)}).scalars()
     consents = [orjson.loads(content) for content in rows]
     return [c for c in consents if c.get("id") != exclude and _in_force(c, on)]

@@ -26,7 +26,6 @@ from fhirip.plans.codes import (
 )
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.sql import fixed, fixed_set
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.schema import resource, search_reference, search_token
 
@@ -67,7 +66,6 @@ def open_plan_ids(conn: Connection, patient_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(patient_ids))
     if not ids:
         return []
-    write_pending(conn)
     rows = conn.execute(_OPEN_PLANS_OF, {"patients": ids}).all()
     ordered = sorted(rows, key=lambda row: row[2], reverse=True)
     return list(dict.fromkeys(row[0] for row in ordered))
@@ -126,7 +124,6 @@ def find_duplicate_plans(conn: Connection) -> list[DuplicatePlans]:
     Patients sharing a national identifier are one person, so a hospital's and a
     municipality's plan for the same fødselsnummer are reported together.
     """
-    write_pending(conn)
     plans_of: dict[str, list[tuple[str, Any]]] = {}
     for plan_id, patient_id, last_updated in conn.execute(_ALL_OPEN_PLANS):
         plans_of.setdefault(patient_id, []).append((plan_id, last_updated))

@@ -15,7 +15,6 @@ from sqlalchemy import Connection, and_, bindparam, select, tuple_
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
 from fhirip.plans.sql import fixed, fixed_set
-from fhirip.search.index import write_pending
 from fhirip.store.schema import resource, search_token
 
 
@@ -63,7 +62,6 @@ def person_of(conn: Connection, identifiers: Iterable[tuple[str, str]] = (),
     found = set(ids)
     if not ids and not pairs:
         return found
-    write_pending(conn)
     rows = []
     if pairs:
         rows += conn.execute(_PERSON_BY_IDENTIFIERS, {"codes": sorted({code for _, code in pairs}), "pairs": pairs})

@@ -108,7 +108,7 @@ class CheckedAhead:
 
     def index_rows_of(self, resource_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]] | None:
         """The index rows extracted ahead from exactly this content (as stored, less the
-        store's stamps), or None. A `fhirip.search.index_ahead.RowsAhead`."""
+        store's stamps), or None (`fhirip.search.index.IndexRows`)."""
         if not self.index_rows or resource.get("resourceType") != resource_type:
             return None
         found = self.index_rows.get(unstamped_digest(resource))  # type: ignore[arg-type]
@@ -118,12 +118,6 @@ class CheckedAhead:
     def proposed_id(self, full_url: str | None) -> str | None:
         """The id the entry with this fullUrl was checked with (if it is created)."""
         return self.ids.get(full_url) if full_url else None
-
-
-def checked_ahead_of(ctx: Any) -> CheckedAhead | None:
-    """The checks a trusted internal job's context carries (an API request's never does)."""
-    found = getattr(ctx, "checked_ahead", None)
-    return found if isinstance(found, CheckedAhead) else None
 
 
 class StoreFreeValidation:
