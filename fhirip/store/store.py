@@ -321,6 +321,9 @@ class Tx:
         that will be stored. Its index rows are extracted now, or taken from `index_rows` (rows
         extracted ahead from exactly this content, by table name)."""
         res_type, res_id = resource_json["resourceType"], resource_json["id"]
+        if previous is not None and previous.rid is None:  # written earlier in this transaction
+            self.flush()
+            previous = self.current(res_type, res_id)
         moment = moment or now_utc()
         version = previous.version + 1 if previous else 1
         content = _stamped(resource_json, version, moment)
