@@ -74,6 +74,9 @@ class Context:
     # What a trusted internal job (the legacy import) checked and extracted ahead of its writes,
     # taken by `write.save` for exactly the content checked; an API request never carries any.
     checked_ahead: CheckedAhead | None = None
+    # The writes the plan rules make themselves to retire a consent a newer one supersedes
+    # (`fhirip.plans.lifecycle`) run in a copy of the context with this set: not a withdrawal.
+    superseding: bool = False
 
     @property
     def settings(self) -> Settings:

@@ -14,7 +14,7 @@ https://hl7.org/fhir/R4/careplan.html#status, https://hl7.org/fhir/R4/consent.ht
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -48,10 +48,6 @@ from fhirip.store.schema import (
 )
 
 WITHDRAWN = ("inactive", "rejected")
-
-# Set while the rules themselves retire a superseded consent: that is not a withdrawal.
-_superseding: ContextVar[bool] = ContextVar("superseding", default=False)
-
 
 def today() -> date:
     return date.today()
@@ -166,7 +162,7 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
     status = consent.get("status")
     if status == "active" and not was_active:
         _supersede_older(ctx, consent)
-    elif status in WITHDRAWN and was_active and not _superseding.get():
+    elif status in WITHDRAWN and was_active and not ctx.superseding:
         _revoke_plans(ctx, consent)
     return []
 
@@ -176,22 +172,19 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
     patients = subject_patients(conn, consent.get("patient"))
     older = [c for c in active_plan_consents(conn, patients, today(), exclude=consent["id"])]
     # A consent for a later plan period replaces the earlier; one for the same period too.
-    token = _superseding.set(True)
-    try:
-        for found in older:
-            # Changed from its locked newest version: a concurrent change of it is not lost.
-            locked = read_for_change(ctx, "Consent", found["id"])
-            if locked is None or locked[0].get("status") != "active":
-                continue
-            old, version = locked
-            old["status"] = "inactive"
-            written = write_version(ctx, old, expected=version)
-            # Not naming the new consent: it may be in another record of the person, hidden
-            # from those who read this one.
-            record_provenance(ctx, [written], activity="OBSOLETE",
-                              reason="Erstattet av nytt samtykke til planen")
-    finally:
-        _superseding.reset(token)
+    retiring = replace(ctx, superseding=True)
+    for found in older:
+        # Changed from its locked newest version: a concurrent change of it is not lost.
+        locked = read_for_change(retiring, "Consent", found["id"])
+        if locked is None or locked[0].get("status") != "active":
+            continue
+        old, version = locked
+        old["status"] = "inactive"
+        written = write_version(retiring, old, expected=version)
+        # Not naming the new consent: it may be in another record of the person, hidden
+        # from those who read this one.
+        record_provenance(retiring, [written], activity="OBSOLETE",
+                          reason="Erstattet av nytt samtykke til planen")
 
 
 def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from fhirpathpy.engine.nodes import ResourceNode
-from sqlalchemy import Connection, Table, bindparam, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from fhirip.search.index_ahead import rows_by_table_name
 from fhirip.search.index_sql import insert_rows
@@ -290,9 +290,6 @@ def _indexed_params(reg: Registry, res_type: str) -> list[tuple[str, SearchParam
 
 # -- the store's entry points (`fhirip.store.Indexer`) ----------------------------------------
 
-# Built once: the write path runs these for every version it stores.
-_DELETES = [delete(table).where(table.c.rid == bindparam("rid")) for table in INDEX_TABLES]
-
 # A resource's rows as the store keeps them until it writes them: by table name, each row the
 # values of the table's columns after `rid` (which is known only then).
 IndexRows = dict[str, list[tuple[Any, ...]]]
@@ -307,15 +304,17 @@ def prepare(res_type: str, resource: dict[str, Any], ahead: IndexRows | None = N
 def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any],
                 prepared: IndexRows | None = None) -> None:
     """Replace all index rows of `rid` with those of its new version."""
-    delete_index(conn, rid)
-    write_new_indexes(conn, [(rid, res_type, resource, prepared)])
+    insert_rows(conn, [_with_rid(rid, res_type, resource, prepared)], tables=INDEX_TABLES, replacing=[rid])
 
 
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], IndexRows | None]]) -> None:
     """Index rows of resources created in this transaction: one statement per table for them all."""
-    insert_rows(conn, [{_TABLE_BY_NAME[name]: [(rid, *values) for values in found] for name, found in
-                        (rows if rows is not None else prepare(res_type, content)).items()}
-                       for rid, res_type, content, rows in items])
+    insert_rows(conn, [_with_rid(rid, res_type, content, rows) for rid, res_type, content, rows in items])
+
+
+def _with_rid(rid: int, res_type: str, content: dict[str, Any], rows: IndexRows | None) -> dict[Table, list[tuple]]:
+    return {_TABLE_BY_NAME[name]: [(rid, *values) for values in found]
+            for name, found in (rows if rows is not None else prepare(res_type, content)).items()}
 
 
 def deleted(conn: Connection, rid: int) -> None:
@@ -325,8 +324,9 @@ def deleted(conn: Connection, rid: int) -> None:
 
 
 def delete_index(conn: Connection, rid: int) -> None:
-    for statement in _DELETES:
-        conn.execute(statement, {"rid": rid})
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for table in INDEX_TABLES:  # straight to the driver: one small statement per table, on every update
+        conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = {mark}", (rid,))
 
 
 def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:

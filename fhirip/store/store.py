@@ -98,6 +98,10 @@ _BY_NAME = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == bindpa
                                            resource_version.c.res_id == bindparam("i"))
 _NEWEST = _BY_NAME.order_by(resource_version.c.version.desc()).limit(1)
 _VERSION = _BY_NAME.where(resource_version.c.version == bindparam("v"))
+_NEWEST_SEQ = select(func.max(resource_version.c.seq))
+# Deletions written after a prepared write read the store (SQLite numbers versions in commit order).
+_DELETED_SINCE = select(resource_version.c.res_type, resource_version.c.res_id).where(
+    resource_version.c.seq > bindparam("seen"), resource_version.c.deleted.is_(True))
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
 
 
@@ -200,13 +204,13 @@ class LockNeeded(Exception):
 
 @dataclass(frozen=True)
 class Prepared:
-    """What a preparing transaction will write: its versions, the claims its rules stated, and the
-    references they hold that were already dangling when it read (any other must still resolve)."""
+    """What a preparing transaction will write: its versions, the claims its rules stated, the
+    resources they refer to and the newest version number (`seq`) the work could see."""
 
     versions: list[NewVersion]
     claims: list[tuple[str, str, tuple[str, ...]]]
     targets: set[tuple[str, str]]
-    missing: set[tuple[str, str]]
+    seen: int
 
 
 def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
@@ -380,21 +384,23 @@ class Tx:
         """What this preparing transaction will write (`Store.run`), taken out of it."""
         own = {item.key for item in self._waiting}
         targets = {(link.res_type, link.res_id) for item in self._waiting for link in item.links} - own
-        missing = targets - self._existing(targets)
-        prepared = Prepared(self._waiting, self._claims, targets, missing)
+        seen = self._conn.execute(_NEWEST_SEQ).scalar() or 0  # in the snapshot the work read
+        prepared = Prepared(self._waiting, self._claims, targets, seen)
         self._waiting, self._claims = [], []
         return prepared
 
     def send_prepared(self, prepared: Prepared) -> None:
         """In the write transaction: send what a preparing one wrote, each version checked against
-        the one it was prepared from, each claim still free, each reference still resolving;
-        otherwise a race (`IntegrityError`), and `Store.run` prepares the work again."""
+        the one it was prepared from, each claim still free, no resource it refers to deleted since
+        it read; otherwise a race (`IntegrityError`), and `Store.run` prepares the work again."""
         send(self._conn, self.store.indexer, prepared.versions)
         for res_type, res_id, wanted in prepared.claims:
             if _claims.claim(self._conn, res_type, res_id, wanted):
                 raise IntegrityError("claim taken", None, Exception("a claim was taken since it was prepared"))
-        if prepared.targets and (prepared.targets - self._existing(prepared.targets)) - prepared.missing:
-            raise IntegrityError("reference gone", None, Exception("a referenced resource was deleted"))
+        if prepared.targets:
+            deleted = {(t, i) for t, i in self._conn.execute(_DELETED_SINCE, {"seen": prepared.seen})}
+            if deleted & prepared.targets:
+                raise IntegrityError("reference gone", None, Exception("a referenced resource was deleted"))
 
     def journal(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
         """Record new resources in the audit journal in this transaction (`fhirip.store.journal`)."""
