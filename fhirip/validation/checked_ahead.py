@@ -125,7 +125,7 @@ class StoreFreeValidation:
     store for a terminology resource, or evaluated an invariant that reads the time (now(),
     today()), gives None, and the writer validates that resource itself.
 
-    It replaces the store lookup of the validator's terminology service and watches every
+    It turns off the store lookup of the validator's terminology service and watches every
     invariant evaluated, so it must only be built in a process of its own (the import's helper
     process), never in the writing one.
     """
@@ -136,12 +136,8 @@ class StoreFreeValidation:
         self._asked_store = False
         self._clock = ClockWatch()
         watch_clock(self._clock)
-        if self.terminology is not None:
-            registry = getattr(self.terminology, "registry", None)
-            if registry is None or not hasattr(registry, "_extra"):
-                raise TypeError(f"cannot keep {type(self.terminology).__name__} away from the store")
-            registry._extra = self._store_not_here
-            self.terminology.invalidate()  # nothing cached from the store's answers may be reused
+        if self.terminology is not None:  # nothing cached from the store's answers is reused
+            self.terminology.look_up_others_with(self._store_not_here)
 
     def _store_not_here(self, resource_type: str, canonical: str) -> None:
         self._asked_store = True
