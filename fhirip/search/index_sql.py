@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Table
 from fhirip.store.engine import driver_insert, driver_values
 
 
-# Above this many values a PostgreSQL write sends its rows by COPY (a statement's parameters are
-# limited to 65 535, and a long import's batches are better streamed).
-_MAX_STATEMENT_VALUES = 4000
+# Above this many values a PostgreSQL write sends its rows by COPY (cheaper for the many rows of an
+# import's batch than one statement's parameters, which are also limited to 65 535).
+_MAX_STATEMENT_VALUES = 1200
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]],
