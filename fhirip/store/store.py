@@ -208,7 +208,7 @@ class Prepared:
     resources they refer to and the newest version number (`seq`) the work could see."""
 
     versions: list[NewVersion]
-    claims: list[tuple[str, str, tuple[str, ...]]]
+    claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]]
     targets: set[tuple[str, str]]
     seen: int
 
@@ -250,7 +250,8 @@ class Tx:
         self.writing = write  # a write transaction (on SQLite: it holds the write lock)
         self.preparing = False
         self._waiting: list[NewVersion] = []
-        self._claims: list[tuple[str, str, tuple[str, ...]]] = []  # stated while preparing
+        # Stated while preparing: (type, id, the claims, those another resource held then).
+        self._claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]] = []
 
     @property
     def conn(self) -> Connection:
@@ -354,8 +355,9 @@ class Tx:
         Preparing, the claims are taken when the writes are sent, and must then still be free."""
         if self.preparing:
             wanted = tuple(sorted(set(claims)))
-            self._claims.append((res_type, res_id, wanted))
-            return _claims.holders(self._conn, res_type, res_id, wanted)
+            held = _claims.holders(self._conn, res_type, res_id, wanted)
+            self._claims.append((res_type, res_id, wanted, held))
+            return held
         return _claims.claim(self.conn, res_type, res_id, claims)
 
     def hold(self, names: Iterable[str]) -> None:
@@ -391,12 +393,12 @@ class Tx:
 
     def send_prepared(self, prepared: Prepared) -> None:
         """In the write transaction: send what a preparing one wrote, each version checked against
-        the one it was prepared from, each claim still free, no resource it refers to deleted since
+        the one it was prepared from, each claim held by whom it was then, no resource it refers to deleted since
         it read; otherwise a race (`IntegrityError`), and `Store.run` prepares the work again."""
         send(self._conn, self.store.indexer, prepared.versions)
-        for res_type, res_id, wanted in prepared.claims:
-            if _claims.claim(self._conn, res_type, res_id, wanted):
-                raise IntegrityError("claim taken", None, Exception("a claim was taken since it was prepared"))
+        for res_type, res_id, wanted, held in prepared.claims:
+            if _claims.claim(self._conn, res_type, res_id, wanted) != held:
+                raise IntegrityError("claim taken", None, Exception("a claim changed hands since it was prepared"))
         if prepared.targets:
             deleted = {(t, i) for t, i in self._conn.execute(_DELETED_SINCE, {"seen": prepared.seen})}
             if deleted & prepared.targets:
