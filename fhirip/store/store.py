@@ -424,6 +424,9 @@ class Tx:
         """Record a deletion as a new version without content (a tombstone)."""
         if self.preparing:
             raise LockNeeded("a deletion is checked against its referrers under the lock")
+        if current.rid is None:  # created earlier in this transaction
+            self.flush()
+            current = self.current(current.res_type, current.res_id) or current
         moment = moment or now_utc()
         version = current.version + 1
         changed = self.conn.execute(update(resource).where(

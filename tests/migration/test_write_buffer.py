@@ -89,3 +89,12 @@ def test_a_failed_savepoint_drops_its_waiting_writes(services: Services) -> None
             pass
         tx.write(_patient("Moe"), method="POST", previous=None)
         assert tx.current("Patient", "p-vik") is None and tx.current("Patient", "p-moe") is not None
+
+
+def test_a_resource_written_in_the_transaction_can_be_deleted_by_the_state_its_write_returned(
+        services: Services) -> None:
+    with services.store.transaction(write=True) as tx:
+        written, _ = tx.write(_patient("Strand"), method="POST", previous=None)
+        gone = tx.delete(written)
+        assert gone.deleted and gone.version == 2 and gone.rid is not None
+        assert tx.read_many([("Patient", "p-strand")]) == {}
