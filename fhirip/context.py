@@ -14,6 +14,7 @@ from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
 from fhirip.errors import FhirError, Issue
 from fhirip.store import Current, Store, Tx
+from fhirip.validation.checked_ahead import CheckedAhead
 
 # A write hook sees the resource about to be stored (and the version it replaces)
 # and returns issues: errors refuse the write (422), warnings travel with the response.
@@ -86,6 +87,12 @@ class Context:
     deferred_deletes: list[Any] = field(default_factory=list)  # Current of each deleted resource
     # The request's X-Provenance header, for a grant recorded for the patient (`recorded_grant`).
     provenance: str | None = None
+    # What a trusted internal job (the legacy import) checked and extracted ahead of its writes,
+    # taken by `write.save` for exactly the content checked; an API request never carries any.
+    checked_ahead: CheckedAhead | None = None
+    # The writes the plan rules make themselves to retire a consent a newer one supersedes
+    # (`fhirip.plans.lifecycle`) run in a copy of the context with this set: not a withdrawal.
+    superseding: bool = False
 
     @property
     def settings(self) -> Settings:

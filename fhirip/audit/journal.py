@@ -90,8 +90,6 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
             chosen = chosen.with_for_update(skip_locked=True)
         statement = statement.where(audit_journal.c.seq.in_(chosen.scalar_subquery()))
     rows = sorted(tx.conn.execute(statement).all())
-    from fhirip.search.index_ahead import rows_ahead
-
     # A number prepared may have been given to another event since: SQLite numbers a new row
     # after the highest one left, so once other drains empty the journal, its numbers come
     # round again. Only an event whose bytes are the ones prepared is taken as prepared.
@@ -100,7 +98,5 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
     ready = {**fresh, **prepare([row for row in rows if row[0] not in fresh])}
     # Each event's rows come from one walk over it, made before or now (the generic extractor,
     # which evaluates every AuditEvent parameter's path on its own, indexes anything else).
-    rows_of = {id(ready[seq][0]): ready[seq][3] for seq, _, _ in rows}
-    with rows_ahead(tx.conn, lambda _res_type, item: rows_of.get(id(item))):
-        tx._insert_new([ready[seq][:3] for seq, _, _ in rows])
+    tx.insert_new([ready[seq][:3] for seq, _, _ in rows], index_rows=[ready[seq][3] for seq, _, _ in rows])
     return len(rows)

@@ -22,7 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fhirip.audit.event_index import audit_event_rows_by_table
 from fhirip.store import Store, Tx
+from fhirip.store.records import first_versions
 
 
 class _Pending:
@@ -165,7 +167,8 @@ def append_in(tx: Tx, events: list[dict[str, Any]]) -> None:
     """Store audit records as resources inside an open write transaction (a write records
     itself in its own)."""
     _give_ids(events)
-    tx.append(events)
+    items = first_versions(events)  # stamped before their rows are walked: as the journal's are
+    tx.insert_new(items, index_rows=[audit_event_rows_by_table(item["resourceType"], item) for item, _, _ in items])
 
 
 def _journal(store: Store, events: list[dict[str, Any]]) -> None:

@@ -36,23 +36,25 @@ _RELATIVES = (select(resource.c.rid, resource.c.res_id, _CONTENT)
 _BY_RID = select(resource.c.res_type, resource.c.res_id).where(resource.c.rid == bindparam("rid"))
 
 
-def write_index(conn: Connection, rid: int, res_type: str, content: dict[str, Any], *,
-                fresh: bool = False) -> None:
+def prepare(res_type: str, content: dict[str, Any], ahead: Any = None) -> None:
+    """Nothing ahead of the write: the rows depend on other resources, read when it is sent."""
+
+
+def write_index(conn: Connection, rid: int, res_type: str, content: dict[str, Any], prepared: Any = None) -> None:
     """Replace the rows of `rid` with those of this version."""
     if res_type not in INPUT_TYPES:
         return
-    if not fresh:
-        conn.execute(_DELETE, {"rid": rid})
+    conn.execute(_DELETE, {"rid": rid})
     _insert(conn, [(rid, res_type, content, grant) for grant in _derive(conn, res_type, content)])
     if res_type == "Patient":
         _rederive_relatives(conn, str(content.get("id")), content)
 
 
-def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
-    rows = [(rid, res_type, content, grant) for rid, res_type, content in items if res_type in INPUT_TYPES
+def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], Any]]) -> None:
+    rows = [(rid, res_type, content, grant) for rid, res_type, content, _ in items if res_type in INPUT_TYPES
             for grant in _derive(conn, res_type, content)]
     _insert(conn, rows)
-    for _, res_type, content in items:
+    for _, res_type, content, _ in items:
         if res_type == "Patient":
             _rederive_relatives(conn, str(content.get("id")), content)
 

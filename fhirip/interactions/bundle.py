@@ -12,7 +12,6 @@ each entry's outcome.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -31,21 +30,21 @@ from fhirip.errors import (
 from fhirip.interactions.access import authorize
 from fhirip.interactions.conditional import (
     NOT_CRITERIA,
+    KnownMatches,
     criteria_of,
     find_matches,
     identifier_criterion,
-    identifiers_known,
+    identifier_matches,
 )
 from fhirip.context import Context, visible_keys
+from fhirip.interactions.create import existing_match
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.interactions.transaction_references import resolve_references
 from fhirip.interactions.write import dangling_error
 from fhirip.model.dates import parse_instant
 from fhirip.model.resources import is_valid_id, new_id, parse_json
-from fhirip.search.index import deferred_rows, write_pending
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
-from fhirip.validation.checked_ahead import checked_ahead_of
 
 # https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -176,7 +175,7 @@ def _batch(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> FhirRespon
     out = []
     for index, raw in enumerate(raw_entries):
         try:
-            with ctx.tx.conn.begin_nested():
+            with ctx.tx.savepoint():
                 entry = _entry(ctx, req, index, raw)
                 out.append(_response_entry(entry.route.handler(ctx, entry.req), req.base_url))
         except FhirError as error:
@@ -199,16 +198,13 @@ def _transaction(ctx: Context, req: FhirRequest, raw_entries: list[Any]) -> Fhir
             _in_entry(entry.index, lambda e=entry: resolve_references(ctx, e.req.resource, e.full_url, ids))
     owners: list[int] = []  # the entry that wrote each deferred reference check
     deleters: list[int] = []  # the entry that made each deferred delete check
-    # A trusted job's creates and updates send their index rows together; the plan rules
-    # and every other entry (searches, deletes, operations) see them written first.
-    with deferred_rows(ctx.tx.conn) if ctx.access is None else nullcontext():
-        for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
-            if entry.response is None:
-                if entry.route.interaction not in ("create", "update"):
-                    write_pending(ctx.tx.conn)
-                entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
-                owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
-                deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
+    # The entries' writes wait in the transaction's buffer; whatever reads next (the plan rules,
+    # searches, deletes, operations) sees them written first.
+    for entry in sorted(entries, key=lambda e: _ORDER[e.req.method]):
+        if entry.response is None:
+            entry.response = _in_entry(entry.index, lambda e=entry: e.route.handler(ctx, e.req))
+            owners += [entry.index] * (len(ctx.deferred_references) - len(owners))
+            deleters += [entry.index] * (len(ctx.deferred_deletes) - len(deleters))
     _check_references(ctx, owners, _known_to_exist(entries))
     for index, current in zip(deleters, ctx.deferred_deletes):
         _in_entry(index, lambda c=current: refuse_if_referenced(ctx, c))
@@ -286,11 +282,12 @@ def _lock_in_order(ctx: Context, entries: list[_Entry]) -> None:
 
 def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
     """fullUrl → 'Type/id' for every entry that creates or updates a resource."""
-    with identifiers_known(ctx, _conditional_identifiers(entries)):  # nothing is written yet
-        return _assign_ids_now(ctx, entries)
+    wanted = _conditional_identifiers(entries)
+    known = identifier_matches(ctx, wanted) if wanted else {}  # looked up together: nothing is written yet
+    return _assign_ids_now(ctx, entries, known)
 
 
-def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
+def _assign_ids_now(ctx: Context, entries: list[_Entry], known: KnownMatches) -> dict[str, str]:
     from fhirip.interactions import update
 
     ids: dict[str, str] = {}
@@ -298,7 +295,7 @@ def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
         req = entry.req
         if req.method == "POST" and entry.route.interaction == "create":
             if req.if_none_exist:
-                existing = _in_entry(entry.index, lambda r=req: _existing(ctx, r))
+                existing = _in_entry(entry.index, lambda r=req: existing_match(ctx, r, known))
                 if existing is not None:
                     entry.response = existing
                     ids_key = f"{req.res_type}/{_id_from_location(existing)}"
@@ -322,14 +319,14 @@ def _assign_ids_now(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
                 ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
         elif req.method == "PUT" and req.res_id is not None and entry.full_url:
             ids[entry.full_url] = f"{req.res_type}/{req.res_id}"
-    if checked_ahead_of(ctx) is not None:
+    if ctx.checked_ahead is not None:
         _renew_taken_ids(ctx, entries, ids)
     return ids
 
 
 def _proposed_id(ctx: Context, entry: _Entry) -> str | None:
     """The id a trusted job checked this create's content with, if it is a valid id."""
-    checked = checked_ahead_of(ctx)
+    checked = ctx.checked_ahead
     if checked is None:
         return None
     proposed = checked.proposed_id(entry.full_url)
@@ -381,12 +378,6 @@ def _conditional_identifiers(entries: list[_Entry]) -> list[tuple[str, str, str]
 
 def _raise(error: FhirError) -> None:
     raise error
-
-
-def _existing(ctx: Context, req: FhirRequest) -> FhirResponse | None:
-    from fhirip.interactions.create import existing_match
-
-    return existing_match(ctx, req)
 
 
 def _id_from_location(response: FhirResponse) -> str:

@@ -11,9 +11,6 @@ match at all. The caller decides what zero, one or several matches mean.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from urllib.parse import parse_qsl
 
 from sqlalchemy import select
@@ -24,7 +21,6 @@ from fhirip.context import Context
 from fhirip.interactions.request import refuse_control_characters
 from fhirip.interactions.search import value_set_expander
 from fhirip.search import search
-from fhirip.search.index import write_pending
 from fhirip.search.registry import registry
 from fhirip.store.schema import resource, search_token
 
@@ -43,9 +39,15 @@ def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
     return params
 
 
+# Identifier criteria looked up ahead, together (`identifier_matches`): (type, system, value) → ids.
+KnownMatches = dict[tuple[str, str, str], list[str]]
+
+
 def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
-                 limit: int = 2) -> list[str]:
-    """Ids of current resources of `res_type` that match; at most `limit` of them."""
+                 limit: int = 2, known: KnownMatches | None = None) -> list[str]:
+    """Ids of current resources of `res_type` that match; at most `limit` of them. `known`: the
+    answers of `identifier_matches` (with at least this limit), looked up before anything was
+    written, which criteria of one identifier take instead of a query."""
     criteria = [(k, v) for k, v in params if k not in NOT_CRITERIA]
     if not criteria:
         raise BadRequest("A conditional interaction needs search criteria")
@@ -57,8 +59,7 @@ def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
         if not name or not value:
             raise BadRequest(f"The conditional criterion '{name or value}' is not name=value; criteria "
                              "are search parameters, e.g. identifier=system|value", expression=[name or value])
-    write_pending(ctx.tx.conn)
-    by_identifier = _identifier_matches(ctx, res_type, criteria, limit)
+    by_identifier = _identifier_matches(ctx, res_type, criteria, limit, known)
     if by_identifier is not None:
         return by_identifier
     result = search(ctx.tx.conn, res_type, [*criteria, ("_count", str(limit)), ("_total", "none")],
@@ -86,40 +87,20 @@ def identifier_criterion(res_type: str, criteria: list[tuple[str, str]]) -> tupl
 
 
 def _identifier_matches(ctx: Context, res_type: str, criteria: list[tuple[str, str]],
-                        limit: int) -> list[str] | None:
+                        limit: int, known: KnownMatches | None) -> list[str] | None:
     identifier = identifier_criterion(res_type, criteria)
     if identifier is None:
         return None
     key = (res_type, *identifier)
-    known = _KNOWN.get()
-    if known is not None and known[0] is ctx and limit <= known[1] and key in known[2]:
-        return known[2][key][:limit]
+    if known is not None and key in known:
+        return known[key][:limit]
     return identifier_matches(ctx, [key], limit)[key]
 
 
-# Answers looked up together for a transaction's conditional entries, valid while the
-# transaction has written nothing yet: (the interaction, their limit, the answers).
-_KNOWN: ContextVar[tuple[Context, int, dict[tuple[str, str, str], list[str]]] | None] = \
-    ContextVar("known_identifier_matches", default=None)
-
-
-@contextmanager
-def identifiers_known(ctx: Context, wanted: list[tuple[str, str, str]], limit: int = 2) -> Iterator[None]:
-    """Look the identifiers up in one go; inside the block, criteria naming one of them are
-    answered from that lookup. Nothing may be written inside the block."""
-    token = _KNOWN.set((ctx, limit, identifier_matches(ctx, wanted, limit) if wanted else {}))
-    try:
-        yield
-    finally:
-        _KNOWN.reset(token)
-
-
-def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]],
-                       limit: int = 2) -> dict[tuple[str, str, str], list[str]]:
+def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]], limit: int = 2) -> KnownMatches:
     """Ids of the current resources carrying each (type, system, value) identifier, at most
     `limit` each, for many criteria in few queries (a transaction's conditional creates)."""
-    found: dict[tuple[str, str, str], list[str]] = {key: [] for key in wanted}
-    write_pending(ctx.tx.conn)
+    found: KnownMatches = {key: [] for key in wanted}
     keys = sorted(found)
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start:start + _BATCH]

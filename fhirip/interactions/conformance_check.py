@@ -15,7 +15,6 @@ from typing import Any
 from fhirip.errors import Issue
 from fhirip.context import Context, WriteHook
 from fhirip.store import Current
-from fhirip.validation.checked_ahead import checked_ahead_of
 
 
 class ConformanceHook:
@@ -25,7 +24,7 @@ class ConformanceHook:
         self.validator = validator
 
     def __call__(self, ctx: Context, resource: dict[str, Any], previous: Current | None) -> list[Issue]:
-        checked = checked_ahead_of(ctx)
+        checked = ctx.checked_ahead
         if checked is not None:
             # Validated ahead with this validator: taken only for exactly the content written.
             known = checked.issues_of(resource)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fhirip.errors import PreconditionFailed
 from fhirip.interactions.access import masked_body
-from fhirip.interactions.conditional import criteria_of, find_matches
 from fhirip.context import Context
+from fhirip.interactions.conditional import KnownMatches, criteria_of, find_matches
 from fhirip.interactions.request import (
     FhirRequest,
     FhirResponse,
@@ -19,11 +19,10 @@ from fhirip.interactions.request import (
 )
 from fhirip.interactions.write import save
 from fhirip.model.resources import check_resource, new_id, parse_resource
-from fhirip.validation.checked_ahead import checked_ahead_of
 
 
 def create(ctx: Context, req: FhirRequest) -> FhirResponse:
-    checked = checked_ahead_of(ctx)
+    checked = ctx.checked_ahead
     if req.resource is not None and checked is not None and checked.parsed_as(req.resource, req.res_type):
         resource = req.resource  # this very content passed check_resource ahead of the write
     else:
@@ -40,9 +39,10 @@ def create(ctx: Context, req: FhirRequest) -> FhirResponse:
     return written(req, 201, current, content, warnings)
 
 
-def existing_match(ctx: Context, req: FhirRequest) -> FhirResponse | None:
-    """The answer to a conditional create whose criteria already match, else None."""
-    ids = find_matches(ctx, req.res_type, criteria_of(req.if_none_exist, "If-None-Exist"))
+def existing_match(ctx: Context, req: FhirRequest, known: KnownMatches | None = None) -> FhirResponse | None:
+    """The answer to a conditional create whose criteria already match, else None (`known`: see
+    `find_matches`)."""
+    ids = find_matches(ctx, req.res_type, criteria_of(req.if_none_exist, "If-None-Exist"), known=known)
     if not ids:
         return None
     if len(ids) > 1:

@@ -252,7 +252,10 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         return response
 
     try:
-        response = services.store.run(work, write=route.writes)
+        # A write is prepared before it takes the write lock, and holds it only to be written; a
+        # batch or transaction, whose later entries read what the earlier wrote, holds it throughout.
+        prepared = route.writes and route.interaction != "batch"
+        response = services.store.run(work, write=route.writes, prepare=prepared)
     except FhirError as error:
         services.audit_trail.append([failure_event(actor, req, route.interaction, error.status, client_address)])
         raise

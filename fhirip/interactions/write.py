@@ -57,7 +57,8 @@ def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
             errors.extend(_dangling(ctx, resource, links))
     if errors:
         raise Unprocessable(errors[0].diagnostics, issues=errors + warnings)
-    current, content = ctx.tx.write(resource, method=method, previous=previous, links=links)
+    ahead = ctx.checked_ahead.index_rows_of(resource["resourceType"], resource) if ctx.checked_ahead else None
+    current, content = ctx.tx.write(resource, method=method, previous=previous, links=links, index_rows=ahead)
     return current, content, warnings
 
 

@@ -8,10 +8,11 @@ the database transaction around it: a plan is a SAVEPOINT inside a longer transa
 committed every ``plans_per_commit`` plans (or ``seconds_per_commit`` seconds). A refused plan
 rolls back to its savepoint alone, so a bad plan still never lands half; the commit, the write
 lock and the connection are paid once per batch instead of once per plan. Inside a plan, the
-resources it creates go into the tables together (``Tx.deferred_creates``: one insert per table
-when the next statement runs), not three inserts each. A plan checked ahead by the import's
-helper process (``fhirip.mapping.checking_ahead``) skips the model parse and validation of each
-resource whose content is exactly the content checked. Until ``commit``
+resources it creates go into the tables together (the transaction's write buffer sends a run of
+creates as one insert per table), not three inserts each. A plan checked ahead by the import's
+helper process (``fhirip.mapping.checking_ahead``) goes with its interaction context
+(``Context.checked_ahead``): the model parse, validation and index rows of each resource whose
+content is exactly the content checked are taken from it. Until ``commit``
 returns nothing of the batch is durable: the importer writes its checkpoint only then, so a
 kill loses at most the uncommitted plans, which a re-run creates again.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,20 +31,12 @@ from fhirip.interactions.conformance_check import ConformanceHook
 from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import resolve
-from fhirip.search.index_ahead import rows_ahead
 from fhirip.store.store import _is_race
 from fhirip.validation.checked_ahead import CheckedAhead
 
 DEFAULT_PLANS_PER_COMMIT = 50
 DEFAULT_SECONDS_PER_COMMIT = 2.0
 _RACE_ATTEMPTS = 3  # a plan that met a concurrent writer (PostgreSQL) runs again from its savepoint
-
-
-@dataclass
-class CheckedAheadContext(Context):
-    """The context of an imported plan: it carries the plan's checks made ahead, if any."""
-
-    checked_ahead: CheckedAhead | None = None
 
 
 class BatchedStoreSink:
@@ -86,12 +78,9 @@ class BatchedStoreSink:
             request = FhirRequest(method="POST", resource=bundle if attempt == 0 else orjson.loads(sent),
                                   base_url=self.base_url)
             try:
-                # the rows stay available until the last waiting create is written, as the block ends
-                with (self._tx.conn.begin_nested(),
-                      rows_ahead(self._tx.conn, checks.index_rows_of if checks is not None else None),
-                      self._tx.deferred_creates()):
+                with self._tx.savepoint():
                     route = resolve(request, [])
-                    context = CheckedAheadContext(self.services, self._tx, self.base_url, None, checked_ahead=checks)
+                    context = Context(self.services, self._tx, self.base_url, None, checked_ahead=checks)
                     return route.handler(context, request).resource
             except FhirError as error:
                 return error.outcome()

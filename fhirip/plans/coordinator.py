@@ -27,7 +27,6 @@ from fhirip.plans.codes import (
     reference_id,
 )
 from fhirip.plans.persons import subject_patients
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.unscoped import TokenIs, UnscopedReader, UnscopedUse
 
@@ -156,7 +155,6 @@ def _person_episodes(reader: UnscopedReader, patient_ids: set[str]) -> list[dict
     """Open coordinator EpisodeOfCare resources of the given Patients (past the caller: a rule)."""
     if not patient_ids:
         return []
-    write_pending(reader.conn)
     episodes = reader.naming_patients("EpisodeOfCare", "patient", patient_ids,
                                       tokens=(TokenIs("type", COORDINATOR_CODES, VOLVEN_9034),))
     unique = {e.res_id: e.content for e in episodes}

@@ -21,7 +21,6 @@ from sqlalchemy import Connection
 
 from fhirip.search import search
 from fhirip.search.conditions import Policy
-from fhirip.search.index import write_pending
 from fhirip.search.query import MAX_COUNT
 from fhirip.search.registry import registry
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
@@ -45,7 +44,6 @@ class Fetch:
 
     def search(self, res_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """All matches, page after page, as parsed resources."""
-        write_pending(self.conn)
         result = search(self.conn, res_type, [*params, ("_count", str(MAX_COUNT))],
                         base_url=self.base_url, policy=self.policy)
         found = [orjson.loads(entry.content) for entry in result.entries if entry.mode == "match"]
@@ -63,7 +61,6 @@ class Fetch:
         for start in range(0, len(ids), 100):  # keeps each IN list short
             chunk = ids[start:start + 100]
             if self.policy is None:
-                write_pending(self.conn)
                 found += UnscopedReader(self.conn, UnscopedUse.UNRESTRICTED).contents(res_type, chunk)
             else:
                 found += self.search(res_type, [("_id", ",".join(chunk))])
@@ -71,7 +68,6 @@ class Fetch:
 
     def by_patient(self, res_type: str, patient_id: str) -> list[dict[str, Any]]:
         if self.policy is None and _patient_is_reference(res_type):
-            write_pending(self.conn)
             found = UnscopedReader(self.conn, UnscopedUse.UNRESTRICTED).naming_patients(
                 res_type, "patient", [patient_id])
             return [item.content for item in found]

@@ -14,7 +14,7 @@ https://hl7.org/fhir/R4/careplan.html#status, https://hl7.org/fhir/R4/consent.ht
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -42,15 +42,10 @@ from fhirip.plans.recording import (
     record_provenance,
     write_version,
 )
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.unscoped import TokenIs, UnscopedReader, UnscopedUse
 
 WITHDRAWN = ("inactive", "rejected")
-
-# Set while the rules themselves retire a superseded consent: that is not a withdrawal.
-_superseding: ContextVar[bool] = ContextVar("superseding", default=False)
-
 
 def today() -> date:
     return date.today()
@@ -116,7 +111,6 @@ def active_plan_consents(reader: UnscopedReader, patient_ids: set[str], on: date
     """The person's active plan Consents whose provision period (if any) covers `on`."""
     if not patient_ids:
         return []
-    write_pending(reader.conn)
     found = reader.naming_patients("Consent", "patient", patient_ids, tokens=(
         TokenIs("category", PLAN_CONSENT_CODES, CONSENT_CATEGORY), TokenIs("status", {"active"})))
     consents = {c.res_id: c.content for c in found}
@@ -142,7 +136,7 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
     status = consent.get("status")
     if status == "active" and not was_active:
         _supersede_older(ctx, consent)
-    elif status in WITHDRAWN and was_active and not _superseding.get():
+    elif status in WITHDRAWN and was_active and not ctx.superseding:
         _revoke_plans(ctx, consent)
     return []
 
@@ -152,22 +146,19 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
     patients = subject_patients(reader, consent.get("patient"))
     older = [c for c in active_plan_consents(reader, patients, today(), exclude=consent["id"])]
     # A consent for a later plan period replaces the earlier; one for the same period too.
-    token = _superseding.set(True)
-    try:
-        for found in older:
-            # Changed from its locked newest version: a concurrent change of it is not lost.
-            locked = read_for_change(ctx, "Consent", found["id"])
-            if locked is None or locked[0].get("status") != "active":
-                continue
-            old, version = locked
-            old["status"] = "inactive"
-            written = write_version(for_the_rule(ctx), old, expected=version)
-            # Not naming the new consent: it may be in another record of the person, hidden
-            # from those who read this one.
-            record_provenance(ctx, [written], activity="OBSOLETE",
-                              reason="Erstattet av nytt samtykke til planen")
-    finally:
-        _superseding.reset(token)
+    retiring = replace(ctx, superseding=True)
+    for found in older:
+        # Changed from its locked newest version: a concurrent change of it is not lost.
+        locked = read_for_change(retiring, "Consent", found["id"])
+        if locked is None or locked[0].get("status") != "active":
+            continue
+        old, version = locked
+        old["status"] = "inactive"
+        written = write_version(for_the_rule(retiring), old, expected=version)
+        # Not naming the new consent: it may be in another record of the person, hidden
+        # from those who read this one.
+        record_provenance(retiring, [written], activity="OBSOLETE",
+                          reason="Erstattet av nytt samtykke til planen")
 
 
 def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:

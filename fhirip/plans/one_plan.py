@@ -24,14 +24,12 @@ from fhirip.plans.codes import (
     is_individual_plan,
 )
 from fhirip.plans.persons import subject_patients
-from fhirip.search.index import write_pending
 from fhirip.store import Current
 from fhirip.store.unscoped import Naming, TokenIs, UnscopedReader, UnscopedUse
 
 
 def _open_plans(reader: UnscopedReader, patient_ids: Iterable[str] | None) -> list[Naming]:
     """The open individual plans (not sub-plans) whose subject is one of the Patients (None: any)."""
-    write_pending(reader.conn)
     return reader.naming_patients("CarePlan", "subject", patient_ids, tokens=(
         TokenIs("category", {IP_CATEGORY_CODE}, CAREPLAN_CATEGORY),
         TokenIs("status", OPEN_PLAN_STATUSES)), without="part-of")

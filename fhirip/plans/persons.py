@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
-from fhirip.search.index import write_pending
 from fhirip.store.unscoped import UnscopedReader
 
 
@@ -24,7 +23,6 @@ def person_of(reader: UnscopedReader, identifiers: Iterable[tuple[str, str]] = (
     identifiers, patient_ids = set(identifiers), set(patient_ids)
     if not identifiers and not patient_ids:
         return set()
-    write_pending(reader.conn)
     return reader.same_person(NATIONAL_ID_SYSTEMS, identifiers, patient_ids)
 
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from fhirpathpy.engine.nodes import ResourceNode
-from sqlalchemy import Connection, Table, bindparam, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
-from fhirip.search.index_ahead import AHEAD, RowsAhead
+from fhirip.search.index_ahead import rows_by_table_name
 from fhirip.search.index_sql import insert_rows
 from fhirip.search.registry import RESOURCE_COLUMN_PARAMS, Registry, SearchParam, registry
 from fhirip.search.sortkeys import sort_rows
@@ -289,50 +288,33 @@ def _indexed_params(reg: Registry, res_type: str) -> list[tuple[str, SearchParam
     return params
 
 
-# -- the store's entry points --------------------------------------------------------------
+# -- the store's entry points (`fhirip.store.Indexer`) ----------------------------------------
 
-# Built once: the write path runs these for every version it stores.
-_DELETES = [delete(table).where(table.c.rid == bindparam("rid")) for table in INDEX_TABLES]
-
-
-def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
-                fresh: bool = False) -> None:
-    """Replace all index rows of `rid` with the values of `resource`.
-
-    `fresh`: the resource row was created in this transaction, so it has no rows to replace.
-    Inside `deferred_rows` the new rows wait to be written with those of the other writes.
-    """
-    pending: dict[int, dict[Table, list[dict]]] | None = conn.info.get(_PENDING)
-    if pending is None:
-        if not fresh:
-            delete_index(conn, rid)
-        _insert_index(conn, rid, res_type, resource)
-        return
-    if not fresh and rid not in pending:
-        delete_index(conn, rid)  # rows written before the deferral began
-    pending[rid] = _rows_of(rid, res_type, resource, conn.info.get(AHEAD))  # it may change after this call
+# A resource's rows as the store keeps them until it writes them: by table name, each row the
+# values of the table's columns after `rid` (which is known only then).
+IndexRows = dict[str, list[tuple[Any, ...]]]
 
 
-def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
-    write_new_indexes(conn, [(rid, res_type, resource)])
+def prepare(res_type: str, resource: dict[str, Any], ahead: IndexRows | None = None) -> IndexRows:
+    """The index rows of one version, extracted when the write is made (before any lock), or
+    `ahead`: rows extracted from exactly this content elsewhere, taken as they are."""
+    return ahead if ahead is not None else rows_by_table_name(res_type, resource)
 
 
-def _rows_of(rid: int, res_type: str, resource: dict[str, Any], ahead: RowsAhead | None = None
-             ) -> dict[Table, list[dict]]:
-    extracted = ahead(res_type, resource) if ahead is not None else None
-    if extracted is not None:
-        return {_TABLE_BY_NAME[name]: [(rid, *values) for values in found] for name, found in extracted.items()}
-    rows = {table: found for table, found in extract(registry(), res_type, resource).items() if found}
-    for found in rows.values():
-        for row in found:
-            row["rid"] = rid
-    return rows
+def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any],
+                prepared: IndexRows | None = None) -> None:
+    """Replace all index rows of `rid` with those of its new version."""
+    insert_rows(conn, [_with_rid(rid, res_type, resource, prepared)], tables=INDEX_TABLES, replacing=[rid])
 
 
-def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], IndexRows | None]]) -> None:
     """Index rows of resources created in this transaction: one statement per table for them all."""
-    ahead = conn.info.get(AHEAD)
-    insert_rows(conn, [_rows_of(rid, res_type, resource, ahead) for rid, res_type, resource in items])
+    insert_rows(conn, [_with_rid(rid, res_type, content, rows) for rid, res_type, content, rows in items])
+
+
+def _with_rid(rid: int, res_type: str, content: dict[str, Any], rows: IndexRows | None) -> dict[Table, list[tuple]]:
+    return {_TABLE_BY_NAME[name]: [(rid, *values) for values in found]
+            for name, found in (rows if rows is not None else prepare(res_type, content)).items()}
 
 
 def deleted(conn: Connection, rid: int) -> None:
@@ -342,45 +324,13 @@ def deleted(conn: Connection, rid: int) -> None:
 
 
 def delete_index(conn: Connection, rid: int) -> None:
-    pending = conn.info.get(_PENDING)
-    if pending is not None:
-        pending.pop(rid, None)
-    for statement in _DELETES:
-        conn.execute(statement, {"rid": rid})
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for table in INDEX_TABLES:  # straight to the driver: one small statement per table, on every update
+        conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = {mark}", (rid,))
 
 
-# -- deferred rows: a transaction of many writes sends its index rows in a few statements ----
-
-_PENDING = "fhirip.search.pending_index_rows"
-
-
-@contextmanager
-def deferred_rows(conn: Connection) -> Iterator[None]:
-    """Within the block, the index rows of each write on `conn` wait and are written together
-    (one statement per table) when it ends, or earlier when `write_pending` is called.
-
-    Whoever reads the index inside the block must call `write_pending(conn)` first; the
-    block is meant for a run of writes whose own checks all do (a transaction's creates
-    and updates), not for arbitrary work.
-    """
-    if _PENDING in conn.info:
-        yield
-        return
-    conn.info[_PENDING] = {}
-    try:
-        yield
-        write_pending(conn)
-    finally:
-        conn.info.pop(_PENDING, None)
-
-
-def write_pending(conn: Connection) -> None:
-    """Write the index rows waiting in a `deferred_rows` block on `conn` (none outside one)."""
-    pending = conn.info.get(_PENDING)
-    if pending:
-        rows = list(pending.values())
-        pending.clear()
-        insert_rows(conn, rows)
+def _insert_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any]) -> None:
+    write_new_indexes(conn, [(rid, res_type, resource, None)])
 
 
 def reindex_all(conn: Connection, batch_size: int = 500) -> int:

@@ -59,6 +59,16 @@ def claim(conn: Connection, res_type: str, res_id: str, claims: Iterable[str]) -
             if (t, i) != (res_type, res_id)}
 
 
+def holders(conn: Connection, res_type: str, res_id: str, claims: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """The claims of `claims` another resource than (res_type, res_id) holds now, with their
+    holder: what `claim` would answer, read without taking anything."""
+    wanted = sorted(set(claims))
+    if not wanted:
+        return {}
+    return {name: (t, i) for name, t, i in conn.execute(_HOLDERS, {"claims": wanted})
+            if (t, i) != (res_type, res_id)}
+
+
 def give_up(conn: Connection, res_type: str, res_id: str) -> None:
     """A deleted resource holds nothing."""
     conn.execute(_GIVE_UP_ALL, {"t": res_type, "i": res_id})

@@ -153,10 +153,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        # Writers take the write lock up front (BEGIN IMMEDIATE) so that two writers
-        # never both read and then fail to upgrade; readers stay concurrent under WAL.
-        mode = "IMMEDIATE" if connection.info.get("write") else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # A transaction takes the write lock at its first write. Writers queue for it before
+        # they begin (`write_gate`), so a writer's snapshot is never overtaken by another
+        # writer's commit, and readers stay concurrent under WAL.
+        connection.exec_driver_sql("BEGIN DEFERRED")
 
     return engine
 

@@ -3,6 +3,7 @@ one stored version, and the meta (versionId, lastUpdated) every stored version c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -14,7 +15,7 @@ from fhirip.model.resources import canonical_bytes
 class Current:
     """The current state of one resource."""
 
-    rid: int
+    rid: int | None  # None: created in the open transaction and not yet sent (`fhirip.store.Tx.write`)
     res_type: str
     res_id: str
     version: int
@@ -46,6 +47,13 @@ def _stamped(resource_json: dict[str, Any], version: int, moment: datetime) -> b
     resource_json["meta"] = {**(resource_json.get("meta") or {}), "versionId": str(version),
                              "lastUpdated": instant(moment)}
     return canonical_bytes(resource_json)
+
+
+def first_versions(resources: Sequence[dict[str, Any]], moment: datetime | None = None
+                   ) -> list[tuple[dict[str, Any], datetime, bytes]]:
+    """New resources as `Tx.insert_new` takes them: each stamped as its version 1 at `moment` (now)."""
+    moment = moment or now_utc()
+    return [(item, moment, _stamped(item, 1, moment)) for item in resources]
 
 
 def now_utc() -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    event,
     func,
     insert,
     select,
@@ -31,20 +31,28 @@ from fhirip.model.references import LocalReference
 from fhirip.errors import TooCostly
 from fhirip.store import claims as _claims
 from fhirip.store.engine import is_timeout, make_engine, time_limit, write_gate
-from fhirip.store.pending import NOT_YET_NUMBERED, PENDING_CREATES, write_waiting_creates
 from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
+from fhirip.store.write_buffer import NewVersion, send
 from fhirip.store.schema import resource, resource_link, resource_version
 
 T = TypeVar("T")
 
 
 class Indexer(Protocol):
-    """Writes the search index of a resource in the caller's transaction."""
+    """Keeps the search index (and the access index) of the resources a transaction writes.
 
-    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
-                    fresh: bool = False) -> None: ...
+    `prepare` runs when a write is made, before any lock (the index rows that depend on the
+    content alone; `ahead`: rows a caller extracted already, taken as they are); the writes run
+    when the transaction sends its buffer, with what `prepare` gave."""
 
-    def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
+    def prepare(self, res_type: str, resource: dict[str, Any], ahead: Any = None) -> Any: ...
+
+    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any],
+                    prepared: Any = None) -> None:
+        """Replace the rows of an existing resource with those of its new version."""
+
+    def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], Any]]) -> None:
+        """The rows of resources created together (rid, type, content, what `prepare` gave)."""
 
     def deleted(self, conn: Connection, rid: int) -> None:
         """The resource at `rid` was deleted in this transaction."""
@@ -57,18 +65,22 @@ class Indexes:
     def __init__(self, *parts: Indexer):
         self.parts = parts
 
-    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any], *,
-                    fresh: bool = False) -> None:
-        for part in self.parts:
-            part.write_index(conn, rid, res_type, resource, fresh=fresh)
+    def prepare(self, res_type: str, resource: dict[str, Any], ahead: Any = None) -> Any:
+        return tuple(part.prepare(res_type, resource, ahead) for part in self.parts)
+
+    def write_index(self, conn: Connection, rid: int, res_type: str, resource: dict[str, Any],
+                    prepared: Any = None) -> None:
+        for number, part in enumerate(self.parts):
+            part.write_index(conn, rid, res_type, resource, prepared[number] if prepared else None)
 
     def deleted(self, conn: Connection, rid: int) -> None:
         for part in self.parts:
             part.deleted(conn, rid)
 
-    def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
-        for part in self.parts:
-            part.write_new_indexes(conn, items)
+    def write_new_indexes(self, conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], Any]]) -> None:
+        for number, part in enumerate(self.parts):
+            part.write_new_indexes(conn, [(rid, res_type, content, prepared[number] if prepared else None)
+                                          for rid, res_type, content, prepared in items])
 
 
 _VERSION_COLUMNS = (
@@ -86,15 +98,11 @@ _BY_NAME = select(*_VERSION_COLUMNS).where(resource_version.c.res_type == bindpa
                                            resource_version.c.res_id == bindparam("i"))
 _NEWEST = _BY_NAME.order_by(resource_version.c.version.desc()).limit(1)
 _VERSION = _BY_NAME.where(resource_version.c.version == bindparam("v"))
-_INSERT_RESOURCE = insert(resource).returning(resource.c.rid)
-_INSERT_RESOURCES = insert(resource).returning(resource.c.rid, sort_by_parameter_order=True)
-_UPDATE_RESOURCE = (update(resource)
-                    .where(resource.c.rid == bindparam("target"), resource.c.version == bindparam("expected"))
-                    .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
-                            deleted=bindparam("is_deleted"), content=bindparam("text")))
-_INSERT_VERSION = insert(resource_version)
+_NEWEST_SEQ = select(func.max(resource_version.c.seq))
+# Deletions written after a prepared write read the store (SQLite numbers versions in commit order).
+_DELETED_SINCE = select(resource_version.c.res_type, resource_version.c.res_id).where(
+    resource_version.c.seq > bindparam("seen"), resource_version.c.deleted.is_(True))
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
-_INSERT_LINK = insert(resource_link)
 
 
 class Store:
@@ -123,29 +131,49 @@ class Store:
     @contextmanager
     def transaction(self, *, write: bool, unlimited: bool = False) -> Iterator["Tx"]:
         """One transaction; its statements stop after `statement_timeout_ms` unless `unlimited`
-        (the server's own long jobs), with a `TooCostly` error from `run`."""
+        (the server's own long jobs), with a `TooCostly` error from `run`. What the transaction
+        wrote and has not sent yet goes to the database before it commits."""
         limit = None if unlimited else self.statement_timeout_ms
         with (self.write_gate() if write else nullcontext()), self.engine.connect() as conn:
-            conn.info["write"] = write
-            try:
-                with conn.begin(), time_limit(conn, limit, self.statement_timeout_ms):
-                    yield Tx(conn, self, write=write)
-            finally:
-                conn.info.pop("write", None)
+            with conn.begin(), time_limit(conn, limit, self.statement_timeout_ms):
+                tx = Tx(conn, self, write=write)
+                yield tx
+                tx.flush()
 
     def run(self, work: Callable[["Tx"], T], *, write: bool, attempts: int = 3,
-            unlimited: bool = False) -> T:
+            unlimited: bool = False, prepare: bool = False) -> T:
         """Run `work` in one transaction; retry it when a concurrent writer won a race or
         the database had closed the pooled connection.
 
-        A race shows up as a unique-key violation (two creators of the same id) or a
-        serialization failure / deadlock on PostgreSQL. `work` must not keep state
-        outside the transaction, so running it again is safe. A statement stopped by the
-        time limit (see `transaction`) ends it in `TooCostly`, never run again.
+        A race shows up as a unique-key violation (two creators of the same id), a version
+        that moved under a prepared write, or a serialization failure / deadlock on
+        PostgreSQL. `work` must not keep state outside the transaction, so running it again
+        is safe. A statement stopped by the time limit (see `transaction`) ends it in
+        `TooCostly`, never run again.
+
+        `prepare`: where writers queue for one write lock (SQLite), `work` runs first without
+        it, in a read transaction whose writes wait in the buffer (`Tx.preparing`); the lock is
+        then taken only to send them, each checked against the version it was prepared from.
+        A version that moved runs `work` again (its last attempt under the lock throughout);
+        work that must read what it wrote, or lock names, runs under the lock from the start.
         """
+        prepare = prepare and write and self.write_gate is not nullcontext and self.dialect == "sqlite"
         for attempt in range(attempts):
             committing = False
             try:
+                if prepare and attempt + 1 < attempts:
+                    try:
+                        with self.transaction(write=False, unlimited=unlimited) as tx:
+                            tx.preparing = True
+                            result = work(tx)
+                            prepared = tx.take_prepared()
+                    except LockNeeded:
+                        prepare = False
+                    else:
+                        with self.transaction(write=True, unlimited=unlimited) as tx:
+                            tx.send_prepared(prepared)
+                            committing = True
+                        return result
                 with self.transaction(write=write, unlimited=unlimited) as tx:
                     result = work(tx)
                     committing = True
@@ -167,6 +195,23 @@ class Store:
                     # SQLite's write lock once it has read; run it again as a writer, which queues.
                     write = True
         raise AssertionError("unreachable")
+
+
+class LockNeeded(Exception):
+    """Raised in a preparing transaction (`Tx.preparing`) by work that cannot be prepared without
+    the write lock: a read of what it has written, a named lock, a deletion. `Store.run` then runs
+    the work again under the lock."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a preparing transaction will write: its versions, the claims its rules stated, the
+    resources they refer to and the newest version number (`seq`) the work could see."""
+
+    versions: list[NewVersion]
+    claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]]
+    targets: set[tuple[str, str]]
+    seen: int
 
 
 def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
@@ -192,12 +237,37 @@ def _is_race(exc: Exception) -> bool:
 
 
 class Tx:
-    """One open transaction on the store."""
+    """One open transaction on the store: the unit of work.
+
+    Writes (`write`, `insert_new`) wait in the transaction's write buffer (`fhirip.store.
+    write_buffer`) and are sent when the transaction next reads (any use of `conn`, every read
+    method here) or commits. `preparing`: the transaction runs without the write lock
+    (`Store.run(prepare=True)`); its writes are sent later, in a write transaction, and reading
+    them back here raises `LockNeeded`."""
 
     def __init__(self, conn: Connection, store: Store, *, write: bool = False):
-        self.conn = conn
+        self._conn = conn
         self.store = store
         self.writing = write  # a write transaction (on SQLite: it holds the write lock)
+        self.preparing = False
+        self._waiting: list[NewVersion] = []
+        # Stated while preparing: (type, id, the claims, those another resource held then).
+        self._claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]] = []
+
+    @property
+    def conn(self) -> Connection:
+        """The connection, for statements of other modules: the writes waiting are sent first."""
+        self.flush()
+        return self._conn
+
+    def flush(self) -> None:
+        """Send the writes waiting in the buffer."""
+        if not self._waiting:
+            return
+        if self.preparing:
+            raise LockNeeded("the work reads what it has written")
+        waiting, self._waiting = self._waiting, []
+        send(self._conn, self.store.indexer, waiting)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -227,10 +297,14 @@ class Tx:
 
     def existing(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of the (type, id) pairs exist and are not deleted."""
+        self.flush()
+        return self._existing(keys)
+
+    def _existing(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         if not keys:
             return set()
         query = select(resource.c.res_type, resource.c.res_id).where(*_by_keys(keys), resource.c.deleted.is_(False))
-        return {(t, i) for t, i in self.conn.execute(query) if (t, i) in keys}
+        return {(t, i) for t, i in self._conn.execute(query) if (t, i) in keys}
 
     def referrers(self, res_type: str, res_id: str, limit: int = 100) -> list[tuple[str, str]]:
         """Current, non-deleted resources that hold a literal reference to (type, id)."""
@@ -244,94 +318,101 @@ class Tx:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, resource_json: dict[str, Any], *, method: str, previous: Current | None,
-              links: Sequence[LocalReference] = (),
-              moment: datetime | None = None) -> tuple[Current, bytes]:
+              links: Sequence[LocalReference] = (), moment: datetime | None = None,
+              index_rows: Any = None) -> tuple[Current, bytes]:
         """Store `resource_json` as the next version of its resource (or its first).
 
-        Sets `meta.versionId` and `meta.lastUpdated` in the dict it is given and
-        returns the new state with the canonical bytes that were stored.
-        """
+        Sets `meta.versionId` and `meta.lastUpdated` in the dict it is given and returns the new
+        state (`rid` None for a new resource, numbered when it is sent) with the canonical bytes
+        that will be stored. Its index rows are extracted now, or taken from `index_rows` (rows
+        extracted ahead from exactly this content, by table name)."""
         res_type, res_id = resource_json["resourceType"], resource_json["id"]
+        if previous is not None and previous.rid is None:  # written earlier in this transaction
+            self.flush()
+            previous = self.current(res_type, res_id)
         moment = moment or now_utc()
         version = previous.version + 1 if previous else 1
         content = _stamped(resource_json, version, moment)
-        waiting = self.conn.info.get(PENDING_CREATES)
-        if previous is None and waiting is not None:
-            waiting[1].append((res_type, res_id, moment, method, content, links))
-            return Current(NOT_YET_NUMBERED, res_type, res_id, version, moment, False), content
-        text = content.decode("utf-8")
-        state = {"res_type": res_type, "res_id": res_id, "version": version, "last_updated": moment,
-                 "deleted": False, "content": text}
-        if previous is None:
-            rid = self.conn.execute(_INSERT_RESOURCE, state).scalar_one()
-        else:
-            rid = previous.rid
-            changed = self.conn.execute(_UPDATE_RESOURCE, {
-                "target": rid, "expected": previous.version, "new_version": version, "moment": moment,
-                "is_deleted": False, "text": text}).rowcount
-            if changed != 1:
-                raise IntegrityError("concurrent update", None, Exception("version moved"))
-        self.conn.execute(_INSERT_VERSION, {"rid": rid, "res_type": res_type, "res_id": res_id,
-                                            "version": version, "last_updated": moment,
-                                            "method": method, "deleted": False, "content": content})
-        self._replace_links(rid, links, had_links=previous is not None)
-        if self.store.indexer is not None:
-            self.store.indexer.write_index(self.conn, rid, res_type, resource_json, fresh=previous is None)
-        return Current(rid, res_type, res_id, version, moment, False), content
+        prepared = self.store.indexer.prepare(res_type, resource_json, index_rows) if self.store.indexer else None
+        self._waiting.append(NewVersion(res_type, res_id, version, moment, method, content, tuple(links),
+                                        previous, prepared))
+        return Current(previous.rid if previous else None, res_type, res_id, version, moment, False), content
+
+    def insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]], *,
+                   index_rows: Sequence[Any] | None = None) -> None:
+        """New resources with no links (the audit trail), each (resource, moment, stored bytes,
+        see `fhirip.store.records.first_versions`), sent together: one insert per table.
+        `index_rows`: per item, its search index rows extracted ahead (None: extract them now)."""
+        indexer = self.store.indexer
+        for number, (item, moment, content) in enumerate(items):
+            ahead = index_rows[number] if index_rows is not None else None
+            self._waiting.append(NewVersion(item["resourceType"], item["id"], 1, moment, "POST", content, (),
+                                            None, indexer.prepare(item["resourceType"], item, ahead)
+                                            if indexer is not None else None))
 
     def claim(self, res_type: str, res_id: str, claims: Iterable[str]) -> dict[str, tuple[str, str]]:
         """Make `claims` the facts (res_type, res_id) holds alone, giving up the others; returns the
-        wanted ones another resource holds, with their holder (`fhirip.store.claims.claim`)."""
+        wanted ones another resource holds, with their holder (`fhirip.store.claims.claim`).
+        Preparing, the claims are taken when the writes are sent, and must then still be free."""
+        if self.preparing:
+            wanted = tuple(sorted(set(claims)))
+            held = _claims.holders(self._conn, res_type, res_id, wanted)
+            self._claims.append((res_type, res_id, wanted, held))
+            return held
         return _claims.claim(self.conn, res_type, res_id, claims)
 
     def hold(self, names: Iterable[str]) -> None:
         """Locks on names until the transaction ends: another transaction asking for one of them
         waits until then (`fhirip.store.claims.hold`). For a rule no key can hold: lock, check, write."""
+        if self.preparing:
+            raise LockNeeded("the work locks names")
         _claims.hold(self.conn, names)
 
-    def append(self, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
-        """Store new resources with fresh ids and no links (the audit trail) in a few statements.
-
-        The same rows as `write(..., method="POST", previous=None)` for each, but one insert per
-        table for all of them: appending many is then barely dearer than appending one.
-        """
-        moment = moment or now_utc()
-        self._insert_new([(item, moment, _stamped(item, 1, moment)) for item in resources])
-
-    def _insert_new(self, items: Sequence[tuple[dict[str, Any], datetime, bytes]]) -> None:
-        if not items:
-            return
-        states = [{"res_type": item["resourceType"], "res_id": item["id"], "version": 1, "last_updated": moment,
-                   "deleted": False, "content": content.decode("utf-8")} for item, moment, content in items]
-        rids = list(self.conn.execute(_INSERT_RESOURCES, states).scalars())
-        self.conn.execute(_INSERT_VERSION, [
-            {"rid": rid, "res_type": state["res_type"], "res_id": state["res_id"], "version": 1,
-             "last_updated": state["last_updated"], "method": "POST", "deleted": False, "content": content}
-            for rid, state, (_, _, content) in zip(rids, states, items, strict=True)])
-        if self.store.indexer is not None:
-            self.store.indexer.write_new_indexes(
-                self.conn, [(rid, item["resourceType"], item) for rid, (item, _, _) in zip(rids, items, strict=True)])
-
     @contextmanager
-    def deferred_creates(self) -> Iterator[None]:
-        """Within the block, the new resources `write` stores wait, and go into the tables together
-        (one insert per table) just before the next statement on this connection runs, or when the
-        block ends. Every statement, reading or writing, sees them first: only the number of
-        statements differs. A new resource's `Current.rid` is then not yet known (it is -1)."""
-        if PENDING_CREATES in self.conn.info:
-            yield
-            return
-        self.conn.info[PENDING_CREATES] = (self.store, [])
-        event.listen(self.conn, "before_execute", write_waiting_creates)
-        try:
-            yield
-            write_waiting_creates(self.conn)
-        finally:
-            event.remove(self.conn, "before_execute", write_waiting_creates)
-            self.conn.info.pop(PENDING_CREATES, None)
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that fails alone (a SAVEPOINT): its writes are sent before it
+        ends, and dropped with it when it fails."""
+        if self.preparing:
+            raise LockNeeded("a savepoint is written at once")
+        self.flush()
+        with self._conn.begin_nested():
+            try:
+                yield
+                self.flush()
+            except BaseException:
+                self._waiting.clear()
+                raise
+
+    def take_prepared(self) -> Prepared:
+        """What this preparing transaction will write (`Store.run`), taken out of it."""
+        own = {item.key for item in self._waiting}
+        targets = {(link.res_type, link.res_id) for item in self._waiting for link in item.links} - own
+        seen = self._conn.execute(_NEWEST_SEQ).scalar() or 0  # in the snapshot the work read
+        prepared = Prepared(self._waiting, self._claims, targets, seen)
+        self._waiting, self._claims = [], []
+        return prepared
+
+    def send_prepared(self, prepared: Prepared) -> None:
+        """In the write transaction: send what a preparing one wrote, each version checked against
+        the one it was prepared from, each claim held by whom it was then, no resource it refers to deleted since
+        it read; otherwise a race (`IntegrityError`), and `Store.run` prepares the work again."""
+        send(self._conn, self.store.indexer, prepared.versions)
+        for res_type, res_id, wanted, held in prepared.claims:
+            if _claims.claim(self._conn, res_type, res_id, wanted) != held:
+                raise IntegrityError("claim taken", None, Exception("a claim changed hands since it was prepared"))
+        if prepared.targets:
+            deleted = {(t, i) for t, i in self._conn.execute(_DELETED_SINCE, {"seen": prepared.seen})}
+            if deleted & prepared.targets:
+                raise IntegrityError("reference gone", None, Exception("a referenced resource was deleted"))
+
 
     def delete(self, current: Current, moment: datetime | None = None) -> Current:
         """Record a deletion as a new version without content (a tombstone)."""
+        if self.preparing:
+            raise LockNeeded("a deletion is checked against its referrers under the lock")
+        if current.rid is None:  # created earlier in this transaction
+            self.flush()
+            current = self.current(current.res_type, current.res_id) or current
         moment = moment or now_utc()
         version = current.version + 1
         changed = self.conn.execute(update(resource).where(
@@ -345,19 +426,11 @@ class Tx:
         # The search index keeps the rows of the version deleted: every search and lookup leaves
         # deleted rows out, while the access condition, which judges a row by them, still admits
         # the deletion to exactly those who could see that version (its 410 and its history).
-        self._replace_links(current.rid, (), had_links=True)
+        self.conn.execute(_DELETE_LINKS, {"rid": current.rid})
         _claims.give_up(self.conn, current.res_type, current.res_id)
         if self.store.indexer is not None:
             self.store.indexer.deleted(self.conn, current.rid)
         return Current(current.rid, current.res_type, current.res_id, version, moment, True)
-
-    def _replace_links(self, rid: int, links: Sequence[LocalReference], *, had_links: bool) -> None:
-        if had_links:
-            self.conn.execute(_DELETE_LINKS, {"rid": rid})
-        rows = {(link.res_type, link.res_id, link.path[:255]) for link in links}
-        if rows:
-            self.conn.execute(_INSERT_LINK, [
-                {"rid": rid, "target_type": t, "target_id": i, "path": p} for t, i, p in rows])
 
     # -- history ---------------------------------------------------------------------------
 

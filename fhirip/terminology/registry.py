@@ -81,6 +81,10 @@ class TerminologyRegistry:
             for resource in resources:
                 self._add(resource, origin)
 
+    def look_up_others_with(self, extra: Resolver | None) -> None:
+        """From now on, find what the files do not hold with `extra` (None: nowhere)."""
+        self._extra = extra
+
     def _add(self, resource: Resource, origin: str) -> None:
         key = (resource["resourceType"], resource["url"])
         versions = self._static.setdefault(key, [])

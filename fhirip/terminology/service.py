@@ -50,6 +50,12 @@ class TerminologyService:
         """The resources fhirip publishes (terminology/), to serve over FHIR REST."""
         return list(self.registry.published)
 
+    def look_up_others_with(self, extra: Resolver | None) -> None:
+        """From now on, find the terminology resources the files do not hold with `extra` (the
+        store; None: nowhere), forgetting every expansion made from the earlier answers."""
+        self.registry.look_up_others_with(extra)
+        self.invalidate()
+
     def invalidate(self, url: str | None = None) -> None:
         """Forget cached expansions, e.g. after a terminology resource was written to the store."""
         self.expander.invalidate(url)

@@ -47,8 +47,7 @@ class LiveServer:
         """Empty every table, so each test starts from a clean store."""
         engine = self.services.store.engine
         tables = list(reversed(metadata.sorted_tables))
-        with self.services.audit_trail.held(), engine.connect() as conn:
-            conn.info["write"] = True
+        with self.services.audit_trail.held(), self.services.store.write_gate(), engine.connect() as conn:
             with conn.begin():
                 if engine.dialect.name == "postgresql":
                     names = ", ".join(t.name for t in tables)

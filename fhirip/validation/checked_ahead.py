@@ -108,7 +108,7 @@ class CheckedAhead:
 
     def index_rows_of(self, resource_type: str, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]] | None:
         """The index rows extracted ahead from exactly this content (as stored, less the
-        store's stamps), or None. A `fhirip.search.index_ahead.RowsAhead`."""
+        store's stamps), or None (`fhirip.search.index.IndexRows`)."""
         if not self.index_rows or resource.get("resourceType") != resource_type:
             return None
         found = self.index_rows.get(unstamped_digest(resource))  # type: ignore[arg-type]
@@ -120,18 +120,12 @@ class CheckedAhead:
         return self.ids.get(full_url) if full_url else None
 
 
-def checked_ahead_of(ctx: Any) -> CheckedAhead | None:
-    """The checks a trusted internal job's context carries (an API request's never does)."""
-    found = getattr(ctx, "checked_ahead", None)
-    return found if isinstance(found, CheckedAhead) else None
-
-
 class StoreFreeValidation:
     """The validator without the store and the clock: a validation that would have asked the
     store for a terminology resource, or evaluated an invariant that reads the time (now(),
     today()), gives None, and the writer validates that resource itself.
 
-    It replaces the store lookup of the validator's terminology service and watches every
+    It turns off the store lookup of the validator's terminology service and watches every
     invariant evaluated, so it must only be built in a process of its own (the import's helper
     process), never in the writing one.
     """
@@ -142,12 +136,8 @@ class StoreFreeValidation:
         self._asked_store = False
         self._clock = ClockWatch()
         watch_clock(self._clock)
-        if self.terminology is not None:
-            registry = getattr(self.terminology, "registry", None)
-            if registry is None or not hasattr(registry, "_extra"):
-                raise TypeError(f"cannot keep {type(self.terminology).__name__} away from the store")
-            registry._extra = self._store_not_here
-            self.terminology.invalidate()  # nothing cached from the store's answers may be reused
+        if self.terminology is not None:  # nothing cached from the store's answers is reused
+            self.terminology.look_up_others_with(self._store_not_here)
 
     def _store_not_here(self, resource_type: str, canonical: str) -> None:
         self._asked_store = True

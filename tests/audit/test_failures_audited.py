@@ -9,7 +9,6 @@ from sqlalchemy import text
 
 def _rename(engine, old: str, new: str) -> None:
     with engine.connect() as conn:
-        conn.info["write"] = True
         with conn.begin():
             conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
 

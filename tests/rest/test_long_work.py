@@ -20,6 +20,7 @@ from sqlalchemy import event, text
 from fhirip.interactions.auditing import failure_event
 from fhirip.context import Services
 from fhirip.interactions.request import FhirRequest
+from fhirip.store.records import first_versions
 from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer, make_services, token_for
 from fhirip.testing.postgres import TemporaryPostgres
 
@@ -50,7 +51,7 @@ def _server_with_events(kind: str, tmp: Path, postgres: TemporaryPostgres | None
     services: Services = make_services(kind, tmp, postgres, name, **extra)
     events = _audit_events(EVENTS)
     for start in range(0, EVENTS, 1000):
-        services.store.run(lambda tx, part=events[start:start + 1000]: tx.append(part), write=True,
+        services.store.run(lambda tx, part=events[start:start + 1000]: tx.insert_new(first_versions(part)), write=True,
                            unlimited=True)
     server = LiveServer(services)
     token = token_for(services, **SYSTEM_CLAIMS)

@@ -33,7 +33,6 @@ def database_store(store_kind: str, postgres: TemporaryPostgres | None,
 def db(database_store: Store) -> SearchDb:
     engine = database_store.engine
     with engine.connect() as conn:
-        conn.info["write"] = True
         with conn.begin():
             tables = list(reversed(metadata.sorted_tables))
             if engine.dialect.name == "postgresql":

@@ -60,7 +60,6 @@ def test_the_migration_keeps_journalled_rows_and_numbers_on_sqlite(tmp_path: Pat
     upgrade(store.engine, "0007")
     journalled = [_event(), _event()]
     with store.engine.connect() as conn:
-        conn.info["write"] = True
         with conn.begin():
             for n, item in enumerate(journalled, start=7):
                 conn.execute(audit_journal.insert().values(seq=n, last_updated=func.current_timestamp(),

@@ -13,8 +13,10 @@ if engine is None:  # `alembic` run by hand: FHIRIP_DATABASE_URL or the default 
 
     engine = make_engine(Settings.from_env().effective_database_url)
 
-with engine.connect() as connection:
-    connection.info["write"] = True
+from fhirip.store.engine import write_gate  # noqa: E402
+
+# Writers queue for SQLite's write lock before they begin (a migration reads, then writes).
+with write_gate(engine.url.render_as_string(hide_password=False))(), engine.connect() as connection:
     context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():

@@ -1,0 +1,118 @@
+"""The write buffer of a transaction (`Tx`): the versions it has written and not yet sent.
+
+A write is prepared when it is made (stamped, serialised, its index rows extracted) and sent
+to the database when the transaction next reads, or commits: the store's own reads, and every
+use of `Tx.conn`, send it first, so a transaction always reads what it wrote. Creates that
+follow one another go in together, one insert per table; a new version of an existing
+resource is sent with its version check (`UPDATE … WHERE version = <the one read>`), which is
+what makes a write that prepared against an older version fail as a race instead of
+overwriting a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Connection, Table, bindparam, delete, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from fhirip.model.references import LocalReference
+from fhirip.store.engine import driver_insert, driver_values
+from fhirip.store.records import Current
+from fhirip.store.schema import resource, resource_link, resource_version
+
+if TYPE_CHECKING:
+    from fhirip.store.store import Indexer
+
+_INSERT_NUMBERED = insert(resource).returning(resource.c.rid, resource.c.res_type, resource.c.res_id)
+_UPDATE_RESOURCE = (update(resource)
+                    .where(resource.c.rid == bindparam("target"), resource.c.version == bindparam("expected"))
+                    .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
+                            deleted=bindparam("is_deleted"), content=bindparam("text")))
+_DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
+_VERSION_COLUMNS = ("rid", "res_type", "res_id", "version", "last_updated", "method", "deleted", "content")
+_LINK_COLUMNS = ("rid", "target_type", "target_id", "path")
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """One version waiting to be sent: `previous` is the state it was prepared against (None: a
+    new resource), `index` what the indexer prepared from it (`Indexer.prepare`)."""
+
+    res_type: str
+    res_id: str
+    version: int
+    moment: datetime
+    method: str
+    content: bytes
+    links: tuple[LocalReference, ...]
+    previous: Current | None
+    index: Any
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.res_type, self.res_id
+
+
+def send(conn: Connection, indexer: Indexer | None, waiting: Sequence[NewVersion]) -> None:
+    """Write the waiting versions in their order: runs of creates together, updates one by one."""
+    run: list[NewVersion] = []
+    for item in waiting:
+        if item.previous is None:
+            run.append(item)
+            continue
+        _send_creates(conn, indexer, run)
+        run = []
+        _send_update(conn, indexer, item)
+    _send_creates(conn, indexer, run)
+
+
+def _send_update(conn: Connection, indexer: Indexer | None, item: NewVersion) -> None:
+    previous = item.previous
+    assert previous is not None and previous.rid is not None
+    changed = conn.execute(_UPDATE_RESOURCE, {
+        "target": previous.rid, "expected": previous.version, "new_version": item.version,
+        "moment": item.moment, "is_deleted": False, "text": item.content.decode("utf-8")}).rowcount
+    if changed != 1:  # another transaction wrote a version since this one was prepared
+        raise IntegrityError("concurrent update", None, Exception("version moved"))
+    _insert_values(conn, resource_version, _VERSION_COLUMNS, [
+        (previous.rid, item.res_type, item.res_id, item.version, item.moment, item.method, False, item.content)])
+    conn.execute(_DELETE_LINKS, {"rid": previous.rid})
+    _insert_values(conn, resource_link, _LINK_COLUMNS, _link_rows(previous.rid, item))
+    if indexer is not None:
+        indexer.write_index(conn, previous.rid, item.res_type, orjson.loads(item.content), item.index)
+
+
+def _send_creates(conn: Connection, indexer: Indexer | None, items: Sequence[NewVersion]) -> None:
+    if not items:
+        return
+    # Matched back by (type, id): asking for the rows in parameter order makes SQLite insert one by one.
+    numbered = {(res_type, res_id): rid for rid, res_type, res_id in conn.execute(_INSERT_NUMBERED, [
+        {"res_type": item.res_type, "res_id": item.res_id, "version": 1, "last_updated": item.moment,
+         "deleted": False, "content": item.content.decode("utf-8")} for item in items])}
+    rids = [numbered[item.key] for item in items]
+    # Versions and links go straight to the driver: SQLAlchemy's per-row processing of these
+    # small rows would cost more than inserting them.
+    _insert_values(conn, resource_version, _VERSION_COLUMNS, [
+        (rid, item.res_type, item.res_id, 1, item.moment, item.method, False, item.content)
+        for rid, item in zip(rids, items, strict=True)])
+    _insert_values(conn, resource_link, _LINK_COLUMNS,
+                   [row for rid, item in zip(rids, items, strict=True) for row in _link_rows(rid, item)])
+    if indexer is not None:  # the access index reads the version as it was written, not the caller's dict
+        indexer.write_new_indexes(conn, [(rid, item.res_type, orjson.loads(item.content), item.index)
+                                         for rid, item in zip(rids, items, strict=True)])
+
+
+def _link_rows(rid: int, item: NewVersion) -> list[tuple[Any, ...]]:
+    return [(rid, t, i, p) for t, i, p in {(link.res_type, link.res_id, link.path[:255]) for link in item.links}]
+
+
+def _insert_values(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    sql, converters = driver_insert(table, conn.dialect, columns)
+    conn.exec_driver_sql(sql, driver_values(rows, converters))
