@@ -18,7 +18,7 @@ import orjson
 from fhirip.errors import BadRequest, FhirError, NotFound
 from fhirip.export import files, jobs
 from fhirip.export.caller import owner_key
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 
 SEGMENT = "_export"

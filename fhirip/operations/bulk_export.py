@@ -21,7 +21,7 @@ from fhirip.export import jobs
 from fhirip.export.caller import caller_json, owner_key
 from fhirip.export.sweeps import compartment_types, snapshot_seq
 from fhirip.interactions.access import authorize, ensure_visible
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.export_status import job_url
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_instant

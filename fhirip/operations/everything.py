@@ -21,7 +21,7 @@ from sqlalchemy import select
 from fhirip.errors import BadRequest
 from fhirip.export.sweeps import Found, compartment_types, patient_sweeps, read_chunk, since_params
 from fhirip.interactions.access import ensure_visible
-from fhirip.interactions.context import Context
+from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.dates import parse_instant
 from fhirip.operations import Operation, register
