@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from fhirip.interactions.context import Services
+from fhirip.context import Services
 from fhirip.search.index import INDEX_TABLES
 from fhirip.store.schema import search_string, search_token
 

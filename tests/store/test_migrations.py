@@ -46,7 +46,7 @@ def test_a_migration_that_derives_a_table_needs_to_be_told_how_when_resources_ar
     holds resources without the rebuilds stops, rather than leave the new table empty."""
     store = Store(f"sqlite:///{tmp_path / 'derived.sqlite3'}")
     store.migrate()
-    store.run(lambda tx: tx.append([{"resourceType": "Patient", "id": "kari"}]), write=True)
+    store.run(lambda tx: tx.write({"resourceType": "Patient", "id": "kari"}, method="POST", previous=None), write=True)
     command.downgrade(alembic_config(store.engine), "0007")
     with pytest.raises(RuntimeError, match="access_grant .*fhirip migrate"):
         store.migrate()
