@@ -15,12 +15,14 @@ from fhirip.search import index as search_index
 from fhirip.search import search
 from fhirip.consent import index as access_index
 from fhirip.store import Indexes, Store
+from fhirip.subscriptions import outbox as subscription_outbox
+from fhirip.subscriptions.rules import subscription_rules
 from fhirip.terminology import Resolver, TerminologyService
 from fhirip.validation.validator import Validator
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index),
+    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index, subscription_outbox),
                   statement_timeout_ms=settings.statement_timeout_ms or None)
     if migrate:
         store.migrate()
@@ -32,6 +34,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     services.extras.update(terminology=terminology, validator=validator)
     services.write_hooks.append(conformance_hook(validator))
     services.write_hooks.extend(plans.write_hooks())
+    services.write_hooks.append(subscription_rules)
     if migrate:
         load_conformance(services)
     return services

@@ -50,6 +50,10 @@ class Settings:
     # (None: not published, and no grant that needs them is offered).
     token_endpoint: str | None = None
     authorization_endpoint: str | None = None
+    # URL prefixes a Subscription's rest-hook may call (none: no rest-hook is accepted), and how
+    # many failed deliveries in a row set a Subscription's status to `error`.
+    subscription_endpoints: tuple[str, ...] = ()
+    subscription_retries: int = 10
 
     @property
     def effective_database_url(self) -> str:
@@ -71,6 +75,8 @@ class Settings:
             cors_origins=_env_list("FHIRIP_CORS_ORIGINS"),
             token_endpoint=os.environ.get("FHIRIP_TOKEN_ENDPOINT") or None,
             authorization_endpoint=os.environ.get("FHIRIP_AUTHORIZATION_ENDPOINT") or None,
+            subscription_endpoints=_env_list("FHIRIP_SUBSCRIPTION_ENDPOINTS"),
+            subscription_retries=max(1, int(os.environ.get("FHIRIP_SUBSCRIPTION_RETRIES", 10))),
         )
         for key, value in overrides.items():
             if value is not None:

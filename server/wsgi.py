@@ -1,6 +1,9 @@
 """WSGI entry point for gunicorn: `gunicorn server.wsgi:app`. Settings come from FHIRIP_* variables."""
 
+import atexit
+
 from fhirip.heap import settle_heap
+from fhirip.subscriptions.deliverer import DelivererProcess
 from server.app import create_app
 
 app = create_app()
@@ -10,3 +13,8 @@ settle_heap()
 # Moving the audit journal starts as the server boots, not at its first request (of the movers the
 # processes start, one per database moves at a time).
 app.config["FHIRIP_SERVICES"].audit_trail.start()
+# So does delivering subscription notifications (one deliverer per server process; they share
+# the work through the database).
+deliverer = DelivererProcess(app.config["FHIRIP_SERVICES"].store.url)
+deliverer.start()
+atexit.register(deliverer.stop)

@@ -52,6 +52,7 @@ BUILT_IN: list[str] = [
     "fhirip.operations.without_coordinator",
     "fhirip.operations.caseload",
     "fhirip.operations.render",
+    "fhirip.operations.subscription_status",
 ]
 
 

@@ -1,0 +1,122 @@
+"""Subscriptions to Kari's plan over real HTTP, both stores: the consented coordinator is told of
+every change; a practitioner with the same criteria exactly while a consent names them; an
+endpoint outside the allow-list is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import (
+    COORDINATOR,
+    OUTSIDER,
+    SYSTEM,
+    change_plan,
+    subscription,
+    wait_until_decided,
+)
+from receiver import Receiver
+
+from fhirip.testing.served import ServedFhirip
+
+SHARING_WITH_NILS = {
+    "resourceType": "Consent", "id": "kari-deling-nils", "status": "active",
+    "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+    "category": [{"coding": [{"system": "http://fhirip.no/fhir/CodeSystem/ip-consent-category",
+                              "code": "ip-samtykke-deling"}]}],
+    "patient": {"reference": "Patient/demo-kari"}, "policyRule": {"text": "Helsepersonelloven § 22"},
+    "provision": {"type": "permit", "actor": [{"role": {"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PRCP"}]},
+        "reference": {"reference": "Practitioner/nils"}}]}}
+
+
+def _subscribe(server: ServedFhirip, claims: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    with server.client(server.token(**claims)) as owner:
+        answer = owner.post("/Subscription", json=subscription(endpoint))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_an_endpoint_outside_the_allow_list_is_refused_at_create(subs_served: ServedFhirip) -> None:
+    with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+        for endpoint in ("https://receiver.example.no/hook", "http://10.1.2.3/hook",
+                         "http://127.0.0.1.example.no/hook", "http://user:pw@127.0.0.1/hook", "ftp://127.0.0.1/x"):
+            answer = ola.post("/Subscription", json=subscription(endpoint))
+            assert answer.status_code == 422, (endpoint, answer.text)
+            outcome = answer.json()
+            assert outcome["resourceType"] == "OperationOutcome"
+            assert outcome["issue"][0]["expression"] == ["Subscription.channel.endpoint"]
+        answer = ola.post("/Subscription", json=subscription("http://127.0.0.1:9/hook", criteria="CarePlan?bogus=1"))
+        assert answer.status_code == 422 and answer.json()["issue"][0]["expression"] == ["Subscription.criteria"]
+        answer = ola.post("/Subscription", json={**subscription("http://127.0.0.1:9/hook"),
+                                                 "channel": {"type": "websocket"}})
+        assert answer.status_code == 422 and answer.json()["issue"][0]["expression"] == ["Subscription.channel.type"]
+
+
+def test_a_subscription_belongs_to_its_owner(subs_served: ServedFhirip) -> None:
+    created = _subscribe(subs_served, COORDINATOR, "http://127.0.0.1:9/never")
+    assert created["status"] == "active"
+    with subs_served.client(subs_served.token(**OUTSIDER)) as nils:
+        unknown = nils.get("/Subscription/no-such-id")
+        hidden = nils.get(f"/Subscription/{created['id']}")
+        assert (hidden.status_code, hidden.json()["issue"][0]["diagnostics"].replace(created["id"], "X")) == \
+            (unknown.status_code, unknown.json()["issue"][0]["diagnostics"].replace("no-such-id", "X"))
+        assert nils.get("/Subscription").json().get("total", 0) == 0
+        assert nils.get(f"/Subscription/{created['id']}/$status").status_code == 404
+        # Nor can anyone take it over: the owner the server recorded stays.
+        forged = {key: value for key, value in created.items() if key != "extension"}
+        assert nils.put(f"/Subscription/{created['id']}", json=forged).status_code in (403, 404)
+    with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+        forged = {key: value for key, value in created.items() if key != "extension"}
+        mine = ola.get("/Subscription").json()
+        assert created["id"] in [e["resource"]["id"] for e in mine["entry"]]
+        update = ola.put(f"/Subscription/{created['id']}", json={**forged, "status": "off"})
+        assert update.status_code == 200, update.text
+        assert update.json()["extension"] == created["extension"]  # the owner cannot be changed
+        assert ola.delete(f"/Subscription/{created['id']}").status_code in (200, 204)
+
+
+def test_the_consented_coordinator_is_told_and_an_outsider_exactly_while_a_consent_names_them(
+        subs_served: ServedFhirip) -> None:
+    coordinator, outsider = Receiver().up(), Receiver().up()
+    try:
+        mine = _subscribe(subs_served, COORDINATOR, coordinator.url)
+        theirs = _subscribe(subs_served, OUTSIDER, outsider.url)
+        with subs_served.client(subs_served.token(**SYSTEM)) as system:
+            # 1. No consent names Nils: only the coordinator hears of the change.
+            change_plan(system, "Første endring")
+            first = coordinator.wait_for(1)
+            assert len(first) == 1 and first[0].event_numbers == [1]
+            assert first[0].headers.get("X-Receiver-Key") == "secret"
+            assert first[0].resources[0]["description"] == "Første endring"
+            assert first[0].parameter("subscription")["valueReference"]["reference"].endswith(f"/Subscription/{mine['id']}")
+            wait_until_decided(subs_served)
+            assert outsider.received == []
+
+            # 2. Kari shares with Nils: from now on he hears of it, numbered from his first event.
+            assert system.put("/Consent/kari-deling-nils", json=SHARING_WITH_NILS).status_code in (200, 201)
+            change_plan(system, "Andre endring")
+            assert len(coordinator.wait_for(2)) == 2
+            told = outsider.wait_for(1)
+            assert len(told) == 1 and told[0].event_numbers == [1]
+            assert told[0].resources[0]["description"] == "Andre endring"
+
+            # 3. Withdrawn: nothing more for Nils, while the coordinator goes on.
+            assert system.put("/Consent/kari-deling-nils",
+                              json={**SHARING_WITH_NILS, "status": "inactive"}).status_code == 200
+            change_plan(system, "Tredje endring")
+            assert [r.event_numbers for r in coordinator.wait_for(3)] == [[1], [2], [3]]
+            wait_until_decided(subs_served)
+            assert len(outsider.received) == 1
+
+            # Each notification is audited in Kari's log as a read by its receiver's owner.
+            audit = system.get("/AuditEvent", params={"patient": "Patient/demo-kari", "_count": "200"}).json()
+            nils_reads = [e for e in audit.get("entry") or []
+                          if "CarePlan/demo-plan" in str(e["resource"]) and "9200001" in str(e["resource"])]
+            assert nils_reads
+        with subs_served.client(subs_served.token(**OUTSIDER)) as nils:
+            status = nils.get(f"/Subscription/{theirs['id']}/$status").json()
+            parameters = {p["name"]: p for p in status["entry"][0]["resource"]["parameter"]}
+            assert parameters["events-since-subscription-start"]["valueString"] == "1"
+    finally:
+        coordinator.down()
+        outsider.down()
