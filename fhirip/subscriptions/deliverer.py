@@ -56,7 +56,7 @@ from fhirip.subscriptions.criteria import parse_criteria
 
 _LOG = logging.getLogger(__name__)
 _URL_VARIABLE = "FHIRIP_SUBSCRIPTION_DELIVERER_DATABASE_URL"
-LEASE_SECONDS = 15
+LEASE_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.5
 EVENTS_PER_TURN = 50

@@ -38,10 +38,11 @@ def database_url(server: ServedFhirip) -> str:
 
 
 def start_server(kind: str, postgres: TemporaryPostgres | None, directory: Path, name: str,
-                 database: str | None = None) -> ServedFhirip:
+                 database: str | None = None, *, retries: int = 4) -> ServedFhirip:
     if kind == "postgresql" and database is None:
         database = postgres.create_database(name) if postgres is not None else None
-    server = ServedFhirip(directory / "data", database, environment=ENVIRONMENT, arguments=())
+    environment = {**ENVIRONMENT, "FHIRIP_SUBSCRIPTION_RETRIES": str(retries)}
+    server = ServedFhirip(directory / "data", database, environment=environment, arguments=())
     server.kind = kind  # type: ignore[attr-defined]
     server.start()
     with server.client(server.token(**SYSTEM)) as system:

@@ -4,6 +4,7 @@ endpoint outside the allow-list is refused."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from conftest import (
@@ -120,3 +121,32 @@ def test_the_consented_coordinator_is_told_and_an_outsider_exactly_while_a_conse
     finally:
         coordinator.down()
         outsider.down()
+
+
+def test_repeated_failures_set_the_status_error_and_reactivating_delivers_what_waited(
+        subs_served: ServedFhirip) -> None:
+    failing = Receiver(status=500).up()
+    try:
+        broken = _subscribe(subs_served, COORDINATOR, failing.url)
+        with subs_served.client(subs_served.token(**SYSTEM)) as system:
+            change_plan(system, "Mottakeren svarer 500")
+        with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+            errored = _wait_for_status(ola, broken["id"], "error")
+            assert errored["status"] == "error" and "500" in errored["error"]
+            assert len(failing.received) == 4  # FHIRIP_SUBSCRIPTION_RETRIES attempts, then no more
+            failing.answer = 200
+            answer = ola.put(f"/Subscription/{broken['id']}", json={**errored, "status": "requested"})
+            assert answer.json()["status"] == "active"
+            failing.wait_for(5)
+            assert [r.event_numbers for r in failing.received] == [[1]] * 5
+    finally:
+        failing.down()
+
+
+def _wait_for_status(client: Any, res_id: str, status: str, deadline: float = 30.0) -> dict[str, Any]:
+    end = time.monotonic() + deadline
+    while True:
+        found = client.get(f"/Subscription/{res_id}").json()
+        if found.get("status") == status or time.monotonic() > end:
+            return found
+        time.sleep(0.05)
