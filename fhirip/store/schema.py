@@ -340,6 +340,11 @@ subscription = Table(
     Column("res_id", String(64), nullable=False),
     Column("owner", String(300), nullable=False),  # `issuer|sub` of the caller who created it
     Column("criteria_type", String(64), nullable=False),
+    # What the criteria pin down, if anything, so a write records events only for Subscriptions it
+    # can concern: one id (`_id=x`), one patient named by a reference parameter (`subject=Patient/x`).
+    Column("watch_id", String(64), nullable=True),
+    Column("watch_param", String(64), nullable=True),
+    Column("watch_patient", String(64), nullable=True),
     Column("active", Boolean, nullable=False),
     Column("events", Integer, nullable=False),  # events numbered since the subscription started
     Column("failures", Integer, nullable=False),  # failed deliveries in a row

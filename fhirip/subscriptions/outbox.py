@@ -2,9 +2,10 @@
 
 The store calls this module as it calls the search and access indexes (`Store(indexer=...)`,
 `fhirip.bootstrap`). A Subscription's write keeps its row in `subscription` (owner, watched
-type, whether it is active); any other write records, in the same transaction, one `pending`
-event per active Subscription watching its type: one statement, no criteria evaluated and
-nothing read for anyone. So an event exists exactly when its write committed, and survives
+type and what its criteria pin down, whether it is active); any other write records, in the same
+transaction, one `pending` event per active Subscription it can concern: the criteria are not
+evaluated, nothing is read for anyone, and a write of a type nobody watches costs one indexed
+select. So an event exists exactly when its write committed, and survives
 anything that happens to the server before it is delivered (`fhirip.subscriptions.deliverer`
 decides and sends it).
 """
@@ -15,18 +16,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, bindparam, delete, insert, select, true, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, true, update
 
 from fhirip.consent.owned import owner_of
+from fhirip.search.index import reference_rows
+from fhirip.search.registry import registry
 from fhirip.store.records import now_utc
 from fhirip.store.schema import resource, subscription, subscription_event
 from fhirip.subscriptions.criteria import UNWATCHED_TYPES, parse_criteria
 
-_RECORD = insert(subscription_event).from_select(
-    ["subscription_rid", "res_type", "res_id", "version", "recorded_at", "state"],
-    select(subscription.c.rid, bindparam("t", type_=String), bindparam("i", type_=String),
-           bindparam("v", type_=Integer), bindparam("at"), bindparam("pending", type_=String))
-    .where(subscription.c.criteria_type == bindparam("t"), subscription.c.active.is_(true())))
+_WATCHERS = select(subscription.c.rid, subscription.c.watch_id, subscription.c.watch_param,
+                   subscription.c.watch_patient).where(
+    subscription.c.criteria_type == bindparam("t"), subscription.c.active.is_(true()))
+_RECORD = insert(subscription_event)
 _BY_RID = select(resource.c.res_type).where(resource.c.rid == bindparam("rid"))
 
 
@@ -56,16 +58,66 @@ def deleted(conn: Connection, rid: int) -> None:
 
 
 def _record(conn: Connection, res_type: str, content: dict[str, Any], moment: datetime) -> None:
-    version = int((content.get("meta") or {}).get("versionId") or 1)
-    conn.execute(_RECORD, {"t": res_type, "i": str(content.get("id")), "v": version,
-                           "at": moment.replace(tzinfo=None), "pending": "pending"})
+    """One `pending` event per active Subscription of this type that the write can concern: its
+    criteria pin no id or this one, and no patient or one the resource names in the pinned
+    parameter (extracted as the search index extracts it, so the criteria could match only then)."""
+    watchers = conn.execute(_WATCHERS, {"t": res_type}).all()
+    if not watchers:
+        return
+    res_id = str(content.get("id"))
+    named: dict[str, frozenset[str]] = {}
+    chosen = []
+    for rid, watched_id, param, patient in watchers:
+        if watched_id is not None and watched_id != res_id:
+            continue
+        if param is not None and patient is not None:
+            if param not in named:
+                named[param] = patients_named(res_type, param, content)
+            if patient not in named[param]:
+                continue
+        chosen.append(rid)
+    if chosen:
+        version = int((content.get("meta") or {}).get("versionId") or 1)
+        conn.execute(_RECORD, [{"subscription_rid": rid, "res_type": res_type, "res_id": res_id, "version": version,
+                                "recorded_at": moment.replace(tzinfo=None), "state": "pending"} for rid in chosen])
+
+
+def patients_named(res_type: str, param: str, content: dict[str, Any]) -> frozenset[str]:
+    """The Patient ids the resource's values of this reference parameter name."""
+    reg = registry()
+    definition = reg.get(res_type, param)
+    extractor = reg.extractor(res_type, definition) if definition is not None else None
+    if extractor is None:
+        return frozenset()
+    return frozenset(row["target_id"] for value in extractor.evaluate(content)
+                     for row in reference_rows(value, extractor.resolve_types)
+                     if row["target_type"] == "Patient" and row["target_id"])
+
+
+def watched(res_type: str, params: list[tuple[str, str]]) -> tuple[str | None, str | None, str | None]:
+    """(id, parameter, patient) the criteria pin down: `_id=x`; a reference parameter = `Patient/x`."""
+    watched_id = watched_param = watched_patient = None
+    reg = registry()
+    for name, value in params:
+        if "," in value:
+            continue  # any of several: not one
+        if name == "_id":
+            watched_id = value
+            continue
+        definition = reg.get(res_type, name) if ":" not in name and "." not in name else None
+        if definition is not None and definition.type == "reference" and value.startswith("Patient/") \
+                and value.count("/") == 1 and watched_param is None:
+            watched_param, watched_patient = name, value.removeprefix("Patient/")
+    return watched_id, watched_param, watched_patient
 
 
 def _keep_row(conn: Connection, rid: int, content: dict[str, Any], *, fresh: bool) -> None:
     parsed = parse_criteria(str(content.get("criteria") or ""))
     owner = owner_of(content)
+    watched_id, watched_param, watched_patient = watched(*parsed) if parsed else (None, None, None)
     state = {"res_id": str(content.get("id")), "owner": owner or "",
-             "criteria_type": parsed[0] if parsed else "",
+             "criteria_type": parsed[0] if parsed else "", "watch_id": watched_id,
+             "watch_param": watched_param, "watch_patient": watched_patient,
              # Without an owner nobody could be notified: such a Subscription watches nothing.
              "active": content.get("status") == "active" and owner is not None}
     if content.get("status") in ("active", "requested"):

@@ -150,3 +150,17 @@ def _wait_for_status(client: Any, res_id: str, status: str, deadline: float = 30
         if found.get("status") == status or time.monotonic() > end:
             return found
         time.sleep(0.05)
+
+
+def test_the_ready_made_criteria_of_the_readme_are_accepted(subs_served: ServedFhirip) -> None:
+    readme = [
+        "CarePlan?subject=Patient/demo-kari", "CarePlan?_id=demo-plan", "Goal?patient=Patient/demo-kari",
+        "Task?patient=Patient/demo-kari", "Task?owner=Practitioner/demo-ola", "CareTeam?patient=Patient/demo-kari",
+        "EpisodeOfCare?patient=Patient/demo-kari", "Consent?patient=Patient/demo-kari",
+    ]
+    with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+        for criteria in readme:
+            answer = ola.post("/Subscription", json=subscription("http://127.0.0.1:9/hook", criteria=criteria,
+                                                                 status="off"))
+            assert answer.status_code == 201, (criteria, answer.text)
+            assert ola.delete(f"/Subscription/{answer.json()['id']}").status_code in (200, 204)
