@@ -164,3 +164,34 @@ def test_the_ready_made_criteria_of_the_readme_are_accepted(subs_served: ServedF
                                                                  status="off"))
             assert answer.status_code == 201, (criteria, answer.text)
             assert ola.delete(f"/Subscription/{answer.json()['id']}").status_code in (200, 204)
+
+
+SECRET = "Hemmelig beskrivelse av hjemmesituasjonen"
+# Per has Ola as coordinator but no sharing consent: Ola sees Per's plan in the administrative view.
+PER = [
+    {"resourceType": "Patient", "id": "per", "name": [{"family": "Olsen", "given": ["Per"]}]},
+    {"resourceType": "CareTeam", "id": "per-team", "status": "active", "subject": {"reference": "Patient/per"},
+     "participant": [{"role": [{"coding": [{"system": "urn:oid:2.16.578.1.12.4.1.1.9034", "code": "8"}]}],
+                      "member": {"reference": "Practitioner/demo-ola"}}]},
+    {"resourceType": "CarePlan", "id": "per-plan", "status": "active", "intent": "plan",
+     "subject": {"reference": "Patient/per"}, "description": SECRET},
+]
+
+
+def test_a_coordinator_with_the_administrative_view_is_told_in_that_view(subs_served: ServedFhirip) -> None:
+    receiver = Receiver().up()
+    try:
+        with subs_served.client(subs_served.token(**SYSTEM)) as system:
+            for resource in PER:
+                answer = system.put(f"/{resource['resourceType']}/{resource['id']}", json=resource)
+                assert answer.status_code in (200, 201), answer.text
+            with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+                assert "description" not in ola.get("/CarePlan/per-plan").json()  # what a read shows him
+                answer = ola.post("/Subscription", json=subscription(receiver.url, criteria="CarePlan?subject=Patient/per"))
+                assert answer.status_code == 201, answer.text
+            assert system.put("/CarePlan/per-plan", json={**PER[2], "description": SECRET + " 2"}).status_code == 200
+            told = receiver.wait_for(1)
+        assert len(told) == 1 and told[0].resources[0]["id"] == "per-plan"
+        assert "Hemmelig" not in told[0].body.decode()
+    finally:
+        receiver.down()
