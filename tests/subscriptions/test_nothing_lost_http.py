@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,13 @@ def test_two_server_processes_deliver_each_event_once(postgres: TemporaryPostgre
     receiver = Receiver().up()
     try:
         _subscribe(first, receiver.url)
-        for number in range(20):
+
+        def write(number: int) -> None:  # writers on both servers at once
             with (first if number % 2 else second).client(first.token(**SYSTEM)) as system:
                 change_plan(system, f"Endring {number}")
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(write, range(20)))
         receiver.wait_for(20, deadline=60)
         wait_until_decided(first)
         assert sorted(receiver.numbers()) == list(range(1, 21))  # each once, none twice
