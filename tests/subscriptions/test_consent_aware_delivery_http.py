@@ -195,3 +195,30 @@ def test_a_coordinator_with_the_administrative_view_is_told_in_that_view(subs_se
         assert "Hemmelig" not in told[0].body.decode()
     finally:
         receiver.down()
+
+
+def test_without_a_payload_the_notification_is_empty_and_id_only_names_the_resource(
+        subs_served: ServedFhirip) -> None:
+    empty, id_only = Receiver().up(), Receiver().up()
+    try:
+        with subs_served.client(subs_served.token(**COORDINATOR)) as ola:
+            bare = subscription(empty.url)
+            del bare["channel"]["payload"]
+            assert ola.post("/Subscription", json=bare).status_code == 201
+            named = subscription(id_only.url)
+            named["channel"]["_payload"] = {"extension": [{
+                "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content",
+                "valueCode": "id-only"}]}
+            answer = ola.post("/Subscription", json=named)
+            assert answer.status_code == 201, answer.text
+        with subs_served.client(subs_served.token(**SYSTEM)) as system:
+            change_plan(system, "Endring uten innhold")
+        assert empty.wait_for(1)[0].body == b""
+        told = id_only.wait_for(1)[0]
+        assert told.resources == [] and told.event_numbers == [1]
+        focus = [part for p in told.status["parameter"] if p["name"] == "notification-event" for part in p["part"]
+                 if part["name"] == "focus"]
+        assert focus[0]["valueReference"]["reference"].endswith("/CarePlan/demo-plan")
+    finally:
+        empty.down()
+        id_only.down()
