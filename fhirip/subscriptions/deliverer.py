@@ -106,11 +106,6 @@ class Deliverer:
     def _held(self, rid: int) -> Any:
         return and_(subscription.c.rid == rid, subscription.c.held_by == self.name)
 
-    def _renew(self, rid: int) -> bool:
-        until = now_utc() + timedelta(seconds=LEASE_SECONDS)
-        return bool(self.store.run(lambda tx: tx.conn.execute(
-            update(subscription).where(self._held(rid)).values(held_until=until)).rowcount, write=True, unlimited=True))
-
     def _release(self, rid: int) -> None:
         self.store.run(lambda tx: tx.conn.execute(
             update(subscription).where(self._held(rid)).values(held_by=None, held_until=None)),
@@ -146,25 +141,25 @@ class Deliverer:
         sent = 0
         for seq, res_type, res_id, recorded_at, state, number in events:
             seen = self.decide(content, owner, parsed, res_type, res_id)
+            since_start = None
             if state == "pending":
                 if seen is None:
                     self._drop(rid, seq)
                     continue
-                number = self._number(rid, seq)
+                number = since_start = self._number(rid, seq)
                 if number is None:
                     return sent  # no longer held: another deliverer has it
             elif seen is None:
                 self._mark(rid, seq, "withheld")
                 continue
             event = Event(number, recorded_at, res_type, res_id, seen)
-            failure = self.send(content, rid, event)
+            failure = self.send(content, rid, event, since_start)
             if failure is not None:
                 self._failed(rid, content, failure)
                 return sent
-            self._sent(rid, seq)
             sent += 1
-            if not self._renew(rid):
-                return sent
+            if not self._sent(rid, seq):
+                return sent  # the lease ran out meanwhile: another deliverer goes on
         return sent
 
     # -- deciding ---------------------------------------------------------------------------
@@ -193,7 +188,7 @@ class Deliverer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, content: dict[str, Any], rid: int, event: Event) -> str | None:
+    def send(self, content: dict[str, Any], rid: int, event: Event, since_start: int | None = None) -> str | None:
         """POST the notification; None when the receiver took it (2xx), else why not."""
         channel = content.get("channel") or {}
         endpoint = str(channel.get("endpoint") or "")
@@ -207,7 +202,7 @@ class Deliverer:
         body = b""  # R4: a Subscription without a payload is told of an event with an empty POST
         if channel.get("payload"):
             base = owner_base_url(content) or self.services.settings.base_url or ""
-            count = self.store.run(lambda tx: tx.conn.execute(
+            count = since_start if since_start is not None else self.store.run(lambda tx: tx.conn.execute(
                 select(subscription.c.events).where(subscription.c.rid == rid)).scalar_one(), write=False)
             bundle = notification_bundle(content, base, kind="event-notification", events_since_start=count,
                                          events=[event])
@@ -245,14 +240,18 @@ class Deliverer:
 
         return self.store.run(work, write=True, unlimited=True)
 
-    def _sent(self, rid: int, seq: int) -> None:
-        def work(tx: Any) -> None:
+    def _sent(self, rid: int, seq: int) -> bool:
+        """Record the delivery and renew the lease; whether this deliverer still holds it."""
+        def work(tx: Any) -> bool:
+            now = now_utc()
             tx.conn.execute(update(subscription_event).where(subscription_event.c.seq == seq).values(
-                state="delivered", sent_at=now_utc()))
+                state="delivered", sent_at=now))
             tx.conn.execute(update(subscription).where(subscription.c.rid == rid).values(
                 failures=0, retry_at=None, last_error=None))
+            return bool(tx.conn.execute(update(subscription).where(self._held(rid)).values(
+                held_until=now + timedelta(seconds=LEASE_SECONDS))).rowcount)
 
-        self.store.run(work, write=True, unlimited=True)
+        return self.store.run(work, write=True, unlimited=True)
 
     def _failed(self, rid: int, content: dict[str, Any], reason: str) -> None:
         def work(tx: Any) -> int:
