@@ -64,6 +64,9 @@ POLL_SECONDS = 0.2
 # Short: a receiver that does not answer holds up its own Subscription only.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 WAITING = ("pending", "numbered")
+# How long sent (and withheld) events stay for `$events`; older ones are purged now and then.
+KEPT_DAYS = 7
+PURGE_SECONDS = 300.0
 
 
 def backoff(failures: int) -> float:
@@ -81,6 +84,13 @@ class Deliverer:
 
     def close(self) -> None:
         self.http.close()
+
+    def purge(self) -> int:
+        """Forget the events sent or withheld more than `KEPT_DAYS` ago; how many."""
+        before = now_utc() - timedelta(days=KEPT_DAYS)
+        e = subscription_event
+        return self.store.run(lambda tx: tx.conn.execute(delete(e).where(
+            e.c.state.in_(("delivered", "withheld")), e.c.recorded_at < before)).rowcount, write=True, unlimited=True)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -366,9 +376,13 @@ def deliver_forever(url: str, parent_pid: int) -> None:
     services = build_services(settings, migrate=False)
     settle_heap()
     deliverer = Deliverer(services)
+    purged_at = 0.0
     try:
         while os.getppid() == parent_pid:  # a deliverer outlives no server
             try:
+                if time.monotonic() - purged_at > PURGE_SECONDS:
+                    purged_at = time.monotonic()
+                    deliverer.purge()
                 sent = deliverer.round()
             except Exception:  # noqa: BLE001 - the database may be restarting: the next round retries
                 _LOG.exception("a delivery round failed")
