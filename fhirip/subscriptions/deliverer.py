@@ -12,8 +12,10 @@ from the Subscription (`fhirip.subscriptions.owner`): decided by the owner's con
 at that moment, masked as the owner would see it, and audited in the patient's log like any
 read. An event the search does not return is dropped without trace: it takes no number, so
 the owner learns nothing of it, not even that something happened. One it returns takes the
-next event number of its Subscription, then is sent; before each later attempt it is decided
-anew, so a withdrawal between a failed attempt and the next one withholds it.
+next event number of its Subscription. The events of one turn (up to `EVENTS_PER_TURN`, each
+changed resource decided once, as its current version) go out together in one notification
+Bundle with their numbers; before each later attempt they are decided anew, so a withdrawal
+between a failed attempt and the next one withholds them.
 
 A failed delivery (no answer within the timeouts, a status other than 2xx — redirects are not
 followed) is retried after a backoff that doubles up to `MAX_BACKOFF_SECONDS`; after
@@ -59,7 +61,7 @@ _URL_VARIABLE = "FHIRIP_SUBSCRIPTION_DELIVERER_DATABASE_URL"
 LEASE_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.5
-EVENTS_PER_TURN = 50
+EVENTS_PER_TURN = 50  # events decided, numbered and sent together (one notification)
 POLL_SECONDS = 0.2
 # Short: a receiver that does not answer holds up its own Subscription only.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -94,7 +96,7 @@ class Deliverer:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim(self, limit: int = 20) -> list[int]:
+    def claim(self, limit: int = 4) -> list[int]:
         """Subscriptions with events waiting that no one holds, now held by this deliverer."""
         def work(tx: Any) -> list[int]:
             now = now_utc()
@@ -136,6 +138,8 @@ class Deliverer:
         return sent
 
     def deliver_subscription(self, rid: int) -> int:
+        """Decide the subscription's waiting events (each changed resource once), number the new
+        ones, and send them all in one notification; how many events were sent."""
         found = self.store.run(lambda tx: _subscription_state(tx, rid), write=False, unlimited=True)
         if found is None:
             return 0
@@ -148,29 +152,28 @@ class Deliverer:
         parsed = parse_criteria(str(content.get("criteria") or ""))
         if owner is None or parsed is None:
             return 0
-        sent = 0
-        for seq, res_type, res_id, recorded_at, state, number in events:
-            seen = self.decide(content, owner, parsed, res_type, res_id)
-            since_start = None
-            if state == "pending":
-                if seen is None:
-                    self._drop(rid, seq)
-                    continue
-                number = since_start = self._number(rid, seq)
-                if number is None:
-                    return sent  # no longer held: another deliverer has it
-            elif seen is None:
-                self._mark(rid, seq, "withheld")
-                continue
-            event = Event(number, recorded_at, res_type, res_id, seen)
-            failure = self.send(content, rid, event, since_start)
-            if failure is not None:
-                self._failed(rid, content, failure)
-                return sent
-            sent += 1
-            if not self._sent(rid, seq):
-                return sent  # the lease ran out meanwhile: another deliverer goes on
-        return sent
+        seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+        started = time.monotonic()
+        for index, (_, res_type, res_id, _, _, _) in enumerate(events):
+            if time.monotonic() - started > LEASE_SECONDS / 2:
+                events = events[:index]  # the rest waits for the next turn, within the lease
+                break
+            if (res_type, res_id) not in seen:
+                seen[(res_type, res_id)] = self.decide(content, owner, parsed, res_type, res_id)
+        numbered = self._settle(rid, [(seq, state, number, seen[(t, i)] is not None)
+                                      for seq, t, i, _, state, number in events])
+        if numbered is None:
+            return 0  # no longer held: another deliverer has it
+        numbers, since_start = numbered
+        batch = [(seq, Event(numbers[seq], at, t, i, seen[(t, i)])) for seq, t, i, at, _, _ in events if seq in numbers]
+        if not batch:
+            return 0
+        failure = self.send(content, [event for _, event in batch], since_start)
+        if failure is not None:
+            self._failed(rid, content, failure)
+            return 0
+        self._sent(rid, [seq for seq, _ in batch])
+        return len(batch)
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -198,8 +201,8 @@ class Deliverer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, content: dict[str, Any], rid: int, event: Event, since_start: int | None = None) -> str | None:
-        """POST the notification; None when the receiver took it (2xx), else why not."""
+    def send(self, content: dict[str, Any], events: list[Event], since_start: int) -> str | None:
+        """POST the notification of these events; None when the receiver took it (2xx), else why not."""
         channel = content.get("channel") or {}
         endpoint = str(channel.get("endpoint") or "")
         refusal = endpoint_refusal(endpoint, self.services.settings.subscription_endpoints)
@@ -212,10 +215,8 @@ class Deliverer:
         body = b""  # R4: a Subscription without a payload is told of an event with an empty POST
         if channel.get("payload"):
             base = owner_base_url(content) or self.services.settings.base_url or ""
-            count = since_start if since_start is not None else self.store.run(lambda tx: tx.conn.execute(
-                select(subscription.c.events).where(subscription.c.rid == rid)).scalar_one(), write=False)
-            bundle = notification_bundle(content, base, kind="event-notification", events_since_start=count,
-                                         events=[event])
+            bundle = notification_bundle(content, base, kind="event-notification", events_since_start=since_start,
+                                         events=events)
             body = orjson.dumps(bundle)
             headers["Content-Type"] = "application/fhir+json"
         try:
@@ -229,39 +230,47 @@ class Deliverer:
 
     # -- recording --------------------------------------------------------------------------
 
-    def _drop(self, rid: int, seq: int) -> None:
-        self.store.run(lambda tx: tx.conn.execute(delete(subscription_event).where(
-            subscription_event.c.seq == seq, subscription_event.c.state == "pending")), write=True, unlimited=True)
-
-    def _mark(self, rid: int, seq: int, state: str) -> None:
-        self.store.run(lambda tx: tx.conn.execute(update(subscription_event).where(
-            subscription_event.c.seq == seq).values(state=state)), write=True, unlimited=True)
-
-    def _number(self, rid: int, seq: int) -> int | None:
-        """The next event number of the subscription, given to this event; None if not held."""
-        def work(tx: Any) -> int | None:
-            if not tx.conn.execute(update(subscription).where(self._held(rid)).values(
-                    events=subscription.c.events + 1)).rowcount:
+    def _settle(self, rid: int, decided: list[tuple[int, str, int | None, bool]]) -> tuple[dict[int, int], int] | None:
+        """In one transaction, under this deliverer's lease: drop the new events the owner may not
+        see (no trace), withhold the numbered ones they may no longer see, and number the new ones
+        they may, in the order of their writes. Returns the numbers of the events to send and the
+        events since the start; None when the lease is lost."""
+        def work(tx: Any) -> tuple[dict[int, int], int] | None:
+            e = subscription_event
+            count = tx.conn.execute(select(subscription.c.events).where(self._held(rid))).scalar()
+            if count is None:
                 return None
-            number = tx.conn.execute(select(subscription.c.events).where(subscription.c.rid == rid)).scalar_one()
-            tx.conn.execute(update(subscription_event).where(subscription_event.c.seq == seq).values(
-                state="numbered", number=number))
-            return int(number)
+            numbers: dict[int, int] = {}
+            dropped = [seq for seq, state, _, visible in decided if state == "pending" and not visible]
+            withheld = [seq for seq, state, _, visible in decided if state == "numbered" and not visible]
+            if dropped:
+                tx.conn.execute(delete(e).where(e.c.seq.in_(dropped), e.c.state == "pending"))
+            if withheld:
+                tx.conn.execute(update(e).where(e.c.seq.in_(withheld)).values(state="withheld"))
+            for seq, state, number, visible in decided:
+                if not visible:
+                    continue
+                if state == "pending":
+                    count += 1
+                    tx.conn.execute(update(e).where(e.c.seq == seq).values(state="numbered", number=count))
+                    numbers[seq] = count
+                elif number is not None:
+                    numbers[seq] = number
+            tx.conn.execute(update(subscription).where(subscription.c.rid == rid).values(
+                events=count, held_until=now_utc() + timedelta(seconds=LEASE_SECONDS)))
+            return numbers, int(count)
 
         return self.store.run(work, write=True, unlimited=True)
 
-    def _sent(self, rid: int, seq: int) -> bool:
-        """Record the delivery and renew the lease; whether this deliverer still holds it."""
-        def work(tx: Any) -> bool:
+    def _sent(self, rid: int, seqs: list[int]) -> None:
+        def work(tx: Any) -> None:
             now = now_utc()
-            tx.conn.execute(update(subscription_event).where(subscription_event.c.seq == seq).values(
+            tx.conn.execute(update(subscription_event).where(subscription_event.c.seq.in_(seqs)).values(
                 state="delivered", sent_at=now))
             tx.conn.execute(update(subscription).where(subscription.c.rid == rid).values(
                 failures=0, retry_at=None, last_error=None))
-            return bool(tx.conn.execute(update(subscription).where(self._held(rid)).values(
-                held_until=now + timedelta(seconds=LEASE_SECONDS))).rowcount)
 
-        return self.store.run(work, write=True, unlimited=True)
+        self.store.run(work, write=True, unlimited=True)
 
     def _failed(self, rid: int, content: dict[str, Any], reason: str) -> None:
         def work(tx: Any) -> int:

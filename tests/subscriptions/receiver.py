@@ -79,11 +79,12 @@ class Receiver:
             return [n for r in self.received if r.body for n in r.event_numbers]
 
     def wait_for(self, count: int, deadline: float = 15.0) -> list[Received]:
-        """Until `count` notifications have come (polled; the deadline only ends a failing wait)."""
+        """Until `count` events have been notified (one notification may carry several; one without
+        a body counts one), polled; the deadline only ends a failing wait."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             with self._lock:
-                if len(self.received) >= count:
+                if sum(len(r.event_numbers) if r.body else 1 for r in self.received) >= count:
                     return list(self.received)
             time.sleep(0.02)
         with self._lock:
