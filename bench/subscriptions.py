@@ -14,8 +14,9 @@ threaded http.server). Then, in one run:
 2. `--subscriptions` Subscriptions, each by a plan's coordinator on that plan's person
    (`CarePlan?subject=Patient/<id>`, full resource), spread round robin over the plans;
 3. *with subscriptions*: the same paced stream, each notification's latency taken from the moment
-   its update was answered to the moment the receiver has the notification naming that update's
-   description, and the same unpaced throughput.
+   its update was answered to the moment the receiver has the notification carrying its event
+   number (the k-th update of a plan is event k of the Subscription on its person; events waiting
+   together arrive in one notification), and the same unpaced throughput.
 
 Printed: update latency p50/p95 and achieved rate at the paced stream, notification latency
 p50/p95/max and how many arrived, and the unpaced updates/s without and with subscriptions (the
@@ -48,12 +49,12 @@ TOKEN_SECONDS = 6 * 3600
 
 
 class Receiver:
-    """Records when each notification arrives, by the description of the plan it carries."""
+    """Records when each event arrives: (Subscription id, event number) → the moment."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.arrived: dict[str, float] = {}
+        self.arrived: dict[tuple[str, int], float] = {}
         self.count = 0
         self.lock = threading.Lock()
         receiver = self
@@ -62,11 +63,15 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - the http.server name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 now = time.monotonic()
-                entries = json.loads(body).get("entry", [])[1:] if body else []
+                status = json.loads(body)["entry"][0]["resource"]["parameter"] if body else []
+                subscription = next((p["valueReference"]["reference"].rsplit("/", 1)[-1] for p in status
+                                     if p["name"] == "subscription"), "")
+                numbers = [int(part["valueString"]) for p in status if p["name"] == "notification-event"
+                           for part in p["part"] if part["name"] == "event-number"]
                 with receiver.lock:
                     receiver.count += 1
-                    for entry in entries:
-                        receiver.arrived.setdefault(entry["resource"].get("description", ""), now)
+                    for number in numbers:
+                        receiver.arrived.setdefault((subscription, number), now)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -152,7 +157,9 @@ def unpaced(updates: Updates, concurrency: int, seconds: float) -> float:
     return sum(counts) / (time.monotonic() - started)
 
 
-def subscribe(server: ServedFhirip, data: DataSet, count: int, endpoint: str) -> None:
+def subscribe(server: ServedFhirip, data: DataSet, count: int, endpoint: str) -> dict[str, list[str]]:
+    """The Subscriptions, by the patient they watch."""
+    made: dict[str, list[str]] = {}
     for index in range(count):
         generated = data.plans[index % len(data.plans)]
         token = server.token(**person_claims(practitioner=coordinator_hpr(generated), client_id="bench"))
@@ -163,6 +170,24 @@ def subscribe(server: ServedFhirip, data: DataSet, count: int, endpoint: str) ->
             answer = owner.post("/Subscription", json=body)
         if answer.status_code != 201:
             raise RuntimeError(f"Subscription answered {answer.status_code}: {answer.text[:300]}")
+        made.setdefault(generated.patient_id, []).append(answer.json()["id"])
+    return made
+
+
+def expected_events(updates: list[tuple[str, float, float]], plans: list[Plan],
+                    watchers: dict[str, list[str]]) -> dict[tuple[str, int], float]:
+    """(Subscription id, event number) → when its update was answered: the k-th update of a plan
+    (in the order they were answered) is event k of each Subscription on its person."""
+    expected: dict[tuple[str, int], float] = {}
+    seen: dict[str, int] = {}
+    for description, _, answered in sorted(updates, key=lambda u: u[2]):
+        patient = plans[int(description.split()[-1]) % len(plans)].patient_id
+        if patient not in watchers:
+            continue
+        seen[patient] = seen.get(patient, 0) + 1
+        for subscription in watchers[patient]:
+            expected[(subscription, seen[patient])] = answered
+    return expected
 
 
 def run_store(kind: str, args: argparse.Namespace, postgres: TemporaryPostgres | None) -> dict[str, Any]:
@@ -184,16 +209,14 @@ def run_store(kind: str, args: argparse.Namespace, postgres: TemporaryPostgres |
         plain = Updates(server, data.plans, system, "without")
         without_paced = paced(plain, args.rate, args.seconds)
         without_throughput = unpaced(plain, args.concurrency, args.seconds)
-        subscribe(server, data, args.subscriptions, receiver.url)
-        watched = {p.patient_id for p in data.plans[:args.subscriptions]}
+        watchers = subscribe(server, data, args.subscriptions, receiver.url)
         observed = Updates(server, data.plans, system, "with")
         with_paced = paced(observed, args.rate, args.seconds)
-        expected = {d: answered for d, _, answered in with_paced
-                    if data.plans[int(d.split()[-1]) % len(data.plans)].patient_id in watched}
-        deadline = time.monotonic() + 60
+        expected = expected_events(with_paced, data.plans, watchers)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not expected.keys() <= receiver.arrived.keys():
             time.sleep(0.05)
-        latencies = [receiver.arrived[d] - answered for d, answered in expected.items() if d in receiver.arrived]
+        latencies = [receiver.arrived[key] - answered for key, answered in expected.items() if key in receiver.arrived]
         with_throughput = unpaced(Updates(server, data.plans, system, "after"), args.concurrency, args.seconds)
         return {
             "store": kind,
