@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -233,6 +234,7 @@ def run_store(kind: str, args: argparse.Namespace, postgres: TemporaryPostgres |
     finally:
         receiver.stop()
         server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

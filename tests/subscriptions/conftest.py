@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from fhirip.store.schema import subscription as subscription_table
 from fhirip.store.schema import subscription_event
 from fhirip.testing.postgres import TemporaryPostgres
 from fhirip.testing.served import ServedFhirip
@@ -69,23 +70,28 @@ def subscription(endpoint: str, criteria: str = PLAN_CRITERIA, **extra: Any) -> 
                         "header": ["X-Receiver-Key: secret"]}, **extra}
 
 
-def waiting_events(server: ServedFhirip) -> int:
-    """Events recorded and not yet decided or sent, read from the database the server uses."""
+def waiting_events(server: ServedFhirip, subscription_id: str | None = None) -> int:
+    """Events recorded and not yet decided or sent (of one Subscription, or of all), read from the
+    database the server uses."""
     engine = create_engine(database_url(server))
+    e = subscription_event
+    query = select(func.count()).select_from(e).where(e.c.state.in_(("pending", "numbered")))
+    if subscription_id is not None:
+        query = query.where(e.c.subscription_rid.in_(
+            select(subscription_table.c.rid).where(subscription_table.c.res_id == subscription_id)))
     try:
         with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(subscription_event).where(
-                subscription_event.c.state.in_(("pending", "numbered")))).scalar_one())
+            return int(conn.execute(query).scalar_one())
     finally:
         engine.dispose()
 
 
-def wait_until_decided(server: ServedFhirip, deadline: float = 20.0) -> None:
-    """Until the deliverers have decided every recorded event (polled)."""
+def wait_until_decided(server: ServedFhirip, subscription_id: str | None = None, deadline: float = 20.0) -> None:
+    """Until the deliverers have decided every recorded event (of one Subscription), polled."""
     end = time.monotonic() + deadline
-    while waiting_events(server) and time.monotonic() < end:
+    while waiting_events(server, subscription_id) and time.monotonic() < end:
         time.sleep(0.05)
-    assert waiting_events(server) == 0
+    assert waiting_events(server, subscription_id) == 0
 
 
 def change_plan(system: Any, note: str) -> None:

@@ -90,7 +90,7 @@ def test_the_consented_coordinator_is_told_and_an_outsider_exactly_while_a_conse
             assert first[0].headers.get("X-Receiver-Key") == "secret"
             assert first[0].resources[0]["description"] == "Første endring"
             assert first[0].parameter("subscription")["valueReference"]["reference"].endswith(f"/Subscription/{mine['id']}")
-            wait_until_decided(subs_served)
+            wait_until_decided(subs_served, theirs["id"])
             assert outsider.received == []
 
             # 2. Kari shares with Nils: from now on he hears of it, numbered from his first event.
@@ -108,7 +108,7 @@ def test_the_consented_coordinator_is_told_and_an_outsider_exactly_while_a_conse
             change_plan(system, "Tredje endring")
             coordinator.wait_for(3)
             assert coordinator.numbers() == [1, 2, 3]
-            wait_until_decided(subs_served)
+            wait_until_decided(subs_served, theirs["id"])
             assert len(outsider.received) == 1
 
             # Each notification is audited in Kari's log as a read by its receiver's owner.
@@ -224,3 +224,34 @@ def test_without_a_payload_the_notification_is_empty_and_id_only_names_the_resou
     finally:
         empty.down()
         id_only.down()
+
+
+def test_a_consent_withdrawn_between_a_failed_delivery_and_its_retry_withholds_the_event(
+        subs_served: ServedFhirip) -> None:
+    outsider = Receiver()  # down: the first attempt fails
+    theirs = _subscribe(subs_served, OUTSIDER, outsider.url)
+    with subs_served.client(subs_served.token(**SYSTEM)) as system:
+        assert system.put("/Consent/kari-deling-nils", json=SHARING_WITH_NILS).status_code in (200, 201)
+        try:
+            change_plan(system, "Endring mens Nils har samtykke")
+            with subs_served.client(subs_served.token(**OUTSIDER)) as nils:
+                _wait_for_error_text(nils, theirs["id"])  # decided, numbered, and its delivery failed
+        finally:
+            assert system.put("/Consent/kari-deling-nils",
+                              json={**SHARING_WITH_NILS, "status": "inactive"}).status_code == 200
+    outsider.up()
+    try:
+        wait_until_decided(subs_served, theirs["id"])  # the retry decided it again, as the owner may see it now
+        assert outsider.received == []
+    finally:
+        outsider.down()
+
+
+def _wait_for_error_text(client: Any, res_id: str, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        status = client.get(f"/Subscription/{res_id}/$status").json()["entry"][0]["resource"]
+        if any(p["name"] == "error" for p in status["parameter"]):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no delivery failed")
