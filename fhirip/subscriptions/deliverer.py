@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
-from sqlalchemy import and_, delete, exists, or_, select, true, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 
 from fhirip.errors import FhirError
 from fhirip.interactions.context import Services
@@ -105,12 +105,15 @@ class Deliverer:
         def work(tx: Any) -> list[int]:
             now = now_utc()
             s, e = subscription, subscription_event
+            oldest = select(func.min(e.c.seq)).where(e.c.subscription_rid == s.c.rid,
+                                                     e.c.state.in_(WAITING)).scalar_subquery()
+            # The longest waiting first: no Subscription starves behind busier ones.
             query = (select(s.c.rid).where(
                 s.c.active.is_(true()),
                 or_(s.c.retry_at.is_(None), s.c.retry_at <= now),
                 or_(s.c.held_until.is_(None), s.c.held_until < now),
-                exists(select(e.c.seq).where(e.c.subscription_rid == s.c.rid, e.c.state.in_(WAITING))))
-                .order_by(s.c.rid).limit(limit).with_for_update(skip_locked=True))
+                oldest.is_not(None))
+                .order_by(oldest).limit(limit).with_for_update(skip_locked=True))
             rids = list(tx.conn.execute(query).scalars())
             if rids:
                 tx.conn.execute(update(s).where(s.c.rid.in_(rids)).values(
