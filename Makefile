@@ -21,7 +21,9 @@ venv: $(STAMP)
 # Development server: trusts the development token keys in DATA_DIR/keys and accepts the
 # synthetic identity numbers of the demo data. Production sets FHIRIP_JWKS and leaves both off.
 serve: venv
-	FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS=$${FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS:-true} $(BIN)/fhirip serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --workers $(WORKERS)
+	FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS=$${FHIRIP_ALLOW_SYNTHETIC_IDENTIFIERS:-true} \
+	FHIRIP_SUBSCRIPTION_ENDPOINTS=$${FHIRIP_SUBSCRIPTION_ENDPOINTS:-http://127.0.0.1,http://localhost} \
+	$(BIN)/fhirip serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --workers $(WORKERS)
 
 # PostgreSQL for the suite: Debian's server package; the tests run initdb in a temp dir.
 postgres:

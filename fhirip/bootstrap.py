@@ -18,6 +18,8 @@ from fhirip.search.sortkeys import rebuild_sort_keys
 from fhirip.consent import index as access_index
 from fhirip.store import Indexes, Store
 from fhirip.store.migrations import Rebuild
+from fhirip.subscriptions import outbox as subscription_outbox
+from fhirip.subscriptions.rules import subscription_rules
 from fhirip.terminology import Resolver, TerminologyService
 from fhirip.validation.validator import Validator
 
@@ -27,7 +29,7 @@ REBUILDS: dict[str, Rebuild] = {"search_sort": rebuild_sort_keys, "access_grant"
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index),
+    store = Store(settings.effective_database_url, indexer=Indexes(search_index, access_index, subscription_outbox),
                   statement_timeout_ms=settings.statement_timeout_ms or None)
     if migrate:
         store.migrate(REBUILDS)
@@ -39,6 +41,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     services.extras.update(terminology=terminology, validator=validator)
     services.write_hooks.append(conformance_hook(validator))
     services.write_hooks.extend(plans.write_hooks())
+    services.write_hooks.append(subscription_rules)
     if migrate:
         load_conformance(services)
     return services

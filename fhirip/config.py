@@ -63,6 +63,10 @@ class Settings:
     @property
     def effective_export_dir(self) -> Path:
         return self.export_dir or self.data_dir / "exports"
+    # URL prefixes a Subscription's rest-hook may call (none: no rest-hook is accepted), and how
+    # many failed deliveries in a row set a Subscription's status to `error`.
+    subscription_endpoints: tuple[str, ...] = ()
+    subscription_retries: int = 10
 
     @property
     def effective_database_url(self) -> str:
@@ -89,6 +93,8 @@ class Settings:
             export_lease_seconds=int(os.environ.get("FHIRIP_EXPORT_LEASE", 30)),
             export_chunk=int(os.environ.get("FHIRIP_EXPORT_CHUNK", 1000)),
             export_pause_ms=int(os.environ.get("FHIRIP_EXPORT_PAUSE_MS", 0)),
+            subscription_endpoints=_env_list("FHIRIP_SUBSCRIPTION_ENDPOINTS"),
+            subscription_retries=max(1, int(os.environ.get("FHIRIP_SUBSCRIPTION_RETRIES", 10))),
         )
         for key, value in overrides.items():
             if value is not None:

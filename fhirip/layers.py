@@ -14,7 +14,9 @@ The order, and why each layer sits where it does:
 - interactions: the REST surface and everything that drives it. An operation is an
   interaction with a name; the legacy importer and the migration jobs write through the
   router as a client would, so they sit beside it, not under the rules it runs; the bulk
-  export runs a caller's searches outside the request, so it sits beside them too.
+  export and the subscription notifications run a caller's searches outside the request, so
+  they sit beside them too (the notification deliverer, a process of its own that composes the
+  services, is an entry point).
 - plans: the individual plan's rules and documents. They run inside the interactions (as
   write hooks, and behind the operations) and may use consent, audit and search.
 - context: what one interaction hands to the rules it runs: the services, the open
@@ -46,9 +48,9 @@ class Layer:
 
 LAYERS: tuple[Layer, ...] = (
     Layer("entry", ("server", "fhirip.cli", "fhirip.bootstrap", "fhirip.conformance", "fhirip.testing",
-                    "fhirip.demo"), siblings=True),
+                    "fhirip.demo", "fhirip.subscriptions.deliverer"), siblings=True),
     Layer("interactions", ("fhirip.interactions", "fhirip.operations", "fhirip.mapping", "fhirip.migration",
-                           "fhirip.export"),
+                           "fhirip.export", "fhirip.subscriptions"),
           siblings=True),
     Layer("plans", ("fhirip.plans",)),
     Layer("context", ("fhirip.context",)),

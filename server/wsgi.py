@@ -1,6 +1,9 @@
 """WSGI entry point for gunicorn: `gunicorn server.wsgi:app`. Settings come from FHIRIP_* variables."""
 
+import atexit
+
 from fhirip.heap import settle_heap
+from fhirip.subscriptions.deliverer import DelivererProcess
 from server.app import create_app
 
 app = create_app()
@@ -14,3 +17,8 @@ app.config["FHIRIP_SERVICES"].audit_trail.start()
 from fhirip.export.runner import start_runner  # noqa: E402
 
 app.config["FHIRIP_EXPORT_RUNNER"] = start_runner(app.config["FHIRIP_SERVICES"].settings)
+# So does delivering subscription notifications (one deliverer per server process; they share
+# the work through the database).
+deliverer = DelivererProcess(app.config["FHIRIP_SERVICES"].store.url)
+deliverer.start()
+atexit.register(deliverer.stop)

@@ -22,6 +22,7 @@ from fhirip.consent import sql as policy_sql
 from fhirip.consent.access import Access, Basis, Label
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
 from fhirip.consent.compartment import patients_of
+from fhirip.consent.owned import OWNED_TYPES, owned_clause, owner_key, owner_of
 from fhirip.consent.references import Ref, local_ref
 from fhirip.consent.scopes import scope_condition
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
@@ -145,6 +146,8 @@ class AccessPolicy:
             return true()  # every row of every type (a system client with `system/*` scopes)
         if self.open_types:
             conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
+        if self.actor is not None and OWNED_TYPES - self.open_types:
+            conditions.append(owned_clause(alias, owner_key(self.actor)))  # the caller's own Subscriptions
         for access, patient_ids in self._groups:
             conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, self.dialect))
         if self.everyone is not None:
@@ -205,6 +208,8 @@ class AccessPolicy:
             return False  # judged by the scopes' queries in SQL only
         if res_type in self.open_types:
             return True
+        if res_type in OWNED_TYPES:
+            return self.actor is not None and owner_of(content) == owner_key(self.actor)
         patients = patients_of(dict(content)) if content.get("resourceType") == res_type else frozenset()
         if not patients:
             return False
@@ -236,6 +241,8 @@ class AccessPolicy:
                 return False
         if not actor.scope_allows(res_type, scope_interaction):
             return False
+        if res_type in OWNED_TYPES and res_type not in self.open_types:
+            return not self.break_the_glass or interaction not in WRITE_INTERACTIONS  # their own only (`sql`)
         if actor.kind is ActorKind.SYSTEM and not self.coordinating_unit:
             return res_type in (self.system_writes if interaction in WRITE_INTERACTIONS else self.open_types)
         if interaction in WRITE_INTERACTIONS:

@@ -43,6 +43,7 @@ from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Basis
 from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.consent.grants import is_sharing, permitted_actors
+from fhirip.consent.owned import OWNED_TYPES
 from fhirip.consent.references import local_ref
 from fhirip.consent.vocabulary import AUDIT_TYPE
 
@@ -135,6 +136,8 @@ def _settled_by_type(policy: AccessPolicy, res_type: str) -> Decision | None:
     actor = policy.actor
     assert actor is not None
     if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit:
+        return _decision(True)
+    if res_type in OWNED_TYPES:  # the caller's own (another's answers 404 before this)
         return _decision(True)
     if not in_compartment(res_type):
         return _decision(False, f"{res_type} resources are maintained by system clients only")

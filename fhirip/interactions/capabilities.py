@@ -24,6 +24,10 @@ from fhirip.search.registry import capability_search_params, registry
 _TYPE_LEVEL = ("read", "vread", "update", "patch", "delete", "history-instance",
                "history-type", "create", "search-type")
 _SYSTEM_LEVEL = ("transaction", "batch", "search-system", "history-system")
+SUBSCRIPTION_DOCUMENTATION = (
+    "Criteria-based rest-hook Subscriptions (R4), owned by their creator; each notification is decided as "
+    "a search by the owner at delivery (consent in force then, administrative view masked) and audited; "
+    "notification Bundles, $status and $events as the R4 Subscriptions Backport IG shapes them.")
 _STARTED = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
@@ -64,6 +68,8 @@ def capability_statement(ctx: Context) -> dict[str, Any]:
             "referencePolicy": ["literal", "local", "enforced"] if ctx.settings.referential_integrity
             else ["literal", "local"],
         }
+        if res_type == "Subscription":
+            entry["documentation"] = SUBSCRIPTION_DOCUMENTATION
         entry.update(search_capabilities(res_type))
         type_ops = [op for op in operations.all_operations()
                     if op.resource_types is None or res_type in op.resource_types]

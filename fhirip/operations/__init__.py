@@ -54,6 +54,7 @@ BUILT_IN: list[str] = [
     "fhirip.operations.render",
     "fhirip.operations.bulk_export",
     "fhirip.operations.everything",
+    "fhirip.operations.subscription_status",
 ]
 
 

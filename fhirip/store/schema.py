@@ -360,3 +360,49 @@ export_job = Table(
     Index(None, "owner", "status"),
     Index(None, "status", "created"),
 )
+
+# Subscriptions (`fhirip.subscriptions`): one row per Subscription resource, kept from its current
+# version in the transaction that writes it, with the delivery state the deliverers share (the
+# number of events numbered so far, the retry schedule, which deliverer holds it and until when).
+subscription = Table(
+    "subscription",
+    metadata,
+    Column("rid", Key, primary_key=True),  # the Subscription's resource row
+    Column("res_id", String(64), nullable=False),
+    Column("owner", String(300), nullable=False),  # `issuer|sub` of the caller who created it
+    Column("criteria_type", String(64), nullable=False),
+    # What the criteria pin down, if anything, so a write records events only for Subscriptions it
+    # can concern: one id (`_id=x`), one patient named by a reference parameter (`subject=Patient/x`).
+    Column("watch_id", String(64), nullable=True),
+    Column("watch_param", String(64), nullable=True),
+    Column("watch_patient", String(64), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("events", Integer, nullable=False),  # events numbered since the subscription started
+    Column("failures", Integer, nullable=False),  # failed deliveries in a row
+    Column("retry_at", DateTime, nullable=True),
+    Column("held_by", String(64), nullable=True),
+    Column("held_until", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "criteria_type", "active"),
+    Index(None, "owner"),
+)
+
+# The outbox: a write of a type some active subscription watches records one row per such
+# subscription in its own transaction (`pending`); a deliverer decides it as a read by the
+# subscription's owner, numbers it (`numbered`) or drops it without trace, and sends it
+# (`delivered`; `withheld` when the owner may no longer see it by the time it is sent).
+subscription_event = Table(
+    "subscription_event",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=True),
+    Column("subscription_rid", Key, nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("number", Integer, nullable=True),
+    Column("sent_at", DateTime, nullable=True),
+    Index(None, "subscription_rid", "state", "seq"),
+    Index(None, "subscription_rid", "number"),
+)

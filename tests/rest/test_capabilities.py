@@ -186,6 +186,9 @@ def test_audit_events_are_declared_append_only_as_they_are(fhir, statement):
 def test_only_r4_resource_types_are_declared(statement):
     declared = set(_resources(statement))
     assert "SubscriptionStatus" not in declared and "Subscription" in declared
+    subscription = _resources(statement)["Subscription"]
+    assert {op["name"] for op in subscription["operation"]} >= {"status", "events"}
+    assert "rest-hook" in subscription["documentation"]
 
 
 def test_a_type_that_is_not_in_r4_is_not_known(fhir):
