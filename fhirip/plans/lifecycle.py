@@ -142,8 +142,8 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
     status = consent.get("status")
     if status == "active" and not was_active:
         _supersede_older(ctx, consent)
-    elif status in WITHDRAWN and was_active and not _superseding.get():
-        _revoke_plans(ctx, consent)
+    elif status in WITHDRAWN and before is not None and was_active and not _superseding.get():
+        _revoke_plans(ctx, consent, before)
     return []
 
 
@@ -170,14 +170,18 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
         _superseding.reset(token)
 
 
-def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
+def _revoke_plans(ctx: Context, consent: dict[str, Any], before: dict[str, Any]) -> None:
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
-    patients = subject_patients(reader, consent.get("patient"))
+    # The person whose consent stood: the withdrawing version cannot point the rule elsewhere.
+    patients = subject_patients(reader, before.get("patient"))
     if active_plan_consents(reader, patients, today(), exclude=consent["id"]):
         return  # another plan consent still stands
     named = [i for i in (reference_id(d.get("reference"), "CarePlan")
                          for d in (consent.get("provision") or {}).get("data") or []) if i]
-    plan_ids = named or open_plan_ids(reader, patients)
+    # Only the person's own open plans: a name in the consent (an external URL is not checked
+    # as a reference on this server) never reaches another person's plan.
+    own = open_plan_ids(reader, patients)
+    plan_ids = [i for i in named if i in own] if named else own
     for plan_id in plan_ids:
         locked = read_for_change(ctx, "CarePlan", plan_id)
         if locked is None or locked[0].get("status") not in OPEN_PLAN_STATUSES:
