@@ -15,7 +15,7 @@ from matrix_client import load_world
 from test_access_index_http import client, demo, system  # noqa: F401  (fixtures)
 
 from fhirip.demo import KARI_FNR
-from fhirip.testing.live import Fhir, LiveServer
+from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer
 
 KARI = {"sub": "kari", "helseid://claims/identity/pid": KARI_FNR, "scope": "patient/*.cruds"}
 
@@ -43,3 +43,20 @@ def test_a_withdrawal_naming_another_persons_plan_does_not_revoke_it(
         kari.put("/Consent/demo-consent-plan", json={**consent, "status": "inactive", "provision": provision})
     assert system.get("/CarePlan/other-plan").json()["status"] == status
     assert system.get("/Provenance", params={"target": "CarePlan/other-plan"}).json()["total"] == 0
+
+
+def test_a_scope_query_does_not_let_an_update_as_create_tell_a_hidden_id_from_an_unknown(
+        demo: LiveServer, system: Fhir) -> None:  # noqa: F811
+    """A system client that may write only draft plans is not one that sees every plan: PUT
+    under an id of its choice answers the same for an active plan it may not see and an id
+    no one has."""
+    claims = {**SYSTEM_CLAIMS, "scope": "system/CarePlan.cruds?status=draft system/Patient.rs"}
+    draft = {"resourceType": "CarePlan", "status": "draft", "intent": "proposal",
+             "subject": {"reference": "Patient/demo-kari"}}
+    with client(demo, claims) as drafts_only:
+        assert drafts_only.get("/CarePlan/demo-plan").status_code == 404
+        hidden = drafts_only.put("/CarePlan/demo-plan", json={**draft, "id": "demo-plan"})
+        unknown = drafts_only.put("/CarePlan/no-such-plan", json={**draft, "id": "no-such-plan"})
+    assert hidden.status_code == unknown.status_code, (hidden.text, unknown.text)
+    assert hidden.text.replace("demo-plan", "X") == unknown.text.replace("no-such-plan", "X")
+    assert system.get("/CarePlan/demo-plan").json()["status"] == "active"
