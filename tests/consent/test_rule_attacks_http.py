@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from matrix_client import load_world
-from test_access_index_http import client, demo, system  # noqa: F401  (fixtures)
+from test_access_index_http import COORDINATOR, client, demo, system  # noqa: F401  (fixtures)
 
-from fhirip.demo import KARI_FNR
+from fhirip.demo import KARI_FNR, synthetic_fnr
 from fhirip.testing.live import SYSTEM_CLAIMS, Fhir, LiveServer
 
 KARI = {"sub": "kari", "helseid://claims/identity/pid": KARI_FNR, "scope": "patient/*.cruds"}
+FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
+STRANGER_FNR = synthetic_fnr(4, 4, 70, 300)
 
 
 def _others_plan(demo: LiveServer, system: Fhir) -> dict[str, Any]:  # noqa: F811
@@ -60,3 +62,31 @@ def test_a_scope_query_does_not_let_an_update_as_create_tell_a_hidden_id_from_an
     assert hidden.status_code == unknown.status_code, (hidden.text, unknown.text)
     assert hidden.text.replace("demo-plan", "X") == unknown.text.replace("no-such-plan", "X")
     assert system.get("/CarePlan/demo-plan").json()["status"] == "active"
+
+
+def test_a_writer_of_the_record_cannot_make_it_another_persons(demo: LiveServer, system: Fhir) -> None:  # noqa: F811
+    """Ola, Kari's coordinator, may correct her Patient record, but not give it another
+    person's fødselsnummer: that would make her record one person with the stranger's hidden
+    record (her next plan consent superseding theirs, her withdrawal revoking their plan) and
+    let the stranger's own login read Kari's record."""
+    plan = system.get("/CarePlan/demo-plan").json()
+    consent = system.get("/Consent/demo-consent-plan").json()
+    load_world(demo, [
+        {"resourceType": "Patient", "id": "stranger", "identifier": [{"system": FNR, "value": STRANGER_FNR}]},
+        {**consent, "id": "stranger-consent", "patient": {"reference": "Patient/stranger"}, "meta": {}},
+        {**plan, "id": "stranger-plan", "subject": {"reference": "Patient/stranger"}, "meta": {}}])
+    with client(demo, COORDINATOR) as ola:
+        kari = ola.get("/Patient/demo-kari").json()
+        added = ola.put("/Patient/demo-kari", json={
+            **kari, "identifier": [*kari["identifier"], {"system": FNR, "value": STRANGER_FNR}]})
+        replaced = ola.put("/Patient/demo-kari", json={**kari, "identifier": [{"system": FNR, "value": STRANGER_FNR}]})
+        assert added.status_code == replaced.status_code == 403, (added.text, replaced.text)
+        assert ola.put("/Patient/demo-kari", json={**kari, "gender": "female"}).status_code == 200
+    new_consent = {k: v for k, v in consent.items() if k not in ("id", "meta", "text")}
+    with client(demo, KARI) as kari_login:
+        assert kari_login.post("/Consent", json={**new_consent, "dateTime": "2026-04-01"}).status_code == 201
+    assert system.get("/Consent/stranger-consent").json()["status"] == "active"
+    assert system.get("/CarePlan/stranger-plan").json()["status"] == "active"
+    stranger = {"sub": "stranger", "helseid://claims/identity/pid": STRANGER_FNR, "scope": "patient/*.rs"}
+    with client(demo, stranger) as stranger_login:
+        assert stranger_login.get("/Patient/demo-kari").status_code == 404
