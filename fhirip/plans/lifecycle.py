@@ -63,7 +63,7 @@ def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_ACTIVATION)
     issues = []
     if not has_compulsory_care_basis(careplan) and not active_plan_consents(
-            reader, subject_patients(reader, careplan.get("subject")), on):
+            reader, subject_patients(reader, careplan.get("subject"), ctx.base_urls), on):
         issues.append(Issue(
             "error", "business-rule",
             "An individual plan can only be activated with the person's consent: no active plan "
@@ -149,7 +149,7 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
 
 def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
-    patients = subject_patients(reader, consent.get("patient"))
+    patients = subject_patients(reader, consent.get("patient"), ctx.base_urls)
     older = [c for c in active_plan_consents(reader, patients, today(), exclude=consent["id"])]
     # A consent for a later plan period replaces the earlier; one for the same period too.
     token = _superseding.set(True)
@@ -173,7 +173,7 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
 def _revoke_plans(ctx: Context, consent: dict[str, Any], before: dict[str, Any]) -> None:
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
     # The person whose consent stood: the withdrawing version cannot point the rule elsewhere.
-    patients = subject_patients(reader, before.get("patient"))
+    patients = subject_patients(reader, before.get("patient"), ctx.base_urls)
     if active_plan_consents(reader, patients, today(), exclude=consent["id"]):
         return  # another plan consent still stands
     named = [i for i in (reference_id(d.get("reference"), "CarePlan")

@@ -69,12 +69,8 @@ def test_a_writer_of_the_record_cannot_make_it_another_persons(demo: LiveServer,
     person's fødselsnummer: that would make her record one person with the stranger's hidden
     record (her next plan consent superseding theirs, her withdrawal revoking their plan) and
     let the stranger's own login read Kari's record."""
-    plan = system.get("/CarePlan/demo-plan").json()
+    _strangers_plan(demo, system)
     consent = system.get("/Consent/demo-consent-plan").json()
-    load_world(demo, [
-        {"resourceType": "Patient", "id": "stranger", "identifier": [{"system": FNR, "value": STRANGER_FNR}]},
-        {**consent, "id": "stranger-consent", "patient": {"reference": "Patient/stranger"}, "meta": {}},
-        {**plan, "id": "stranger-plan", "subject": {"reference": "Patient/stranger"}, "meta": {}}])
     with client(demo, COORDINATOR) as ola:
         kari = ola.get("/Patient/demo-kari").json()
         added = ola.put("/Patient/demo-kari", json={
@@ -90,3 +86,32 @@ def test_a_writer_of_the_record_cannot_make_it_another_persons(demo: LiveServer,
     stranger = {"sub": "stranger", "helseid://claims/identity/pid": STRANGER_FNR, "scope": "patient/*.rs"}
     with client(demo, stranger) as stranger_login:
         assert stranger_login.get("/Patient/demo-kari").status_code == 404
+
+
+def _strangers_plan(demo: LiveServer, system: Fhir) -> dict[str, Any]:  # noqa: F811
+    plan = system.get("/CarePlan/demo-plan").json()
+    consent = system.get("/Consent/demo-consent-plan").json()
+    load_world(demo, [
+        {"resourceType": "Patient", "id": "stranger", "identifier": [{"system": FNR, "value": STRANGER_FNR}]},
+        {**consent, "id": "stranger-consent", "patient": {"reference": "Patient/stranger"}, "meta": {}},
+        {**plan, "id": "stranger-plan", "subject": {"reference": "Patient/stranger"}, "meta": {}}])
+    return plan
+
+
+def test_another_servers_patient_url_is_no_patient_of_this_server_to_the_plan_rules(
+        demo: LiveServer, system: Fhir) -> None:  # noqa: F811
+    """An individual plan in Kari's record (she performs an activity) whose subject is another
+    server's Patient URL ending in the id of a person hidden from Ola answers as one ending in
+    an id no one has: the one-plan rule does not take it for the hidden person here."""
+    plan = _strangers_plan(demo, system)
+    draft = {"resourceType": "CarePlan", "status": "draft", "intent": "plan", "category": plan["category"],
+             "title": "Individuell plan", "activity": [{"detail": {
+                 "status": "not-started", "code": {"text": "Samtale"}, "description": "Samtale",
+                 "performer": [{"reference": "Patient/demo-kari"}]}}]}
+    with client(demo, COORDINATOR) as ola:
+        assert ola.get("/Patient/stranger").status_code == 404
+        answers = [ola.post("/CarePlan", json={**draft, "subject": {"reference": f"https://elsewhere.example/fhir/Patient/{i}"}})
+                   for i in ("stranger", "no-such-person")]
+    hidden, unknown = (a.text.replace(i, "X") for a, i in zip(answers, ("stranger", "no-such-person")))
+    assert answers[0].status_code == answers[1].status_code, (hidden, unknown)
+    assert "open individual plan" not in hidden
