@@ -14,6 +14,9 @@
     consent lets them read;
   * the coordinating unit: Patient, CareTeam, EpisodeOfCare, Consent of the patients
     it administers, and a NEW Patient whose managingOrganization is the unit;
+  * a Patient's national identifiers (fødselsnummer, D-number) are not changed by an
+    update but by a system client: they decide whose login reads the record and which
+    records are one person;
   * break-the-glass: read only.
 - A resource outside every compartment (directory, definitions, Bundle, Binary …)
   is written by system clients only (registry syncs, deployment, migration).
@@ -45,7 +48,7 @@ from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.consent.grants import is_sharing, permitted_actors
 from fhirip.consent.owned import OWNED_TYPES
 from fhirip.consent.references import local_ref
-from fhirip.consent.vocabulary import AUDIT_TYPE
+from fhirip.consent.vocabulary import AUDIT_TYPE, PERSON_SYSTEMS
 
 if TYPE_CHECKING:
     from fhirip.consent.policy import AccessPolicy, Decision
@@ -79,6 +82,10 @@ def can_write(policy: AccessPolicy, conn: Connection, resource: dict[str, Any],
     denied = _first_unwritable(policy, res_type, patients)
     if denied is not None:
         return _decision(False, f"Your access does not let you write {res_type} resources for Patient/{denied}")
+    if res_type == "Patient" and previous_content is not None and _person_ids(resource) != _person_ids(previous_content):
+        return _decision(False, "A Patient's fødselsnummer or D-number says whose record it is (whose login reads "
+                                "it, which records are one person) and is changed only by a system client "
+                                "(the population register's synchronisation)")
     if res_type == "Consent" and (is_sharing(resource) or (previous_content is not None and is_sharing(previous_content))):
         return _may_grant(policy, resource, patients)
     return _decision(True)
@@ -171,6 +178,12 @@ def _refused_upfront(policy: AccessPolicy, res_type: str, interaction: str) -> D
     if actor.kind is ActorKind.SYSTEM and not policy.coordinating_unit and res_type not in policy.system_writes:
         return _decision(False, f"The token's system scopes do not name {res_type}")
     return None
+
+
+def _person_ids(patient: dict[str, Any]) -> set[tuple[str, str]]:
+    """The national identifiers a Patient carries: who the person is."""
+    return {(str(i.get("system")), str(i.get("value"))) for i in patient.get("identifier") or []
+            if isinstance(i, dict) and i.get("system") in PERSON_SYSTEMS}
 
 
 def _registers_for_unit(policy: AccessPolicy, patient: dict[str, Any]) -> bool:

@@ -22,8 +22,9 @@ from typing import Any
 import orjson
 
 from fhirip.audit.provenance import provenance
-from fhirip.context import Context
+from fhirip.context import Context, visible_keys
 from fhirip.errors import BadRequest, FhirError, Forbidden, Issue
+from fhirip.model.references import local_references
 from fhirip.model.resources import check_resource
 from fhirip.store import Current
 
@@ -32,6 +33,8 @@ HEADER = "X-Provenance"
 _KEPT = ("occurredPeriod", "occurredDateTime", "policy", "location", "reason", "entity", "signature")
 # An agent naming the patient without saying in what role is recorded as the one who consented.
 _CONSENTER = {"text": "consenter"}
+# What of an agent naming the patient is kept: the patient acts for no one else here.
+_AGENT_KEPT = ("type", "role", "who")
 
 
 def require_consenter(ctx: Context, consent: dict[str, Any], previous: Current | None,
@@ -50,12 +53,14 @@ def require_consenter(ctx: Context, consent: dict[str, Any], previous: Current |
     target = f"Consent/{consent['id']}/_history/{version}"
     record = provenance(ctx.actor, targets=[target], activity="update" if previous else "create",
                         recorded=datetime.now(UTC))
-    consenting = [dict(agent, type=agent.get("type") or _CONSENTER) for agent in given["agent"]
-                  if isinstance(agent, dict) and _reference(agent.get("who")) in wanted]
+    consenting = [{key: agent[key] for key in _AGENT_KEPT if key in agent} | {"type": agent.get("type") or _CONSENTER}
+                  for agent in given["agent"] if isinstance(agent, dict) and _reference(agent.get("who")) in wanted]
     record["agent"] = [*consenting, *record["agent"]]
     record.update({key: given[key] for key in _KEPT if key in given})
     record["id"] = str(uuid.uuid4())
     _refuse_invalid(ctx, record)
+    _refuse_other_signers(record, wanted)
+    _refuse_unseen_references(ctx, record)
     ctx.tx.write(record, method="POST", previous=None)
 
 
@@ -74,6 +79,30 @@ def _refuse_invalid(ctx: Context, record: dict[str, Any]) -> None:
                         tuple(f"{HEADER}.{e.removeprefix('Provenance.')}" for e in i.expression or ("Provenance",)))
                   for i in errors]
         raise BadRequest(issues[0].diagnostics, issues=issues)
+
+
+def _refuse_other_signers(record: dict[str, Any], wanted: list[str]) -> None:
+    """The patient's word is signed by the patient: a signature by (or on behalf of) anyone else
+    would make the record say someone else consented."""
+    for i, signature in enumerate(record.get("signature") or []):
+        for part in ("who", "onBehalfOf"):
+            signer = _reference(signature.get(part))
+            if part in signature and signer not in wanted:
+                raise BadRequest(f"The {HEADER} signature[{i}].{part} must name the patient who consented "
+                                 f"({', '.join(wanted)})", expression=[f"{HEADER}.signature[{i}].{part}"])
+
+
+def _refuse_unseen_references(ctx: Context, record: dict[str, Any]) -> None:
+    """What the Provenance mentions on this server (its entities, its location) the writer may
+    see; one they may not answers as one that does not exist."""
+    links = [link for link in local_references(record, ctx.base_urls) if not link.path.startswith("Provenance.target")]
+    wanted = {(link.res_type, link.res_id) for link in links}
+    found = visible_keys(ctx, wanted)
+    for link in links:
+        if (link.res_type, link.res_id) not in found:
+            where = f"{HEADER}.{link.path.removeprefix('Provenance.')}"
+            raise BadRequest(f"{where} refers to {link.res_type}/{link.res_id}, which does not exist on this "
+                             "server or is not visible to the caller", expression=[where])
 
 
 def _missing(patients: list[str], what: str) -> str:

@@ -134,7 +134,7 @@ def refuse_overlapping_coordinators(ctx: Context, written: dict[str, Any],
         if mine is None:
             return []
         reader = UnscopedReader(ctx.tx.conn, UnscopedUse.ONE_COORDINATOR)
-        patients = subject_patients(reader, written.get("patient"))
+        patients = subject_patients(reader, written.get("patient"), ctx.base_urls)
         # Periods are compared, not keys, so no constraint can hold this rule: the person's lock,
         # held until commit, makes a second coordinator episode written at the same moment wait
         # and then be checked against the first.

@@ -58,7 +58,7 @@ def activation_issues(ctx: Context, careplan: dict[str, Any], on: date) -> list[
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_ACTIVATION)
     issues = []
     if not has_compulsory_care_basis(careplan) and not active_plan_consents(
-            reader, subject_patients(reader, careplan.get("subject")), on):
+            reader, subject_patients(reader, careplan.get("subject"), ctx.base_urls), on):
         issues.append(Issue(
             "error", "business-rule",
             "An individual plan can only be activated with the person's consent: no active plan "
@@ -136,14 +136,14 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
     status = consent.get("status")
     if status == "active" and not was_active:
         _supersede_older(ctx, consent)
-    elif status in WITHDRAWN and was_active and not ctx.superseding:
-        _revoke_plans(ctx, consent)
+    elif status in WITHDRAWN and before is not None and was_active and not ctx.superseding:
+        _revoke_plans(ctx, consent, before)
     return []
 
 
 def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
-    patients = subject_patients(reader, consent.get("patient"))
+    patients = subject_patients(reader, consent.get("patient"), ctx.base_urls)
     older = [c for c in active_plan_consents(reader, patients, today(), exclude=consent["id"])]
     # A consent for a later plan period replaces the earlier; one for the same period too.
     retiring = replace(ctx, superseding=True)
@@ -161,14 +161,18 @@ def _supersede_older(ctx: Context, consent: dict[str, Any]) -> None:
                           reason="Erstattet av nytt samtykke til planen")
 
 
-def _revoke_plans(ctx: Context, consent: dict[str, Any]) -> None:
+def _revoke_plans(ctx: Context, consent: dict[str, Any], before: dict[str, Any]) -> None:
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.PLAN_CONSENT_CHANGES)
-    patients = subject_patients(reader, consent.get("patient"))
+    # The person whose consent stood: the withdrawing version cannot point the rule elsewhere.
+    patients = subject_patients(reader, before.get("patient"), ctx.base_urls)
     if active_plan_consents(reader, patients, today(), exclude=consent["id"]):
         return  # another plan consent still stands
     named = [i for i in (reference_id(d.get("reference"), "CarePlan")
                          for d in (consent.get("provision") or {}).get("data") or []) if i]
-    plan_ids = named or open_plan_ids(reader, patients)
+    # Only the person's own open plans: a name in the consent (an external URL is not checked
+    # as a reference on this server) never reaches another person's plan.
+    own = open_plan_ids(reader, patients)
+    plan_ids = [i for i in named if i in own] if named else own
     for plan_id in plan_ids:
         locked = read_for_change(ctx, "CarePlan", plan_id)
         if locked is None or locked[0].get("status") not in OPEN_PLAN_STATUSES:

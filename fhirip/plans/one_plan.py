@@ -58,7 +58,7 @@ def refuse_second_plan(ctx: Context, careplan: dict[str, Any], previous: Current
             ctx.tx.claim("CarePlan", careplan["id"], ())  # ended, or no longer an individual plan
         return []
     reader = UnscopedReader(ctx.tx.conn, UnscopedUse.ONE_PLAN_PER_PERSON)
-    patients = subject_patients(reader, careplan.get("subject"))
+    patients = subject_patients(reader, careplan.get("subject"), ctx.base_urls)
     held = ctx.tx.claim("CarePlan", careplan["id"], plan_claims(patients))
     existing = [plan_id for plan_id in open_plan_ids(reader, patients) if plan_id != careplan["id"]]
     existing += sorted({i for t, i in held.values() if t == "CarePlan"} - set(existing))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fhirip.plans.codes import NATIONAL_ID_SYSTEMS, reference_id
+from fhirip.model.references import parse_local
+from fhirip.plans.codes import NATIONAL_ID_SYSTEMS
 from fhirip.store.unscoped import UnscopedReader
 
 
@@ -31,17 +32,19 @@ def same_person(reader: UnscopedReader, patient_ids: Iterable[str]) -> set[str]:
     return person_of(reader, (), patient_ids)
 
 
-def subject_patients(reader: UnscopedReader, subject: Any) -> set[str]:
-    """The Patient ids a reference names: a literal `Patient/x`, or a logical identifier reference.
+def subject_patients(reader: UnscopedReader, subject: Any, base_urls: tuple[str, ...] = ()) -> set[str]:
+    """The Patient ids a reference names: a Patient here (`Patient/x`, or an absolute URL under
+    one of `base_urls`), or a logical identifier reference. An absolute URL of another server
+    names no Patient here, whatever id it ends in.
 
     A resource written in a transaction may refer to a Patient created in the same
     Bundle; the literal id is then already rewritten and counts even before it is stored.
     """
     if not isinstance(subject, dict):
         return set()
-    literal = reference_id(subject, "Patient")
-    if literal is not None:
-        return same_person(reader, {literal})
+    local = parse_local(subject["reference"], base_urls) if isinstance(subject.get("reference"), str) else None
+    if local is not None and local[0] == "Patient":
+        return same_person(reader, {local[1]})
     identifier = subject.get("identifier")
     if isinstance(identifier, dict) and identifier.get("system") and identifier.get("value"):
         return person_of(reader, {(identifier["system"], identifier["value"])})

@@ -156,3 +156,30 @@ def test_recorded_grants_written_at_once_each_get_exactly_their_provenance(
         [record] = _provenances_of(system, consent_id)
         assert [t["reference"] for t in record["target"]] == [f"Consent/{consent_id}/_history/1"]
 
+
+
+def test_the_header_cannot_make_the_record_say_more_than_the_patients_word(ola: Fhir, system: Fhir) -> None:  # noqa: F811
+    """The agent naming Kari acts for no one else, a signature is Kari's, and what the record
+    mentions Ola may see: a record hidden from her answers as one that does not exist."""
+    given = json.loads(_provenance("demo-kari"))
+    acting_for_other = {**given, "agent": [{**given["agent"][0], "onBehalfOf": {"reference": "Patient/other"},
+                                            "extension": [{"url": "http://example.org/x",
+                                                           "valueReference": {"reference": "Patient/other"}}]}]}
+    written = ola.post("/Consent", json=_grant("new"), headers={"X-Provenance": json.dumps(acting_for_other)})
+    assert written.status_code == 201, written.text
+    [record] = _provenances_of(system, _created_id(written))
+    assert "Patient/other" not in json.dumps(record)
+    other_signer = {**given, "signature": [{**given["signature"][0], "who": {"reference": "Patient/other"}}]}
+    signed = ola.post("/Consent", json=_grant("new"), headers={"X-Provenance": json.dumps(other_signer)})
+    assert signed.status_code == 400 and "signature[0].who" in signed.text, signed.text
+
+    def mentioning(reference: str) -> Any:
+        header = {**given, "entity": [{"role": "source", "what": {"reference": reference}}]}
+        return ola.post("/Consent", json=_grant("new"), headers={"X-Provenance": json.dumps(header)})
+
+    assert ola.get("/Consent/other-sharing").status_code == 404
+    hidden, unknown = mentioning("Consent/other-sharing"), mentioning("Consent/no-such-consent")
+    assert hidden.status_code == unknown.status_code == 400, hidden.text
+    assert hidden.text.replace("other-sharing", "X") == unknown.text.replace("no-such-consent", "X")
+    assert mentioning("Patient/demo-kari").status_code == 201
+    assert system.get("/Provenance", params={"entity": "Consent/other-sharing"}).json()["total"] == 0
