@@ -80,8 +80,9 @@ class Runner:
             raise
         except Exception as error:  # noqa: BLE001 - the job fails with its reason; the runner goes on
             _LOG.exception("export job %s failed", job.job_id)
+            reason = str(error)[:500]
             self.store.run(lambda tx: jobs.finish(tx.conn, job.job_id, self.name, now=_now(),
-                                                  retention=self.retention, error=str(error)[:500]),
+                                                  retention=self.retention, error=reason),
                            write=True, unlimited=True)
         return True
 
