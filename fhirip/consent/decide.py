@@ -30,10 +30,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, or_, select, union, union_all
+from sqlalchemy import Connection, String, and_, bindparam, or_, select, union, union_all
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -58,21 +58,19 @@ from fhirip.store.schema import access_grant
 BREAK_THE_GLASS_MINUTES = 30
 
 _G = access_grant
-_COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.via, _G.c.effect, _G.c.action,
-            _G.c.view, _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
+# What the decision reads of each row (a PractitionerRole's `via` is compared in SQL only).
+_COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.effect, _G.c.action,
+            _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
             _G.c.source_id)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     grantee: str
     kind: str
     patient_id: str | None
     target: str | None
-    via: str | None
     effect: str
     action: str
-    view: str
     classes: str | None
     labels: str | None
     resources: str | None
@@ -89,6 +87,10 @@ class Row:
 def is_coordinating_unit(actor: Actor) -> bool:
     """The koordinerende enhet: an organisation number and the role claim naming the unit."""
     return actor.org_number is not None and COORDINATING_UNIT_ROLE in actor.roles
+
+
+# The most identifier keys a token carries: an organisation, an HPR number and a person's numbers.
+TOKEN_KEY_SLOTS = 2 + len(PERSON_SYSTEMS)
 
 
 def token_keys(actor: Actor) -> frozenset[str]:
@@ -120,11 +122,14 @@ def _resolution() -> Any:
        (`reach`, both at once: one index lookup per key);
     4. the deny provisions naming no one, of every patient reached."""
     g1, g2, g3, g4, g5 = (access_grant.alias(f"g{n}") for n in range(1, 6))
-    ids = select(*_columns(g1)).where(g1.c.grantee.in_(bindparam("keys", expanding=True)), _in_force(g1)).cte("ids")
+    # One parameter per slot (unused slots NULL, which matches nothing), not an expanding list: the
+    # statement's text is the same for every caller, so it is compiled and prepared once.
+    slots = [bindparam(f"key{n}", type_=String) for n in range(TOKEN_KEY_SLOTS)]
+    ids = select(*_columns(g1)).where(g1.c.grantee.in_(slots), _in_force(g1)).cte("ids")
     aliases = select(ids.c.target).where(ids.c.kind == "alias")
     roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
-    refs = union(select(ids.c.target).where(ids.c.kind.in_(("alias", "relative"))),
+    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
                  select(roles.c.target)).cte("refs")
     teams = select(g4.c.target).where(g4.c.kind == "member", g4.c.grantee.in_(select(refs.c.target)), _in_force(g4))
     # One IN over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by an
@@ -145,7 +150,10 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
     keys = sorted(token_keys(actor))
     if not keys:
         return [], set(), set()
-    found = [Row(*values) for values in conn.execute(_RESOLUTION, {"keys": keys, "now": now})]
+    if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
+        raise RuntimeError(f"a token gave {len(keys)} identifier keys; the resolution has {TOKEN_KEY_SLOTS} slots")
+    slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
+    found = [Row(*values) for values in conn.execute(_RESOLUTION, {**slots, "now": now})]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
     return [r for r in found if r.kind != "role"], refs, organizations

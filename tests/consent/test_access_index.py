@@ -100,3 +100,18 @@ def test_derivation_is_a_function_of_the_resource() -> None:
     assert derive("Consent", {**consent, "status": "inactive"}) == []
     malformed = {**consent, "provision": {**consent["provision"], "period": {"start": "soon"}}}
     assert derive("Consent", malformed) == []  # a malformed period never grants
+
+
+def test_the_resolution_statement_has_a_slot_for_every_key_a_token_can_carry() -> None:
+    # The caller's identifier keys are bound one per slot; a kind of key added to `token_keys`
+    # without a slot would otherwise be a key the decision never looks up.
+    from dataclasses import replace
+
+    from fhirip.auth import Actor, ActorKind
+    from fhirip.consent.decide import TOKEN_KEY_SLOTS, token_keys
+
+    practitioner = Actor.from_claims(world.practitioner_claims("1234567", "974600951"))
+    person = Actor.from_claims(world.person_claims(world.ANNE))
+    everything = replace(person, hpr_number=practitioner.hpr_number, org_number=practitioner.org_number,
+                         kind=ActorKind.PERSON)
+    assert len(token_keys(everything)) == TOKEN_KEY_SLOTS
