@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, String, and_, bindparam, or_, select, union, union_all
+from sqlalchemy import Connection, String, and_, any_, bindparam, func, or_, select, union, union_all
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -111,8 +111,19 @@ def _columns(table: Any) -> list[Any]:
     return [table.c[column.name] for column in _COLUMNS]
 
 
-def _resolution() -> Any:
-    """The caller's rows in one statement (built once; a request binds its keys and moment):
+def _among(column: Any, found: Any, dialect: str) -> Any:
+    """`column IN (found)`, a subquery of keys; on PostgreSQL `= ANY(ARRAY(found))`: the keys
+    are gathered first and each is then looked up by the index. As a join, the planner judges a
+    key to match the table's average number of rows (an organisation's key matches hundreds of
+    thousands), and for a caller in a few hundred care teams it reads the whole table instead."""
+    if dialect == "postgresql":
+        return column == any_(func.array(found.scalar_subquery()))
+    return column.in_(found)
+
+
+def _resolution(dialect: str) -> Any:
+    """The caller's rows in one statement (built once per database; a request binds its keys and
+    moment):
 
     1. `ids`: the rows naming the token's identifiers (their own patients, the Practitioner,
        Organization and RelatedPersons carrying them, the consents naming them);
@@ -131,17 +142,20 @@ def _resolution() -> Any:
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
     refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
                  select(roles.c.target)).cte("refs")
-    teams = select(g4.c.target).where(g4.c.kind == "member", g4.c.grantee.in_(select(refs.c.target)), _in_force(g4))
-    # One IN over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by an
-    # OR of two subqueries, and reads the whole index table for it instead.
+    teams = select(g4.c.target).where(g4.c.kind == "member", _among(g4.c.grantee, select(refs.c.target), dialect),
+                                      _in_force(g4))
+    # One lookup over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by
+    # an OR of two subqueries, and reads the whole table for it instead.
     reach = union(select(refs.c.target), teams).cte("reach")
-    named = select(*_columns(g3)).where(g3.c.grantee.in_(select(reach.c.target)), _in_force(g3)).cte("named")
+    named = select(*_columns(g3)).where(_among(g3.c.grantee, select(reach.c.target), dialect),
+                                        _in_force(g3)).cte("named")
     reached = union(select(ids.c.patient_id), select(named.c.patient_id))
-    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE, g5.c.patient_id.in_(reached), _in_force(g5))
+    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE, _among(g5.c.patient_id, reached, dialect),
+                                           _in_force(g5))
     return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
 
 
-_RESOLUTION = _resolution()
+_RESOLUTION = {dialect: _resolution(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row], set[str], set[str]]:
@@ -153,7 +167,7 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
     if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
         raise RuntimeError(f"a token gave {len(keys)} identifier keys; the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
-    found = [Row(*values) for values in conn.execute(_RESOLUTION, {**slots, "now": now})]
+    found = [Row(*values) for values in conn.execute(_RESOLUTION[conn.dialect.name], {**slots, "now": now})]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
     return [r for r in found if r.kind != "role"], refs, organizations
