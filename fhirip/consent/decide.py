@@ -142,16 +142,16 @@ def _resolution(dialect: str) -> Any:
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
     refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
                  select(roles.c.target)).cte("refs")
-    teams = select(g4.c.target).where(g4.c.kind == "member", _among(g4.c.grantee, select(refs.c.target), dialect),
-                                      _in_force(g4))
+    teams = select(g4.c.target).where(g4.c.kind == "member",
+                                      _among(g4.c.grantee, select(refs.c.target), dialect), _in_force(g4))
     # One lookup over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by
     # an OR of two subqueries, and reads the whole table for it instead.
     reach = union(select(refs.c.target), teams).cte("reach")
     named = select(*_columns(g3)).where(_among(g3.c.grantee, select(reach.c.target), dialect),
                                         _in_force(g3)).cte("named")
     reached = union(select(ids.c.patient_id), select(named.c.patient_id))
-    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE, _among(g5.c.patient_id, reached, dialect),
-                                           _in_force(g5))
+    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE,
+                                           _among(g5.c.patient_id, reached, dialect), _in_force(g5))
     return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
 
 
@@ -165,7 +165,8 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
     if not keys:
         return [], set(), set()
     if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
-        raise RuntimeError(f"a token gave {len(keys)} identifier keys; the resolution has {TOKEN_KEY_SLOTS} slots")
+        raise RuntimeError(f"a token gave {len(keys)} identifier keys; "
+                           f"the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
     found = [Row(*values) for values in conn.execute(_RESOLUTION[conn.dialect.name], {**slots, "now": now})]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}

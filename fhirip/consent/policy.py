@@ -142,14 +142,14 @@ class AccessPolicy:
             return true()  # every row of every type (a system client with `system/*` scopes)
         shared = self._shared
         if shared.open_types is not None:
-            conditions.append(policy_sql.one_of(alias.c.res_type, shared.open_types, self.dialect))
+            conditions.append(policy_sql.in_list(alias.c.res_type, shared.open_types, self.dialect))
         for group in shared.groups:
-            conditions.append(policy_sql.compartment_clause(alias, group, None, self.dialect))
+            conditions.append(policy_sql.compartment_condition(alias, group, self.dialect))
         if not conditions:
             return false()
         permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
         if self.scope_read_types is not None:
-            permitted = and_(policy_sql.one_of(alias.c.res_type, shared.scope_read_types, self.dialect)
+            permitted = and_(policy_sql.in_list(alias.c.res_type, shared.scope_read_types, self.dialect)
                              if shared.scope_read_types is not None else false(), permitted)
         if self.scope_queries:
             permitted = and_(permitted, scope_condition(alias, self.scope_queries, self.decided_at))

@@ -59,13 +59,16 @@ _FEW = 16
 _SAFE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$")
 
 
-def one_of(column: Any, values: Collection[str] | ValueList, dialect: str) -> ColumnElement[bool]:
+def one_of(column: Any, values: Collection[str], dialect: str) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `= ANY(array)`, and on SQLite beyond a few values
     `IN (SELECT value FROM json_each(?))`: one parameter however many values, so the
     statement text stays the same and short (psycopg re-parses every statement over 4 KiB;
-    SQLAlchemy renders each value of an expanding IN on every execution). `values` may be a
-    `ValueList` built beforehand, to test several columns against the same list."""
-    listed = values if isinstance(values, ValueList) else value_list(values, dialect)
+    SQLAlchemy renders each value of an expanding IN on every execution)."""
+    return in_list(column, value_list(values, dialect), dialect)
+
+
+def in_list(column: Any, listed: ValueList, dialect: str) -> ColumnElement[bool]:
+    """`one_of` for a list built beforehand (`value_list`), to test several columns against it."""
     if dialect == "postgresql":
         return column == any_(listed.parameter)
     return column.in_(listed.parameter)
@@ -96,8 +99,7 @@ class Compartments:
     statement of the request (building them again for each costs more than running them)."""
 
     access: Access
-    patient_ids: Sequence[str] | None
-    patients: ValueList | None
+    patients: ValueList | None  # None: every patient
     membership: tuple[ColumnElement[bool], ...]
     # The members' rids as an uncorrelated subquery, for a few patients; None: tested per row.
     members: Any
@@ -108,7 +110,7 @@ def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str
     patients = value_list(patient_ids, dialect) if patient_ids is not None else None
     membership = [link.c.target_type == "Patient"]
     if patients is not None:
-        membership.append(one_of(link.c.target_id, patients, dialect))
+        membership.append(in_list(link.c.target_id, patients, dialect))
     if access.read_types is not None:
         membership.append(one_of(link.c.res_type, access.read_types, dialect))
     membership.append(_compartment_pairs_sql(dialect))
@@ -117,16 +119,19 @@ def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str
     # testing the row's own links costs a seek.
     few = patient_ids is not None and len(patient_ids) <= _FEW
     members = select(link.c.rid).where(*membership).correlate(None) if few else None
-    return Compartments(access, patient_ids, patients, tuple(membership), members)
+    return Compartments(access, patients, tuple(membership), members)
 
 
-def compartment_clause(alias: FromClause, access: Access | Compartments, patient_ids: Sequence[str] | None,
+def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
                        dialect: str) -> ColumnElement[bool]:
     """Rows of `alias` in the compartments of these patients (None = of any patient) that
-    `access` lets the actor read. `access` may come with its `compartments` built beforehand
-    (then `patient_ids` are theirs)."""
-    built = access if isinstance(access, Compartments) else compartments(access, patient_ids, dialect)
-    access, patient_ids = built.access, built.patient_ids
+    `access` lets the actor read."""
+    return compartment_condition(alias, compartments(access, patient_ids, dialect), dialect)
+
+
+def compartment_condition(alias: FromClause, built: Compartments, dialect: str) -> ColumnElement[bool]:
+    """`compartment_clause` from its parts built beforehand (`compartments`)."""
+    access = built.access
     link = _LINK
 
     inside: list[ColumnElement[bool]] = []
@@ -134,7 +139,8 @@ def compartment_clause(alias: FromClause, access: Access | Compartments, patient
         if built.patients is None:
             inside.append(alias.c.res_type == "Patient")
         else:
-            inside.append(and_(alias.c.res_type == "Patient", one_of(alias.c.res_id, built.patients, dialect)))
+            inside.append(and_(alias.c.res_type == "Patient",
+                               in_list(alias.c.res_id, built.patients, dialect)))
     if built.members is None:
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *built.membership)
                              .correlate(alias)))

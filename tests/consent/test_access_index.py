@@ -118,7 +118,7 @@ def test_the_resolution_statement_has_a_slot_for_every_key_a_token_can_carry() -
     assert len(token_keys(everything)) == TOKEN_KEY_SLOTS
 
 
-def test_the_condition_built_once_per_decision_selects_what_a_condition_built_afresh_selects(w: World) -> None:
+def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admits(w: World) -> None:
     # `AccessPolicy.sql` builds the alias-independent parts once and applies them to every alias;
     # the rows it admits are those of each group's `compartment_clause` built afresh, and using
     # the shared parts twice in one statement (two aliases) changes nothing.
@@ -127,7 +127,8 @@ def test_the_condition_built_once_per_decision_selects_what_a_condition_built_af
     from fhirip.consent import sql as policy_sql
     from fhirip.store.schema import resource
 
-    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE), world.practitioner_claims(world.TERJE, world.KOMMUNE),
+    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE),
+               world.practitioner_claims(world.TERJE, world.KOMMUNE),
                world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
                world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
     with w.services.store.transaction(write=False) as tx:
@@ -144,5 +145,6 @@ def test_the_condition_built_once_per_decision_selects_what_a_condition_built_af
             if policy.open_types:
                 fresh.append(policy_sql.one_of(two.c.res_type, policy.open_types, policy.dialect))
             assert rids(two, or_(*fresh) if fresh else false()) == admitted
-            both = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(and_(policy.sql(one), policy.sql(two)))
+            both = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(
+                and_(policy.sql(one), policy.sql(two)))
             assert set(tx.conn.execute(both).scalars()) == admitted
