@@ -30,10 +30,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, or_, select, union, union_all
+from sqlalchemy import Connection, String, and_, any_, bindparam, func, or_, select, union, union_all
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -58,21 +58,19 @@ from fhirip.store.schema import access_grant
 BREAK_THE_GLASS_MINUTES = 30
 
 _G = access_grant
-_COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.via, _G.c.effect, _G.c.action,
-            _G.c.view, _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
+# What the decision reads of each row (a PractitionerRole's `via` is compared in SQL only).
+_COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.effect, _G.c.action,
+            _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
             _G.c.source_id)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     grantee: str
     kind: str
     patient_id: str | None
     target: str | None
-    via: str | None
     effect: str
     action: str
-    view: str
     classes: str | None
     labels: str | None
     resources: str | None
@@ -89,6 +87,10 @@ class Row:
 def is_coordinating_unit(actor: Actor) -> bool:
     """The koordinerende enhet: an organisation number and the role claim naming the unit."""
     return actor.org_number is not None and COORDINATING_UNIT_ROLE in actor.roles
+
+
+# The most identifier keys a token carries: an organisation, an HPR number and a person's numbers.
+TOKEN_KEY_SLOTS = 2 + len(PERSON_SYSTEMS)
 
 
 def token_keys(actor: Actor) -> frozenset[str]:
@@ -109,31 +111,51 @@ def _columns(table: Any) -> list[Any]:
     return [table.c[column.name] for column in _COLUMNS]
 
 
-def _resolution() -> Any:
-    """The caller's rows in one statement (built once; a request binds its keys and moment):
+def _among(column: Any, found: Any, dialect: str) -> Any:
+    """`column IN (found)`, a subquery of keys; on PostgreSQL `= ANY(ARRAY(found))`: the keys
+    are gathered first and each is then looked up by the index. As a join, the planner judges a
+    key to match the table's average number of rows (an organisation's key matches hundreds of
+    thousands), and for a caller in a few hundred care teams it reads the whole table instead."""
+    if dialect == "postgresql":
+        return column == any_(func.array(found.scalar_subquery()))
+    return column.in_(found)
+
+
+def _resolution(dialect: str) -> Any:
+    """The caller's rows in one statement (built once per database; a request binds its keys and
+    moment):
 
     1. `ids`: the rows naming the token's identifiers (their own patients, the Practitioner,
        Organization and RelatedPersons carrying them, the consents naming them);
     2. `roles`: the current PractitionerRoles of those Practitioners, for no organisation or
        one the caller acts for;
-    3. `named`: the rows naming those references, or the CareTeams they are current members of;
+    3. `named`: the rows naming those references, or the CareTeams they are current members of
+       (`reach`, both at once: one index lookup per key);
     4. the deny provisions naming no one, of every patient reached."""
     g1, g2, g3, g4, g5 = (access_grant.alias(f"g{n}") for n in range(1, 6))
-    ids = select(*_columns(g1)).where(g1.c.grantee.in_(bindparam("keys", expanding=True)), _in_force(g1)).cte("ids")
+    # One parameter per slot (unused slots NULL, which matches nothing), not an expanding list: the
+    # statement's text is the same for every caller, so it is compiled and prepared once.
+    slots = [bindparam(f"key{n}", type_=String) for n in range(TOKEN_KEY_SLOTS)]
+    ids = select(*_columns(g1)).where(g1.c.grantee.in_(slots), _in_force(g1)).cte("ids")
     aliases = select(ids.c.target).where(ids.c.kind == "alias")
     roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
-    refs = union(select(ids.c.target).where(ids.c.kind.in_(("alias", "relative"))),
+    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
                  select(roles.c.target)).cte("refs")
-    teams = select(g4.c.target).where(g4.c.kind == "member", g4.c.grantee.in_(select(refs.c.target)), _in_force(g4))
-    named = select(*_columns(g3)).where(_in_force(g3), or_(g3.c.grantee.in_(select(refs.c.target)),
-                                                           g3.c.grantee.in_(teams))).cte("named")
+    teams = select(g4.c.target).where(g4.c.kind == "member",
+                                      _among(g4.c.grantee, select(refs.c.target), dialect), _in_force(g4))
+    # One lookup over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by
+    # an OR of two subqueries, and reads the whole table for it instead.
+    reach = union(select(refs.c.target), teams).cte("reach")
+    named = select(*_columns(g3)).where(_among(g3.c.grantee, select(reach.c.target), dialect),
+                                        _in_force(g3)).cte("named")
     reached = union(select(ids.c.patient_id), select(named.c.patient_id))
-    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE, g5.c.patient_id.in_(reached), _in_force(g5))
+    everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE,
+                                           _among(g5.c.patient_id, reached, dialect), _in_force(g5))
     return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
 
 
-_RESOLUTION = _resolution()
+_RESOLUTION = {dialect: _resolution(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row], set[str], set[str]]:
@@ -142,7 +164,11 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
     keys = sorted(token_keys(actor))
     if not keys:
         return [], set(), set()
-    found = [Row(*values) for values in conn.execute(_RESOLUTION, {"keys": keys, "now": now})]
+    if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
+        raise RuntimeError(f"a token gave {len(keys)} identifier keys; "
+                           f"the resolution has {TOKEN_KEY_SLOTS} slots")
+    slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
+    found = [Row(*values) for values in conn.execute(_RESOLUTION[conn.dialect.name], {**slots, "now": now})]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
     return [r for r in found if r.kind != "role"], refs, organizations

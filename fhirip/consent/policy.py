@@ -144,20 +144,19 @@ class AccessPolicy:
         if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None \
                 and not self.scope_queries:
             return true()  # every row of every type (a system client with `system/*` scopes)
-        if self.open_types:
-            conditions.append(policy_sql.one_of(alias.c.res_type, self.open_types, self.dialect))
+        shared = self._shared
+        if shared.open_types is not None:
+            conditions.append(policy_sql.in_list(alias.c.res_type, shared.open_types, self.dialect))
         if self.actor is not None and OWNED_TYPES - self.open_types:
             conditions.append(owned_clause(alias, owner_key(self.actor)))  # the caller's own Subscriptions
-        for access, patient_ids in self._groups:
-            conditions.append(policy_sql.compartment_clause(alias, access, patient_ids, self.dialect))
-        if self.everyone is not None:
-            conditions.append(policy_sql.compartment_clause(alias, self.everyone, None, self.dialect))
+        for group in shared.groups:
+            conditions.append(policy_sql.compartment_condition(alias, group, self.dialect))
         if not conditions:
             return false()
         permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
         if self.scope_read_types is not None:
-            permitted = and_(policy_sql.one_of(alias.c.res_type, self.scope_read_types, self.dialect)
-                             if self.scope_read_types else false(), permitted)
+            permitted = and_(policy_sql.in_list(alias.c.res_type, shared.scope_read_types, self.dialect)
+                             if shared.scope_read_types is not None else false(), permitted)
         if self.scope_queries:
             permitted = and_(permitted, scope_condition(alias, self.scope_queries, self.decided_at))
         return permitted
@@ -171,9 +170,20 @@ class AccessPolicy:
             (self.scope_read_types is None or res_type in self.scope_read_types)
 
     @cached_property
-    def _groups(self) -> list[tuple[Access, list[str]]]:
-        """The grants grouped by restrictions, once per decision (every statement uses them)."""
-        return policy_sql.grouped(self.grants)
+    def _shared(self) -> _SharedParts:
+        """What `sql` builds for every alias alike, built once per decision: the lists of values
+        (types, patients) and each group of patients' compartment membership. A request's
+        statements apply the condition to several aliases (the searched rows, a chain's
+        targets, the included rows), and building these again for each costs more than running them."""
+        groups = [policy_sql.compartments(access, patient_ids, self.dialect)
+                  for access, patient_ids in policy_sql.grouped(self.grants)]
+        if self.everyone is not None:
+            groups.append(policy_sql.compartments(self.everyone, None, self.dialect))
+        return _SharedParts(
+            open_types=policy_sql.value_list(self.open_types, self.dialect) if self.open_types else None,
+            groups=tuple(groups),
+            scope_read_types=policy_sql.value_list(self.scope_read_types, self.dialect)
+            if self.scope_read_types else None)
 
     def visible(self, conn: Connection, keys: Collection[Ref]) -> set[Ref]:
         """Which of these (type, id) the actor may see: current, not deleted, permitted.
@@ -313,6 +323,13 @@ class AccessPolicy:
         from fhirip.consent.writes import can_delete
 
         return can_delete(self, conn, previous_content)
+
+
+@dataclass(frozen=True)
+class _SharedParts:
+    open_types: policy_sql.ValueList | None
+    groups: tuple[policy_sql.Compartments, ...]
+    scope_read_types: policy_sql.ValueList | None
 
 
 def _admits(access: Access, res_type: str, instance: tuple[str, str], labels: frozenset[Label]) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -63,43 +64,88 @@ def one_of(column: Any, values: Collection[str], dialect: str) -> ColumnElement[
     `IN (SELECT value FROM json_each(?))`: one parameter however many values, so the
     statement text stays the same and short (psycopg re-parses every statement over 4 KiB;
     SQLAlchemy renders each value of an expanding IN on every execution)."""
+    return in_list(column, value_list(values, dialect), dialect)
+
+
+def in_list(column: Any, listed: ValueList, dialect: str) -> ColumnElement[bool]:
+    """`one_of` for a list built beforehand (`value_list`), to test several columns against it."""
+    if dialect == "postgresql":
+        return column == any_(listed.parameter)
+    return column.in_(listed.parameter)
+
+
+@dataclass(frozen=True)
+class ValueList:
+    """The right-hand side of `one_of` for one list of values: built once, it can be tested
+    against the columns of any number of aliases (one parameter in the statement)."""
+
+    parameter: Any
+
+
+def value_list(values: Collection[str], dialect: str) -> ValueList:
     ordered = sorted(values)
     if dialect == "postgresql":
-        return column == any_(bindparam(None, ordered, type_=_TEXT_ARRAY))
+        return ValueList(bindparam(None, ordered, type_=_TEXT_ARRAY))
     if len(ordered) <= _FEW:
-        return column.in_(ordered)
+        return ValueList(bindparam(None, ordered, expanding=True, type_=String))
     listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
-    return column.in_(select(listed.c.value))
+    return ValueList(select(listed.c.value))
+
+
+@dataclass(frozen=True)
+class Compartments:
+    """What `compartment_clause` needs of one access and its patients that does not depend on
+    the alias it is applied to: built once per decision, used for every alias of every
+    statement of the request (building them again for each costs more than running them)."""
+
+    access: Access
+    patients: ValueList | None  # None: every patient
+    membership: tuple[ColumnElement[bool], ...]
+    # The members' rids as an uncorrelated subquery, for a few patients; None: tested per row.
+    members: Any
+
+
+def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str) -> Compartments:
+    link = _LINK
+    patients = value_list(patient_ids, dialect) if patient_ids is not None else None
+    membership = [link.c.target_type == "Patient"]
+    if patients is not None:
+        membership.append(in_list(link.c.target_id, patients, dialect))
+    if access.read_types is not None:
+        membership.append(one_of(link.c.res_type, access.read_types, dialect))
+    membership.append(_compartment_pairs_sql(dialect))
+    # For many patients (or every one: break-the-glass) an uncorrelated IN subquery would be
+    # computed in full for every statement (every resource of hundreds of compartments);
+    # testing the row's own links costs a seek.
+    few = patient_ids is not None and len(patient_ids) <= _FEW
+    members = select(link.c.rid).where(*membership).correlate(None) if few else None
+    return Compartments(access, patients, tuple(membership), members)
 
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
                        dialect: str) -> ColumnElement[bool]:
     """Rows of `alias` in the compartments of these patients (None = of any patient) that
     `access` lets the actor read."""
+    return compartment_condition(alias, compartments(access, patient_ids, dialect), dialect)
+
+
+def compartment_condition(alias: FromClause, built: Compartments, dialect: str) -> ColumnElement[bool]:
+    """`compartment_clause` from its parts built beforehand (`compartments`)."""
+    access = built.access
     link = _LINK
-    membership = [link.c.target_type == "Patient"]
-    if patient_ids is not None:
-        membership.append(one_of(link.c.target_id, patient_ids, dialect))
-    if access.read_types is not None:
-        membership.append(one_of(link.c.res_type, access.read_types, dialect))
-    membership.append(_compartment_pairs_sql(dialect))
 
     inside: list[ColumnElement[bool]] = []
     if access.reads("Patient"):
-        if patient_ids is None:
+        if built.patients is None:
             inside.append(alias.c.res_type == "Patient")
         else:
-            inside.append(and_(alias.c.res_type == "Patient", one_of(alias.c.res_id, patient_ids, dialect)))
-    if patient_ids is None:  # every patient (break-the-glass): test the row's own links
-        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
-                             .correlate(alias)))
-    elif len(patient_ids) > _FEW:
-        # An uncorrelated IN subquery is computed in full for every statement (every resource
-        # of hundreds of compartments); testing the row's own links costs a seek.
-        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *membership)
+            inside.append(and_(alias.c.res_type == "Patient",
+                               in_list(alias.c.res_id, built.patients, dialect)))
+    if built.members is None:
+        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *built.membership)
                              .correlate(alias)))
     else:
-        inside.append(alias.c.rid.in_(select(link.c.rid).where(*membership).correlate(None)))
+        inside.append(alias.c.rid.in_(built.members))
 
     conditions: list[ColumnElement[bool]] = [or_(*inside)]
     if access.excluded_types:

@@ -9,6 +9,7 @@ any input is in force for the next decision without anything being kept between 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import consent_world as world
 from consent_support import World, put_all
@@ -100,3 +101,50 @@ def test_derivation_is_a_function_of_the_resource() -> None:
     assert derive("Consent", {**consent, "status": "inactive"}) == []
     malformed = {**consent, "provision": {**consent["provision"], "period": {"start": "soon"}}}
     assert derive("Consent", malformed) == []  # a malformed period never grants
+
+
+def test_the_resolution_statement_has_a_slot_for_every_key_a_token_can_carry() -> None:
+    # The caller's identifier keys are bound one per slot; a kind of key added to `token_keys`
+    # without a slot would otherwise be a key the decision never looks up.
+    from dataclasses import replace
+
+    from fhirip.auth import Actor, ActorKind
+    from fhirip.consent.decide import TOKEN_KEY_SLOTS, token_keys
+
+    practitioner = Actor.from_claims(world.practitioner_claims("1234567", "974600951"))
+    person = Actor.from_claims(world.person_claims(world.ANNE))
+    everything = replace(person, hpr_number=practitioner.hpr_number, org_number=practitioner.org_number,
+                         kind=ActorKind.PERSON)
+    assert len(token_keys(everything)) == TOKEN_KEY_SLOTS
+
+
+def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admits(w: World) -> None:
+    # `AccessPolicy.sql` builds the alias-independent parts once and applies them to every alias;
+    # the rows it admits are those of each group's `compartment_clause` built afresh, and using
+    # the shared parts twice in one statement (two aliases) changes nothing.
+    from sqlalchemy import and_, false, or_
+
+    from fhirip.consent import sql as policy_sql
+    from fhirip.store.schema import resource
+
+    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE),
+               world.practitioner_claims(world.TERJE, world.KOMMUNE),
+               world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
+               world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
+    with w.services.store.transaction(write=False) as tx:
+        def rids(alias: Any, condition: Any) -> set[int]:
+            return set(tx.conn.execute(select(alias.c.rid).where(condition)).scalars())
+
+        for claims in callers:
+            policy = w.policy(claims)
+            one, two = resource.alias("one"), resource.alias("two")
+            admitted = rids(one, policy.sql(one))
+            assert admitted
+            fresh = [policy_sql.compartment_clause(two, access, patients, policy.dialect)
+                     for access, patients in policy_sql.grouped(policy.grants)]
+            if policy.open_types:
+                fresh.append(policy_sql.one_of(two.c.res_type, policy.open_types, policy.dialect))
+            assert rids(two, or_(*fresh) if fresh else false()) == admitted
+            both = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(
+                and_(policy.sql(one), policy.sql(two)))
+            assert set(tx.conn.execute(both).scalars()) == admitted
