@@ -22,6 +22,7 @@ from fhirip.testing.served import ServedFhirip
 
 # Retries enough for the receivers here, down for a few attempts, never to reach `error`.
 RETRIES = 10
+DOWN_SECONDS = 60.0  # how long the receiver is down in the receiver-down test
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -77,20 +78,30 @@ def test_a_receiver_that_was_down_gets_every_event_and_can_fetch_them(
     receiver = Receiver()
     try:
         down = _subscribe(server, receiver.url)
+        went_down = time.monotonic()
         with server.client(server.token(**SYSTEM)) as system:
             for number in range(3):
                 change_plan(system, f"Mens mottakeren var nede {number}")
+            with server.client(server.token(**COORDINATOR)) as ola:
+                _wait_for_error_text(ola, down["id"])  # deliveries have failed
+            # The receiver stays down for a whole minute, the plan changing meanwhile, while the
+            # deliverer keeps retrying with its growing backoff.
+            for number in range(3, 5):
+                time.sleep(max(0.0, went_down + 20 * (number - 2) - time.monotonic()))
+                change_plan(system, f"Mens mottakeren var nede {number}")
+            time.sleep(max(0.0, went_down + DOWN_SECONDS - time.monotonic()))
         with server.client(server.token(**COORDINATOR)) as ola:
-            _wait_for_error_text(ola, down["id"])  # deliveries have failed
             receiver.up()
-            receiver.wait_for(3, deadline=60)
-            assert _unique_in_order(receiver.numbers()) == [1, 2, 3]
+            receiver.wait_for(5, deadline=90)
+            assert _unique_in_order(receiver.numbers()) == [1, 2, 3, 4, 5]
+            status = ola.get(f"/Subscription/{down['id']}/$status").json()["entry"][0]["resource"]
+            assert _parameter(status, "status") == "active"  # a minute of failures is not an error
             events = ola.get(f"/Subscription/{down['id']}/$events", params={"eventsSinceNumber": "2"}).json()
             status = events["entry"][0]["resource"]
             numbers = [part["valueString"] for p in status["parameter"] if p["name"] == "notification-event"
                        for part in p["part"] if part["name"] == "event-number"]
-            assert numbers == ["2", "3"]
-            assert [e["resource"]["id"] for e in events["entry"][1:]] == ["demo-plan", "demo-plan"]
+            assert numbers == ["2", "3", "4", "5"]
+            assert [e["resource"]["id"] for e in events["entry"][1:]] == ["demo-plan"] * 4
     finally:
         server.stop()
         receiver.down()
@@ -129,3 +140,10 @@ def test_two_server_processes_deliver_each_event_once(postgres: TemporaryPostgre
         first.stop()
         second.stop()
         receiver.down()
+
+
+def _parameter(status: dict[str, Any], name: str) -> str | None:
+    for parameter in status["parameter"]:
+        if parameter["name"] == name:
+            return parameter.get("valueCode") or parameter.get("valueString")
+    return None
