@@ -31,7 +31,8 @@ The order, and why each layer sits where it does:
 - store: the database (schema, migrations, the store API, claims). It knows no FHIR rule and
   takes what it must derive from a resource from its caller: the indexers it writes with, the
   rebuilds a migration fills a new derived table with.
-- base: the FHIR model, errors, configuration, canonical URLs, the simple-FHIRPath core.
+- base: the FHIR model, errors, configuration, canonical URLs, the simple-FHIRPath core, how a
+  server starts and stops its companion processes.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer("services", ("fhirip.search", "fhirip.validation", "fhirip.terminology", "fhirip.auth")),
     Layer("store", ("fhirip.store",)),
     Layer("base", ("fhirip.model", "fhirip.errors", "fhirip.config", "fhirip.canonical",
-                   "fhirip.fhirpath_simple", "fhirip.heap", "fhirip.layers", "fhirip"), siblings=True),
+                   "fhirip.fhirpath_simple", "fhirip.heap", "fhirip.companions", "fhirip.layers", "fhirip"),
+          siblings=True),
 )
 
 

@@ -3,7 +3,6 @@
 import atexit
 
 from fhirip.heap import settle_heap
-from fhirip.subscriptions.deliverer import DelivererProcess
 from server.app import create_app
 
 app = create_app()
@@ -13,12 +12,13 @@ settle_heap()
 # Moving the audit journal starts as the server boots, not at its first request (of the movers the
 # processes start, one per database moves at a time).
 app.config["FHIRIP_SERVICES"].audit_trail.start()
-# Bulk Data exports run in a process of their own beside the server, started here likewise.
-from fhirip.export.runner import start_runner  # noqa: E402
+# Bulk Data exports and subscription notifications run in companion processes of their own,
+# started here likewise (one of each per server process; several servers on one database share
+# the work through it).
+from fhirip.export.runner import runner_beside  # noqa: E402
+from fhirip.subscriptions.deliverer import deliverer_beside  # noqa: E402
 
-app.config["FHIRIP_EXPORT_RUNNER"] = start_runner(app.config["FHIRIP_SERVICES"].settings)
-# So does delivering subscription notifications (one deliverer per server process; they share
-# the work through the database).
-deliverer = DelivererProcess(app.config["FHIRIP_SERVICES"].store.url)
-deliverer.start()
-atexit.register(deliverer.stop)
+for companion in (runner_beside(app.config["FHIRIP_SERVICES"].settings),
+                  deliverer_beside(app.config["FHIRIP_SERVICES"].store.url)):
+    companion.start()
+    atexit.register(companion.stop)

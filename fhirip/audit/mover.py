@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from fhirip import companions
 
 _LOG = logging.getLogger(__name__)
 # The database URL reaches the mover through its environment, not its command line (where any
@@ -39,24 +40,8 @@ _URL_VARIABLE = "FHIRIP_AUDIT_MOVER_DATABASE_URL"
 
 def start_mover(url: str, *, interval: float, chunk: int) -> subprocess.Popen[bytes]:
     """A process moving the journal of the database at `url` every `interval` seconds until this
-    process ends (or `stop_mover`).
-
-    A new interpreter, never a fork of a serving process that holds threads and locks; and a
-    plain child process rather than a multiprocessing one, which every process forked from this
-    one afterwards (gunicorn's workers under --preload) would try to stop and join at its exit."""
-    environment = {**os.environ, _URL_VARIABLE: url}
-    return subprocess.Popen([sys.executable, "-m", "fhirip.audit.mover", str(os.getpid()), str(interval), str(chunk)],
-                            env=environment, stdin=subprocess.DEVNULL)
-
-
-def stop_mover(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    process ends (or `companions.stop`)."""
+    return companions.start("fhirip.audit.mover", [str(interval), str(chunk)], url_variable=_URL_VARIABLE, url=url)
 
 
 def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None:
@@ -75,31 +60,21 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
                 except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
                     _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
             time.sleep(interval)
-    except _Stopped:
+    except companions.Stopped:
         pass  # what is journalled stays there for the next mover
     finally:
         turn.release()
         store.dispose()
 
 
-class _Stopped(BaseException):
-    """The mover was told to stop (SIGTERM from its server, SIGINT from a terminal). Not an
-    Exception, so that no handler of a failed move takes it for one."""
-
-
-def _stop(_signal: int, _frame: Any) -> None:
-    raise _Stopped
-
-
 def main(argv: list[str]) -> int:
     """`python -m fhirip.audit.mover PARENT_PID INTERVAL CHUNK`, the database URL in the environment."""
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    companions.stop_on_signals()
     logging.basicConfig(level=logging.WARNING)
     parent_pid, interval, chunk = int(argv[0]), float(argv[1]), int(argv[2])
     try:
         move_forever(os.environ[_URL_VARIABLE], parent_pid, interval, chunk)
-    except _Stopped:
+    except companions.Stopped:
         pass
     return 0
 

@@ -128,12 +128,12 @@ class AuditTrail:
 
     def close(self) -> None:
         """Move what is journalled and stop the background flushes (the store is going away)."""
-        from fhirip.audit.mover import stop_mover
+        from fhirip import companions
 
         self._closed = True
         self._wake.set()
         if self._mover_owner == os.getpid():
-            stop_mover(self._mover_process)
+            companions.stop(self._mover_process)
         self.flush()
 
     def _flush_forever(self) -> None:

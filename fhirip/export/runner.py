@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from fhirip.companions import Companion, Stopped, stop_on_signals
 from fhirip.config import Settings
 from fhirip.export import files, jobs
 from fhirip.export.caller import caller_from_json
@@ -38,22 +37,13 @@ PER_FILE = 10_000
 IDLE_SECONDS = 1.0
 
 
-def start_runner(settings: Settings) -> subprocess.Popen[bytes]:
-    """A new interpreter running the jobs of `settings`' database until this process ends."""
+def runner_beside(settings: Settings) -> Companion:
+    """The runner of the jobs of `settings`' database, a companion of the server process."""
     options = {"export_dir": str(settings.effective_export_dir.resolve()),
                "retention": settings.export_retention_seconds, "lease": settings.export_lease_seconds,
                "chunk": settings.export_chunk, "pause_ms": settings.export_pause_ms}
-    environment = {**os.environ, _URL_VARIABLE: settings.effective_database_url}
-    return subprocess.Popen([sys.executable, "-m", "fhirip.export.runner", str(os.getpid()),
-                             orjson.dumps(options).decode()], env=environment, stdin=subprocess.DEVNULL)
-
-
-class _Stopped(BaseException):
-    """SIGTERM or SIGINT: stop between chunks (the job's lease runs out, and it resumes later)."""
-
-
-def _stop(_signal: int, _frame: Any) -> None:
-    raise _Stopped
+    return Companion("fhirip.export.runner", [orjson.dumps(options).decode()], url_variable=_URL_VARIABLE,
+                     url=settings.effective_database_url)
 
 
 class Runner:
@@ -76,7 +66,7 @@ class Runner:
             return False
         try:
             self.run_job(job)
-        except _Stopped:
+        except Stopped:
             raise
         except Exception as error:  # noqa: BLE001 - the job fails with its reason; the runner goes on
             _LOG.exception("export job %s failed", job.job_id)
@@ -163,14 +153,14 @@ def run_forever(url: str, parent_pid: int, options: dict[str, Any]) -> None:
         while os.getppid() == parent_pid:  # a runner outlives no server
             try:
                 worked = runner.run_once()
-            except _Stopped:
+            except Stopped:
                 raise
             except Exception:  # noqa: BLE001 - e.g. the database restarting: the next round retries
                 _LOG.exception("the export runner failed; retrying in %s s", IDLE_SECONDS)
                 worked = False
             if not worked:
                 time.sleep(IDLE_SECONDS)
-    except _Stopped:
+    except Stopped:
         pass
     finally:
         store.dispose()
@@ -178,12 +168,11 @@ def run_forever(url: str, parent_pid: int, options: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m fhirip.export.runner PARENT_PID OPTIONS_JSON`, the database URL in the environment."""
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals()
     logging.basicConfig(level=logging.WARNING)
     try:
         run_forever(os.environ[_URL_VARIABLE], int(argv[0]), orjson.loads(argv[1]))
-    except _Stopped:
+    except Stopped:
         pass
     return 0
 

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -45,8 +43,9 @@ import httpx
 import orjson
 from sqlalchemy import and_, delete, func, or_, select, true, update
 
-from fhirip.errors import FhirError
+from fhirip.companions import Companion, Stopped, stop_on_signals
 from fhirip.context import Services
+from fhirip.errors import FhirError
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
 from fhirip.model.dates import parse_instant, to_naive_utc
@@ -339,50 +338,9 @@ def _passed(end: str) -> bool:
 # -- the process ------------------------------------------------------------------------------
 
 
-class DelivererProcess:
-    """The deliverer a server process starts as it boots, stopped only by that process (gunicorn's
-    workers, forked from it under --preload, share it and never stop it)."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.process: subprocess.Popen[bytes] | None = None
-        self.owner = 0
-
-    def start(self) -> None:
-        if self.owner in (os.getpid(), os.getppid()):
-            return  # started here, or by the process this one was forked from
-        self.process = start_deliverer(self.url)
-        self.owner = os.getpid()
-
-    def stop(self) -> None:
-        if self.owner == os.getpid():
-            stop_deliverer(self.process)
-
-
-def start_deliverer(url: str) -> subprocess.Popen[bytes]:
-    """A process delivering the notifications of the database at `url` until this process ends
-    (or `stop_deliverer`): a new interpreter, like the audit mover (`fhirip.audit.mover`)."""
-    environment = {**os.environ, _URL_VARIABLE: url}
-    return subprocess.Popen([sys.executable, "-m", "fhirip.subscriptions.deliverer", str(os.getpid())],
-                            env=environment, stdin=subprocess.DEVNULL)
-
-
-def stop_deliverer(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class _Stopped(BaseException):
-    """Told to stop (SIGTERM from the server, SIGINT from a terminal); not an Exception."""
-
-
-def _stop(_signal: int, _frame: Any) -> None:
-    raise _Stopped
+def deliverer_beside(url: str) -> Companion:
+    """The deliverer of the notifications of the database at `url`, a companion of the server."""
+    return Companion("fhirip.subscriptions.deliverer", [], url_variable=_URL_VARIABLE, url=url)
 
 
 def deliver_forever(url: str, parent_pid: int) -> None:
@@ -416,12 +374,11 @@ def deliver_forever(url: str, parent_pid: int) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m fhirip.subscriptions.deliverer PARENT_PID`, the database URL in the environment."""
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals()
     logging.basicConfig(level=logging.WARNING)
     try:
         deliver_forever(os.environ[_URL_VARIABLE], int(argv[0]))
-    except _Stopped:
+    except Stopped:
         pass
     return 0
 
