@@ -99,3 +99,14 @@ def change_plan(system: Any, note: str) -> None:
     plan["description"] = note
     answer = system.put("/CarePlan/demo-plan", json=plan)
     assert answer.status_code == 200, answer.text
+
+
+def wait_for_failed_delivery(client: Any, res_id: str, deadline: float = 30.0) -> None:
+    """Until the Subscription's `$status` reports an error: a delivery of it has failed."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        status = client.get(f"/Subscription/{res_id}/$status").json()["entry"][0]["resource"]
+        if any(p["name"] == "error" for p in status["parameter"]):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no delivery failed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from conftest import wait_for_failed_delivery
 from conftest import (
     COORDINATOR,
     OUTSIDER,
@@ -235,7 +236,7 @@ def test_a_consent_withdrawn_between_a_failed_delivery_and_its_retry_withholds_t
         try:
             change_plan(system, "Endring mens Nils har samtykke")
             with subs_served.client(subs_served.token(**OUTSIDER)) as nils:
-                _wait_for_error_text(nils, theirs["id"])  # decided, numbered, and its delivery failed
+                wait_for_failed_delivery(nils, theirs["id"])  # decided, numbered, and its delivery failed
         finally:
             assert system.put("/Consent/kari-deling-nils",
                               json={**SHARING_WITH_NILS, "status": "inactive"}).status_code == 200
@@ -246,12 +247,3 @@ def test_a_consent_withdrawn_between_a_failed_delivery_and_its_retry_withholds_t
     finally:
         outsider.down()
 
-
-def _wait_for_error_text(client: Any, res_id: str, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        status = client.get(f"/Subscription/{res_id}/$status").json()["entry"][0]["resource"]
-        if any(p["name"] == "error" for p in status["parameter"]):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no delivery failed")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for_failed_delivery
 from conftest import COORDINATOR, SYSTEM, change_plan, database_url, start_server, subscription, \
     wait_until_decided
 from receiver import Receiver
@@ -83,7 +84,7 @@ def test_a_receiver_that_was_down_gets_every_event_and_can_fetch_them(
             for number in range(3):
                 change_plan(system, f"Mens mottakeren var nede {number}")
             with server.client(server.token(**COORDINATOR)) as ola:
-                _wait_for_error_text(ola, down["id"])  # deliveries have failed
+                wait_for_failed_delivery(ola, down["id"])  # deliveries have failed
             # The receiver stays down for a whole minute, the plan changing meanwhile, while the
             # deliverer keeps retrying with its growing backoff.
             for number in range(3, 5):
@@ -106,15 +107,6 @@ def test_a_receiver_that_was_down_gets_every_event_and_can_fetch_them(
         server.stop()
         receiver.down()
 
-
-def _wait_for_error_text(client: Any, res_id: str, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        status = client.get(f"/Subscription/{res_id}/$status").json()["entry"][0]["resource"]
-        if any(p["name"] == "error" for p in status["parameter"]):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no delivery failed")
 
 
 def test_two_server_processes_deliver_each_event_once(postgres: TemporaryPostgres | None, tmp_path: Path) -> None:
