@@ -427,5 +427,8 @@ def matches_by_rid(conn: Connection, types: tuple[str, ...], params: list[tuple[
                     resource_version.c.seq, resource_version.c.last_updated)
              .join(resource_version, and_(resource_version.c.rid == r.c.rid,
                                           resource_version.c.version == r.c.version))
-             .where(*where, r.c.rid > after_rid).order_by(r.c.rid).limit(limit))
+             # The cursor on both sides of the join: the planner does not carry it across, and a
+             # merge join would otherwise walk every version from the first rid to the cursor.
+             .where(*where, r.c.rid > after_rid, resource_version.c.rid > after_rid)
+             .order_by(r.c.rid).limit(limit))
     return conn.execute(query).all()
