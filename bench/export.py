@@ -73,8 +73,8 @@ def export_in_this_process(url: str, out_dir: Path, chunk: int) -> dict[str, Any
     rss_by_chunk: list[float] = []  # resident memory after each chunk
     record = runner.audit
 
-    def audit_and_measure(job: Any, policy: Any, found: Any) -> None:
-        record(job, policy, found)
+    def audit_and_measure(events: Any) -> None:
+        record(events)
         rss_by_chunk.append(_rss_mb())
 
     runner.audit = audit_and_measure  # type: ignore[method-assign]

@@ -6,6 +6,9 @@ statement per chunk: the rows of the Patient compartment's parameters that name 
 same parameters and expressions `fhirip.consent.compartment.patients_of` evaluates), so a large
 export does not evaluate FHIRPath on every resource. A resource exported in an older version
 than the one indexed is judged from that version's own content.
+
+The events are made in the transaction that read the chunk (the index as the chunk saw it) and
+journalled together, one batch per chunk.
 """
 
 from __future__ import annotations
@@ -15,39 +18,48 @@ from typing import Any
 from uuid import uuid4
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from fhirip.audit import audit_event
 from fhirip.consent.compartment import patients_of
 from fhirip.consent.vocabulary import compartment_params
 from fhirip.export.sweeps import Found
-from fhirip.store.schema import resource, search_reference
+from fhirip.store.schema import search_reference
 
 # Resources named in one patient's AuditEvent for one chunk (as a search's event names its first).
 MAX_REFERENCES = 200
+# One instance: SQLAlchemy adapts a type to the dialect once per instance.
+_RIDS = ARRAY(BigInteger)
 
 
 def patients_by_rid(conn: Connection, found: list[Found]) -> dict[int, set[str]]:
     owners: dict[int, set[str]] = {item.rid: set() for item in found}
     params = compartment_params()
-    indexed = [item.rid for item in found if item.res_type in params]
+    indexed = [item.rid for item in found if item.res_type in params and item.indexed]
     if indexed:
         link = search_reference
         rows = conn.execute(select(link.c.rid, link.c.res_type, link.c.param, link.c.target_id).where(
-            link.c.rid.in_(indexed), link.c.target_type == "Patient"))
+            _one_of(link.c.rid, indexed, conn.dialect.name), link.c.target_type == "Patient"))
         for rid, res_type, param, patient in rows:
             if patient and param in params.get(res_type, ()):
                 owners[rid].add(patient)
-        current = dict(conn.execute(select(resource.c.rid, resource.c.version)
-                                    .where(resource.c.rid.in_(indexed))).all())
-    else:
-        current = {}
     for item in found:
         if item.res_type == "Patient":
             owners[item.rid].add(item.res_id)
-        elif item.rid in current and current[item.rid] != item.version:
+        elif not item.indexed:
             owners[item.rid] = set(patients_of(orjson.loads(item.content)))
     return owners
+
+
+def _one_of(column: Any, rids: list[int], dialect: str) -> ColumnElement[bool]:
+    """`column IN (rids)` with the chunk's row ids as one parameter (`= ANY(array)`; on SQLite a
+    JSON array): the statement's text is the same for every chunk, not a thousand parameters
+    rendered and parsed again each time."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, rids, type_=_RIDS))
+    listed = func.json_each(bindparam(None, orjson.dumps(rids).decode(), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def export_events(conn: Connection, job: Any, policy: Any, found: list[Found]) -> list[dict[str, Any]]:

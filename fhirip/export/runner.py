@@ -4,8 +4,9 @@ Started by the server process as it boots (the gunicorn master under preload, li
 journal mover, `fhirip.audit.mover`), it ends when that process ends or on SIGTERM. It claims
 one open job at a time (`jobs.claim`), reads it chunk by chunk as the job's caller
 (`sweeps.read_chunk` under `decide` for that caller, decided afresh for every chunk), appends
-each chunk to the job's files, journals an AuditEvent for each patient the chunk exported, and
-records the progress with the files' sizes in one short write transaction. Finished jobs are
+each chunk to the job's files, journals in one batch the AuditEvents made as the chunk was read
+(one for each patient it exported, `auditing`), and records the progress with the files' sizes
+in one short write transaction. Finished jobs are
 removed with their files once they expire. Runners of several servers on one database share
 the jobs: a claim is a lease, renewed with each recorded chunk.
 """
@@ -88,22 +89,23 @@ class Runner:
         files.keep_recorded(directory, outputs)
         sweep, after_rid, exported = job.sweep, job.after_rid, job.exported
         while sweep < len(sweeps):
-            def read(tx: Any) -> tuple[list[Found], int | None, Any]:
+            def read(tx: Any) -> tuple[list[Found], int | None, list[dict[str, Any]]]:
+                from fhirip.export.auditing import export_events
                 from fhirip.export.sweeps import read_chunk
 
                 policy = decide(tx.conn, actor, token_issued_at=actor.issued_at)
                 found, cursor = read_chunk(tx.conn, policy, sweeps[sweep], snapshot_seq=job.snapshot_seq,
                                            after_rid=after_rid, limit=self.chunk, since=since,
                                            elements=plan.get("elements"))
-                return found, cursor, policy
+                return found, cursor, export_events(tx.conn, job, policy, found) if found else []
 
-            found, cursor, policy = self.store.run(read, write=False, unlimited=True)
+            found, cursor, events = self.store.run(read, write=False, unlimited=True)
             # A chunk that took longer than the lease may have lost the job to another runner.
             if not self.store.run(lambda tx: jobs.renew(tx.conn, job.job_id, self.name, _now() + self.lease),
                                   write=True, unlimited=True):
                 return self.let_go(job, directory)
             outputs = files.append(directory, outputs, found, PER_FILE)
-            self.audit(job, policy, found)
+            self.audit(events)
             exported += len(found)
             sweep, after_rid = (sweep + 1, 0) if cursor is None else (sweep, cursor)
             if not self.store.run(lambda tx: jobs.record_chunk(
@@ -120,14 +122,12 @@ class Runner:
         if self.store.run(lambda tx: jobs.job_of(tx.conn, job.job_id, job.owner, _now()), write=False) is None:
             files.remove_directory(directory)
 
-    def audit(self, job: Any, policy: Any, found: list[Found]) -> None:
-        """Journal one AuditEvent per patient whose record this chunk exported (`auditing`)."""
-        from fhirip.export.auditing import export_events
+    def audit(self, events: list[dict[str, Any]]) -> None:
+        """Journal a chunk's AuditEvents (`auditing`: one per patient whose record it exported),
+        in one transaction of their own."""
         from fhirip.audit.journal import append
 
-        if found:
-            append(self.store, self.store.run(lambda tx: export_events(tx.conn, job, policy, found),
-                                              write=False, unlimited=True))
+        append(self.store, events)
 
     def remove_expired(self) -> None:
         gone = self.store.run(lambda tx: jobs.expired(tx.conn, _now()), write=False)

@@ -42,6 +42,9 @@ class Found:
     version: int
     last_updated: datetime
     content: bytes  # as the caller may see it (masked, shaped)
+    # Whether this is the version the search index describes (the current one), not an older
+    # one read at the snapshot: what the index says of it holds for this content.
+    indexed: bool = True
 
 
 def compartment_types() -> tuple[str, ...]:
@@ -80,17 +83,19 @@ def read_chunk(conn: Connection, policy: AccessPolicy, sweep: Sweep, *, snapshot
     found = []
     for row in rows:
         version, last_updated, content = row.version, row.last_updated, bytes(row.content)
+        indexed = True
         if row.rid in at_snapshot:
             kept = at_snapshot.get(row.rid)
             if kept is None:
                 continue
             version, last_updated, content = kept
+            indexed = False
             if not policy.may_read_version(row.res_type, orjson.loads(content)):
                 continue
         if since is not None and last_updated < since:
             continue
         found.append(Found(row.rid, row.res_type, row.res_id, version, last_updated,
-                           _as_seen(policy, content, elements)))
+                           _as_seen(policy, content, elements), indexed))
     return found, cursor
 
 
