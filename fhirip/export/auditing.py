@@ -40,7 +40,7 @@ def patients_by_rid(conn: Connection, found: list[Found]) -> dict[int, set[str]]
     if indexed:
         link = search_reference
         rows = conn.execute(select(link.c.rid, link.c.res_type, link.c.param, link.c.target_id).where(
-            _one_of(link.c.rid, indexed, conn.dialect.name), link.c.target_type == "Patient"))
+            _one_of(link.c.rid, indexed, conn.dialect.name), link.c.target_type == "Patient")).all()
         for rid, res_type, param, patient in rows:
             if patient and param in params.get(res_type, ()):
                 owners[rid].add(patient)

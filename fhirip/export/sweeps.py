@@ -81,6 +81,7 @@ def read_chunk(conn: Connection, policy: AccessPolicy, sweep: Sweep, *, snapshot
     older = [row.rid for row in rows if snapshot_seq is not None and row.seq > snapshot_seq]
     at_snapshot = _snapshot_versions(conn, older, snapshot_seq) if older else {}
     found = []
+    masks = policy.masks  # once a chunk: it looks at every grant of the caller
     for row in rows:
         version, last_updated, content = row.version, row.last_updated, bytes(row.content)
         indexed = True
@@ -95,7 +96,7 @@ def read_chunk(conn: Connection, policy: AccessPolicy, sweep: Sweep, *, snapshot
         if since is not None and last_updated < since:
             continue
         found.append(Found(row.rid, row.res_type, row.res_id, version, last_updated,
-                           _as_seen(policy, content, elements), indexed))
+                           _as_seen(policy, masks, content, elements), indexed))
     return found, cursor
 
 
@@ -118,11 +119,12 @@ def _snapshot_versions(conn: Connection, rids: list[int],
     return kept
 
 
-def _as_seen(policy: AccessPolicy, content: bytes, elements: list[str] | None) -> bytes:
-    if not policy.masks and not elements:
+def _as_seen(policy: AccessPolicy, masks: bool, content: bytes, elements: list[str] | None) -> bytes:
+    """The stored bytes as they are, unless masking or `_elements` may change them."""
+    if not masks and not elements:
         return content
     resource: dict[str, Any] = orjson.loads(content)
-    if policy.masks:
+    if masks:
         resource = policy.mask(resource)
     if elements:
         resource = shape_resource(resource, None, elements)
