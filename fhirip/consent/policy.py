@@ -22,7 +22,7 @@ from fhirip.consent import sql as policy_sql
 from fhirip.consent.access import Access, Basis, Label
 from fhirip.consent.administrative import hidden_search_params, mask_care_plan
 from fhirip.consent.compartment import patients_of
-from fhirip.consent.owned import OWNED_TYPES, owned_clause, owner_key, owner_of
+from fhirip.consent.owned import OWNED_TYPES, owned_clause, owned_rids, owner_key, owner_of
 from fhirip.consent.references import Ref, local_ref
 from fhirip.consent.scopes import scope_condition
 from fhirip.consent.vocabulary import AUDIT_TYPE, all_resource_types
@@ -130,31 +130,43 @@ class AccessPolicy:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def sql(self, alias: FromClause) -> ColumnElement[bool]:
-        """The rows of `resource` (as `alias`) the actor may read."""
-        built = self._conditions.get(alias)
+    def sql(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]:
+        """The rows of `resource` (as `alias`) the actor may read. `types`: the statement reads
+        only rows of these types through `alias` (it says so itself), so the condition leaves out
+        the parts that cannot admit such a row (the open types, the caller's Subscriptions, the
+        Patient rows, another group's types) and those every such row passes (an excluded type
+        they are not): the rows of those types it admits are the same, the statement smaller."""
+        key = (alias, frozenset(types) if types is not None else None)
+        built = self._conditions.get(key)
         if built is None:
-            built = self._condition(alias)
+            built = self._condition(alias, key[1])
             if len(self._conditions) < _KEPT_CONDITIONS:
-                self._conditions[alias] = built
+                self._conditions[key] = built
         return built
 
-    def _condition(self, alias: FromClause) -> ColumnElement[bool]:
+    def _condition(self, alias: FromClause, types: frozenset[str] | None = None) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
         if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None \
                 and not self.scope_queries:
             return true()  # every row of every type (a system client with `system/*` scopes)
         shared = self._shared
-        if shared.open_types is not None:
-            conditions.append(policy_sql.in_list(alias.c.res_type, shared.open_types, self.dialect))
-        if self.actor is not None and OWNED_TYPES - self.open_types:
-            conditions.append(owned_clause(alias, owner_key(self.actor)))  # the caller's own Subscriptions
-        for group in shared.groups:
-            conditions.append(policy_sql.compartment_condition(alias, group, self.dialect))
-        if not conditions:
+        if types is not None and self.scope_read_types is not None and not types & self.scope_read_types:
             return false()
-        permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
-        if self.scope_read_types is not None:
+        if types is not None and types <= self.open_types:
+            permitted: ColumnElement[bool] = true()  # every row of these types
+        else:
+            if shared.open_types is not None and (types is None or types & self.open_types):
+                conditions.append(policy_sql.in_list(alias.c.res_type, shared.open_types, self.dialect))
+            owned = OWNED_TYPES - self.open_types
+            if shared.owned is not None and (types is None or types & owned):
+                conditions.append(owned_clause(alias, shared.owned))  # the caller's own Subscriptions
+            for group in shared.groups:
+                if types is None or any(group.access.reads(t) for t in types):
+                    conditions.append(policy_sql.compartment_condition(alias, group, self.dialect, types))
+            if not conditions:
+                return false()
+            permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]
+        if self.scope_read_types is not None and (types is None or not types <= self.scope_read_types):
             permitted = and_(policy_sql.in_list(alias.c.res_type, shared.scope_read_types, self.dialect)
                              if shared.scope_read_types is not None else false(), permitted)
         if self.scope_queries:
@@ -172,9 +184,10 @@ class AccessPolicy:
     @cached_property
     def _shared(self) -> _SharedParts:
         """What `sql` builds for every alias alike, built once per decision: the lists of values
-        (types, patients) and each group of patients' compartment membership. A request's
-        statements apply the condition to several aliases (the searched rows, a chain's
-        targets, the included rows), and building these again for each costs more than running them."""
+        (types, patients), each group of patients' compartment membership and the caller's own
+        Subscriptions. A request's statements apply the condition to several aliases (the searched
+        rows, a chain's targets, the included rows), and building these again for each costs more
+        than running them."""
         groups = [policy_sql.compartments(access, patient_ids, self.dialect)
                   for access, patient_ids in policy_sql.grouped(self.grants)]
         if self.everyone is not None:
@@ -182,6 +195,8 @@ class AccessPolicy:
         return _SharedParts(
             open_types=policy_sql.value_list(self.open_types, self.dialect) if self.open_types else None,
             groups=tuple(groups),
+            owned=owned_rids(owner_key(self.actor)) if self.actor is not None and OWNED_TYPES - self.open_types
+            else None,
             scope_read_types=policy_sql.value_list(self.scope_read_types, self.dialect)
             if self.scope_read_types else None)
 
@@ -329,6 +344,7 @@ class AccessPolicy:
 class _SharedParts:
     open_types: policy_sql.ValueList | None
     groups: tuple[policy_sql.Compartments, ...]
+    owned: Any  # the caller's own Subscriptions' rids (a subquery), None: nothing is owned
     scope_read_types: policy_sql.ValueList | None
 
 

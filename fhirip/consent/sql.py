@@ -129,13 +129,16 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
     return compartment_condition(alias, compartments(access, patient_ids, dialect), dialect)
 
 
-def compartment_condition(alias: FromClause, built: Compartments, dialect: str) -> ColumnElement[bool]:
-    """`compartment_clause` from its parts built beforehand (`compartments`)."""
+def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
+                          types: Collection[str] | None = None) -> ColumnElement[bool]:
+    """`compartment_clause` from its parts built beforehand (`compartments`). `types`: the rows
+    of `alias` are of these types only, so the parts no such row can pass or fail are left out
+    (the Patient rows, a type excluded that none of them is)."""
     access = built.access
     link = _LINK
 
     inside: list[ColumnElement[bool]] = []
-    if access.reads("Patient"):
+    if access.reads("Patient") and (types is None or "Patient" in types):
         if built.patients is None:
             inside.append(alias.c.res_type == "Patient")
         else:
@@ -147,8 +150,8 @@ def compartment_condition(alias: FromClause, built: Compartments, dialect: str) 
     else:
         inside.append(alias.c.rid.in_(built.members))
 
-    conditions: list[ColumnElement[bool]] = [or_(*inside)]
-    if access.excluded_types:
+    conditions: list[ColumnElement[bool]] = [or_(*inside) if len(inside) > 1 else inside[0]]
+    if access.excluded_types and (types is None or not access.excluded_types.isdisjoint(types)):
         conditions.append(alias.c.res_type.not_in(sorted(access.excluded_types)))
     if access.required_labels is not None:
         conditions.append(_labelled(alias, access.required_labels))

@@ -13,11 +13,11 @@ resource the actor may not see can never make another one match.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,7 +41,12 @@ from fhirip.search.query import ChainCriterion, Criterion, HasCriterion, ValueCr
 from fhirip.search.registry import Registry, SearchParam
 from fhirip.store.schema import resource, search_reference
 
-Policy = Callable[[FromClause], ColumnElement[bool]]
+class Policy(Protocol):
+    """The caller's read condition on a `resource` alias; `types`, when given, are the only types
+    the statement reads through the alias (it restricts them itself), which lets the condition
+    leave out what cannot concern them."""
+
+    def __call__(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]: ...
 
 
 @dataclass
@@ -95,10 +100,13 @@ class BuildContext:
     now: datetime
     alias: Aliases = field(default_factory=Aliases)
 
-    def visible(self, alias: FromClause) -> ColumnElement[bool]:
-        """Not deleted and, if there is a policy, permitted by it."""
+    def visible(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]:
+        """Not deleted and, if there is a policy, permitted by it. `types`: the statement itself
+        restricts the rows of `alias` to these types (none: it does not)."""
         condition = alias.c.deleted.is_(False)
-        return and_(condition, self.policy(alias)) if self.policy else condition
+        if not self.policy:
+            return condition
+        return and_(condition, self.policy(alias, types) if types else self.policy(alias))
 
 
 def criterion_rids(c: Criterion, ctx: BuildContext) -> RidSet:
@@ -225,7 +233,7 @@ def _chain(c: ChainCriterion, ctx: BuildContext) -> RidSet:
     link = ctx.alias(search_reference)
     target = ctx.alias(resource)
     inner = criterion_rids(c.next, ctx)
-    found = [filter_only(_types_clause(target.c.res_type, c.target_types)), ctx.visible(target),
+    found = [filter_only(_types_clause(target.c.res_type, c.target_types)), ctx.visible(target, c.target_types),
              inner.test(target.c.rid, drive=True)]
     if len(c.target_types) == 1:
         points = and_(link.c.target_type == c.target_types[0],
@@ -249,7 +257,8 @@ def _has(c: HasCriterion, ctx: BuildContext) -> RidSet:
     target = ctx.alias(resource)
     inner = criterion_rids(c.next, ctx)
     sources = select(source.c.rid).where(filter_only(source.c.res_type == c.source_type),
-                                         ctx.visible(source), inner.test(source.c.rid, drive=True))
+                                         ctx.visible(source, (c.source_type,)),
+                                         inner.test(source.c.rid, drive=True))
     pointing = [link.c.rid.in_(sources), link.c.res_type == c.source_type,
                 link.c.param == c.ref_param.code]
     if len(c.types) == 1:

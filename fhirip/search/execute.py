@@ -159,7 +159,8 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     if compartment is not None:
         sets.append(compartment_rids(parsed.types, compartment, ctx))
     positives = sorted((s for s in sets if not s.negated), key=lambda s: -s.selectivity)
-    conditions = [ctx.visible(r)]
+    # With types the statement restricts `r` to them (below), and the policy may leave out the rest.
+    conditions = [ctx.visible(r, parsed.types)]
     drive = bool(positives) and (conn is None or positives[0].selectivity >= SELECTIVE
                                  or _few(conn, positives[0]))
     if parsed.types:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, or_, select
 
-from fhirip.search.conditions import BuildContext
+from fhirip.search.conditions import BuildContext, filter_only
 from fhirip.search.query import Include
 from fhirip.store.schema import resource, resource_version, search_reference
 
@@ -41,6 +41,7 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
              ctx: BuildContext) -> list[Row]:
     link, target = _LINK, _TARGET
     conditions = []
+    types: set[str] | None = set()  # the types the rules name (None: some rule names none)
     for rule in rules:
         source_rids = [rid for rid, t in sources.items() if rule.source_type in ("*", t)]
         if not source_rids:
@@ -52,13 +53,16 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
         if rule.target_type:
             condition = and_(condition, link.c.target_type == rule.target_type)
         conditions.append(condition)
+        types = types | {rule.target_type} if types is not None and rule.target_type else None
     if not conditions:
         return []
     query = (select(*_entry_columns(target)).distinct()
              .select_from(link)
              .join(target, and_(target.c.res_type == link.c.target_type,
                                 target.c.res_id == link.c.target_id)))
-    query = _with_content(query, target).where(or_(*conditions), ctx.visible(target))
+    query = _with_content(query, target).where(or_(*conditions), ctx.visible(target, types))
+    if types:  # said in the statement, so that the policy may leave out what concerns no other type
+        query = query.where(filter_only(target.c.res_type.in_(sorted(types))))
     return [tuple(row) for row in conn.execute(query.limit(MAX_INCLUDED + 1))]  # type: ignore[misc]
 
 

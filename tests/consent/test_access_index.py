@@ -148,3 +148,31 @@ def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admi
             both = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(
                 and_(policy.sql(one), policy.sql(two)))
             assert set(tx.conn.execute(both).scalars()) == admitted
+
+
+def test_the_condition_for_rows_of_named_types_admits_what_the_whole_condition_admits(w: World) -> None:
+    # A statement that restricts an alias to some types gets a condition without the parts that
+    # cannot concern them (`AccessPolicy.sql(alias, types)`); of the rows of those types it
+    # admits exactly what the whole condition admits, for every caller and every type stored.
+    from sqlalchemy import and_
+
+    from fhirip.store.schema import resource
+
+    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE),
+               world.practitioner_claims(world.TERJE, world.KOMMUNE),
+               world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
+               world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
+    with w.services.store.transaction(write=False) as tx:
+        stored = sorted(tx.conn.execute(select(resource.c.res_type).distinct()).scalars())
+        kinds = [(t,) for t in stored] + [("Patient", "Goal"), ("CarePlan", "Subscription"), tuple(stored)]
+
+        def rids(alias: Any, types: tuple[str, ...], condition: Any) -> set[int]:
+            return set(tx.conn.execute(select(alias.c.rid).where(
+                and_(alias.c.res_type.in_(types), condition))).scalars())
+
+        for claims in callers:
+            policy = w.policy(claims)
+            whole, named = resource.alias("whole"), resource.alias("named")
+            for types in kinds:
+                assert rids(named, types, policy.sql(named, types)) == rids(whole, types, policy.sql(whole)), \
+                    (claims.get("sub"), types)

@@ -101,7 +101,7 @@ def test_current_plan_of_an_unknown_patient_is_not_found(fhir):
 
 def _compartment_policy(patient_id: str) -> Any:
     """Permit the patient's own record and what refers to it, plus practitioners (a consented caller)."""
-    def policy(alias: Any) -> Any:
+    def policy(alias: Any, types: Any = None) -> Any:
         link = search_reference.alias()
         refers = exists(select(link.c.rid).where(
             link.c.rid == alias.c.rid, link.c.target_type == "Patient", link.c.target_id == patient_id))

@@ -66,7 +66,7 @@ def test_revinclude_iterate(ip):
 
 
 def test_policy_hides_included_resources(ip):
-    def policy(r):
+    def policy(r, types=None):
         return r.c.res_type != "Goal"
     result = ip.search("CarePlan", "_id=cp1&_include=CarePlan:goal&_revinclude=Provenance:target",
                        policy=policy)
@@ -131,7 +131,7 @@ def test_paging_covers_every_match_once_despite_writes_between_pages(many_goals)
 def test_stored_pages_are_filtered_by_the_policy_of_the_reader(many_goals):
     db = many_goals
     first = db.search("Goal", "_count=10&_sort=_id")
-    hidden = _follow_with(db, first.links["next"], policy=lambda r: r.c.res_id != "g15")
+    hidden = _follow_with(db, first.links["next"], policy=lambda r, types=None: r.c.res_id != "g15")
     assert "g15" not in [e.res_id for e in hidden.entries]
     assert hidden.total == 24
 
