@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Float, Table
+from sqlalchemy import Connection, Table
 
-from fhirip.store.engine import driver_insert, driver_values
+from fhirip.store.engine import driver_insert, driver_values, unnested_insert
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]],
@@ -52,27 +52,14 @@ def _delete_in_one_statement(conn: Connection, tables: Sequence[Table], rids: li
 
 
 def _unnest_rows(conn: Connection, batch: dict[Table, list[Any]]) -> None:
-    """PostgreSQL: every table's rows in one statement whose text depends only on the tables: each
-    column's values go as one array parameter, unnested into rows. The same text comes back for
-    every resource of a kind, so the driver prepares it and the server plans it once per
-    connection, where a list of VALUES would be parsed and planned anew for each count of rows."""
+    """PostgreSQL: every table's rows in one statement whose text depends only on the tables
+    (`unnested_insert`): prepared once, for every resource of a kind."""
     parts: list[str] = []
     values: list[Any] = []
     for number, table in enumerate(sorted(batch, key=lambda t: t.name)):
         _, columns = driver_insert(table, conn.dialect)
-        names = ", ".join(name for name, _ in columns)
-        arrays = ", ".join(f"%s::{_array_type(table, name, conn.dialect)}" for name, _ in columns)
-        parts.append(f"i{number} AS (INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}))")
-        rows = driver_values([_as_tuple(row, columns) for row in batch[table]], columns)
-        for (name, _), column in zip(columns, zip(*rows, strict=True), strict=True):
-            # An array takes the type of its first value: a number column's ints go as floats.
-            values.append([None if v is None else float(v) for v in column]
-                          if isinstance(table.c[name].type, Float) else list(column))
+        insert, arrays = unnested_insert(table, conn.dialect, [_as_tuple(row, columns) for row in batch[table]])
+        parts.append(f"i{number} AS ({insert})")
+        values.extend(arrays)
     if parts:
         conn.exec_driver_sql(f"WITH {', '.join(parts)} SELECT 1", tuple(values))
-
-
-def _array_type(table: Table, name: str, dialect: Any) -> str:
-    """The PostgreSQL array type of a column's values (its type without length or collation)."""
-    declared = table.c[name].type.compile(dialect=dialect)
-    return declared.split(" COLLATE")[0].split("(")[0] + "[]"

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from fhirip.model.references import LocalReference
-from fhirip.store.engine import driver_insert, driver_values
+from fhirip.store.engine import driver_insert, driver_values, unnested_insert
 from fhirip.store.records import Current
 from fhirip.store.schema import resource, resource_link, resource_version
 
@@ -114,5 +114,12 @@ def _link_rows(rid: int, item: NewVersion) -> list[tuple[Any, ...]]:
 def _insert_values(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
+    if conn.dialect.name == "postgresql":  # one prepared statement, not one insert per row
+        conn.exec_driver_sql(*_as_statement(unnested_insert(table, conn.dialect, rows, columns)))
+        return
     sql, converters = driver_insert(table, conn.dialect, columns)
     conn.exec_driver_sql(sql, driver_values(rows, converters))
+
+
+def _as_statement(insert: tuple[str, list[list[Any]]]) -> tuple[str, tuple[Any, ...]]:
+    return insert[0], tuple(insert[1])
