@@ -26,7 +26,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,34 +88,56 @@ def map_only(directory: Path) -> tuple[float, int, int]:
 
 
 @contextmanager
-def store_url(kind: str, tmp: Path) -> Iterator[str]:
+def store_url(kind: str, tmp: Path) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The store's URL, and a function giving the CPU seconds its server has used so far (SQLite: 0,
+    its work is in the importing process)."""
     if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}", lambda: 0.0
         return
     from fhirip.testing.postgres import TemporaryPostgres
 
     with TemporaryPostgres() as cluster:
-        yield cluster.create_database("bench")
+        url = cluster.create_database("bench")
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+        yield url, lambda: _server_cpu(postmaster)
+
+
+def _server_cpu(postmaster: int) -> float:
+    """CPU seconds of the PostgreSQL server: the postmaster and its running processes (a backend
+    that has ended is in the postmaster's children's time once the postmaster has reaped it)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+        elif parent == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def through_store(kind: str, directory: Path, profile: Path | None, check_ahead: bool = True
-                  ) -> tuple[float, float, float, int, int, int, int, int]:
-    """(wall seconds, CPU seconds of this process, CPU seconds of the helper process, plans
-    imported, resources created, plans refused, checks taken from the helper, resources whose index
-    rows were taken from it) for one fresh store.
-    CPU time shows the cost on a machine shared with other work; with PostgreSQL the server's own
-    CPU time is not in it."""
+                  ) -> tuple[float, float, float, float, int, int, int, int, int]:
+    """(wall seconds, CPU seconds of this process, CPU seconds of the helper process, CPU seconds
+    of the database server, plans imported, resources created, plans refused, checks taken from the
+    helper, resources whose index rows were taken from it) for one fresh store.
+    CPU time shows the cost on a machine shared with other work."""
     from fhirip.bootstrap import build_services
     from fhirip.config import Settings
     from fhirip.heap import settle_heap
     from fhirip.mapping.store_batches import BatchedStoreSink
 
-    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as (url, server_cpu):
         services = build_services(Settings(data_dir=Path(tmp), database_url=url, allow_synthetic_identifiers=True))
         settle_heap()  # as `fhirip import` does
         try:
             profiler = cProfile.Profile() if profile else None
             started, cpu_started, helper_started = time.perf_counter(), time.process_time(), _children_cpu()
+            server_started = server_cpu()
             if profiler:
                 profiler.enable()
             summary = run_import("planpro", directory, BatchedStoreSink(services), progress=False,
@@ -124,6 +146,7 @@ def through_store(kind: str, directory: Path, profile: Path | None, check_ahead:
                 profiler.disable()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             helper_cpu = _children_cpu() - helper_started
+            server_used = server_cpu() - server_started
         finally:
             services.store.dispose()
     if profiler and profile:
@@ -132,7 +155,7 @@ def through_store(kind: str, directory: Path, profile: Path | None, check_ahead:
         report_profile(target, seconds)
     for error in summary.errors[:3]:
         print(f"  refused: {error.file}:{error.line} {error.record}: {error.reason[:300]}")
-    return (seconds, cpu, helper_cpu, summary.plans_imported, summary.resources_created, summary.plans_skipped,
+    return (seconds, cpu, helper_cpu, server_used, summary.plans_imported, summary.resources_created, summary.plans_skipped,
             summary.checks_taken, summary.index_rows_taken)
 
 
@@ -192,14 +215,15 @@ def main() -> None:
                       f"= {plans / seconds:.1f} plans/s")
                 continue
             load_before = os.getloadavg()[0]
-            seconds, cpu, helper_cpu, plans, created, refused, taken, rows_taken = through_store(
+            seconds, cpu, helper_cpu, server_used, plans, created, refused, taken, rows_taken = through_store(
                 store, Path(directory), args.profile, check_ahead=not args.no_check_ahead)
             rate = plans / seconds if seconds else 0.0
             read = plans + refused
             print(f"{store}: {plans} plans imported ({refused} refused), {created} resources created in "
                   f"{seconds:.1f} s = {rate:.1f} plans/s, {created / seconds:.0f} resources/s "
                   f"(CPU {cpu:.1f} s in this process = {1000 * cpu / read:.1f} ms a plan, {plans / cpu:.1f} plans "
-                  f"per CPU-second; helper process {1000 * helper_cpu / read:.1f} ms a plan; {taken} parses and "
+                  f"per CPU-second; helper process {1000 * helper_cpu / read:.1f} ms a plan; database server "
+                  f"{1000 * server_used / read:.1f} ms a plan; {taken} parses and "
                   f"validations and {rows_taken} resources' index rows taken from the helper); "
                   f"{rate / TARGET_PLANS_PER_SECOND:.2f}x the target of "
                   f"{TARGET_PLANS_PER_SECOND:.0f} plans/s; load average {load_before:.1f} before, "

@@ -48,13 +48,15 @@ def existing_match(ctx: Context, req: FhirRequest, known: KnownMatches | None = 
     if len(ids) > 1:
         raise PreconditionFailed(
             f"If-None-Exist matches more than one {req.res_type}; the criteria are not selective enough")
+    if req.prefer_return == "minimal":  # its state alone, not its content
+        found = ctx.tx.current(req.res_type, ids[0])
+        assert found is not None  # a match is a current resource of this transaction's snapshot
+        return FhirResponse(200, headers=version_headers(found) | {"Location": location(req.base_url, found)})
     stored = ctx.tx.read(req.res_type, ids[0])
     from fhirip.interactions.read import state_of
 
     current = state_of(stored)
     headers = version_headers(current) | {"Location": location(req.base_url, current)}
-    if req.prefer_return == "minimal":
-        return FhirResponse(200, headers=headers)
     shown = masked_body(ctx, stored.content)  # as a read shows it: masked for the administrative view
     if isinstance(shown, bytes):
         return FhirResponse(200, body=shown, headers=headers)

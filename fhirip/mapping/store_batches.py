@@ -75,8 +75,9 @@ class BatchedStoreSink:
         self.uncommitted += 1
         sent = orjson.dumps(bundle)  # the interaction rewrites the Bundle it runs: a retry needs the original
         for attempt in range(_RACE_ATTEMPTS):
+            # The import reads each entry's status and location only: no bodies (`Prefer: return=minimal`).
             request = FhirRequest(method="POST", resource=bundle if attempt == 0 else orjson.loads(sent),
-                                  base_url=self.base_url)
+                                  base_url=self.base_url, prefer_return="minimal")
             try:
                 with self._tx.savepoint():
                     route = resolve(request, [])

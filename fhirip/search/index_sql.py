@@ -1,7 +1,6 @@
 """Sending index rows to the database: many rows of one table in one statement, straight to the
-driver (an executemany on SQLite; on PostgreSQL a COPY for many rows, and for the few rows of
-one write two statements, one clearing and one filling every table: two round trips instead of
-two per table)."""
+driver (an executemany on SQLite; on PostgreSQL at most two statements whatever the tables, one
+clearing the rows a new version replaces and one filling every table from arrays of values)."""
 
 from __future__ import annotations
 
@@ -10,12 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from fhirip.store.engine import driver_insert, driver_values
-
-
-# Above this many values a PostgreSQL write sends its rows by COPY (cheaper for the many rows of an
-# import's batch than one statement's parameters, which are also limited to 65 535).
-_MAX_STATEMENT_VALUES = 1200
+from fhirip.store.engine import driver_insert, driver_values, unnested_insert
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]],
@@ -28,55 +22,44 @@ def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] 
         for table, found in rows.items():
             if found:
                 batch.setdefault(table, []).extend(found)
-    if conn.dialect.name == "postgresql" and \
-            sum(len(rows) * len(table.c) for table, rows in batch.items()) <= _MAX_STATEMENT_VALUES:
-        _replace_in_two_statements(conn, batch, tables if replacing else (), list(replacing))
+    if conn.dialect.name == "postgresql":
+        if tables and replacing:
+            _delete_in_one_statement(conn, tables, list(replacing))
+        _unnest_rows(conn, batch)
         return
     for table in tables if replacing else ():
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for rid in replacing:
-            conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = {mark}", (rid,))
+            conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = ?", (rid,))
     for table, rows in batch.items():
         statement, columns = driver_insert(table, conn.dialect)
         # Straight to the driver: the rows are plain values in the table's column order
         # (dates through the dialect's own conversion), so SQLAlchemy's per-row parameter
         # processing, which costs more than the insert itself, is left out.
-        values = driver_values([row if isinstance(row, tuple) else tuple(row.get(name) for name, _ in columns)
-                                for row in rows], columns)
-        if conn.dialect.name == "postgresql":
-            _copy_rows(conn, table, columns, values)
-        else:
-            conn.exec_driver_sql(statement, values)
+        conn.exec_driver_sql(statement, driver_values([_as_tuple(row, columns) for row in rows], columns))
 
 
-def _copy_rows(conn: Connection, table: Table, columns: list[tuple[str, Any]], values: list[tuple]) -> None:
-    """PostgreSQL: many rows by COPY, one stream; an executemany sends one INSERT per row."""
-    names = ", ".join(name for name, _ in columns)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in values:
-            copy.write_row(row)
+def _as_tuple(row: dict | tuple, columns: list[tuple[str, Any]]) -> tuple:
+    return row if isinstance(row, tuple) else tuple(row.get(name) for name, _ in columns)
 
 
-def _replace_in_two_statements(conn: Connection, batch: dict[Table, list[Any]], tables: Sequence[Table],
-                               rids: list[int]) -> None:
-    """PostgreSQL: delete the rows of `rids` from `tables` in one statement, and insert `batch` in
-    another (data-modifying WITH clauses; the two cannot share one, whose parts all see the same
-    snapshot: a new row would meet the unique key of the old one it replaces)."""
-    if tables:
-        conn.exec_driver_sql("WITH " + ", ".join(f"d{number} AS (DELETE FROM {table.name} WHERE rid = ANY(%s))"
-                                                 for number, table in enumerate(tables)) + " SELECT 1",
-                             tuple(rids for _ in tables))
+def _delete_in_one_statement(conn: Connection, tables: Sequence[Table], rids: list[int]) -> None:
+    """PostgreSQL: the rows of `rids` out of `tables` in one statement (data-modifying WITH
+    clauses). Not in the statement that inserts the new rows: the parts of one statement all see
+    the same snapshot, and a new row would meet the unique key of the old one it replaces."""
+    conn.exec_driver_sql("WITH " + ", ".join(f"d{number} AS (DELETE FROM {table.name} WHERE rid = ANY(%s))"
+                                             for number, table in enumerate(tables)) + " SELECT 1",
+                         tuple(rids for _ in tables))
+
+
+def _unnest_rows(conn: Connection, batch: dict[Table, list[Any]]) -> None:
+    """PostgreSQL: every table's rows in one statement whose text depends only on the tables
+    (`unnested_insert`): prepared once, for every resource of a kind."""
     parts: list[str] = []
     values: list[Any] = []
-    for number, (table, rows) in enumerate(batch.items()):
+    for number, table in enumerate(sorted(batch, key=lambda t: t.name)):
         _, columns = driver_insert(table, conn.dialect)
-        names = ", ".join(name for name, _ in columns)
-        row_marks = "(" + ", ".join("%s" for _ in columns) + ")"
-        parts.append(f"i{number} AS (INSERT INTO {table.name} ({names}) VALUES "
-                     f"{', '.join(row_marks for _ in rows)})")
-        for row in driver_values([row if isinstance(row, tuple) else tuple(row.get(name) for name, _ in columns)
-                                  for row in rows], columns):
-            values.extend(row)
+        insert, arrays = unnested_insert(table, conn.dialect, [_as_tuple(row, columns) for row in batch[table]])
+        parts.append(f"i{number} AS ({insert})")
+        values.extend(arrays)
     if parts:
         conn.exec_driver_sql(f"WITH {', '.join(parts)} SELECT 1", tuple(values))

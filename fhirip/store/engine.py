@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Float, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
@@ -258,6 +258,29 @@ def driver_values(rows: list[tuple[Any, ...]], converters: list[tuple[str, Any]]
         return rows
     return [tuple(convert(value) if convert else value for value, (_, convert) in zip(row, converters))
             for row in rows]
+
+
+def unnested_insert(table: Any, dialect: Any, rows: list[tuple[Any, ...]],
+                    columns: tuple[str, ...] | None = None) -> tuple[str, list[list[Any]]]:
+    """PostgreSQL: `INSERT INTO table (columns) SELECT * FROM unnest(arrays)` and its parameters,
+    one array of values per column (the rows as `driver_insert` takes them). The text is the same
+    whatever the number of rows, so the driver prepares it and the server plans it once per
+    connection, where a list of VALUES would be parsed and planned anew for each count of rows,
+    and an executemany would run one insert per row. Also a clause of a WITH statement."""
+    _, converters = driver_insert(table, dialect, columns)
+    names = ", ".join(name for name, _ in converters)
+    arrays = ", ".join(f"%s::{_array_type(table.c[name], dialect)}" for name, _ in converters)
+    values: list[list[Any]] = []
+    for (name, _), column in zip(converters, zip(*driver_values(rows, converters)), strict=True):
+        # An array takes the type of its first value: a number column's ints go as floats.
+        values.append([None if value is None else float(value) for value in column]
+                      if isinstance(table.c[name].type, Float) else list(column))
+    return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})", values
+
+
+def _array_type(column: Any, dialect: Any) -> str:
+    """The PostgreSQL array type of a column's values (its type without length or collation)."""
+    return column.type.compile(dialect=dialect).split(" COLLATE")[0].split("(")[0] + "[]"
 
 
 def driver_transaction(store: Store, work: Callable[[Any], T]) -> T:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from fhirip.model.references import LocalReference
-from fhirip.store.engine import driver_insert, driver_values
+from fhirip.store.engine import driver_insert, driver_values, unnested_insert
 from fhirip.store.records import Current
 from fhirip.store.schema import resource, resource_link, resource_version
 
@@ -34,6 +34,7 @@ _UPDATE_RESOURCE = (update(resource)
                     .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
                             deleted=bindparam("is_deleted"), content=bindparam("text")))
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
+_RESOURCE_COLUMNS = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
 _VERSION_COLUMNS = ("rid", "res_type", "res_id", "version", "last_updated", "method", "deleted", "content")
 _LINK_COLUMNS = ("rid", "target_type", "target_id", "path")
 
@@ -91,9 +92,16 @@ def _send_creates(conn: Connection, indexer: Indexer | None, items: Sequence[New
     if not items:
         return
     # Matched back by (type, id): asking for the rows in parameter order makes SQLite insert one by one.
-    numbered = {(res_type, res_id): rid for rid, res_type, res_id in conn.execute(_INSERT_NUMBERED, [
-        {"res_type": item.res_type, "res_id": item.res_id, "version": 1, "last_updated": item.moment,
-         "deleted": False, "content": item.content.decode("utf-8")} for item in items])}
+    if conn.dialect.name == "postgresql":  # one prepared statement whatever the number of rows
+        insert, arrays = unnested_insert(resource, conn.dialect, [
+            (item.res_type, item.res_id, 1, item.moment, False, item.content.decode("utf-8")) for item in items],
+            _RESOURCE_COLUMNS)
+        numbered = {(res_type, res_id): rid for rid, res_type, res_id in conn.exec_driver_sql(
+            f"{insert} RETURNING rid, res_type, res_id", tuple(arrays))}
+    else:
+        numbered = {(res_type, res_id): rid for rid, res_type, res_id in conn.execute(_INSERT_NUMBERED, [
+            {"res_type": item.res_type, "res_id": item.res_id, "version": 1, "last_updated": item.moment,
+             "deleted": False, "content": item.content.decode("utf-8")} for item in items])}
     rids = [numbered[item.key] for item in items]
     # Versions and links go straight to the driver: SQLAlchemy's per-row processing of these
     # small rows would cost more than inserting them.
@@ -114,5 +122,12 @@ def _link_rows(rid: int, item: NewVersion) -> list[tuple[Any, ...]]:
 def _insert_values(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
+    if conn.dialect.name == "postgresql":  # one prepared statement, not one insert per row
+        conn.exec_driver_sql(*_as_statement(unnested_insert(table, conn.dialect, rows, columns)))
+        return
     sql, converters = driver_insert(table, conn.dialect, columns)
     conn.exec_driver_sql(sql, driver_values(rows, converters))
+
+
+def _as_statement(insert: tuple[str, list[list[Any]]]) -> tuple[str, tuple[Any, ...]]:
+    return insert[0], tuple(insert[1])

@@ -28,6 +28,10 @@ from fhirip.subscriptions.criteria import UNWATCHED_TYPES, parse_criteria
 _WATCHERS = select(subscription.c.rid, subscription.c.watch_id, subscription.c.watch_param,
                    subscription.c.watch_patient).where(
     subscription.c.criteria_type == bindparam("t"), subscription.c.active.is_(true()))
+# The same for the types of several writes sent together: one select for them all.
+_WATCHERS_OF_TYPES = select(subscription.c.criteria_type, subscription.c.rid, subscription.c.watch_id,
+                            subscription.c.watch_param, subscription.c.watch_patient).where(
+    subscription.c.criteria_type.in_(bindparam("types", expanding=True)), subscription.c.active.is_(true()))
 _RECORD = insert(subscription_event)
 
 
@@ -45,11 +49,15 @@ def write_index(conn: Connection, rid: int, res_type: str, content: dict[str, An
 
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], Any]]) -> None:
     moment = now_utc()
+    watchers: dict[str, list[Any]] | None = None  # the active Subscriptions of the items' types, by type
     for rid, res_type, content, _ in items:
         if res_type == "Subscription":
             _keep_row(conn, rid, content, fresh=True)
+            watchers = None  # the items after it may concern it: read again
         elif res_type not in UNWATCHED_TYPES:
-            _record(conn, res_type, content, moment)
+            if watchers is None:
+                watchers = _watchers_of(conn, {t for _, t, _, _ in items if t not in UNWATCHED_TYPES})
+            _record(conn, res_type, content, moment, watchers.get(res_type, []))
 
 
 def deleted(conn: Connection, rid: int) -> None:
@@ -59,11 +67,21 @@ def deleted(conn: Connection, rid: int) -> None:
         conn.execute(delete(subscription_event).where(subscription_event.c.subscription_rid == rid))
 
 
-def _record(conn: Connection, res_type: str, content: dict[str, Any], moment: datetime) -> None:
+def _watchers_of(conn: Connection, types: set[str]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for criteria_type, *watcher in conn.execute(_WATCHERS_OF_TYPES, {"types": sorted(types)}):
+        found.setdefault(criteria_type, []).append(tuple(watcher))
+    return found
+
+
+def _record(conn: Connection, res_type: str, content: dict[str, Any], moment: datetime,
+            watchers: Sequence[Any] | None = None) -> None:
     """One `pending` event per active Subscription of this type that the write can concern: its
     criteria pin no id or this one, and no patient or one the resource names in the pinned
-    parameter (extracted as the search index extracts it, so the criteria could match only then)."""
-    watchers = conn.execute(_WATCHERS, {"t": res_type}).all()
+    parameter (extracted as the search index extracts it, so the criteria could match only then).
+    `watchers`: the active Subscriptions of this type, if read already."""
+    if watchers is None:
+        watchers = conn.execute(_WATCHERS, {"t": res_type}).all()
     if not watchers:
         return
     res_id = str(content.get("id"))
