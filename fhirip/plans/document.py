@@ -198,29 +198,20 @@ def norwegian_date(value: Any) -> str:
 
 
 class _Parties:
-    """Resolves references to display names and contact details, fetching each type once."""
+    """Resolves references to display names and contact details, reading what is not known yet
+    together."""
 
-    def __init__(self, fetch: Fetch, references: list[Any]):
-        wanted: dict[str, set[str]] = {}
-        for reference in references:
-            target = referenced(reference)
-            if target:
-                wanted.setdefault(target[0], set()).add(target[1])
-        self.found: dict[tuple[str, str], dict[str, Any]] = {}
-        for res_type, ids in wanted.items():
-            for found in fetch.by_ids(res_type, sorted(ids)):
-                self.found[(res_type, found["id"])] = found
+    def __init__(self, fetch: Fetch, references: list[Any], known: dict[tuple[str, str], dict[str, Any]]):
+        """`known`: resources fetched already, by (type, id); the others are fetched together."""
+        targets = {target for target in (referenced(reference) for reference in references) if target}
+        self.found: dict[tuple[str, str], dict[str, Any]] = {key: known[key] for key in targets if key in known}
+        self.found |= fetch.by_keys(targets - known.keys())
         # A PractitionerRole is shown by its practitioner's name and its organisation.
-        roles = [r for (t, _), r in self.found.items() if t == "PractitionerRole"]
-        more: dict[str, set[str]] = {}
-        for role in roles:
-            for key in ("practitioner", "organization"):
-                target = referenced(role.get(key))
-                if target and target not in self.found:
-                    more.setdefault(target[0], set()).add(target[1])
-        for res_type, ids in more.items():
-            for found in fetch.by_ids(res_type, sorted(ids)):
-                self.found[(res_type, found["id"])] = found
+        more = {target for (t, _), role in self.found.items() if t == "PractitionerRole"
+                for target in (referenced(role.get(key)) for key in ("practitioner", "organization"))
+                if target and target not in self.found}
+        self.found |= fetch.by_keys(more - known.keys())
+        self.found |= {key: known[key] for key in more if key in known}
 
     def party(self, reference: Any) -> Party:
         target = referenced(reference)
@@ -252,26 +243,28 @@ class _Parties:
 
 def build_document(plan: dict[str, Any], fetch: Fetch, *, on: date) -> PlanDocument:
     """Gather everything the plan's reader needs, through `fetch`, as of the day `on`."""
-    goal_ids = [t[1] for t in (referenced(g) for g in plan.get("goal") or []) if t and t[0] == "Goal"]
-    goals = fetch.by_ids("Goal", goal_ids)
-    team_ids = [t[1] for t in (referenced(c) for c in plan.get("careTeam") or []) if t and t[0] == "CareTeam"]
-    teams = fetch.by_ids("CareTeam", team_ids)
+    goal_keys = [t for t in (referenced(g) for g in plan.get("goal") or []) if t and t[0] == "Goal"]
+    team_keys = [t for t in (referenced(c) for c in plan.get("careTeam") or []) if t and t[0] == "CareTeam"]
     patient = referenced(plan.get("subject"))
+    # What the plan itself names is read at once: its goals, teams and the parties it names.
+    references = [plan.get("subject"), *(plan.get("contributor") or []), plan.get("author")]
+    for activity in plan.get("activity") or []:
+        references += (activity.get("detail") or {}).get("performer") or []
+    known = fetch.by_keys([*goal_keys, *team_keys, *(t for t in (referenced(r) for r in references if r) if t)])
+    goals = [resource for key, resource in known.items() if key[0] == "Goal" and key in set(goal_keys)]
+    teams = [resource for key, resource in known.items() if key[0] == "CareTeam" and key in set(team_keys)]
     episodes, consents = [], []
     if patient and patient[0] == "Patient":
         episodes = fetch.by_patient("EpisodeOfCare", patient[1])
         consents = fetch.by_patient("Consent", patient[1])
-    references = [plan.get("subject"), *(plan.get("contributor") or []), plan.get("author")]
     references += [g.get("expressedBy") for g in goals]
     for team in teams:
         references += [p.get("member") for p in team.get("participant") or []]
         references += [p.get("onBehalfOf") for p in team.get("participant") or []]
         references += team.get("managingOrganization") or []
-    for activity in plan.get("activity") or []:
-        references += (activity.get("detail") or {}).get("performer") or []
     references += [e.get("careManager") for e in episodes]
     references += [p for c in consents for p in c.get("performer") or []]
-    parties = _Parties(fetch, [r for r in references if r])
+    parties = _Parties(fetch, [r for r in references if r], known)
     person = parties.party(plan["subject"]) if plan.get("subject") else None
     person_resource = parties.found.get(patient) if patient else None
     goal_text = {g["id"]: (g.get("description") or {}).get("text") or concept_text(g.get("description"))

@@ -12,7 +12,7 @@ from the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -65,6 +65,19 @@ class Fetch:
             else:
                 found += self.search(res_type, [("_id", ",".join(chunk))])
         return found
+
+    def by_keys(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The resources with these (type, id) keys that are found, each type's in the order
+        `by_ids` gives them; without a policy, every type in one read."""
+        wanted: dict[str, set[str]] = {}
+        for res_type, res_id in keys:
+            if res_id:
+                wanted.setdefault(res_type, set()).add(res_id)
+        if self.policy is None:
+            return UnscopedReader(self.conn, UnscopedUse.UNRESTRICTED).contents_by_keys(
+                (res_type, res_id) for res_type, ids in wanted.items() for res_id in ids)
+        return {(res_type, found["id"]): found for res_type in sorted(wanted)
+                for found in self.by_ids(res_type, sorted(wanted[res_type]))}
 
     def by_patient(self, res_type: str, patient_id: str) -> list[dict[str, Any]]:
         if self.policy is None and _patient_is_reference(res_type):
