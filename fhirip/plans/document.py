@@ -255,8 +255,8 @@ def build_document(plan: dict[str, Any], fetch: Fetch, *, on: date) -> PlanDocum
     teams = [resource for key, resource in known.items() if key[0] == "CareTeam" and key in set(team_keys)]
     episodes, consents = [], []
     if patient and patient[0] == "Patient":
-        episodes = fetch.by_patient("EpisodeOfCare", patient[1])
-        consents = fetch.by_patient("Consent", patient[1])
+        named = fetch.by_patient_of_types(["EpisodeOfCare", "Consent"], patient[1])
+        episodes, consents = named["EpisodeOfCare"], named["Consent"]
     references += [g.get("expressedBy") for g in goals]
     for team in teams:
         references += [p.get("member") for p in team.get("participant") or []]

@@ -167,6 +167,17 @@ _NAMING = {(systems, without, every): _naming(systems, without, every)
            for without in (True, False) for every in (True, False)}
 
 
+# Resources of several types naming the patients by one reference parameter, without token
+# conditions: what `naming_patients` gives for each type, in one statement.
+_NAMING_OF_TYPES = (select(_R.c.res_type, _R.c.res_id, _NAMED.c.target_id, _R.c.last_updated, _CONTENT)
+                    .join(_NAMED, _NAMED.c.rid == _R.c.rid)
+                    .where(_R.c.res_type.in_(_fixed_list("naming_types")), _R.c.deleted.is_(False),
+                           _NAMED.c.res_type == _R.c.res_type, _NAMED.c.param == _fixed("naming_param"),
+                           _NAMED.c.target_type == _constant("Patient"),
+                           _NAMED.c.target_id.in_(bindparam("patients", expanding=True)))
+                    .order_by(_R.c.rid))
+
+
 class UnscopedReader:
     """Reads of current resources on one connection, without any access policy, for one stated
     `UnscopedUse`. The only way code outside the store and the search reads the resource tables
@@ -221,6 +232,19 @@ class UnscopedReader:
         for res_id, patient_id, last_updated, content in self.conn.execute(statement, params):
             found.setdefault((res_id, patient_id), Naming(res_id, patient_id, last_updated, orjson.loads(content)))
         return list(found.values())
+
+    def naming_patients_of_types(self, res_types: Iterable[str], param: str,
+                                 patient_ids: Iterable[str]) -> dict[str, list[Naming]]:
+        """By type, what `naming_patients(res_type, param, patient_ids)` gives for each of the
+        types, read in one statement."""
+        types, patients = sorted(set(res_types)), sorted(set(patient_ids))
+        found: dict[str, dict[tuple[str, str], Naming]] = {res_type: {} for res_type in types}
+        if types and patients:
+            for res_type, res_id, patient_id, last_updated, content in self.conn.execute(_NAMING_OF_TYPES, {
+                    "naming_types": types, "naming_param": param, "patients": patients}):
+                found[res_type].setdefault((res_id, patient_id),
+                                           Naming(res_id, patient_id, last_updated, orjson.loads(content)))
+        return {res_type: list(named.values()) for res_type, named in found.items()}
 
     def contents(self, res_type: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         """The current, non-deleted resources of `res_type` with these ids, in row order."""

@@ -26,6 +26,16 @@ class _SearchingFetch(Fetch):
     def by_patient(self, res_type: str, patient_id: str) -> list[dict[str, Any]]:
         return self.search(res_type, [("patient", f"Patient/{patient_id}")])
 
+    def by_keys(self, keys: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        wanted: dict[str, set[str]] = {}
+        for res_type, res_id in keys:
+            wanted.setdefault(res_type, set()).add(res_id)
+        return {(res_type, found["id"]): found for res_type in sorted(wanted)
+                for found in self.by_ids(res_type, sorted(wanted[res_type]))}
+
+    def by_patient_of_types(self, res_types: list[str], patient_id: str) -> dict[str, list[dict[str, Any]]]:
+        return {res_type: self.by_patient(res_type, patient_id) for res_type in res_types}
+
 
 def _world_with_much_to_read(fhir: Any) -> tuple[PlanWorld, str, str]:
     world = PlanWorld(fhir)
@@ -33,6 +43,8 @@ def _world_with_much_to_read(fhir: Any) -> tuple[PlanWorld, str, str]:
     gone = created_id(fhir.create(goal(world.patient_id, "Slettet mål")))
     assert fhir.delete(f"/Goal/{gone}").status_code in (200, 204)
     created_id(fhir.create(plan_consent(world.patient_id, start="2026-02-01")))  # supersedes the first
+    created_id(fhir.create({"resourceType": "EpisodeOfCare", "status": "active",
+                            "patient": {"reference": f"Patient/{world.patient_id}"}}))
     plan = world.active_plan_id(goal_ids=(world.goal_id, *goals), activities=(
         measure(f"Practitioner/{world.coordinator_id}", goals[1], description="Boveiledning"),))
     return world, plan, gone
@@ -52,6 +64,15 @@ def test_policy_free_reads_find_the_same_resources_in_the_same_order_as_search(f
             assert direct.by_patient(res_type, world.patient_id) == \
                 searching.by_patient(res_type, world.patient_id)
         assert len(direct.by_patient("Consent", world.patient_id)) == 2
+        types = ["EpisodeOfCare", "Consent", "Goal"]
+        assert direct.by_patient_of_types(types, world.patient_id) == \
+            searching.by_patient_of_types(types, world.patient_id)
+        keys = [("Goal", i) for i in goal_ids] + [("Patient", world.patient_id), ("CareTeam", world.team_id),
+                                                 ("Practitioner", world.coordinator_id), ("Goal", "no-such")]
+        together, by_type = direct.by_keys(keys), searching.by_keys(keys)
+        assert together == by_type and len(together) == len(keys) - 2  # the deleted goal and no-such
+        for res_type in ("Goal", "Patient"):  # each type's in the order a search gives
+            assert [k for k in together if k[0] == res_type] == [k for k in by_type if k[0] == res_type]
 
     live_server.services.store.run(work, write=False)
 
