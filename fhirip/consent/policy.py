@@ -8,7 +8,7 @@ the next one.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
@@ -297,16 +297,6 @@ class AccessPolicy:
         if any(a.basis is Basis.ADMINISTRATIVE for a in accesses):
             return mask_care_plan(resource)
         return resource
-
-    def scoped(self, conn: Connection, patients: Collection[str]) -> AccessPolicy:
-        """The decision within these patients' compartments: this one's grants to them (and
-        the actor's own), none to anyone else, so the SQL names a handful of patients, not
-        hundreds."""
-        kept = {p: g for p, g in self.grants.items()
-                if p in patients or any(a.basis is Basis.SELF for a in g)}
-        if len(kept) == len(self.grants):
-            return self
-        return replace(self, grants=kept, _conditions={})
 
     # -- writes -----------------------------------------------------------------------------
 
