@@ -42,6 +42,7 @@ from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest, FhirResponse, refuse_control_characters
 from fhirip.model.resources import is_resource_type
 from fhirip.store import Tx
+from fhirip.store.engine import generic_plans_to_commit
 
 Handler = Callable[[Context, FhirRequest], FhirResponse]
 
@@ -240,6 +241,9 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         after.clear()
         within = None
         if route.within is not None and actor is not None:
+            # A request about a few patients reads a handful of rows by index in each statement, with
+            # the same plan whatever the values: planned once per connection, not at every execution.
+            generic_plans_to_commit(tx.conn)
             within = route.within(tx.conn, req)
         access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None, within=within)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql,
