@@ -248,8 +248,9 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
     decision about them is the whole decision's, read from their rows at the cost of one
     person; no other patient is granted anything but the caller's own record."""
     now = now or datetime.now(UTC)
+    bound = frozenset(within) if within is not None else None
     if actor is None:
-        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name)
+        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name, within=bound)
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
     queries = scope_queries(actor)
@@ -257,7 +258,7 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         readable = scope_types if scope_types is not None else all_resource_types()
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
-                            scope_queries=queries, dialect=conn.dialect.name)
+                            scope_queries=queries, dialect=conn.dialect.name, within=bound)
 
     rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now), within)
     team_refs = {r.target for r in rows if r.kind == "member" and r.target}
@@ -297,7 +298,7 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
         is_relative=any(r.kind == "relative" for r in rows), scope_queries=queries,
-        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name)
+        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name, within=bound)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,8 @@ class AccessPolicy:
     # Type → the scope queries one of which a row must match (`fhirip.consent.scopes`).
     scope_queries: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     dialect: str = "sqlite"  # the database the SQL is for
+    # The patients the decision was made for (`decide(within=...)`); None: every patient.
+    within: frozenset[str] | None = None
     # The condition per `resource` alias it was built for: the same few aliases recur in
     # every statement of a request, and a condition over hundreds of patients is costly to build.
     _conditions: dict[Any, ColumnElement[bool]] = field(default_factory=dict, repr=False, compare=False)

@@ -13,6 +13,8 @@ caller's consent policy, decided for the person's Patient records alone
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Connection
 
 from fhirip.canonical import OPERATION_DEFINITION
@@ -20,7 +22,7 @@ from fhirip.errors import NotFound
 from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.operations import Operation, register
-from fhirip.plans.current import current_plan_bundle, parse_identifier, person_records
+from fhirip.plans.current import carries, current_plan_bundle, parse_identifier, person_in, person_records
 from fhirip.plans.policy_reads import PolicyReads
 from fhirip.operations.worklist_request import View
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
@@ -37,6 +39,13 @@ def _person_of_patient(conn: Connection, req: FhirRequest) -> set[str]:
     return person_records(UnscopedReader(conn, UnscopedUse.CURRENT_PLAN_SCOPE), set(), {req.res_id or ""})
 
 
+def _records(ctx: Context, req: FhirRequest, find: Callable[[Connection, FhirRequest], set[str]]) -> set[str]:
+    """The person's Patient records: those the decision was made for, or (a request the server
+    makes itself, decided for no one) found here."""
+    within = ctx.access.within if ctx.access is not None else None
+    return set(within) if within is not None else find(ctx.tx.conn, req)
+
+
 def _reads(ctx: Context) -> tuple[PolicyReads, View | None]:
     """Reads under the caller's decision (made for the person's records alone, `within`)."""
     access = ctx.access
@@ -47,18 +56,22 @@ def _reads(ctx: Context) -> tuple[PolicyReads, View | None]:
 
 def current_by_identifier(ctx: Context, req: FhirRequest) -> FhirResponse:
     identifier = parse_identifier(req.param("patient-identifier"))
+    records = _records(ctx, req, _person_by_identifier)
     reads, view = _reads(ctx)
-    patients = reads.with_identifiers("Patient", [identifier])
-    return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
-                                                          self_url=req.url, searched={identifier}, view=view))
+    around = reads.person_around(records)
+    patients = person_in(around, records, lambda patient: carries(patient, {identifier}))
+    return FhirResponse(200, resource=current_plan_bundle(around, patients, base_url=req.base_url,
+                                                          self_url=req.url, view=view))
 
 
 def current_of_patient(ctx: Context, req: FhirRequest) -> FhirResponse:
+    records = _records(ctx, req, _person_of_patient)
     reads, view = _reads(ctx)
-    patients = reads.by_keys([("Patient", req.res_id or "")])
+    around = reads.person_around(records)
+    patients = person_in(around, records, lambda patient: patient["id"] == req.res_id)
     if not patients:
         raise NotFound(f"Patient/{req.res_id} is not known")
-    return FhirResponse(200, resource=current_plan_bundle(reads, patients, base_url=req.base_url,
+    return FhirResponse(200, resource=current_plan_bundle(around, patients, base_url=req.base_url,
                                                           self_url=req.url, view=view))
 
 

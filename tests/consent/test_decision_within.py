@@ -47,8 +47,9 @@ def _same_for(whole, partial, within: set[str]) -> None:
     assert set(outside) == {p for p, g in whole.grants.items() if p not in within
                             and any(a.basis is Basis.SELF for a in g)}
     for field in fields(whole):
-        if field.name not in ("grants", "consents", "_conditions"):
+        if field.name not in ("grants", "consents", "_conditions", "within"):
             assert getattr(whole, field.name) == getattr(partial, field.name), field.name
+    assert whole.within is None and partial.within == within
     assert whole.resolved_actor == partial.resolved_actor
     assert set(partial.consents) <= set(whole.consents)
     for patient in within:
