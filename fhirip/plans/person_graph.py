@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, literal_column, or_, select
+from sqlalchemy import and_, bindparam, literal_column, or_, select
 
 from fhirip.plans.sql import fixed
 from fhirip.store.schema import resource, resource_link, search_reference
@@ -53,3 +53,7 @@ def candidates(patients: Any) -> Any:
                    target.c.deleted.is_(False)))
     reached = reached.union(step)
     return select(reached.c.rid)
+
+
+# Built once; parameter: patients, the ids of the person's Patient records (`$exists`).
+CANDIDATES = candidates(bindparam("patients", expanding=True))

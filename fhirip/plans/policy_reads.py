@@ -1,8 +1,8 @@
-"""The lean read of the current-plan view: one SQL statement carrying the caller's policy.
+"""Lean reads for the current-plan view, each one SQL statement carrying the caller's policy.
 
 The generic search builds a full query (parameters, chains, paging) per call;
-the current plan needs one fixed lookup on the hot path of every hospital and
-GP system, so it reads here instead — the same index tables, the
+the current plan needs a handful of fixed lookups on the hot path of every
+hospital and GP system, so it reads here instead — the same index tables, the
 same rule: the policy is part of every statement, applied to every resource
 returned, and nothing is filtered for access in Python.
 """
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, bindparam, cast, exists, select, union
+from sqlalchemy import Connection, Text, and_, bindparam, cast, exists, or_, select, union
 
-from fhirip.plans.person_graph import candidates
+from fhirip.plans.person_graph import CANDIDATES, candidates
 from fhirip.plans.sql import fixed
 from fhirip.search.conditions import Policy
 from fhirip.store.schema import resource
@@ -34,6 +34,7 @@ _RECORDS = bindparam("records", expanding=True)
 _PERSON_AROUND = select(_CONTENT).where(_R.c.rid.in_(union(
     select(_RECORD.c.rid).where(_RECORD.c.res_type == fixed("Patient"), _RECORD.c.res_id.in_(_RECORDS)),
     candidates(_RECORDS)))).order_by(_R.c.rid)
+_AROUND = select(_CONTENT).where(_R.c.rid.in_(CANDIDATES)).order_by(_R.c.rid)
 _ANY_RECORD = select(_GATE.c.rid).where(_GATE.c.res_type == fixed("Patient"), _GATE.c.res_id.in_(_RECORDS),
                                         _GATE.c.deleted.is_(False))
 
@@ -64,3 +65,29 @@ class PolicyReads:
         ids = sorted(set(records))
         gate = _ANY_RECORD.where(self.policy(_GATE)) if self.policy is not None else _ANY_RECORD
         return self._rows(_PERSON_AROUND.where(self._visible(), exists(gate)), {"records": ids})
+
+    def around_person(self, patient_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The visible resources among what the current plan of the person with these Patient
+        records may show (`person_graph.CANDIDATES`: what names them and what that names), in
+        one statement, in row order."""
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return []
+        return self._rows(_AROUND.where(self._visible()), {"patients": ids})
+
+    def by_keys(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The visible resources among the (type, id) keys."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        return self._rows(select(_CONTENT).where(_among(_R, wanted), self._visible()))
+
+
+def _among(alias: Any, keys: list[tuple[str, str]]) -> Any:
+    """The rows of `alias` with one of the (type, id) keys."""
+    by_type: dict[str, list[str]] = {}
+    for res_type, res_id in keys:
+        by_type.setdefault(res_type, []).append(res_id)
+    # Per type `res_type = ? AND res_id IN (...)`: each term is a range of the unique
+    # (res_type, res_id) index, where a row-value IN may scan the table.
+    return or_(*(and_(alias.c.res_type == t, alias.c.res_id.in_(ids)) for t, ids in by_type.items()))
