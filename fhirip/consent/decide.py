@@ -27,13 +27,14 @@ client reads exactly the types its `system/` scopes name. SMART scopes bound all
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, String, and_, any_, bindparam, func, or_, select, union, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -156,11 +157,71 @@ def _resolution(dialect: str) -> Any:
 
 
 _RESOLUTION = {dialect: _resolution(dialect) for dialect in ("sqlite", "postgresql")}
+# The kinds of row that say who the caller is (whichever patient they name): read whole by both
+# statements. A `self` row keeps the caller's own record theirs, for the audit record's role.
+_IDENTITY_KINDS = ("self", "alias", "relative")
+_TEXT_ARRAY = ARRAY(String)
 
 
-def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row], set[str], set[str]]:
+def _one_of_kinds(table: Any, kinds: tuple[str, ...]) -> Any:
+    return or_(*(table.c.kind == kind for kind in kinds))
+
+
+def _patients_in(column: Any, dialect: str) -> Any:
+    """`column IN (:within)`: one array parameter on PostgreSQL, an expanding list on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("within", type_=_TEXT_ARRAY))
+    return column.in_(bindparam("within", expanding=True))
+
+
+def _resolution_within(dialect: str) -> Any:
+    """The caller's rows that decide about the patients `:within` (the person a request is
+    about), driven from the patients' side: their few rows by the patient index, kept where
+    they name the caller; of the caller's care teams only those these rows name, found by the
+    index on a row's target, not every team the caller is on.
+
+    For those patients the rows `_resolution` gives, in the same order of parts (the rows
+    naming the token's identifiers, the roles, the rows naming the caller's references or
+    teams, the deny provisions naming no one); of the caller's identity (`_IDENTITY_KINDS`)
+    every row; of other patients nothing. `decide` makes of them what it makes of the whole
+    resolution: for these patients the same decision."""
+    g1, g2, g3, g4, g5 = (access_grant.alias(f"w{n}") for n in range(1, 6))
+    slots = [bindparam(f"key{n}", type_=String) for n in range(TOKEN_KEY_SLOTS)]
+    ids = select(*_columns(g1)).where(g1.c.grantee.in_(slots), _one_of_kinds(g1, _IDENTITY_KINDS),
+                                      _in_force(g1)).cte("ids")
+    aliases = select(ids.c.target).where(ids.c.kind == "alias")
+    roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
+                                        or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
+    # Every current role of the caller's Practitioners, as the whole resolution reads them among
+    # the rows naming the caller's references (the caller's own keys: `AccessPolicy.own_keys`).
+    every_role = select(*_columns(g5)).where(g5.c.kind == "role", g5.c.grantee.in_(aliases), _in_force(g5))
+    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
+                 select(roles.c.target)).cte("refs")
+    theirs = select(*_columns(g3)).where(_patients_in(g3.c.patient_id, dialect), _in_force(g3)).cte("theirs")
+    # Looked up by team (the target index), a handful per team, not by the caller's key: a
+    # coordinator's key is a member of hundreds of teams.
+    memberships = select(*_columns(g4)).where(
+        g4.c.kind == "member", _among(g4.c.target, select(theirs.c.grantee), dialect),
+        g4.c.grantee.in_(select(refs.c.target)), _in_force(g4)).cte("memberships")
+    reach = union(select(refs.c.target), select(memberships.c.target)).cte("reach")
+    by_identifier = select(*theirs.c).where(theirs.c.grantee.in_(slots), ~_one_of_kinds(theirs, _IDENTITY_KINDS))
+    by_reference = select(*theirs.c).where(theirs.c.grantee.in_(select(reach.c.target)),
+                                           theirs.c.kind != "member")
+    reached = union(select(ids.c.patient_id), select(theirs.c.patient_id).where(
+        or_(theirs.c.grantee.in_(slots), theirs.c.grantee.in_(select(reach.c.target)))))
+    everyone = select(*theirs.c).where(theirs.c.grantee == EVERYONE, theirs.c.patient_id.in_(reached))
+    return union_all(select(*ids.c), select(*roles.c), every_role, by_identifier, select(*memberships.c),
+                     by_reference, everyone)
+
+
+_RESOLUTION_WITHIN = {dialect: _resolution_within(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def index_rows(conn: Connection, actor: Actor, now: datetime,
+               within: Collection[str] | None = None) -> tuple[list[Row], set[str], set[str]]:
     """The caller's rows of the access index in force at `now`, with the references they resolve
-    to (their own resources and current teams) and the organisations they act for."""
+    to (their own resources and current teams) and the organisations they act for; with
+    `within`, only those deciding about these patients (`_resolution_within`)."""
     keys = sorted(token_keys(actor))
     if not keys:
         return [], set(), set()
@@ -168,19 +229,28 @@ def index_rows(conn: Connection, actor: Actor, now: datetime) -> tuple[list[Row]
         raise RuntimeError(f"a token gave {len(keys)} identifier keys; "
                            f"the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
-    found = [Row(*values) for values in conn.execute(_RESOLUTION[conn.dialect.name], {**slots, "now": now})]
+    if within is None:
+        statement, params = _RESOLUTION[conn.dialect.name], {**slots, "now": now}
+    else:
+        statement, params = _RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)}
+    found = [Row(*values) for values in conn.execute(statement, params)]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
     return [r for r in found if r.kind != "role"], refs, organizations
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
-           token_issued_at: datetime | None = None) -> AccessPolicy:
+           token_issued_at: datetime | None = None, within: Collection[str] | None = None) -> AccessPolicy:
     """The access policy of `actor` for one request, from the access index as it is at `now`.
-    `token_issued_at` (the token's `iat`) bounds break-the-glass in time."""
+    `token_issued_at` (the token's `iat`) bounds break-the-glass in time.
+
+    `within`: the request is about these patients only (a person's Patient records): the
+    decision about them is the whole decision's, read from their rows at the cost of one
+    person; no other patient is granted anything but the caller's own record."""
     now = now or datetime.now(UTC)
+    bound = frozenset(within) if within is not None else None
     if actor is None:
-        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name)
+        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name, within=bound)
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
     queries = scope_queries(actor)
@@ -188,9 +258,9 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         readable = scope_types if scope_types is not None else all_resource_types()
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
-                            scope_queries=queries, dialect=conn.dialect.name)
+                            scope_queries=queries, dialect=conn.dialect.name, within=bound)
 
-    rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now))
+    rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now), within)
     team_refs = {r.target for r in rows if r.kind == "member" and r.target}
     grants: dict[str, list[Access]] = defaultdict(list)
     for row in rows:
@@ -228,7 +298,7 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
         is_relative=any(r.kind == "relative" for r in rows), scope_queries=queries,
-        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name)
+        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name, within=bound)
 
 
 @dataclass(frozen=True)

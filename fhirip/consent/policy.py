@@ -8,7 +8,7 @@ the next one.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
@@ -79,6 +79,8 @@ class AccessPolicy:
     # Type → the scope queries one of which a row must match (`fhirip.consent.scopes`).
     scope_queries: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     dialect: str = "sqlite"  # the database the SQL is for
+    # The patients the decision was made for (`decide(within=...)`); None: every patient.
+    within: frozenset[str] | None = None
     # The condition per `resource` alias it was built for: the same few aliases recur in
     # every statement of a request, and a condition over hundreds of patients is costly to build.
     _conditions: dict[Any, ColumnElement[bool]] = field(default_factory=dict, repr=False, compare=False)
@@ -312,16 +314,6 @@ class AccessPolicy:
         if any(a.basis is Basis.ADMINISTRATIVE for a in accesses):
             return mask_care_plan(resource)
         return resource
-
-    def scoped(self, conn: Connection, patients: Collection[str]) -> AccessPolicy:
-        """The decision within these patients' compartments: this one's grants to them (and
-        the actor's own), none to anyone else, so the SQL names a handful of patients, not
-        hundreds."""
-        kept = {p: g for p, g in self.grants.items()
-                if p in patients or any(a.basis is Basis.SELF for a in g)}
-        if len(kept) == len(self.grants):
-            return self
-        return replace(self, grants=kept, _conditions={})
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest, FhirResponse, refuse_control_characters
 from fhirip.model.resources import is_resource_type
 from fhirip.store import Tx
+from fhirip.store.engine import generic_plans_to_commit
 
 Handler = Callable[[Context, FhirRequest], FhirResponse]
 
@@ -53,6 +54,9 @@ class Route:
     writes: bool
     # The handler asks `authorize` itself, when the resource's own content does not settle it.
     authorizes_itself: bool = False
+    # The patients the request is about, when the route knows them before it runs: the caller's
+    # access is decided for them alone (`operations.Operation.within`).
+    within: operations.Within | None = None
 
 
 def _batch(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -179,7 +183,7 @@ def _operation_route(req: FhirRequest, shape: str, method: str) -> Route:
     if operation.writes and method == "GET":
         raise MethodNotAllowed(f"${operation.name} changes data and must be invoked with POST",
                                headers={"Allow": "POST"})
-    return Route(f"operation:{operation.name}", operation.handler, operation.writes)
+    return Route(f"operation:{operation.name}", operation.handler, operation.writes, within=operation.within)
 
 
 def may_return_audit_events(req: FhirRequest, segments: list[str]) -> bool:
@@ -235,7 +239,13 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
 
     def work(tx: Tx) -> FhirResponse:
         after.clear()
-        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None)
+        within = None
+        if route.within is not None and actor is not None:
+            # A request about a few patients reads a handful of rows by index in each statement, with
+            # the same plan whatever the values: planned once per connection, not at every execution.
+            generic_plans_to_commit(tx.conn)
+            within = route.within(tx.conn, req)
+        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None, within=within)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql,
                       provenance=req.provenance)
         if not route.authorizes_itself:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]  # (Context, FhirRequest) -> FhirResponse
+# (Connection, FhirRequest) -> the ids of the Patients the request is about (`Operation.within`)
+Within = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class Operation:
     writes: bool = False  # needs a write transaction
     definition: str | None = None  # canonical of its OperationDefinition
     documentation: str = ""
+    # The patients every answer of the operation is about, found from the request before the
+    # caller's access is decided, so that it is decided for them alone (`decide(within=...)`).
+    within: Within | None = None
 
     def applies(self, level: str, res_type: str | None) -> bool:
         if level not in self.levels:

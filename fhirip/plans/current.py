@@ -14,7 +14,7 @@ not there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fhirip.errors import BadRequest
@@ -34,7 +34,7 @@ from fhirip.plans.codes import (
 )
 from fhirip.plans.person_graph import PATIENT_PARAMS
 from fhirip.plans.persons import person_of
-from fhirip.plans.policy_reads import PolicyReads
+from fhirip.search.index import token_rows
 from fhirip.store.unscoped import UnscopedReader
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
@@ -62,34 +62,38 @@ def person_records(reader: UnscopedReader, identifiers: set[tuple[str, str]],
     return person_of(reader, identifiers, patient_ids)
 
 
-def visible_person(reads: PolicyReads, patients: list[dict[str, Any]],
-                   searched: set[tuple[str, str]] = frozenset()) -> list[dict[str, Any]]:
-    """The visible Patients plus the other visible Patients sharing their national identifier.
+def person_in(rows: list[dict[str, Any]], records: Collection[str],
+              asked: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The visible Patients of the person among `rows` (`PolicyReads.person_around` of the
+    person's `records`): those `asked` picks (the Patient asked for, or those carrying the
+    identifier asked for) and the other visible records sharing a national identifier with one
+    of them (every such Patient is among the records: `person_records`)."""
+    patients = [r for r in rows if r["resourceType"] == "Patient" and r["id"] in records]
+    found = [p for p in patients if asked(p)]
+    national = {(i.get("system"), i.get("value")) for p in found for i in p.get("identifier") or []
+                if i.get("system") in NATIONAL_ID_SYSTEMS and i.get("value")}
+    named = {p["id"] for p in found}
+    return found + [p for p in patients if p["id"] not in named and carries(p, national)]
 
-    `searched` are identifiers the Patients were already found by: every visible
-    Patient carrying one of them is among `patients` already (then nothing is read).
-    """
-    found = {p["id"]: p for p in patients}
-    identifiers = {(i.get("system"), i.get("value")) for p in patients for i in p.get("identifier") or []
-                   if i.get("system") in NATIONAL_ID_SYSTEMS and i.get("value")} - set(searched)
-    for patient in reads.with_identifiers("Patient", identifiers):
-        found.setdefault(patient["id"], patient)
-    return list(found.values())
+
+def carries(patient: dict[str, Any], identifiers: Collection[tuple[str, str]]) -> bool:
+    """Whether the Patient carries one of the (system, value) identifiers, matched as the search
+    index matches them (`Patient?identifier=`)."""
+    return any((row["system"], row["code"]) in identifiers for i in patient.get("identifier") or []
+               for row in token_rows(i))
 
 
-def current_plan_bundle(reads: PolicyReads, patients: list[dict[str, Any]], *, base_url: str,
-                        self_url: str, searched: set[tuple[str, str]] = frozenset(),
+def current_plan_bundle(around: list[dict[str, Any]], patients: list[dict[str, Any]], *, base_url: str,
+                        self_url: str,
                         view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
     """The current-plan searchset for a person known by these (visible) Patient records.
 
-    What names them and what that names is read in one statement under the caller's
-    policy (`PolicyReads.around_person`); the view takes what it shows from those rows,
-    following references from visible resources only. `view` gives a resource as the
-    caller may see it (the administrative view masks the plan); the includes are
+    `around` is what names the person's records and what that names, read in one statement
+    under the caller's policy (`PolicyReads.person_around`); the view takes what it shows from
+    those rows, following references from visible resources only. `view` gives a resource as
+    the caller may see it (the administrative view masks the plan); the includes are
     followed from the plan as shown, never from what is masked."""
-    patients = visible_person(reads, patients, searched) if patients else []
     patient_ids = {p["id"] for p in patients}
-    around = reads.around_person(patient_ids)
     visible = {(r["resourceType"], r["id"]): r for r in around}
     includes: dict[tuple[str, str], dict[str, Any]] = {("Patient", p["id"]): p for p in patients}
     related = [r for r in around if r["resourceType"] in PATIENT_PARAMS

@@ -9,7 +9,7 @@ whom they act for, the managing organisation) and what practitioner roles name.
 
 This is a superset of what the current plan shows and says nothing about access: the
 reader applies the caller's policy to these rows in the same statement
-(`PolicyReads.around_person`), and walks the references of the visible rows only.
+(`PolicyReads.person_around`), and walks the references of the visible rows only.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ FOLLOWED = (
 )
 
 
-def _candidates() -> Any:
+def candidates(patients: Any) -> Any:
+    """The candidates' rids around the Patients `patients` (a subquery of their ids)."""
     naming = search_reference.alias("naming_patient")
     reached = (select(naming.c.rid, literal_column("0").label("depth")).where(
         or_(*(and_(naming.c.res_type == fixed(res_type), naming.c.param == fixed(param))
               for res_type, param in sorted(PATIENT_PARAMS.items()))),
-        naming.c.target_type == fixed("Patient"), naming.c.target_id.in_(bindparam("patients", expanding=True)))
+        naming.c.target_type == fixed("Patient"), naming.c.target_id.in_(patients))
         .cte("reached", recursive=True))
     # One recursive step for every depth: a path begins with its resource type, so each
     # pattern only matches where it belongs; what else it reaches is a harmless extra row.
@@ -54,6 +55,5 @@ def _candidates() -> Any:
     return select(reached.c.rid)
 
 
-# Built once (the hot path of every current-plan call); parameter: patients, the ids of the
-# person's (visible) Patient records.
-CANDIDATES = _candidates()
+# Built once; parameter: patients, the ids of the person's Patient records (`$exists`).
+CANDIDATES = candidates(bindparam("patients", expanding=True))

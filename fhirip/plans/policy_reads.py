@@ -13,26 +13,30 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, bindparam, cast, or_, select, tuple_
+from sqlalchemy import Connection, Text, and_, bindparam, cast, exists, or_, select, union
 
-from fhirip.plans.person_graph import CANDIDATES
+from fhirip.plans.person_graph import CANDIDATES, candidates
 from fhirip.plans.sql import fixed
 from fhirip.search.conditions import Policy
-from fhirip.store.schema import resource, search_token
+from fhirip.store.schema import resource
 
 _R = resource.alias("r")
-_TOKEN = search_token.alias("t")
+_RECORD, _GATE = resource.alias("person_record"), resource.alias("visible_record")
 # The content as JSON text on both databases (PostgreSQL would otherwise hand back JSONB
 # parsed by the standard library), parsed here with orjson, several times faster.
-_CONTENT = cast(_R.c.content, Text)
-# The statements without the policy, built once; each read adds the policy's condition.
-# The codes alone as well, so that each database finds the rows on the (type, param, code) index.
-_WITH_IDENTIFIERS = select(_CONTENT).join(_TOKEN, _TOKEN.c.rid == _R.c.rid).where(
-    _TOKEN.c.res_type == bindparam("res_type"), _TOKEN.c.param == fixed("identifier"),
-    _TOKEN.c.code.in_(bindparam("codes", expanding=True)),
-    tuple_(_TOKEN.c.system, _TOKEN.c.code).in_(bindparam("pairs", expanding=True)),
-    _R.c.res_type == bindparam("res_type"))
+_CONTENT = cast(_R.c.content, Text).label("content")
+
+
+# The statement without the policy, built once; each read adds the policy's condition. The
+# person's records and the candidates around them (one IN over their union: an OR of the two
+# would be no index's condition), read only when one of the records is visible (`_ANY_RECORD`).
+_RECORDS = bindparam("records", expanding=True)
+_PERSON_AROUND = select(_CONTENT).where(_R.c.rid.in_(union(
+    select(_RECORD.c.rid).where(_RECORD.c.res_type == fixed("Patient"), _RECORD.c.res_id.in_(_RECORDS)),
+    candidates(_RECORDS)))).order_by(_R.c.rid)
 _AROUND = select(_CONTENT).where(_R.c.rid.in_(CANDIDATES)).order_by(_R.c.rid)
+_ANY_RECORD = select(_GATE.c.rid).where(_GATE.c.res_type == fixed("Patient"), _GATE.c.res_id.in_(_RECORDS),
+                                        _GATE.c.deleted.is_(False))
 
 
 class PolicyReads:
@@ -53,13 +57,14 @@ class PolicyReads:
             found.setdefault((content["resourceType"], content["id"]), content)
         return list(found.values())
 
-    def with_identifiers(self, res_type: str, identifiers: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Resources of `res_type` carrying any of the (system, value) identifiers."""
-        pairs = sorted(set(identifiers))
-        if not pairs:
-            return []
-        params = {"res_type": res_type, "codes": sorted({code for _, code in pairs}), "pairs": pairs}
-        return self._rows(_WITH_IDENTIFIERS.where(self._visible()), params)
+    def person_around(self, records: Iterable[str]) -> list[dict[str, Any]]:
+        """The visible Patients among `records` (the Patient records of one person) and, in the
+        same statement, the visible resources among what names the records and what that names
+        (`person_graph`): what the current plan of the person may show; in row order. Nothing
+        is read around records none of which the caller may see."""
+        ids = sorted(set(records))
+        gate = _ANY_RECORD.where(self.policy(_GATE)) if self.policy is not None else _ANY_RECORD
+        return self._rows(_PERSON_AROUND.where(self._visible(), exists(gate)), {"records": ids})
 
     def around_person(self, patient_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The visible resources among what the current plan of the person with these Patient

@@ -67,6 +67,13 @@ def generic_plans(conn: Any) -> Iterator[None]:
             conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
 
 
+def generic_plans_to_commit(conn: Any) -> None:
+    """`generic_plans` for the rest of the transaction (`SET LOCAL` ends with it): one statement
+    where the block sends two, for a transaction whose every later statement may be planned so."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
 # SQLite calls the progress handler every this many virtual machine instructions (well under a
 # millisecond of work): often enough to stop on time, rarely enough to cost nothing measurable.
 _PROGRESS_STEPS = 20_000

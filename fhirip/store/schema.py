@@ -301,6 +301,8 @@ access_grant = Table(
     Column("source_id", String(64), nullable=False),
     Index(None, "grantee", "kind"),
     Index(None, "patient_id", "grantee"),
+    # Who is on a care team (`member` rows by their team), for a decision about one patient.
+    Index(None, "target", "grantee"),
     Index(None, "source_rid"),
 )
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from fhirip.store import Store
-from fhirip.store.engine import generic_plans
+from fhirip.store.engine import generic_plans, generic_plans_to_commit
 from fhirip.testing.live import database_url
 
 
@@ -52,5 +52,16 @@ def test_a_failing_block_keeps_its_own_error_and_leaves_nothing_behind(store: St
         with store.transaction(write=False) as tx:
             with generic_plans(tx.conn):
                 raise KeyError("not the database's")
+    with store.transaction(write=False) as tx:
+        assert mode(tx.conn) == "auto"
+
+
+def test_generic_plans_to_commit_last_as_long_as_the_transaction(store: Store) -> None:
+    with store.transaction(write=False) as tx:
+        generic_plans_to_commit(tx.conn)
+        if tx.conn.dialect.name != "postgresql":
+            assert tx.conn.execute(text("SELECT 1")).scalar() == 1  # nothing sent
+            return
+        assert mode(tx.conn) == "force_generic_plan"
     with store.transaction(write=False) as tx:
         assert mode(tx.conn) == "auto"
