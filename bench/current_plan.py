@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         services.store.dispose()
     print(f"machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     loaded = f"{written} resources loaded in {seconds:.1f} s" if written else "a store loaded beforehand"
-    print(f"store: {args.store}; {args.plans} plans, {loaded}; {args.calls} calls each, in-process, "
+    kind = url.split(":", 1)[0].split("+", 1)[0]  # the store measured, given by --database when set
+    print(f"store: {kind}; {args.plans} plans, {loaded}; {args.calls} calls each, in-process, "
           "as the plan's coordinator (consent decided, every call audited); "
           + (f"{len({id(a) for *_, a in people})} coordinators calling" if args.callers
              else "every call from another plan's coordinator")
