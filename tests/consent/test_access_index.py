@@ -118,6 +118,15 @@ def test_the_resolution_statement_has_a_slot_for_every_key_a_token_can_carry() -
     assert len(token_keys(everything)) == TOKEN_KEY_SLOTS
 
 
+def _condition_callers() -> list[dict[str, Any]]:
+    """The callers the condition tests compare across: practitioners of two organisations, a
+    person and the coordinating unit."""
+    return [world.practitioner_claims(world.OLA, world.KOMMUNE),
+            world.practitioner_claims(world.TERJE, world.KOMMUNE),
+            world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
+            world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
+
+
 def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admits(w: World) -> None:
     # `AccessPolicy.sql` builds the alias-independent parts once and applies them to every alias;
     # the rows it admits are those of each group's `compartment_clause` built afresh, and using
@@ -127,10 +136,7 @@ def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admi
     from fhirip.consent import sql as policy_sql
     from fhirip.store.schema import resource
 
-    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE),
-               world.practitioner_claims(world.TERJE, world.KOMMUNE),
-               world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
-               world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
+    callers = _condition_callers()
     with w.services.store.transaction(write=False) as tx:
         def rids(alias: Any, condition: Any) -> set[int]:
             return set(tx.conn.execute(select(alias.c.rid).where(condition)).scalars())
@@ -158,10 +164,7 @@ def test_the_condition_for_rows_of_named_types_admits_what_the_whole_condition_a
 
     from fhirip.store.schema import resource
 
-    callers = [world.practitioner_claims(world.OLA, world.KOMMUNE),
-               world.practitioner_claims(world.TERJE, world.KOMMUNE),
-               world.practitioner_claims(world.BJORN, world.DPS), world.person_claims(world.ANNE),
-               world.practitioner_claims(world.UNN, world.ENHET, role="koordinerende-enhet")]
+    callers = _condition_callers()
     with w.services.store.transaction(write=False) as tx:
         stored = sorted(tx.conn.execute(select(resource.c.res_type).distinct()).scalars())
         kinds = [(t,) for t in stored] + [("Patient", "Goal"), ("CarePlan", "Subscription"), tuple(stored)]
