@@ -73,17 +73,21 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes
     return status, close, body if status >= 400 else b""
 
 
-# Each connection is opened afresh after this many requests. A gunicorn worker keeps the
-# keep-alive connections it accepted, and which worker accepts which of the few connections is
-# chance: without new connections now and then, one worker may serve most of them for the whole
-# run, and the same server measures up to twice as fast in one run as in the next.
+# Each connection is opened afresh after this many requests or this long, whichever comes first.
+# A gunicorn worker keeps the keep-alive connections it accepted, and which worker accepts which
+# of the few connections is chance: without new connections often, one worker may serve all of
+# them for seconds on end, on one core (its interpreter lock), while the other idles. A count
+# alone is not enough: at a hundred writes a second, a connection reaches 100 requests only
+# every 8 s, longer than a whole run.
 RECONNECT_EVERY = 100
+RECONNECT_SECONDS = 0.2
 
 
 async def _worker(host: str, port: int, factory: RequestFactory, counter: list[int], limit: int,
                   deadline: float, result: Result, headers: dict[str, str]) -> None:
     reader = writer = None
     sent_on_connection = 0
+    opened = 0.0
     while time.perf_counter() < deadline:
         index = counter[0]
         if index >= limit:
@@ -97,7 +101,7 @@ async def _worker(host: str, port: int, factory: RequestFactory, counter: list[i
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
-                sent_on_connection = 0
+                sent_on_connection, opened = 0, started
             writer.write(payload)
             sent_on_connection += 1
             status, close, error_body = await _read_response(reader)
@@ -113,7 +117,7 @@ async def _worker(host: str, port: int, factory: RequestFactory, counter: list[i
             result.errors += 1
             if not result.first_error:
                 result.first_error = f"{status} {error_body[:600].decode(errors='replace')}"
-        if close or sent_on_connection >= RECONNECT_EVERY:
+        if close or sent_on_connection >= RECONNECT_EVERY or time.perf_counter() - opened >= RECONNECT_SECONDS:
             writer.close()
             reader = writer = None
     if writer is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench import peer as peer_server
 from bench.loadgen import run
-from bench.servers import THREADS, WORKERS, Gunicorn
+from bench.servers import THREADS, WORKERS, Gunicorn, wait_until_idle
 from bench.workloads import HTTP_KEYS, SPEC, Tokens, Workloads
 from bench.workloads_data import DataSet, load_store
 from bench.workloads_import import run_import, write_export
@@ -33,7 +33,6 @@ from bench.workloads_report import Figure, Table
 from fhirip.auth.devkeys import DevKeys
 from fhirip.testing.postgres import TemporaryPostgres
 
-SETTLE_SECONDS = 3.0
 BASELINES = {"unenforced": {"read", "read-system", "search"}, "floor": {"read", "search"}}
 PEER_WORKLOADS = ["read", "search", "update", "create", "transaction"]
 PEER_MISSING = {
@@ -105,15 +104,20 @@ def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> li
         http_keys = [k for k in HTTP_KEYS if k in keys]
         if http_keys:
             with ExitStack() as servers:
-                urls = {"fhirip": servers.enter_context(Gunicorn("server.wsgi:app", env))}
+                started_servers = [Gunicorn("server.wsgi:app", env)]
+                urls = {"fhirip": servers.enter_context(started_servers[0])}
                 if any(k in BASELINES["unenforced"] for k in http_keys):
-                    urls["unenforced"] = servers.enter_context(Gunicorn("bench.unenforced_app:app", env))
+                    started_servers.append(Gunicorn("bench.unenforced_app:app", env))
+                    urls["unenforced"] = servers.enter_context(started_servers[-1])
                 if any(k in BASELINES["floor"] for k in http_keys):
-                    urls["floor"] = servers.enter_context(
+                    started_servers.append(
                         Gunicorn("bench.floor_app:app", {"FLOOR_DATABASE_URL": db_url}, ready_path="/Patient/pt-0"))
+                    urls["floor"] = servers.enter_context(started_servers[-1])
                 # Servers finish starting before anything is measured: fhirip's workers start their audit
-                # journal movers as they boot, each a new interpreter importing the server (~1 s of CPU).
-                time.sleep(SETTLE_SECONDS)
+                # journal movers and companion processes as they boot, each a new interpreter importing
+                # the server; the wait ends when every process of every server is idle.
+                settled = wait_until_idle([server.pid for server in started_servers])
+                print(f"{kind}: servers idle after {settled:.1f} s", flush=True)
                 for key in http_keys:  # reads first: the writes change the data
                     for server, url in urls.items():
                         if server == "fhirip" or key in BASELINES[server]:

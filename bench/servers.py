@@ -45,6 +45,11 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is not running"
+        return self.process.pid
+
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-3000:]
@@ -73,6 +78,53 @@ class Server:
                 self.process.wait()
             self.process = None
         self.log.close()
+
+
+def _descendants(root: int) -> set[int]:
+    """The process `root` and every process under it (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+    found = {root}
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        if not more:
+            return found
+        found |= more
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(roots: list[int], *, busy_share: float = 0.05, window: float = 0.5,
+                    at_least: float = 1.0, at_most: float = 30.0) -> float:
+    """Wait until the processes under `roots` (servers, their workers and companion processes)
+    use less than `busy_share` of one core over `window` seconds; returns the seconds waited.
+    A server's companions import the whole server as they boot: on a loaded machine that takes
+    longer than any fixed pause, and measuring during it charges their start to the first workload."""
+    started = time.monotonic()
+    time.sleep(at_least)
+    while time.monotonic() - started < at_most:
+        pids = set().union(*(_descendants(root) for root in roots))
+        before = _cpu_seconds(pids)
+        time.sleep(window)
+        if _cpu_seconds(pids) - before < busy_share * window:
+            break
+    return time.monotonic() - started
 
 
 class Gunicorn(Server):
