@@ -217,3 +217,22 @@ def test_system_search_with_type(ip):
         ("Consent", "c1"), ("Goal", "g1"), ("Goal", "g2")]
     result = ip.search(None, "_id=cp1")
     assert [(e.res_type, e.res_id) for e in result.entries] == [("CarePlan", "cp1")]
+
+
+def test_planning_once_per_connection_ends_with_the_page(ip):
+    """A page found by index seeks is planned generically; the transaction's later statements
+    (a batch's next search, a broad one) are planned for their values again."""
+    from fhirip.search import search
+    from search_support import BASE, parse_query
+    with ip.store.transaction(write=True) as tx:
+        before = _plan_cache_mode(tx.conn)
+        found = search(tx.conn, "CarePlan", parse_query(f"patient.identifier={FNR}|13031353453"
+                                                        "&_include=CarePlan:goal"), base_url=BASE)
+        assert sorted(e.res_id for e in found.entries if e.mode == "match") == ["cp1", "old-plan"]
+        assert _plan_cache_mode(tx.conn) == before
+
+
+def _plan_cache_mode(conn):
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
