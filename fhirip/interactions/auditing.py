@@ -23,6 +23,7 @@ from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.context import Context
 from fhirip.interactions.request import FhirRequest, FhirResponse
 from fhirip.model.resources import is_valid_id
+from fhirip.search.registry import registry
 
 MAX_REFERENCES = 200  # a large search is recorded by its first resources and its query
 
@@ -88,7 +89,8 @@ def success_events(ctx: Context, req: FhirRequest, route_interaction: str,
     url = _printable(req.url or req.base_url)
     refs = [f"{r['resourceType']}/{r['id']}" for r in resources if "id" in r]
     path_only = url.split("?", 1)[0]
-    if len(by_patient) == 0 or (len(by_patient) == 1 and path_only == url):
+    if len(by_patient) == 0 or (len(by_patient) == 1 and (path_only == url
+                                                          or _names_no_one_else(req, route_interaction))):
         return [_success_event(ctx, req, route_interaction, response, client_address, refs, sorted(by_patient), url)]
     # A query may name other people (a practitioner's search by someone's number): the events in
     # a patient's log carry the path alone, the whole query goes to the event in no one's log.
@@ -99,6 +101,29 @@ def success_events(ctx: Context, req: FhirRequest, route_interaction: str,
             *(_success_event(ctx, req, route_interaction, response, client_address,
                              [*dict.fromkeys(by_patient[p]), *shared], [p], path_only)
               for p in sorted(by_patient))]
+
+
+# Search parameters that shape the answer and name no one.
+_SHAPING = frozenset({"_include", "_revinclude", "_include:iterate", "_revinclude:iterate", "_count", "_sort",
+                      "_summary", "_elements", "_total", "_format", "_pretty"})
+
+
+def _names_no_one_else(req: FhirRequest, route_interaction: str) -> bool:
+    """Whether a type search's query names no one but the one patient whose record is all it
+    touched: besides shaping parameters, each criterion is one identifier of the matches' own
+    patient (`patient.identifier=<system>|<value>`, on a compartment parameter). Every match
+    carries it through its patient reference, and every match is that patient's, so the value
+    is theirs; the event in their log may then hold the whole query, and one event is enough."""
+    if route_interaction != "search-type" or not req.res_type or not req.params:
+        return False
+    own = registry().patient_compartment.get(req.res_type, ())
+    for name, value in req.params:
+        if name in _SHAPING:
+            continue
+        reference, _, rest = name.partition(".")
+        if rest != "identifier" or reference not in own or not value or "," in value:
+            return False
+    return True
 
 
 def _success_event(ctx: Context, req: FhirRequest, route_interaction: str, response: FhirResponse,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -61,6 +62,7 @@ from fhirip.search.includes import find_included
 from fhirip.search.query import MAX_COUNT, ParsedQuery, QueryParser
 from fhirip.search.registry import registry
 from fhirip.search.sorting import SortKey, ordered, ordered_steps, sort_keys
+from fhirip.store.engine import generic_plans
 from fhirip.store.schema import (
     resource,
     resource_version,
@@ -155,6 +157,15 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     for a patient or an identifier and wrong for `status=active`, where testing
     each candidate (EXISTS) lets a LIMIT or an ordered index walk stop early.
     """
+    return _conditions(parsed, r, ctx, compartment, conn, type_as_filter=type_as_filter)[0]
+
+
+def _conditions(parsed: ParsedQuery, r: Any, ctx: BuildContext,
+                compartment: tuple[str, str] | None, conn: Connection | None = None, *,
+                type_as_filter: bool = False) -> tuple[list[Any], bool]:
+    """`_where`, and whether a reference-like criterion (a reference, chain, `_has` or
+    compartment: `SELECTIVE`) drives: the statement then seeks a few rows by index whatever
+    the values."""
     sets: list[RidSet] = [criterion_rids(c, ctx) for c in parsed.criteria]
     if compartment is not None:
         sets.append(compartment_rids(parsed.types, compartment, ctx))
@@ -170,7 +181,7 @@ def _where(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     for position, rid_set in enumerate(positives):
         conditions.append(rid_set.test(r.c.rid, drive=drive and position == 0))
     conditions += [s.test(r.c.rid) for s in sets if s.negated]
-    return conditions
+    return conditions, drive and positives[0].selectivity >= SELECTIVE
 
 
 # Criteria at least this selective (references, chains, _has, compartments) always drive;
@@ -188,7 +199,7 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
                 compartment: tuple[str, str] | None, res_type: str | None,
                 keep_pages: PageKeeper | None) -> SearchResult:
     r = _R
-    where = _where(parsed, r, ctx, compartment, conn)
+    where, seeks = _conditions(parsed, r, ctx, compartment, conn)
     self_link = _self_link(base_url, res_type, compartment, parsed)
     result = SearchResult([], None, {"self": self_link}, parsed.issues, parsed.summary,
                           parsed.elements)
@@ -199,26 +210,32 @@ def _first_page(conn: Connection, parsed: ParsedQuery, base_url: str, ctx: Build
     keys = sort_keys(r, parsed.sort, parsed.types, ctx.registry)
     # An unordered probe decides between one page (sort the few rows) and several
     # (store the first MAX_STORED in order and read the first page from there).
-    probe = conn.execute(select(r.c.rid).where(*where).limit(parsed.count + 1)).scalars().all()
-    if len(probe) <= parsed.count:
-        total: int | None = len(probe)
-        rows = conn.execute(ordered(r, _entry_select(r).where(r.c.rid.in_(probe)), keys)).all()
-    else:
-        rids, complete = _ordered_matches(conn, r, where, keys)
-        result.search_id = _store(conn, keep_pages, parsed, rids, complete, compartment)
-        stored = len(rids)
-        # read from what was stored: a separate transaction's rows are not seen from this one
-        first = rids[:parsed.count]
-        place = {rid: position for position, rid in enumerate(first)}
-        rows = sorted(conn.execute(_entry_select(r).where(r.c.rid.in_(first))).all(),
-                      key=lambda row: place[row[0]])
-        result.links.update(_page_links(_page_base(base_url, res_type), result.search_id, 0, parsed.count, stored,
-                                        complete))
-        total = stored if complete else None
-        if not complete:
-            result.issues.append(_bound_issue())
-            if parsed.total in ("accurate", "estimate"):
-                total = _count(conn, r, where)
+    # Driven by a reference-like criterion, the probe, the page and its includes are index
+    # seeks from a few rows whatever the values: planned once per connection, not per search.
+    # An ordered walk over many matches is planned for its values (below, outside the block).
+    with generic_plans(conn) if seeks else nullcontext():
+        probe = conn.execute(select(r.c.rid).where(*where).limit(parsed.count + 1)).scalars().all()
+        if len(probe) <= parsed.count:
+            rows = conn.execute(ordered(r, _entry_select(r).where(r.c.rid.in_(probe)), keys)).all()
+            if parsed.total != "none":
+                result.total = len(probe)
+            _fill_entries(conn, result, rows, parsed, ctx)
+            return result
+    rids, complete = _ordered_matches(conn, r, where, keys)
+    result.search_id = _store(conn, keep_pages, parsed, rids, complete, compartment)
+    stored = len(rids)
+    # read from what was stored: a separate transaction's rows are not seen from this one
+    first = rids[:parsed.count]
+    place = {rid: position for position, rid in enumerate(first)}
+    rows = sorted(conn.execute(_entry_select(r).where(r.c.rid.in_(first))).all(),
+                  key=lambda row: place[row[0]])
+    result.links.update(_page_links(_page_base(base_url, res_type), result.search_id, 0, parsed.count, stored,
+                                    complete))
+    total = stored if complete else None
+    if not complete:
+        result.issues.append(_bound_issue())
+        if parsed.total in ("accurate", "estimate"):
+            total = _count(conn, r, where)
     if parsed.total != "none":
         result.total = total
     _fill_entries(conn, result, rows, parsed, ctx)

@@ -3,7 +3,10 @@
 https://hl7.org/fhir/R4/search.html#include
 
 Included resources are found through the reference index and pass the same
-policy as matches: an include never shows a resource the actor may not see.
+policy as matches: an include never shows a resource the actor may not see. A forward
+include reaches the types its parameter is declared to point at (or the one it names),
+a reverse include the referring type it names; the statements say so, which lets the
+policy leave out what concerns no other type.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
              ctx: BuildContext) -> list[Row]:
     link, target = _LINK, _TARGET
     conditions = []
-    types: set[str] | None = set()  # the types the rules name (None: some rule names none)
+    types: set[str] | None = set()  # the types the rules reach (None: some rule may reach any)
     for rule in rules:
         source_rids = [rid for rid, t in sources.items() if rule.source_type in ("*", t)]
         if not source_rids:
@@ -50,10 +53,12 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
         if rule.param != "*":
             condition = and_(condition, link.c.param == rule.param,
                              link.c.res_type == rule.source_type)
-        if rule.target_type:
-            condition = and_(condition, link.c.target_type == rule.target_type)
+        if rule.targets:  # `CarePlan:goal` includes Goals, whatever else a reference names
+            # A check on the links found, not a way in: SQLite would carry an equality over the
+            # join to the target's type and walk every resource of it.
+            condition = and_(condition, filter_only(link.c.target_type.in_(rule.targets)))
         conditions.append(condition)
-        types = types | {rule.target_type} if types is not None and rule.target_type else None
+        types = types | set(rule.targets) if types is not None and rule.targets else None
     if not conditions:
         return []
     query = (select(*_entry_columns(target)).distinct()
@@ -70,6 +75,7 @@ def _reverse(conn: Connection, rules: list[Include], targets: dict[int, str],
              ctx: BuildContext) -> list[Row]:
     link, referenced, source = _LINK, _TARGET, _SOURCE
     conditions = []
+    types: set[str] | None = set()  # the referring types (None: some rule takes any)
     for rule in rules:
         target_rids = [rid for rid, t in targets.items()
                        if rule.target_type in (None, t)]
@@ -81,6 +87,7 @@ def _reverse(conn: Connection, rules: list[Include], targets: dict[int, str],
         if rule.param != "*":
             condition = and_(condition, link.c.param == rule.param)
         conditions.append(condition)
+        types = types | {rule.source_type} if types is not None and rule.source_type != "*" else None
     if not conditions:
         return []
     referring = (select(link.c.rid)
@@ -88,7 +95,9 @@ def _reverse(conn: Connection, rules: list[Include], targets: dict[int, str],
                                         referenced.c.res_id == link.c.target_id))
                  .where(or_(*conditions)))
     query = _with_content(select(*_entry_columns(source)), source).where(
-        source.c.rid.in_(referring), ctx.visible(source))
+        source.c.rid.in_(referring), ctx.visible(source, types))
+    if types:  # a link row carries its resource's own type: every referrer is of these
+        query = query.where(filter_only(source.c.res_type.in_(sorted(types))))
     return [tuple(row) for row in conn.execute(query.limit(MAX_INCLUDED + 1))]  # type: ignore[misc]
 
 

@@ -86,6 +86,9 @@ class Include:
     target_type: str | None
     iterate: bool
     reverse: bool
+    # The types a forward include reaches: the one named, else the parameter's declared targets
+    # (empty: any type, as for `*` or a parameter that may point at anything).
+    targets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -185,6 +188,7 @@ class QueryParser:
                              expression=(name,))
         source, code = parts[0], parts[1]
         target = parts[2] if len(parts) == 3 else None
+        targets: tuple[str, ...] = (target,) if target else ()
         if code != "*":
             param = self.registry.get(source, code)
             if param is None or param.type != "reference":
@@ -193,7 +197,8 @@ class QueryParser:
             if target and param.targets and target not in param.targets:
                 raise BadRequest(f"{name}: {source}:{code} cannot point at {target}",
                                  expression=(name,))
-        return Include(source, code, target, iterate, reverse)
+            targets = targets or param.targets
+        return Include(source, code, target, iterate, reverse, targets)
 
     # -- criteria ------------------------------------------------------------------------
 

@@ -73,6 +73,33 @@ def test_policy_hides_included_resources(ip):
     assert entries(result) == [("include", "Provenance", "prov1"), ("match", "CarePlan", "cp1")]
 
 
+def test_include_reaches_the_types_its_parameter_points_at(ip):
+    ip.put({"resourceType": "Observation", "id": "not-a-goal", "status": "final",
+            "code": {"text": "x"}, "subject": {"reference": "Patient/p1"}},
+           {"resourceType": "CarePlan", "id": "odd", "status": "active", "intent": "plan",
+            "subject": {"reference": "Patient/p1"},
+            "goal": [{"reference": "Goal/g1"}, {"reference": "Observation/not-a-goal"}]})
+    result = ip.search("CarePlan", "_id=odd&_include=CarePlan:goal")
+    assert entries(result) == [("include", "Goal", "g1"), ("match", "CarePlan", "odd")]
+
+
+def test_include_statements_tell_the_policy_which_types_they_read(ip):
+    """The policy may leave out what concerns no other type only when told the types."""
+    asked = []
+
+    def policy(r, types=None):
+        asked.append((r.name, tuple(sorted(types)) if types else None))
+        return r.c.res_type != "Nothing"
+    result = ip.search("CarePlan", "_id=cp1&_include=CarePlan:goal&_include=CarePlan:subject"
+                                   "&_revinclude=Provenance:target", policy=policy)
+    assert ("include", "Provenance", "prov1") in entries(result)
+    assert ("target", ("Goal", "Group", "Patient")) in asked
+    assert ("source", ("Provenance",)) in asked
+    asked.clear()
+    ip.search("CarePlan", "_id=cp1&_include=*&_revinclude=*:*", policy=policy)
+    assert ("target", None) in asked and ("source", None) in asked
+
+
 def test_sort_on_several_keys(ip):
     assert ip.ids("CarePlan", "_sort=status,-date") == ["cp2", "cp1", "old-plan"]
     assert ip.ids("CarePlan", "_sort=-status,date") == ["old-plan", "cp1", "cp2"]
@@ -190,3 +217,22 @@ def test_system_search_with_type(ip):
         ("Consent", "c1"), ("Goal", "g1"), ("Goal", "g2")]
     result = ip.search(None, "_id=cp1")
     assert [(e.res_type, e.res_id) for e in result.entries] == [("CarePlan", "cp1")]
+
+
+def test_planning_once_per_connection_ends_with_the_page(ip):
+    """A page found by index seeks is planned generically; the transaction's later statements
+    (a batch's next search, a broad one) are planned for their values again."""
+    from fhirip.search import search
+    from search_support import BASE, parse_query
+    with ip.store.transaction(write=True) as tx:
+        before = _plan_cache_mode(tx.conn)
+        found = search(tx.conn, "CarePlan", parse_query(f"patient.identifier={FNR}|13031353453"
+                                                        "&_include=CarePlan:goal"), base_url=BASE)
+        assert sorted(e.res_id for e in found.entries if e.mode == "match") == ["cp1", "old-plan"]
+        assert _plan_cache_mode(tx.conn) == before
+
+
+def _plan_cache_mode(conn):
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
