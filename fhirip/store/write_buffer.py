@@ -3,10 +3,11 @@
 A write is prepared when it is made (stamped, serialised, its index rows extracted) and sent
 to the database when the transaction next reads, or commits: the store's own reads, and every
 use of `Tx.conn`, send it first, so a transaction always reads what it wrote. Creates that
-follow one another go in together, one insert per table; a new version of an existing
-resource is sent with its version check (`UPDATE … WHERE version = <the one read>`), which is
-what makes a write that prepared against an older version fail as a race instead of
-overwriting a newer one.
+follow one another go in together (PostgreSQL: one statement for all their rows; SQLite: one
+insert per table); a new version of an existing resource is sent with its version check
+(`UPDATE … WHERE version = <the one read>`, on PostgreSQL in one statement with its history row
+and links), which is what makes a write that prepared against an older version fail as a race
+instead of overwriting a newer one.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ _UPDATE_RESOURCE = (update(resource)
                     .values(version=bindparam("new_version"), last_updated=bindparam("moment"),
                             deleted=bindparam("is_deleted"), content=bindparam("text")))
 _DELETE_LINKS = delete(resource_link).where(resource_link.c.rid == bindparam("rid"))
-_RESOURCE_COLUMNS = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
 _VERSION_COLUMNS = ("rid", "res_type", "res_id", "version", "last_updated", "method", "deleted", "content")
 _LINK_COLUMNS = ("rid", "target_type", "target_id", "path")
 
