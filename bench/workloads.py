@@ -160,6 +160,10 @@ class Workloads:
         generated = self.data.plans[self.order[n % len(self.order)]]
         return generated, _bearer(self.tokens.practitioner(coordinator_hpr(generated)))
 
+    def callers(self, key: str) -> int:
+        """How many different callers (tokens) a workload sends: each plan's coordinator, or the one system client."""
+        return len(self.order) if key in ("read", "read-dpop", "search", "current", "worklist") else 1
+
     def limit(self, key: str) -> int | None:
         """How many requests a write workload has data for (None: unbounded)."""
         return {"create": len(self.data.extras)}.get(key)
