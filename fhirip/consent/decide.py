@@ -34,7 +34,9 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, String, and_, any_, bindparam, func, or_, select, union, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -141,22 +143,59 @@ def _resolution(dialect: str) -> Any:
     aliases = select(ids.c.target).where(ids.c.kind == "alias")
     roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
-    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
-                 select(roles.c.target)).cte("refs")
+    # UNION ALL: these lists are only looked in (IN, = ANY), where a repeat changes nothing and
+    # dropping repeats would cost a sort.
+    refs = union_all(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
+                     select(roles.c.target)).cte("refs")
     teams = select(g4.c.target).where(g4.c.kind == "member",
                                       _among(g4.c.grantee, select(refs.c.target), dialect), _in_force(g4))
     # One lookup over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by
     # an OR of two subqueries, and reads the whole table for it instead.
-    reach = union(select(refs.c.target), teams).cte("reach")
+    reach = union_all(select(refs.c.target), teams).cte("reach")
     named = select(*_columns(g3)).where(_among(g3.c.grantee, select(reach.c.target), dialect),
                                         _in_force(g3)).cte("named")
-    reached = union(select(ids.c.patient_id), select(named.c.patient_id))
+    reached = union_all(select(ids.c.patient_id), select(named.c.patient_id))
     everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE,
                                            _among(g5.c.patient_id, reached, dialect), _in_force(g5))
     return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
 
 
-_RESOLUTION = {dialect: _resolution(dialect) for dialect in ("sqlite", "postgresql")}
+@dataclass(frozen=True)
+class Compiled:
+    """A constant statement compiled once for one kind of database, run as its text.
+
+    SQLAlchemy compiles a statement once as well (its compiled cache), but on every execution
+    it still walks the statement for its cache key and processes each parameter; for the
+    resolution's five subqueries that costs as much as the database's own work. The text is
+    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would."""
+
+    text: str
+    names: tuple[str, ...] | None  # the parameters in order (positional style); None: by name
+    constants: dict[str, Any]  # the values the statement itself carries
+    processors: dict[str, Any]  # name → how the database wants the value (SQLite's datetimes)
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect) -> Compiled:
+        compiled = statement.compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[compiled.bind_names.get(bind, name)] = process
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors)
+
+    def run(self, conn: Connection, values: dict[str, Any]) -> Any:
+        merged = {**self.constants, **values}
+        for name, process in self.processors.items():
+            if merged.get(name) is not None:
+                merged[name] = process(merged[name])
+        params = tuple(merged[name] for name in self.names) if self.names is not None else merged
+        return conn.exec_driver_sql(self.text, params)  # type: ignore[arg-type]
+
+
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
+_RESOLUTION = {name: Compiled.of(_resolution(name), dialect) for name, dialect in _DIALECTS.items()}
 # The kinds of row that say who the caller is (whichever patient they name): read whole by both
 # statements. A `self` row keeps the caller's own record theirs, for the audit record's role.
 _IDENTITY_KINDS = ("self", "alias", "relative")
@@ -230,10 +269,10 @@ def index_rows(conn: Connection, actor: Actor, now: datetime,
                            f"the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
     if within is None:
-        statement, params = _RESOLUTION[conn.dialect.name], {**slots, "now": now}
+        result = _RESOLUTION[conn.dialect.name].run(conn, {**slots, "now": now})
     else:
-        statement, params = _RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)}
-    found = [Row(*values) for values in conn.execute(statement, params)]
+        result = conn.execute(_RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)})
+    found = [Row(*values) for values in result]
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
     return [r for r in found if r.kind != "role"], refs, organizations
