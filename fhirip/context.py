@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from fhirip.audit.trail import AuditTrail
 from fhirip.config import Settings
+from fhirip.consent.decide import ReadAhead
 from fhirip.errors import FhirError, Issue
 from fhirip.store import Current, Store, Tx
 from fhirip.validation.checked_ahead import CheckedAhead
@@ -93,6 +94,9 @@ class Context:
     # The writes the plan rules make themselves to retire a consent a newer one supersedes
     # (`fhirip.plans.lifecycle`) run in a copy of the context with this set: not a withdrawal.
     superseding: bool = False
+    # The resource a read names, read by the statement that read the caller's access rows
+    # (`fhirip.consent.decide.decide_reading`); None: the read reads it itself.
+    read_ahead: ReadAhead | None = None
 
     @property
     def settings(self) -> Settings:

@@ -28,10 +28,20 @@ def patients_of(resource: dict[str, Any]) -> frozenset[str]:
         if extractor is None:
             continue
         for value in extractor.evaluate(resource):
+            if not _may_name_a_patient(value):
+                continue  # a performer, a team: most references name no one's record
             for row in reference_rows(value, extractor.resolve_types):
                 if row["target_type"] == "Patient" and row["target_id"]:
                     found.add(row["target_id"])
     return frozenset(found)
+
+
+def _may_name_a_patient(value: Any) -> bool:
+    """Whether the index could read a Patient target from `value`: it reads one only from a
+    local reference, `Patient/<id>` as written (an absolute URL, a contained or a logical
+    reference names no target)."""
+    reference = value if isinstance(value, str) else value.get("reference") if isinstance(value, dict) else None
+    return not isinstance(reference, str) or reference.startswith("Patient/")
 
 
 def in_compartment(res_type: str) -> bool:

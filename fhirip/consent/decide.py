@@ -33,8 +33,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, String, and_, any_, bindparam, func, or_, select, union, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -53,12 +69,19 @@ from fhirip.consent.vocabulary import (
     all_resource_types,
 )
 from fhirip.model.dates import to_naive_utc
-from fhirip.store.schema import access_grant
+from fhirip.store import StoredVersion
+from fhirip.store.schema import access_grant, resource_version
 
 # Emergency access lasts as long as a fresh token: at most this long after it was issued.
 BREAK_THE_GLASS_MINUTES = 30
 
 _G = access_grant
+_V = resource_version
+# The version a read names, in the order `StoredVersion` takes them (the store's own read).
+_VERSION_COLUMNS = (_V.c.seq, _V.c.rid, _V.c.res_type, _V.c.res_id, _V.c.version, _V.c.last_updated,
+                    _V.c.method, _V.c.deleted, _V.c.content)
+# The kind of the row that carries the version, which no row of the index has.
+READ_KIND = "version"
 # What the decision reads of each row (a PractitionerRole's `via` is compared in SQL only).
 _COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.effect, _G.c.action,
             _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
@@ -122,9 +145,10 @@ def _among(column: Any, found: Any, dialect: str) -> Any:
     return column.in_(found)
 
 
-def _resolution(dialect: str) -> Any:
+def _resolution(dialect: str, reading: bool = False) -> Any:
     """The caller's rows in one statement (built once per database; a request binds its keys and
-    moment):
+    moment); `reading`: and as its last row the newest version of the resource `:res_type/:res_id`
+    (`decide_reading`):
 
     1. `ids`: the rows naming the token's identifiers (their own patients, the Practitioner,
        Organization and RelatedPersons carrying them, the consents naming them);
@@ -141,22 +165,77 @@ def _resolution(dialect: str) -> Any:
     aliases = select(ids.c.target).where(ids.c.kind == "alias")
     roles = select(*_columns(g2)).where(g2.c.kind == "role", g2.c.grantee.in_(aliases), _in_force(g2),
                                         or_(g2.c.via.is_(None), g2.c.via.in_(aliases))).cte("roles")
-    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
-                 select(roles.c.target)).cte("refs")
+    # UNION ALL: these lists are only looked in (IN, = ANY), where a repeat changes nothing and
+    # dropping repeats would cost a sort.
+    refs = union_all(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
+                     select(roles.c.target)).cte("refs")
     teams = select(g4.c.target).where(g4.c.kind == "member",
                                       _among(g4.c.grantee, select(refs.c.target), dialect), _in_force(g4))
     # One lookup over the union, not `IN refs OR IN teams`: PostgreSQL cannot drive an index by
     # an OR of two subqueries, and reads the whole table for it instead.
-    reach = union(select(refs.c.target), teams).cte("reach")
+    reach = union_all(select(refs.c.target), teams).cte("reach")
     named = select(*_columns(g3)).where(_among(g3.c.grantee, select(reach.c.target), dialect),
                                         _in_force(g3)).cte("named")
-    reached = union(select(ids.c.patient_id), select(named.c.patient_id))
+    reached = union_all(select(ids.c.patient_id), select(named.c.patient_id))
     everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE,
                                            _among(g5.c.patient_id, reached, dialect), _in_force(g5))
-    return union_all(select(*ids.c), select(*roles.c), select(*named.c), everyone)
+    parts = [select(*ids.c), select(*roles.c), select(*named.c), everyone]
+    if not reading:
+        return union_all(*parts)
+    # The version's columns follow the row's, empty in the rows of the index; the version's row
+    # has its kind (`READ_KIND`) and nothing else of a row. The store's own newest-version read.
+    version = (select(*_VERSION_COLUMNS).where(_V.c.res_type == bindparam("res_type", type_=String),
+                                                _V.c.res_id == bindparam("res_id", type_=String))
+               .order_by(_V.c.version.desc()).limit(1).subquery("named_version"))
+    padding = [cast(null(), column.type).label(f"v_{column.name}") for column in _VERSION_COLUMNS]
+    empty = [literal(READ_KIND, String).label("kind") if column.name == "kind" else
+             cast(null(), column.type).label(column.name) for column in _COLUMNS]
+    return union_all(*(part.add_columns(*padding) for part in parts),
+                     select(*empty, *version.c))
 
 
-_RESOLUTION = {dialect: _resolution(dialect) for dialect in ("sqlite", "postgresql")}
+@dataclass(frozen=True)
+class Compiled:
+    """A constant statement compiled once for one kind of database, run as its text.
+
+    SQLAlchemy compiles a statement once as well (its compiled cache), but on every execution
+    it still walks the statement for its cache key and processes each parameter; for the
+    resolution's five subqueries that costs as much as the database's own work. The text is
+    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would."""
+
+    text: str
+    names: tuple[str, ...] | None  # the parameters in order (positional style); None: by name
+    constants: dict[str, Any]  # the values the statement itself carries
+    processors: dict[str, Any]  # name → how the database wants the value (SQLite's datetimes)
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect) -> Compiled:
+        compiled = statement.compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[compiled.bind_names.get(bind, name)] = process
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors)
+
+    def run(self, conn: Connection, values: dict[str, Any]) -> Any:
+        merged = {**self.constants, **values}
+        for name, process in self.processors.items():
+            if merged.get(name) is not None:
+                merged[name] = process(merged[name])
+        params = tuple(merged[name] for name in self.names) if self.names is not None else merged
+        return conn.exec_driver_sql(self.text, params)  # type: ignore[arg-type]
+
+
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
+_RESOLUTION = {name: Compiled.of(_resolution(name), dialect) for name, dialect in _DIALECTS.items()}
+_RESOLUTION_READING = {name: Compiled.of(_resolution(name, reading=True), dialect)
+                       for name, dialect in _DIALECTS.items()}
+# How each dialect's driver hands back the version's columns as the store's read does (SQLite
+# keeps a datetime as text and a boolean as an integer).
+_VERSION_RESULTS = {name: [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                           for column in _VERSION_COLUMNS] for name, dialect in _DIALECTS.items()}
 # The kinds of row that say who the caller is (whichever patient they name): read whole by both
 # statements. A `self` row keeps the caller's own record theirs, for the audit record's role.
 _IDENTITY_KINDS = ("self", "alias", "relative")
@@ -217,26 +296,54 @@ def _resolution_within(dialect: str) -> Any:
 _RESOLUTION_WITHIN = {dialect: _resolution_within(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-def index_rows(conn: Connection, actor: Actor, now: datetime,
-               within: Collection[str] | None = None) -> tuple[list[Row], set[str], set[str]]:
+class ReadAhead(NamedTuple):
+    """The newest version of `res_type/res_id`, read in the statement that read the caller's
+    rows (`decide_reading`); `stored` is None when it never existed."""
+
+    res_type: str
+    res_id: str
+    stored: StoredVersion | None
+
+    def of(self, res_type: str | None, res_id: str | None) -> bool:
+        return (res_type, res_id) == (self.res_type, self.res_id)
+
+
+def index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection[str] | None = None,
+               reading: tuple[str, str] | None = None) -> tuple[list[Row], set[str], set[str]]:
     """The caller's rows of the access index in force at `now`, with the references they resolve
     to (their own resources and current teams) and the organisations they act for; with
     `within`, only those deciding about these patients (`_resolution_within`)."""
+    return _index_rows(conn, actor, now, within, reading)[:3]  # type: ignore[return-value]
+
+
+def _index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection[str] | None,
+                reading: tuple[str, str] | None) -> tuple[list[Row], set[str], set[str], ReadAhead | None]:
     keys = sorted(token_keys(actor))
     if not keys:
-        return [], set(), set()
+        return [], set(), set(), None
     if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
         raise RuntimeError(f"a token gave {len(keys)} identifier keys; "
                            f"the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
-    if within is None:
-        statement, params = _RESOLUTION[conn.dialect.name], {**slots, "now": now}
+    ahead = None
+    if within is not None:
+        result = conn.execute(_RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)})
+        found = [Row(*values) for values in result]
+    elif reading is None:
+        found = [Row(*values) for values in _RESOLUTION[conn.dialect.name].run(conn, {**slots, "now": now})]
     else:
-        statement, params = _RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)}
-    found = [Row(*values) for values in conn.execute(statement, params)]
+        res_type, res_id = reading
+        values = _RESOLUTION_READING[conn.dialect.name].run(
+            conn, {**slots, "now": now, "res_type": res_type, "res_id": res_id}).all()
+        width = len(_COLUMNS)
+        found = [Row(*row[:width]) for row in values if row[1] != READ_KIND]
+        version = next((row[width:] for row in values if row[1] == READ_KIND), None)
+        ahead = ReadAhead(res_type, res_id, None if version is None else StoredVersion(*(
+            value if process is None else process(value)
+            for value, process in zip(version, _VERSION_RESULTS[conn.dialect.name]))))
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
-    return [r for r in found if r.kind != "role"], refs, organizations
+    return [r for r in found if r.kind != "role"], refs, organizations, ahead
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
@@ -247,10 +354,25 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
     `within`: the request is about these patients only (a person's Patient records): the
     decision about them is the whole decision's, read from their rows at the cost of one
     person; no other patient is granted anything but the caller's own record."""
+    return _decide(conn, actor, now, token_issued_at, within, None)[0]
+
+
+def decide_reading(conn: Connection, actor: Actor | None, res_type: str, res_id: str, *,
+                   now: datetime | None = None,
+                   token_issued_at: datetime | None = None) -> tuple[AccessPolicy, ReadAhead | None]:
+    """`decide`, and the newest version of `res_type/res_id` read in the same statement as the
+    caller's rows: a read costs one statement. None instead of it when the decision reads no
+    rows (no caller, a system client): the read then reads it itself."""
+    return _decide(conn, actor, now, token_issued_at, None, (res_type, res_id))
+
+
+def _decide(conn: Connection, actor: Actor | None, now: datetime | None, token_issued_at: datetime | None,
+            within: Collection[str] | None,
+            reading: tuple[str, str] | None) -> tuple[AccessPolicy, ReadAhead | None]:
     now = now or datetime.now(UTC)
     bound = frozenset(within) if within is not None else None
     if actor is None:
-        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name, within=bound)
+        return AccessPolicy(actor=None, decided_at=now, dialect=conn.dialect.name, within=bound), None
     scope_types = scope_read_types(actor)
     unit = is_coordinating_unit(actor)
     queries = scope_queries(actor)
@@ -258,9 +380,9 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         readable = scope_types if scope_types is not None else all_resource_types()
         return AccessPolicy(actor=actor, decided_at=now, open_types=readable,
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
-                            scope_queries=queries, dialect=conn.dialect.name, within=bound)
+                            scope_queries=queries, dialect=conn.dialect.name, within=bound), None
 
-    rows, refs, organizations = index_rows(conn, actor, to_naive_utc(now), within)
+    rows, refs, organizations, ahead = _index_rows(conn, actor, to_naive_utc(now), within, reading)
     team_refs = {r.target for r in rows if r.kind == "member" and r.target}
     grants: dict[str, list[Access]] = defaultdict(list)
     for row in rows:
@@ -298,7 +420,7 @@ def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None
         unit_organizations=unit_orgs, break_the_glass=everyone is not None,
         break_the_glass_refused=refused, coordinating_unit=unit, consents=tuple(sorted(consents)),
         is_relative=any(r.kind == "relative" for r in rows), scope_queries=queries,
-        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name, within=bound)
+        own_keys=token_keys(actor) | frozenset(refs - team_refs), dialect=conn.dialect.name, within=bound), ahead
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def read(ctx: Context, req: FhirRequest) -> FhirResponse:
     # The router leaves `authorize` to this handler: a current version the caller's decision
     # admits by its own content is served at once; anything else gets the exact answer
     # (403, or 404 in the words of an unknown id) from the scopes and the SQL condition.
-    stored = ctx.tx.read(req.res_type, req.res_id)
+    ahead = ctx.read_ahead
+    stored = ahead.stored if ahead is not None and ahead.of(req.res_type, req.res_id) \
+        else ctx.tx.read(req.res_type, req.res_id)
     content = orjson.loads(stored.content) if stored is not None and stored.content \
         and judged_by_content(ctx, req.res_type) else None
     policy = admitted_by_content(ctx, "read", req.res_type, content) if content is not None else None

@@ -19,6 +19,7 @@ from fhirip import operations
 from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
 from fhirip.consent import decide
+from fhirip.consent.decide import decide_reading
 from fhirip.errors import BadRequest, FhirError, MethodNotAllowed, NotFound
 from fhirip.interactions import (
     create,
@@ -245,9 +246,15 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
             # the same plan whatever the values: planned once per connection, not at every execution.
             generic_plans_to_commit(tx.conn)
             within = route.within(tx.conn, req)
-        access = decide(tx.conn, actor, token_issued_at=actor.issued_at if actor else None, within=within)
+        issued_at = actor.issued_at if actor else None
+        read_ahead = None
+        if route.interaction == "read" and within is None and req.res_type and req.res_id:
+            # The resource read with the caller's access rows: one statement for both.
+            access, read_ahead = decide_reading(tx.conn, actor, req.res_type, req.res_id, token_issued_at=issued_at)
+        else:
+            access = decide(tx.conn, actor, token_issued_at=issued_at, within=within)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql,
-                      provenance=req.provenance)
+                      provenance=req.provenance, read_ahead=read_ahead)
         if not route.authorizes_itself:
             authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)

@@ -15,6 +15,7 @@ from consent_support import World, put_all
 from fhirip.auth import Actor
 from fhirip.consent import decide
 from fhirip.consent.access import Basis
+from fhirip.consent.decide import decide_reading
 
 PATIENTS = ("kari", "jon", "eva")
 CALLERS = [
@@ -79,3 +80,28 @@ def test_a_care_team_named_in_another_patients_consent_is_found_from_that_patien
         assert "consent" in _decided(w, ola, {"eva"}).bases("eva")
     finally:
         put_all(w.services, [consent])
+
+
+# A read's decision also reads the resource it names, in the same statement (`decide_reading`):
+# existing, deleted, never existing, and of each kind a caller may or may not see.
+NAMED = ["CarePlan/plan-kari", "Patient/kari", "Goal/goal-kari", "Consent/eva-deling", "CareTeam/team-kari",
+         "Practitioner/ola", "CarePlan/unknown", "Patient/eva", "Nonsense/x"]
+
+
+@pytest.mark.parametrize("named", NAMED)
+def test_a_decision_that_reads_the_named_resource_is_the_decision_and_the_stores_read(w: World, named: str) -> None:
+    res_type, res_id = named.split("/")
+    for claims in CALLERS:
+        actor = Actor.from_claims(claims)
+        with w.services.store.transaction(write=False) as tx:
+            whole = decide(tx.conn, actor, now=world.NOW, token_issued_at=world.issued_at(claims))
+            reading, ahead = decide_reading(tx.conn, actor, res_type, res_id, now=world.NOW,
+                                            token_issued_at=world.issued_at(claims))
+            stored = tx.read(res_type, res_id)
+        for field in fields(whole):
+            if field.name != "_conditions":
+                assert getattr(whole, field.name) == getattr(reading, field.name), field.name
+        if ahead is None:  # the decision reads no rows: no caller's rows, nothing read with them
+            assert actor.kind.value == "system"
+            continue
+        assert ahead.of(res_type, res_id) and ahead.stored == stored
