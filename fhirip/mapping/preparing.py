@@ -33,7 +33,7 @@ from fhirip.mapping.conversion import read_plans
 from fhirip.mapping.records import Loss, PlanRecord, RecordError
 from fhirip.validation.checked_ahead import CheckedAhead
 
-_CHUNK = 16  # plans per message between the processes
+_CHUNK = 16  # plans per message between the processes, once the writer is busy
 _AHEAD = 8  # chunks the helper may be ahead
 
 
@@ -143,13 +143,15 @@ def _prepare_into(format: str, path: str, channel: Any, parent: int, validator: 
                 checker = None  # a validator this process cannot keep from the store: the writer checks all
         settle_heap()
         chunk: list[PreparedPlan | RecordError] = []
+        size = 1  # the writer waits for the first chunk: it starts with one plan, and chunks grow to _CHUNK
         for item in prepared_plans(format, Path(path)):
             if checker is not None and isinstance(item, PreparedPlan) and item.bundle is not None:
                 item.checks = checker.check(item.bundle)
             chunk.append(item)
-            if len(chunk) == _CHUNK:
+            if len(chunk) >= size:
                 send(("plans", chunk))
                 chunk = []
+                size = min(2 * size, _CHUNK)
         if chunk:
             send(("plans", chunk))
         send(("done", None))

@@ -62,6 +62,20 @@ def test_a_killed_import_resumes_to_the_same_final_store(tmp_path: Path) -> None
     assert store.by_identity == clean.by_identity
 
 
+def test_a_checkpoint_line_torn_by_a_kill_sends_its_plan_again_and_the_next_lines_stay_whole(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "done.txt"
+    run_import("planpro", SAMPLES / "good", InMemoryStore(die_after=None).submit, progress=False, checkpoint=checkpoint)
+    lines = checkpoint.read_text().splitlines()
+    checkpoint.write_text("\n".join(lines[:2]) + "\n" + lines[2][:10])  # killed while writing the third key
+
+    store = InMemoryStore()
+    resumed = run_import("planpro", SAMPLES / "good", store.submit, progress=False, checkpoint=checkpoint)
+    assert (resumed.plans_already_done, resumed.plans_imported) == (2, 4)
+    again = run_import("planpro", SAMPLES / "good", store.submit, progress=False, checkpoint=checkpoint)
+    assert (again.plans_already_done, again.plans_imported) == (6, 0)
+    assert set(checkpoint.read_text().splitlines()) == set(lines) | {lines[2][:10]}
+
+
 def test_a_dry_run_through_a_function_is_refused_since_it_could_not_be_rolled_back(tmp_path: Path) -> None:
     store = InMemoryStore()
     with pytest.raises(ValueError, match="dry run"):
