@@ -273,10 +273,12 @@ def unnested_insert(table: Any, dialect: Any, rows: list[tuple[Any, ...]],
     one array of values per column (the rows as `driver_insert` takes them). The text is the same
     whatever the number of rows, so the driver prepares it and the server plans it once per
     connection, where a list of VALUES would be parsed and planned anew for each count of rows,
-    and an executemany would run one insert per row. Also a clause of a WITH statement."""
+    and an executemany would run one insert per row. Also a clause of a WITH statement.
+    The arrays go in binary (`%b`): in text, the driver quotes and escapes every value in Python,
+    every `"` of a stored JSON document one by one; in binary it copies the value as it is."""
     _, converters = driver_insert(table, dialect, columns)
     names = ", ".join(name for name, _ in converters)
-    arrays = ", ".join(f"%s::{_array_type(table.c[name], dialect)}" for name, _ in converters)
+    arrays = ", ".join(f"%b::{_array_type(table.c[name], dialect)}" for name, _ in converters)
     values: list[list[Any]] = []
     for (name, _), column in zip(converters, zip(*driver_values(rows, converters)), strict=True):
         # An array takes the type of its first value: a number column's ints go as floats.
