@@ -53,6 +53,7 @@ class NewVersion:
     links: tuple[LocalReference, ...]
     previous: Current | None
     index: Any
+    written: dict[str, Any] | None = None  # the content parsed, where the writer holds it already
 
     @property
     def key(self) -> tuple[str, str]:
@@ -131,7 +132,8 @@ def _send_creates(conn: Connection, indexer: Indexer | None, items: Sequence[New
     else:
         rids = _send_creates_one_table_at_a_time(conn, items)
     if indexer is not None:  # the access index reads the version as it was written, not the caller's dict
-        indexer.write_new_indexes(conn, [(rid, item.res_type, orjson.loads(item.content), item.index)
+        indexer.write_new_indexes(conn, [(rid, item.res_type, orjson.loads(item.content) if item.written is None
+                                          else item.written, item.index)
                                          for rid, item in zip(rids, items, strict=True)])
 
 
