@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _DRAIN = delete(audit_journal).returning(audit_journal.c.seq, audit_journal.c.last_updated,
                                          audit_journal.c.content)
+_CLAIM = delete(audit_journal).returning(audit_journal.c.seq)
 
 
 def journal_in(tx: Tx, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
@@ -77,26 +78,33 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
     The rows are claimed by deleting them, so concurrent drains never store one twice
     (on PostgreSQL a drain skips the rows another is claiming instead of waiting for them).
     """
-    statement = _DRAIN
-    chosen = None
     if prepared is not None:
         if not prepared:
             return 0
+        # A journal number is never given out twice (`audit_journal`), so a row still journalled
+        # under a prepared number is the one prepared: the claim needs its number alone, not its
+        # content back from the database again.
         chosen = select(audit_journal.c.seq).where(audit_journal.c.seq.in_(sorted(prepared)))
-    elif limit is not None:
+        claimed = sorted(tx.conn.execute(_CLAIM.where(audit_journal.c.seq.in_(_claimable(tx, chosen)))).scalars())
+        _insert(tx, [prepared[seq] for seq in claimed])
+        return len(claimed)
+    statement = _DRAIN
+    if limit is not None:
         chosen = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
-    if chosen is not None:
-        if tx.conn.dialect.name == "postgresql":
-            chosen = chosen.with_for_update(skip_locked=True)
-        statement = statement.where(audit_journal.c.seq.in_(chosen.scalar_subquery()))
+        statement = statement.where(audit_journal.c.seq.in_(_claimable(tx, chosen)))
     rows = sorted(tx.conn.execute(statement).all())
-    # A number prepared may have been given to another event since: SQLite numbers a new row
-    # after the highest one left, so once other drains empty the journal, its numbers come
-    # round again. Only an event whose bytes are the ones prepared is taken as prepared.
-    fresh = {seq: prepared[seq] for seq, _, content in rows
-             if prepared is not None and seq in prepared and prepared[seq][2] == content}
-    ready = {**fresh, **prepare([row for row in rows if row[0] not in fresh])}
+    ready = prepare(rows)
+    _insert(tx, [ready[seq] for seq, _, _ in rows])
+    return len(rows)
+
+
+def _claimable(tx: Tx, chosen: Any) -> Any:
+    if tx.conn.dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    return chosen.scalar_subquery()
+
+
+def _insert(tx: Tx, events: list[Prepared]) -> None:
     # Each event's rows come from one walk over it, made before or now (the generic extractor,
     # which evaluates every AuditEvent parameter's path on its own, indexes anything else).
-    tx.insert_new([ready[seq][:3] for seq, _, _ in rows], index_rows=[ready[seq][3] for seq, _, _ in rows])
-    return len(rows)
+    tx.insert_new([event[:3] for event in events], index_rows=[event[3] for event in events])

@@ -342,13 +342,14 @@ class Tx:
                    index_rows: Sequence[Any] | None = None) -> None:
         """New resources with no links (the audit trail), each (resource, moment, stored bytes,
         see `fhirip.store.records.first_versions`), sent together: one insert per table.
+        The resource is what its stored bytes hold (the indexes read it instead of parsing them again).
         `index_rows`: per item, its search index rows extracted ahead (None: extract them now)."""
         indexer = self.store.indexer
         for number, (item, moment, content) in enumerate(items):
             ahead = index_rows[number] if index_rows is not None else None
             self._waiting.append(NewVersion(item["resourceType"], item["id"], 1, moment, "POST", content, (),
                                             None, indexer.prepare(item["resourceType"], item, ahead)
-                                            if indexer is not None else None))
+                                            if indexer is not None else None, item))
 
     def claim(self, res_type: str, res_id: str, claims: Iterable[str]) -> dict[str, tuple[str, str]]:
         """Make `claims` the facts (res_type, res_id) holds alone, giving up the others; returns the

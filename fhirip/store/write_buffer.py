@@ -53,6 +53,7 @@ class NewVersion:
     links: tuple[LocalReference, ...]
     previous: Current | None
     index: Any
+    written: dict[str, Any] | None = None  # the content parsed, where the writer holds it already
 
     @property
     def key(self) -> tuple[str, str]:
@@ -131,26 +132,28 @@ def _send_creates(conn: Connection, indexer: Indexer | None, items: Sequence[New
     else:
         rids = _send_creates_one_table_at_a_time(conn, items)
     if indexer is not None:  # the access index reads the version as it was written, not the caller's dict
-        indexer.write_new_indexes(conn, [(rid, item.res_type, orjson.loads(item.content), item.index)
+        indexer.write_new_indexes(conn, [(rid, item.res_type, orjson.loads(item.content) if item.written is None
+                                          else item.written, item.index)
                                          for rid, item in zip(rids, items, strict=True)])
 
 
 # PostgreSQL: new resources, their first versions and their links in one statement whose text is
 # the same whatever the number of rows (arrays of values): prepared once per connection. Each
 # version and link finds its row's number by (type, id); the versions are numbered (`seq`) in the
-# order the resources were written, as the history lists them.
+# order the resources were written, as the history lists them. The arrays go in binary (`%(...)b`),
+# as in `fhirip.store.engine.unnested_insert`: in text the driver escapes every value in Python.
 _CREATE_IN_ONE = (
     "WITH numbered AS (INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) "
-    "SELECT t, i, 1, m, false, c::jsonb FROM unnest(%(types)s::varchar[], %(ids)s::varchar[], "
-    "%(moments)s::timestamp[], %(texts)s::text[]) AS new(t, i, m, c) RETURNING rid, res_type, res_id), "
+    "SELECT t, i, 1, m, false, c::jsonb FROM unnest(%(types)b::varchar[], %(ids)b::varchar[], "
+    "%(moments)b::timestamp[], %(texts)b::text[]) AS new(t, i, m, c) RETURNING rid, res_type, res_id), "
     "history AS (INSERT INTO resource_version (rid, res_type, res_id, version, last_updated, method, deleted, "
-    "content) SELECT numbered.rid, v.t, v.i, 1, v.m, v.method, false, v.c FROM unnest(%(types)s::varchar[], "
-    "%(ids)s::varchar[], %(moments)s::timestamp[], %(methods)s::varchar[], %(contents)s::bytea[]) "
+    "content) SELECT numbered.rid, v.t, v.i, 1, v.m, v.method, false, v.c FROM unnest(%(types)b::varchar[], "
+    "%(ids)b::varchar[], %(moments)b::timestamp[], %(methods)b::varchar[], %(contents)b::bytea[]) "
     "WITH ORDINALITY AS v(t, i, m, method, c, n) JOIN numbered ON numbered.res_type = v.t AND numbered.res_id = v.i "
     "ORDER BY v.n), "
     "linked AS (INSERT INTO resource_link (rid, target_type, target_id, path) SELECT numbered.rid, l.tt, l.ti, l.p "
-    "FROM unnest(%(owner_types)s::varchar[], %(owner_ids)s::varchar[], %(link_types)s::varchar[], "
-    "%(link_ids)s::varchar[], %(paths)s::varchar[]) AS l(t, i, tt, ti, p) "
+    "FROM unnest(%(owner_types)b::varchar[], %(owner_ids)b::varchar[], %(link_types)b::varchar[], "
+    "%(link_ids)b::varchar[], %(paths)b::varchar[]) AS l(t, i, tt, ti, p) "
     "JOIN numbered ON numbered.res_type = l.t AND numbered.res_id = l.i) "
     "SELECT rid, res_type, res_id FROM numbered")
 

@@ -98,6 +98,7 @@ def test_queued_appends_share_one_transaction_and_a_bad_one_fails_alone(services
     assert all(outcomes[f"Practitioner/p{1002 + n}"] is None for n in range(3))
     for record in good:
         assert stored(services, record["id"]) is not None
+    trail.close()  # its background flushes would move the journal under the tests that follow
 
 
 def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) -> None:
