@@ -3,7 +3,6 @@ the setting ends with the block, also when the block fails. SQLite is left as it
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -11,18 +10,6 @@ from sqlalchemy.exc import DBAPIError
 
 from fhirip.store import Store
 from fhirip.store.engine import generic_plans, generic_plans_to_commit
-from fhirip.testing.live import database_url
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, postgres, tmp_path_factory: pytest.TempPathFactory):
-    if request.param == "postgresql" and postgres is None:
-        pytest.skip("PostgreSQL is not installed")
-    tmp: Path = tmp_path_factory.mktemp(f"generic-{request.param}")
-    built = Store(database_url(request.param, tmp, postgres, "generic"))
-    built.migrate()
-    yield built
-    built.dispose()
 
 
 def mode(conn) -> str:

@@ -6,7 +6,6 @@ versions numbered in the order they were written; a version that moved writes no
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,20 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from fhirip.model.references import LocalReference
 from fhirip.store import Store
 from fhirip.store.schema import resource, resource_link, resource_version
-from fhirip.testing.live import database_url
 
 MOMENT = datetime(2026, 3, 1, 12, 0, 0)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, postgres, tmp_path_factory: pytest.TempPathFactory):
-    if request.param == "postgresql" and postgres is None:
-        pytest.skip("PostgreSQL is not installed")
-    tmp: Path = tmp_path_factory.mktemp(f"buffer-{request.param}")
-    built = Store(database_url(request.param, tmp, postgres, "buffer"))
-    built.migrate()
-    yield built
-    built.dispose()
 
 
 def _link(res_type: str, res_id: str, path: str) -> LocalReference:
