@@ -132,21 +132,25 @@ class AccessPolicy:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def sql(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]:
+    def sql(self, alias: FromClause, types: Collection[str] | None = None,
+            per_row: bool = False) -> ColumnElement[bool]:
         """The rows of `resource` (as `alias`) the actor may read. `types`: the statement reads
         only rows of these types through `alias` (it says so itself), so the condition leaves out
         the parts that cannot admit such a row (the open types, the caller's Subscriptions, the
         Patient rows, another group's types) and those every such row passes (an excluded type
-        they are not): the rows of those types it admits are the same, the statement smaller."""
-        key = (alias, frozenset(types) if types is not None else None)
+        they are not): the rows of those types it admits are the same, the statement smaller.
+        `per_row`: the statement reaches only a few rows through `alias`, so each is tested by
+        its own links (`compartment_condition`); the rows admitted are the same."""
+        key = (alias, frozenset(types) if types is not None else None, per_row)
         built = self._conditions.get(key)
         if built is None:
-            built = self._condition(alias, key[1])
+            built = self._condition(alias, key[1], per_row)
             if len(self._conditions) < _KEPT_CONDITIONS:
                 self._conditions[key] = built
         return built
 
-    def _condition(self, alias: FromClause, types: frozenset[str] | None = None) -> ColumnElement[bool]:
+    def _condition(self, alias: FromClause, types: frozenset[str] | None = None,
+                   per_row: bool = False) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
         if self.open_types and self.open_types >= all_resource_types() and self.scope_read_types is None \
                 and not self.scope_queries:
@@ -164,7 +168,7 @@ class AccessPolicy:
                 conditions.append(owned_clause(alias, shared.owned))  # the caller's own Subscriptions
             for group in shared.groups:
                 if types is None or any(group.access.reads(t) for t in types):
-                    conditions.append(policy_sql.compartment_condition(alias, group, self.dialect, types))
+                    conditions.append(policy_sql.compartment_condition(alias, group, self.dialect, types, per_row))
             if not conditions:
                 return false()
             permitted = or_(*conditions) if len(conditions) > 1 else conditions[0]

@@ -130,10 +130,13 @@ def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[
 
 
 def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
-                          types: Collection[str] | None = None) -> ColumnElement[bool]:
+                          types: Collection[str] | None = None, per_row: bool = False) -> ColumnElement[bool]:
     """`compartment_clause` from its parts built beforehand (`compartments`). `types`: the rows
     of `alias` are of these types only, so the parts no such row can pass or fail are left out
-    (the Patient rows, a type excluded that none of them is)."""
+    (the Patient rows, a type excluded that none of them is). `per_row`: the statement reaches
+    only a few rows of `alias` (a page, its includes, a chain's target), so membership is tested
+    on each row's own links (a seek) rather than by reading the patients' whole compartments;
+    the rows admitted are the same."""
     access = built.access
     link = _LINK
 
@@ -144,7 +147,7 @@ def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
         else:
             inside.append(and_(alias.c.res_type == "Patient",
                                in_list(alias.c.res_id, built.patients, dialect)))
-    if built.members is None:
+    if built.members is None or per_row:
         inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *built.membership)
                              .correlate(alias)))
     else:

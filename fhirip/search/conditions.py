@@ -44,9 +44,12 @@ from fhirip.store.schema import resource, search_reference
 class Policy(Protocol):
     """The caller's read condition on a `resource` alias; `types`, when given, are the only types
     the statement reads through the alias (it restricts them itself), which lets the condition
-    leave out what cannot concern them."""
+    leave out what cannot concern them. `per_row`: the statement reaches only a few rows through
+    the alias (a seek-driven page, its includes, a chain's target), so the condition may test each
+    row by itself; it must admit the same rows either way."""
 
-    def __call__(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]: ...
+    def __call__(self, alias: FromClause, types: Collection[str] | None = None,
+                 per_row: bool = False) -> ColumnElement[bool]: ...
 
 
 @dataclass
@@ -100,13 +103,15 @@ class BuildContext:
     now: datetime
     alias: Aliases = field(default_factory=Aliases)
 
-    def visible(self, alias: FromClause, types: Collection[str] | None = None) -> ColumnElement[bool]:
+    def visible(self, alias: FromClause, types: Collection[str] | None = None, *,
+                per_row: bool = False) -> ColumnElement[bool]:
         """Not deleted and, if there is a policy, permitted by it. `types`: the statement itself
-        restricts the rows of `alias` to these types (none: it does not)."""
+        restricts the rows of `alias` to these types (none: it does not). `per_row`: the statement
+        reaches only a few rows of `alias` (see `Policy`)."""
         condition = alias.c.deleted.is_(False)
         if not self.policy:
             return condition
-        return and_(condition, self.policy(alias, types) if types else self.policy(alias))
+        return and_(condition, self.policy(alias, types or None, per_row))
 
 
 def criterion_rids(c: Criterion, ctx: BuildContext) -> RidSet:
@@ -233,8 +238,8 @@ def _chain(c: ChainCriterion, ctx: BuildContext) -> RidSet:
     link = ctx.alias(search_reference)
     target = ctx.alias(resource)
     inner = criterion_rids(c.next, ctx)
-    found = [filter_only(_types_clause(target.c.res_type, c.target_types)), ctx.visible(target, c.target_types),
-             inner.test(target.c.rid, drive=True)]
+    found = [filter_only(_types_clause(target.c.res_type, c.target_types)),
+             ctx.visible(target, c.target_types, per_row=True), inner.test(target.c.rid, drive=True)]
     if len(c.target_types) == 1:
         points = and_(link.c.target_type == c.target_types[0],
                       link.c.target_id.in_(select(target.c.res_id).where(*found)))

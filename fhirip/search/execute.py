@@ -170,10 +170,12 @@ def _conditions(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     if compartment is not None:
         sets.append(compartment_rids(parsed.types, compartment, ctx))
     positives = sorted((s for s in sets if not s.negated), key=lambda s: -s.selectivity)
-    # With types the statement restricts `r` to them (below), and the policy may leave out the rest.
-    conditions = [ctx.visible(r, parsed.types)]
     drive = bool(positives) and (conn is None or positives[0].selectivity >= SELECTIVE
                                  or _few(conn, positives[0]))
+    seeks = drive and positives[0].selectivity >= SELECTIVE
+    # With types the statement restricts `r` to them (below), and the policy may leave out the rest;
+    # a reference-like criterion reaches a few rows, each tested by itself.
+    conditions = [ctx.visible(r, parsed.types, per_row=seeks)]
     if parsed.types:
         of_type = _types_clause(r.c.res_type, parsed.types)
         # with a driving set the type is a check on its rows, not another way in
@@ -181,7 +183,7 @@ def _conditions(parsed: ParsedQuery, r: Any, ctx: BuildContext,
     for position, rid_set in enumerate(positives):
         conditions.append(rid_set.test(r.c.rid, drive=drive and position == 0))
     conditions += [s.test(r.c.rid) for s in sets if s.negated]
-    return conditions, drive and positives[0].selectivity >= SELECTIVE
+    return conditions, seeks
 
 
 # Criteria at least this selective (references, chains, _has, compartments) always drive;
@@ -271,7 +273,7 @@ def _read_stored(conn: Connection, search_id: str, offset: int, count: int,
     r = _R
     return conn.execute(
         _entry_select(r).join(search_result, search_result.c.rid == r.c.rid)
-        .where(search_result.c.search_id == search_id, ctx.visible(r),
+        .where(search_result.c.search_id == search_id, ctx.visible(r, per_row=True),
                search_result.c.pos > offset, search_result.c.pos <= offset + count)
         .order_by(search_result.c.pos)).all()
 

@@ -65,7 +65,7 @@ def _forward(conn: Connection, rules: list[Include], sources: dict[int, str],
              .select_from(link)
              .join(target, and_(target.c.res_type == link.c.target_type,
                                 target.c.res_id == link.c.target_id)))
-    query = _with_content(query, target).where(or_(*conditions), ctx.visible(target, types))
+    query = _with_content(query, target).where(or_(*conditions), ctx.visible(target, types, per_row=True))
     if types:  # said in the statement, so that the policy may leave out what concerns no other type
         query = query.where(filter_only(target.c.res_type.in_(sorted(types))))
     return [tuple(row) for row in conn.execute(query.limit(MAX_INCLUDED + 1))]  # type: ignore[misc]
@@ -95,7 +95,7 @@ def _reverse(conn: Connection, rules: list[Include], targets: dict[int, str],
                                         referenced.c.res_id == link.c.target_id))
                  .where(or_(*conditions)))
     query = _with_content(select(*_entry_columns(source)), source).where(
-        source.c.rid.in_(referring), ctx.visible(source, types))
+        source.c.rid.in_(referring), ctx.visible(source, types, per_row=True))
     if types:  # a link row carries its resource's own type: every referrer is of these
         query = query.where(filter_only(source.c.res_type.in_(sorted(types))))
     return [tuple(row) for row in conn.execute(query.limit(MAX_INCLUDED + 1))]  # type: ignore[misc]

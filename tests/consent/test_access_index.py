@@ -130,13 +130,15 @@ def _condition_callers() -> list[dict[str, Any]]:
 def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admits(w: World) -> None:
     # `AccessPolicy.sql` builds the alias-independent parts once and applies them to every alias;
     # the rows it admits are those of each group's `compartment_clause` built afresh, and using
-    # the shared parts twice in one statement (two aliases) changes nothing.
+    # the shared parts twice in one statement (two aliases) changes nothing; nor does the per-row
+    # form (`per_row`) for statements that reach a few rows.
     from sqlalchemy import and_, false, or_
 
     from fhirip.consent import sql as policy_sql
     from fhirip.store.schema import resource
 
     callers = _condition_callers()
+    per_row_differs = 0
     with w.services.store.transaction(write=False) as tx:
         def rids(alias: Any, condition: Any) -> set[int]:
             return set(tx.conn.execute(select(alias.c.rid).where(condition)).scalars())
@@ -154,12 +156,21 @@ def test_the_condition_built_once_per_decision_admits_what_one_built_afresh_admi
             both = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(
                 and_(policy.sql(one), policy.sql(two)))
             assert set(tx.conn.execute(both).scalars()) == admitted
+            # the form for statements that reach a few rows tests each row by its own links
+            assert rids(two, policy.sql(two, per_row=True)) == admitted, claims.get("sub")
+            mixed = select(one.c.rid).join(two, two.c.rid == one.c.rid).where(
+                and_(policy.sql(one), policy.sql(two, per_row=True)))
+            assert set(tx.conn.execute(mixed).scalars()) == admitted
+            if str(policy.sql(one, per_row=True)) != str(policy.sql(one)):
+                per_row_differs += 1
+        assert per_row_differs, "no caller's condition has a per-row form to compare"
 
 
 def test_the_condition_for_rows_of_named_types_admits_what_the_whole_condition_admits(w: World) -> None:
     # A statement that restricts an alias to some types gets a condition without the parts that
     # cannot concern them (`AccessPolicy.sql(alias, types)`); of the rows of those types it
-    # admits exactly what the whole condition admits, for every caller and every type stored.
+    # admits exactly what the whole condition admits, for every caller and every type stored, in
+    # the general form and in the per-row one.
     from sqlalchemy import and_
 
     from fhirip.store.schema import resource
@@ -179,3 +190,5 @@ def test_the_condition_for_rows_of_named_types_admits_what_the_whole_condition_a
             for types in kinds:
                 assert rids(named, types, policy.sql(named, types)) == rids(whole, types, policy.sql(whole)), \
                     (claims.get("sub"), types)
+                assert rids(named, types, policy.sql(named, types, per_row=True)) == \
+                    rids(whole, types, policy.sql(whole)), (claims.get("sub"), types, "per row")

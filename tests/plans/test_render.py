@@ -80,7 +80,7 @@ def test_render_shows_no_name_the_caller_may_not_see(fhir, live_server):
 
     def work(tx: Any) -> Any:
         ctx = Context(live_server.services, tx, "http://fhirip.test",
-                      policy=lambda r, types=None: r.c.res_type != "Practitioner")
+                      policy=lambda r, types=None, per_row=False: r.c.res_type != "Practitioner")
         return render(ctx, FhirRequest("GET", res_type="CarePlan", res_id=plan, operation="render",
                                        base_url="http://fhirip.test"))
 

@@ -99,7 +99,7 @@ def test_worklists_list_only_plans_the_caller_may_see(fhir, live_server):
         return live_server.services.store.run(work, write=False)
 
     assert call(None)["total"] == 1
-    assert call(lambda r, types=None: r.c.res_type != "CarePlan")["total"] == 0
+    assert call(lambda r, types=None, per_row=False: r.c.res_type != "CarePlan")["total"] == 0
 
 
 def test_caseload_of_a_coordinator_known_by_name_only_gives_no_reference(fhir):

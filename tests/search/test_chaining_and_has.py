@@ -15,7 +15,7 @@ def ip(db):
 
 
 def hide(res_type, res_id):
-    return lambda r, types=None: ~((r.c.res_type == res_type) & (r.c.res_id == res_id))
+    return lambda r, types=None, per_row=False: ~((r.c.res_type == res_type) & (r.c.res_id == res_id))
 
 
 def test_chain_one_level(ip):

@@ -66,7 +66,7 @@ def test_revinclude_iterate(ip):
 
 
 def test_policy_hides_included_resources(ip):
-    def policy(r, types=None):
+    def policy(r, types=None, per_row=False):
         return r.c.res_type != "Goal"
     result = ip.search("CarePlan", "_id=cp1&_include=CarePlan:goal&_revinclude=Provenance:target",
                        policy=policy)
@@ -87,7 +87,7 @@ def test_include_statements_tell_the_policy_which_types_they_read(ip):
     """The policy may leave out what concerns no other type only when told the types."""
     asked = []
 
-    def policy(r, types=None):
+    def policy(r, types=None, per_row=False):
         asked.append((r.name, tuple(sorted(types)) if types else None))
         return r.c.res_type != "Nothing"
     result = ip.search("CarePlan", "_id=cp1&_include=CarePlan:goal&_include=CarePlan:subject"
@@ -158,7 +158,7 @@ def test_paging_covers_every_match_once_despite_writes_between_pages(many_goals)
 def test_stored_pages_are_filtered_by_the_policy_of_the_reader(many_goals):
     db = many_goals
     first = db.search("Goal", "_count=10&_sort=_id")
-    hidden = _follow_with(db, first.links["next"], policy=lambda r, types=None: r.c.res_id != "g15")
+    hidden = _follow_with(db, first.links["next"], policy=lambda r, types=None, per_row=False: r.c.res_id != "g15")
     assert "g15" not in [e.res_id for e in hidden.entries]
     assert hidden.total == 24
 
