@@ -97,6 +97,9 @@ class Context:
     # The resource a read names, read by the statement that read the caller's access rows
     # (`fhirip.consent.decide.decide_reading`); None: the read reads it itself.
     read_ahead: ReadAhead | None = None
+    # The content of the live version a write replaces, read once by `write.save` for every check
+    # and rule that compares the new version with it (None: a create, or a write after a deletion).
+    previous_content: dict[str, Any] | None = None
 
     @property
     def settings(self) -> Settings:

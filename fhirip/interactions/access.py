@@ -182,14 +182,9 @@ def check_write(ctx: Context, new: dict[str, Any], previous: Current | None) -> 
     """May the caller store this version? 404 for an unseen target, 403 for a refused write."""
     if ctx.access is None:
         return
-    before = None
-    if previous is not None and not previous.deleted:
+    if previous is not None:
         ensure_visible(ctx, previous.res_type, previous.res_id)
-        stored = ctx.tx.read(previous.res_type, previous.res_id)
-        before = orjson.loads(stored.content) if stored and stored.content else None
-    elif previous is not None and previous.deleted:
-        ensure_visible(ctx, previous.res_type, previous.res_id)
-    decision = ctx.access.can_write(ctx.tx.conn, new, before)
+    decision = ctx.access.can_write(ctx.tx.conn, new, ctx.previous_content)
     if not decision.permitted:
         raise Forbidden(decision.reason)
     if decision.recorded_for:

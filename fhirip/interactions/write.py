@@ -6,7 +6,10 @@ so a rule added to the write hooks holds for every way a resource can change.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from fhirip.errors import Issue, PreconditionFailed, Unprocessable
 from fhirip.context import Context, visible_keys
@@ -43,6 +46,7 @@ def check_if_match(req: FhirRequest, current: Current | None) -> None:
 def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
          method: str) -> tuple[Current, bytes, list[Issue]]:
     """Check and store one resource version; returns its state, bytes and warnings."""
+    ctx = replace(ctx, previous_content=_content_of(ctx, previous))
     check_write(ctx, resource, previous)
     warnings: list[Issue] = []
     errors: list[Issue] = []
@@ -60,6 +64,14 @@ def save(ctx: Context, resource: dict[str, Any], *, previous: Current | None,
     ahead = ctx.checked_ahead.index_rows_of(resource["resourceType"], resource) if ctx.checked_ahead else None
     current, content = ctx.tx.write(resource, method=method, previous=previous, links=links, index_rows=ahead)
     return current, content, warnings
+
+
+def _content_of(ctx: Context, previous: Current | None) -> dict[str, Any] | None:
+    """The content of the live version being replaced, read once for every check that compares."""
+    if previous is None or previous.deleted:
+        return None
+    stored = ctx.tx.read(previous.res_type, previous.res_id)
+    return orjson.loads(stored.content) if stored is not None and stored.content else None
 
 
 # A stored document's references are its own; audit and provenance records only

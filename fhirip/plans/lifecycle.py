@@ -37,7 +37,6 @@ from fhirip.plans.one_plan import open_plan_ids
 from fhirip.plans.persons import subject_patients
 from fhirip.plans.recording import (
     for_the_rule,
-    read_current,
     read_for_change,
     record_provenance,
     write_version,
@@ -97,10 +96,9 @@ def check_activation(ctx: Context, careplan: dict[str, Any], previous: Current |
     """Write hook: an individual plan going active must have all that activation needs."""
     if not is_individual_plan(careplan) or careplan.get("status") != "active":
         return []
-    if previous is not None and not previous.deleted:
-        before = read_current(ctx, "CarePlan", careplan["id"])
-        if before is not None and before.get("status") == "active":
-            return []  # a revision of an active plan, not its activation
+    before = ctx.previous_content
+    if before is not None and before.get("status") == "active":
+        return []  # a revision of an active plan, not its activation
     return activation_issues(ctx, careplan, today())
 
 
@@ -131,7 +129,7 @@ def apply_plan_consent(ctx: Context, consent: dict[str, Any], previous: Current 
     """Write hook on Consent: a new plan consent supersedes the old; a withdrawn one ends the plan."""
     if not is_plan_consent(consent):
         return []
-    before = read_current(ctx, "Consent", consent["id"]) if previous is not None else None
+    before = ctx.previous_content
     was_active = before is not None and before.get("status") == "active"
     status = consent.get("status")
     if status == "active" and not was_active:
