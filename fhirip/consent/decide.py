@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
@@ -219,13 +220,29 @@ class Compiled:
         names = tuple(compiled.positiontup) if compiled.positional else None
         return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors)
 
-    def run(self, conn: Connection, values: dict[str, Any]) -> Any:
+    def run(self, conn: Connection, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The statement's rows, read by the driver's own cursor in the transaction of `conn`:
+        through SQLAlchemy a textual statement's result description is built anew on every
+        execution, for rows that need no processing. A database error still reaches the store
+        as SQLAlchemy's (`DBAPIError`: a statement stopped by the time limit, a lost connection)."""
         merged = {**self.constants, **values}
         for name, process in self.processors.items():
             if merged.get(name) is not None:
                 merged[name] = process(merged[name])
         params = tuple(merged[name] for name in self.names) if self.names is not None else merged
-        return conn.exec_driver_sql(self.text, params)  # type: ignore[arg-type]
+        driver = conn.connection.dbapi_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.text, params)
+            return cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as error:
+            lost = conn.dialect.is_disconnect(error, driver, cursor)
+            if lost:
+                conn.invalidate(error)
+            raise DBAPIError.instance(self.text, params, error, conn.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost) from error
+        finally:
+            cursor.close()
 
 
 _DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
@@ -334,7 +351,7 @@ def _index_rows(conn: Connection, actor: Actor, now: datetime, within: Collectio
     else:
         res_type, res_id = reading
         values = _RESOLUTION_READING[conn.dialect.name].run(
-            conn, {**slots, "now": now, "res_type": res_type, "res_id": res_id}).all()
+            conn, {**slots, "now": now, "res_type": res_type, "res_id": res_id})
         width = len(_COLUMNS)
         found = [Row(*row[:width]) for row in values if row[1] != READ_KIND]
         version = next((row[width:] for row in values if row[1] == READ_KIND), None)
