@@ -29,10 +29,23 @@ def _raise_stopped(_signal: int, _frame: Any) -> None:
     raise Stopped
 
 
+def _stop_again_later(unraisable: Any) -> None:
+    """A `Stopped` raised where Python cannot pass an exception on (a weak reference's callback,
+    a finaliser run by the garbage collector) would be printed as ignored and lost, and the
+    companion would run on until killed: it asks for the stop again a moment later (an alarm), to
+    land once this code has returned (a signal sent to itself at once would land right here)."""
+    if isinstance(unraisable.exc_value, Stopped):
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def stop_on_signals() -> None:
     """In the companion: SIGTERM and SIGINT raise `Stopped` wherever it is."""
     signal.signal(signal.SIGTERM, _raise_stopped)
     signal.signal(signal.SIGINT, _raise_stopped)
+    signal.signal(signal.SIGALRM, _raise_stopped)
+    sys.unraisablehook = _stop_again_later
 
 
 def start(module: str, args: Sequence[str], *, url_variable: str, url: str) -> subprocess.Popen[bytes]:
