@@ -16,24 +16,18 @@ from fhirip.audit.event_index import audit_event_rows
 from fhirip.audit.trail import append_in
 from fhirip.store import Store
 from fhirip.store.schema import resource, resource_version, search_string
+from fhirip.testing.live import database_url
 from fhirip.testing.postgres import TemporaryPostgres
 
 AWKWARD = ['say "hi"', "back\\slash", "{braces}", "a,b", "NULL", "null", "", " spaced ", "Ærlig Øst-Åsen",
            "tab\there", "line\nbreak", "emoji \U0001f600", "quote ' single", "\\\"both\\\""]
 
 
-def _url(kind: str, tmp_path: Path, postgres: TemporaryPostgres | None) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'awkward.sqlite3'}"
-    assert postgres is not None
-    return postgres.create_database(f"awkward_{tmp_path.name[-8:].lower()}")
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_awkward_values_are_stored_exactly(kind: str, tmp_path: Path, postgres: TemporaryPostgres | None) -> None:
     from fhirip.search import index
 
-    store = Store(_url(kind, tmp_path, postgres), indexer=index)
+    store = Store(database_url(kind, tmp_path, postgres, "awkward"), indexer=index)
     store.migrate()
     events = [{"resourceType": "AuditEvent", "id": str(uuid.uuid4()), "recorded": "2026-12-07T01:00:00Z",
                "type": {"code": "rest"}, "agent": [{"requestor": True, "name": value}]} for value in AWKWARD]
