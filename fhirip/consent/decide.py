@@ -45,7 +45,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    union,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -291,19 +290,20 @@ def _resolution_within(dialect: str) -> Any:
     # Every current role of the caller's Practitioners, as the whole resolution reads them among
     # the rows naming the caller's references (the caller's own keys: `AccessPolicy.own_keys`).
     every_role = select(*_columns(g5)).where(g5.c.kind == "role", g5.c.grantee.in_(aliases), _in_force(g5))
-    refs = union(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
-                 select(roles.c.target)).cte("refs")
+    # UNION ALL, as in `_resolution`: these lists are only looked in.
+    refs = union_all(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
+                     select(roles.c.target)).cte("refs")
     theirs = select(*_columns(g3)).where(_patients_in(g3.c.patient_id, dialect), _in_force(g3)).cte("theirs")
     # Looked up by team (the target index), a handful per team, not by the caller's key: a
     # coordinator's key is a member of hundreds of teams.
     memberships = select(*_columns(g4)).where(
         g4.c.kind == "member", _among(g4.c.target, select(theirs.c.grantee), dialect),
         g4.c.grantee.in_(select(refs.c.target)), _in_force(g4)).cte("memberships")
-    reach = union(select(refs.c.target), select(memberships.c.target)).cte("reach")
+    reach = union_all(select(refs.c.target), select(memberships.c.target)).cte("reach")
     by_identifier = select(*theirs.c).where(theirs.c.grantee.in_(slots), ~_one_of_kinds(theirs, _IDENTITY_KINDS))
     by_reference = select(*theirs.c).where(theirs.c.grantee.in_(select(reach.c.target)),
                                            theirs.c.kind != "member")
-    reached = union(select(ids.c.patient_id), select(theirs.c.patient_id).where(
+    reached = union_all(select(ids.c.patient_id), select(theirs.c.patient_id).where(
         or_(theirs.c.grantee.in_(slots), theirs.c.grantee.in_(select(reach.c.target)))))
     everyone = select(*theirs.c).where(theirs.c.grantee == EVERYONE, theirs.c.patient_id.in_(reached))
     return union_all(select(*ids.c), select(*roles.c), every_role, by_identifier, select(*memberships.c),
