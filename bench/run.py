@@ -21,12 +21,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import peer as peer_server
-from bench.loadgen import run
+from bench.loadgen import Result, run
 from bench.servers import THREADS, WORKERS, Gunicorn, wait_until_idle
-from bench.workloads import HTTP_KEYS, SPEC, Tokens, Workloads
+from bench.workloads import HTTP_KEYS, SPEC, Factory, Tokens, Workloads
 from bench.workloads_data import DataSet, load_store
 from bench.workloads_import import run_import, write_export
 from bench.workloads_report import Figure, Table
@@ -79,14 +80,34 @@ WARM_PASSES = 4
 WARM_SECONDS_AT_MOST = 15.0
 
 
+# The reads and their baselines are measured in rounds: each (workload, server) pair runs a slice of
+# its time in every round, in an order that turns round by round. A run on this kind of machine
+# drifts (the database grows by every audited read, the WAL and the caches change), so a ratio of
+# two figures measured minutes apart said as much about when each ran as about the servers;
+# interleaved, both sides of a ratio see the same drift.
+ROUND_WARM_SECONDS = 0.5
+
+
+@dataclass
+class Pair:
+    """One workload on one server, and what its slices measured so far."""
+
+    key: str
+    server: str
+    url: str
+    workloads: Workloads
+    factory: Factory
+    result: Result
+    slices: list[float]
+
+
 class Driver:
-    """Runs one workload against one server: a warm-up, then the measurement, within the count bounds."""
+    """Runs workloads against servers: a warm-up, then the measurement, within the count bounds."""
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
 
-    def measure(self, key: str, server: str, store: str, url: str, workloads: Workloads) -> Figure:
-        factory = workloads.factory(key)
+    def _warm(self, key: str, url: str, workloads: Workloads, factory: Factory) -> None:
         limit = workloads.limit(key)
         callers = workloads.callers(key)
         warmup = min(200, limit // 10) if limit else max(200, WARM_PASSES * callers)
@@ -94,12 +115,46 @@ class Driver:
             seconds = self.args.warmup if callers == 1 else max(self.args.warmup, WARM_SECONDS_AT_MOST)
             run(key, url, factory, concurrency=self.args.concurrency, max_seconds=seconds,
                 max_requests=warmup)
+
+    def measure(self, key: str, server: str, store: str, url: str, workloads: Workloads) -> Figure:
+        """One workload on one server in one stretch (the writes: each consumes its data)."""
+        factory = workloads.factory(key)
+        self._warm(key, url, workloads, factory)
+        limit = workloads.limit(key)
         budget = self.args.requests if limit is None else min(self.args.requests, limit - factory.issued)
         result = run(key, url, factory, concurrency=self.args.concurrency, max_seconds=self.args.seconds,
                      max_requests=budget)
-        figure = Figure.from_result(key, server, store, result)
-        print(f"  {SPEC[key].title:<22} {server:<10} {figure.throughput:8.1f}/s  p50 {figure.p50:7.1f} ms  "
-              f"p95 {figure.p95:7.1f} ms  errors {figure.errors}", flush=True)
+        return self._report(Figure.from_result(key, server, store, result))
+
+    def measure_interleaved(self, pairs: list[tuple[str, str, str, Workloads]], store: str) -> list[Figure]:
+        """Read workloads on their servers in `--rounds` rounds, each pair a slice of `--seconds` per round."""
+        rounds = max(1, self.args.rounds)
+        measured = []
+        for key, server, url, workloads in pairs:
+            factory = workloads.factory(key)
+            self._warm(key, url, workloads, factory)
+            measured.append(Pair(key, server, url, workloads, factory, Result(key), []))
+        for number in range(rounds):
+            turn = number % len(measured)
+            for pair in measured[turn:] + measured[:turn]:
+                run(pair.key, pair.url, pair.factory, concurrency=self.args.concurrency,
+                    max_seconds=min(ROUND_WARM_SECONDS, self.args.warmup), max_requests=self.args.requests)
+                part = run(pair.key, pair.url, pair.factory, concurrency=self.args.concurrency,
+                           max_seconds=self.args.seconds / rounds, max_requests=max(1, self.args.requests // rounds))
+                pair.result.latencies_ms += part.latencies_ms
+                pair.result.errors += part.errors
+                pair.result.elapsed_s += part.elapsed_s
+                for status, count in part.statuses.items():
+                    pair.result.statuses[status] = pair.result.statuses.get(status, 0) + count
+                pair.result.first_error = pair.result.first_error or part.first_error
+                pair.slices.append(part.throughput)
+        return [self._report(Figure.from_result(p.key, p.server, store, p.result), p.slices) for p in measured]
+
+    @staticmethod
+    def _report(figure: Figure, slices: list[float] | None = None) -> Figure:
+        each = f"  (rounds: {', '.join(f'{t:.0f}' for t in slices)}/s)" if slices and len(slices) > 1 else ""
+        print(f"  {SPEC[figure.workload].title:<22} {figure.server:<10} {figure.throughput:8.1f}/s  "
+              f"p50 {figure.p50:7.1f} ms  p95 {figure.p95:7.1f} ms  errors {figure.errors}{each}", flush=True)
         return figure
 
 
@@ -129,11 +184,15 @@ def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> li
                 # the server; the wait ends when every process of every server is idle.
                 settled = wait_until_idle([server.pid for server in started_servers])
                 print(f"{kind}: servers idle after {settled:.1f} s", flush=True)
-                for key in http_keys:  # reads first: the writes change the data
-                    for server, url in urls.items():
-                        if server == "fhirip" or key in BASELINES[server]:
-                            figures.append(driver.measure(key, server, kind, url,
-                                                          Workloads(data, tokens, origin=url)))
+                # Reads first, interleaved with their baselines; then the writes, which change the data.
+                reads = [(key, server, url, Workloads(data, tokens, origin=url))
+                         for key in http_keys if not SPEC[key].writes
+                         for server, url in urls.items() if server == "fhirip" or key in BASELINES[server]]
+                if reads:
+                    figures += driver.measure_interleaved(reads, kind)
+                for key in [k for k in http_keys if SPEC[k].writes]:
+                    figures.append(driver.measure(key, "fhirip", kind, urls["fhirip"],
+                                                  Workloads(data, tokens, origin=urls["fhirip"])))
         if "import" in keys:
             figures.append(bench_import(kind, Path(tmp), new_store("import"), driver.args.import_plans))
     return figures
@@ -169,6 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--plans", type=int, default=600, help="generated plans (the mid-size municipality tier)")
     parser.add_argument("--extra-patients", type=int, default=2000, help="persons without a plan, for create")
     parser.add_argument("--seconds", type=float, default=5.0, help="time bound per workload")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds the reads and their baselines are interleaved in (each a slice of --seconds)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each workload")
     parser.add_argument("--requests", type=int, default=20000, help="count bound per workload")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the driver")
@@ -198,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
           f"the floor; the peer under uvicorn, {WORKERS} workers; driver: {args.concurrency} keep-alive connections")
     print(f"data: {args.plans} generated plans + {len(data.extras)} persons without a plan = "
           f"{data.resource_count()} resources; per workload {args.warmup:g} s warm-up, then {args.seconds:g} s "
-          f"or {args.requests} requests; import: {args.import_plans} plans\n", flush=True)
+          f"or {args.requests} requests (the reads and their baselines interleaved in {args.rounds} rounds); "
+          f"import: {args.import_plans} plans\n", flush=True)
     driver = Driver(args)
     figures: list[Figure] = []
     peer_version = None
