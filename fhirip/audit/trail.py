@@ -73,6 +73,14 @@ class AuditTrail:
             self._journalled = 0
             return move_all(self._store, self.chunk)
 
+    def _move_in_background(self) -> int:
+        """`flush` as the background mover does it (`fhirip.audit.mover.move_in_background`)."""
+        from fhirip.audit.mover import move_in_background
+
+        with self._flushing:
+            self._journalled = 0
+            return move_in_background(self._store, self.chunk)
+
     @contextmanager
     def held(self) -> Iterator[None]:
         """No flush of this process runs meanwhile (e.g. while a test empties every table)."""
@@ -142,7 +150,7 @@ class AuditTrail:
             self._wake.clear()
             if self._journalled and not self._closed:
                 try:
-                    self.flush()
+                    self._move_in_background()
                 except Exception:  # noqa: BLE001 - the events stay journalled; the next flush retries
                     time.sleep(self.flush_seconds)
 
