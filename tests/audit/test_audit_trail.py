@@ -119,7 +119,7 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
 
 
 def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(services: Services) -> None:
-    trail = AuditTrail(services.store, flush_seconds=3600)
+    trail = AuditTrail(services.store, flush_seconds=3600, flush_count=10**6)  # moved only below
     services.audit_trail.flush()
     with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
         events = [event(3000 + n) for n in range(2 * trail.chunk + 17)]
