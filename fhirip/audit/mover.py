@@ -56,7 +56,7 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
         while os.getppid() == parent_pid:  # a mover outlives no server
             if turn.take():
                 try:
-                    move_all(store, chunk)
+                    move_in_background(store, chunk)
                 except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
                     _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
             time.sleep(interval)
@@ -133,6 +133,22 @@ def move_all(store: Any, chunk: int) -> int:
         moved += store.run(lambda tx: drain(tx, prepared=prepared), write=True, unlimited=True)
         if len(rows) < chunk:
             return moved
+
+
+def move_in_background(store: Any, chunk: int) -> int:
+    """One round of a background mover: move every journalled event, then checkpoint SQLite's
+    write-ahead log (`fhirip.store.engine.checkpoint_wal`); how many moved.
+
+    The round writes more than anything else on a busy server (every read journals an event,
+    and the round stores it with a score of index rows), so the log grows mostly by its doing;
+    copied here, after the round and outside the write queue, it stays short, and the commits
+    of the requests, which would otherwise find it full and copy it while every other writer
+    waits, no longer do. Not after a `flush` in a request: that one must return quickly."""
+    from fhirip.store.engine import checkpoint_wal
+
+    moved = move_all(store, chunk)
+    checkpoint_wal(store.engine)
+    return moved
 
 
 if __name__ == "__main__":

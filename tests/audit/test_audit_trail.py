@@ -119,7 +119,7 @@ def test_a_journalled_event_is_found_by_search_once_flushed(services: Services) 
 
 
 def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(services: Services) -> None:
-    trail = AuditTrail(services.store, flush_seconds=3600)
+    trail = AuditTrail(services.store, flush_seconds=3600, flush_count=10**6)  # moved only below
     services.audit_trail.flush()
     with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
         events = [event(3000 + n) for n in range(2 * trail.chunk + 17)]
@@ -133,6 +133,40 @@ def test_a_flush_moves_the_journal_in_chunks_oldest_first_and_every_event_once(s
         assert trail.flush() == len(events) - trail.chunk  # the rest, over several transactions
         assert all(stored_now(services, e["id"]) for e in events)
         assert trail.flush() == 0
+
+
+def test_a_background_round_copies_the_write_ahead_log_into_the_database_file(
+        services: Services, tmp_path: Path) -> None:
+    """On SQLite a mover's round ends with a checkpoint, so that the log does not grow until a
+    request's commit finds it full and copies it; a flush in a request leaves the log alone."""
+    import shutil
+    import sqlite3
+
+    from fhirip.audit.mover import move_in_background
+
+    if services.store.dialect != "sqlite":
+        pytest.skip("PostgreSQL checkpoints by itself")
+    trail = AuditTrail(services.store, flush_seconds=3600)
+    path = Path(services.store.url.split("///", 1)[1])
+
+    def in_database_file(event_id: str) -> bool:
+        """Whether the database file alone, without its log, holds the event as a resource."""
+        copy = tmp_path / f"copy-{event_id}.sqlite3"
+        shutil.copyfile(path, copy)
+        with sqlite3.connect(copy) as conn:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'resource'").fetchall():
+                return False  # not even the tables have left the log yet
+            return conn.execute("SELECT count(*) FROM resource WHERE res_id = ?", (event_id,)).fetchone()[0] == 1
+
+    services.audit_trail.flush()
+    with services.audit_trail.held():  # the fixture's own background rounds wait meanwhile
+        flushed, moved = event(6000), event(6001)
+        trail.append([flushed])
+        assert trail.flush() == 1
+        assert stored_now(services, flushed["id"]) and not in_database_file(flushed["id"])
+        trail.append([moved])
+        assert move_in_background(services.store, trail.chunk) == 1
+        assert in_database_file(flushed["id"]) and in_database_file(moved["id"])
 
 
 def stored_now(services: Services, event_id: str) -> bool:
