@@ -1,7 +1,7 @@
 """Import throughput of a generated PlanPro-style export: mapping alone, and through the store.
 
     .venv/bin/python bench/import_throughput.py [--plans 10000] [--seed 2003]
-        [--stores map,sqlite,postgresql] [--profile FILE] [--no-check-ahead]
+        [--stores map,sqlite,postgresql] [--profile FILE] [--no-check-ahead] [--segments N]
 
 `map` reads the export and builds every plan's transaction Bundle (no store). `sqlite` and
 `postgresql` run the real import (`fhirip.mapping.run_import` with the in-process submitter of
@@ -12,7 +12,9 @@ Prints the machine, the data size and plans/s per store against the target of 50
 10 000-plan municipality in under 4 minutes), the CPU a plan costs the importing process and
 its helper process (which reads, maps and, unless `--no-check-ahead`, parses and validates each
 plan's resources ahead of the writer). `--profile FILE` writes a cProfile of each store
-run to FILE.<store> and prints where the time goes.
+run to FILE.<store> and prints where the time goes. `--segments N` prints the same CPU a plan
+for every N plans as the run goes, to show whether a plan costs more as the store fills (the
+helper's figure runs up to ~130 plans ahead of the writer's, so N should be a few hundred).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,8 +123,61 @@ def _server_cpu(postmaster: int) -> float:
     return total
 
 
-def through_store(kind: str, directory: Path, profile: Path | None, check_ahead: bool = True
-                  ) -> tuple[float, float, float, float, int, int, int, int, int]:
+class _Segments:
+    """A sink that passes every plan on to `sink` and prints, every `size` plans, the wall time
+    and CPU a plan of this process, of the helper process (still running, read from /proc) and
+    of the database server over those plans."""
+
+    def __init__(self, sink: Any, size: int, server_cpu: Callable[[], float]) -> None:
+        self.sink, self.size, self.server_cpu = sink, size, server_cpu
+        self.submitted = 0
+        self.last: tuple[float, float, float, float] | None = None
+
+    def validator(self) -> Any:
+        return self.sink.validator()
+
+    def submit(self, bundle: dict[str, Any], checks: Any = None) -> dict[str, Any]:
+        if self.last is None:
+            self.last = self._now()
+        answer = self.sink.submit(bundle, checks)
+        self.submitted += 1
+        if self.submitted % self.size == 0:
+            now, last = self._now(), self.last
+            self.last = now
+            wall, cpu, helper, server = (1000 * (a - b) / self.size for a, b in zip(now, last, strict=True))
+            print(f"  plans {self.submitted - self.size + 1}-{self.submitted}: {wall:.1f} ms a plan of wall time; "
+                  f"CPU ms a plan: this process {cpu:.1f}, helper {helper:.1f}, database server {server:.1f}; "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        return answer
+
+    def due(self) -> bool:
+        return self.sink.due()
+
+    def commit(self) -> None:
+        self.sink.commit()
+
+    def rollback(self) -> None:
+        self.sink.rollback()
+
+    def _now(self) -> tuple[float, float, float, float]:
+        return time.perf_counter(), time.process_time(), _running_children_cpu(), self.server_cpu()
+
+
+def _running_children_cpu() -> float:
+    """CPU seconds of this process's running child processes (the import's helper)."""
+    ticks, me, total = os.sysconf("SC_CLK_TCK"), os.getpid(), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def through_store(kind: str, directory: Path, profile: Path | None, check_ahead: bool = True,
+                  segments: int | None = None) -> tuple[float, float, float, float, int, int, int, int, int]:
     """(wall seconds, CPU seconds of this process, CPU seconds of the helper process, CPU seconds
     of the database server, plans imported, resources created, plans refused, checks taken from the
     helper, resources whose index rows were taken from it) for one fresh store.
@@ -141,7 +197,10 @@ def through_store(kind: str, directory: Path, profile: Path | None, check_ahead:
             if profiler:
                 profiler.enable()
             # With a checkpoint file, as `fhirip import` keeps one: its syncs to disk are part of the cost.
-            summary = run_import("planpro", directory, BatchedStoreSink(services), progress=False,
+            sink: Any = BatchedStoreSink(services)
+            if segments:
+                sink = _Segments(sink, segments, server_cpu)
+            summary = run_import("planpro", directory, sink, progress=False,
                                  prepare_in_background=True, check_ahead=check_ahead,
                                  checkpoint=Path(tmp) / "import.checkpoint")
             if profiler:
@@ -194,6 +253,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of each store run to FILE.<store>")
     parser.add_argument("--no-check-ahead", action="store_true",
                         help="the writer parses and validates every resource itself (no checks from the helper)")
+    parser.add_argument("--segments", type=int, metavar="N",
+                        help="print the CPU a plan of each process for every N plans as the import goes")
     args = parser.parse_args()
     stores = [s for s in args.stores.split(",") if s]
     unknown = set(stores) - set(STORES)
@@ -218,7 +279,7 @@ def main() -> None:
                 continue
             load_before = os.getloadavg()[0]
             seconds, cpu, helper_cpu, server_used, plans, created, refused, taken, rows_taken = through_store(
-                store, Path(directory), args.profile, check_ahead=not args.no_check_ahead)
+                store, Path(directory), args.profile, check_ahead=not args.no_check_ahead, segments=args.segments)
             rate = plans / seconds if seconds else 0.0
             read = plans + refused
             print(f"{store}: {plans} plans imported ({refused} refused), {created} resources created in "

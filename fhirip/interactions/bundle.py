@@ -283,7 +283,7 @@ def _lock_in_order(ctx: Context, entries: list[_Entry]) -> None:
 def _assign_ids(ctx: Context, entries: list[_Entry]) -> dict[str, str]:
     """fullUrl → 'Type/id' for every entry that creates or updates a resource."""
     wanted = _conditional_identifiers(entries)
-    known = identifier_matches(ctx, wanted) if wanted else {}  # looked up together: nothing is written yet
+    known = identifier_matches(ctx, wanted) if wanted else KnownMatches()  # together: nothing is written yet
     return _assign_ids_now(ctx, entries, known)
 
 

@@ -11,6 +11,7 @@ match at all. The caller decides what zero, one or several matches mean.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from fhirip.interactions.request import refuse_control_characters
 from fhirip.interactions.search import value_set_expander
 from fhirip.search import search
 from fhirip.search.registry import registry
+from fhirip.store.records import Current
 from fhirip.store.schema import resource, search_token
 
 NOT_CRITERIA = {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
@@ -39,8 +41,13 @@ def criteria_of(query: str, what: str) -> list[tuple[str, str]]:
     return params
 
 
-# Identifier criteria looked up ahead, together (`identifier_matches`): (type, system, value) → ids.
-KnownMatches = dict[tuple[str, str, str], list[str]]
+@dataclass
+class KnownMatches:
+    """Identifier criteria looked up ahead, together (`identifier_matches`): `ids` by (type, system,
+    value), and the state of each resource matched, by (type, id), as the same query read it."""
+
+    ids: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    states: dict[tuple[str, str], Current] = field(default_factory=dict)
 
 
 def find_matches(ctx: Context, res_type: str, params: list[tuple[str, str]],
@@ -92,19 +99,21 @@ def _identifier_matches(ctx: Context, res_type: str, criteria: list[tuple[str, s
     if identifier is None:
         return None
     key = (res_type, *identifier)
-    if known is not None and key in known:
-        return known[key][:limit]
-    return identifier_matches(ctx, [key], limit)[key]
+    if known is not None and key in known.ids:
+        return known.ids[key][:limit]
+    return identifier_matches(ctx, [key], limit).ids[key]
 
 
 def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]], limit: int = 2) -> KnownMatches:
     """Ids of the current resources carrying each (type, system, value) identifier, at most
-    `limit` each, for many criteria in few queries (a transaction's conditional creates)."""
-    found: KnownMatches = {key: [] for key in wanted}
-    keys = sorted(found)
+    `limit` each, for many criteria in few queries (a transaction's conditional creates), with
+    the state of each (a matched create answers with it, and need not read it again)."""
+    found = KnownMatches({key: [] for key in wanted})
+    keys = sorted(found.ids)
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start:start + _BATCH]
-        query = (select(_ROW.c.res_type, _TOKEN.c.system, _TOKEN.c.code, _ROW.c.res_id)
+        query = (select(_ROW.c.res_type, _TOKEN.c.system, _TOKEN.c.code, _ROW.c.res_id, _ROW.c.rid,
+                        _ROW.c.version, _ROW.c.last_updated, _ROW.c.deleted)
                  .join(_TOKEN, _TOKEN.c.rid == _ROW.c.rid)
                  .where(_TOKEN.c.res_type.in_(sorted({k[0] for k in chunk})),
                         _TOKEN.c.param == "identifier",
@@ -113,10 +122,11 @@ def identifier_matches(ctx: Context, wanted: list[tuple[str, str, str]], limit: 
                  .distinct())
         if ctx.policy is not None:
             query = query.where(ctx.policy(_ROW))
-        for res_type, system, code, res_id in ctx.tx.conn.execute(query):
-            ids = found.get((res_type, system, code))
+        for res_type, system, code, res_id, rid, version, last_updated, deleted in ctx.tx.conn.execute(query):
+            ids = found.ids.get((res_type, system, code))
             if ids is not None and len(ids) < limit and res_id not in ids:
                 ids.append(res_id)
+                found.states[res_type, res_id] = Current(rid, res_type, res_id, version, last_updated, deleted)
     return found
 
 

@@ -49,7 +49,9 @@ def existing_match(ctx: Context, req: FhirRequest, known: KnownMatches | None = 
         raise PreconditionFailed(
             f"If-None-Exist matches more than one {req.res_type}; the criteria are not selective enough")
     if req.prefer_return == "minimal":  # its state alone, not its content
-        found = ctx.tx.current(req.res_type, ids[0])
+        # Looked up with the match, in this transaction before any entry wrote, or read now.
+        found = (known.states.get((req.res_type, ids[0])) if known is not None else None) or \
+            ctx.tx.current(req.res_type, ids[0])
         assert found is not None  # a match is a current resource of this transaction's snapshot
         return FhirResponse(200, headers=version_headers(found) | {"Location": location(req.base_url, found)})
     stored = ctx.tx.read(req.res_type, ids[0])

@@ -31,8 +31,10 @@ _GIVE_UP_ALL = delete(resource_claim).where(resource_claim.c.res_type == bindpar
                                             resource_claim.c.res_id == bindparam("i"))
 # A claim another resource holds is left to it (no error, so the transaction goes on and can say
 # who holds it); on PostgreSQL, one that another transaction is taking waits for that one to end.
+# It returns the claims it took: when those are all that were wanted, nobody else holds any.
 _TAKE_IF_FREE: dict[str, Any] = {
     name: dialect.insert(resource_claim).on_conflict_do_nothing(index_elements=["claim"])
+    .returning(resource_claim.c.claim)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
@@ -53,9 +55,12 @@ def claim(conn: Connection, res_type: str, res_id: str, claims: Iterable[str]) -
     new = [name for name in wanted if name not in held]
     if not new:
         return {}
-    conn.execute(_TAKE_IF_FREE[conn.dialect.name],
-                 [{"claim": name, "res_type": res_type, "res_id": res_id} for name in new])
-    return {name: (t, i) for name, t, i in conn.execute(_HOLDERS, {"claims": new})
+    taken = set(conn.execute(_TAKE_IF_FREE[conn.dialect.name],
+                             [{"claim": name, "res_type": res_type, "res_id": res_id} for name in new]).scalars())
+    others = [name for name in new if name not in taken]
+    if not others:
+        return {}
+    return {name: (t, i) for name, t, i in conn.execute(_HOLDERS, {"claims": others})
             if (t, i) != (res_type, res_id)}
 
 

@@ -56,3 +56,30 @@ def test_criteria_matching_two_resources_refuse_the_transaction(services: Servic
     assert refused["resourceType"] == "OperationOutcome"
     assert "Bundle.entry[1]" in refused["issue"][0]["diagnostics"]
     assert "more than one" in refused["issue"][0]["diagnostics"]
+
+
+def test_a_match_answers_with_the_state_a_read_gives(services: Services) -> None:
+    """A matched create answered minimally takes its state from the lookup that found it; it
+    answers as one that reads the stored version (`Prefer: return=representation`)."""
+    from fhirip.interactions.request import FhirRequest
+    from fhirip.interactions.router import handle
+
+    submit = submitter(services)
+    created = submit(_transaction(_practitioner(HPR, "5000", "Lie")))
+    res_id = created["entry"][0]["response"]["location"].split("/_history")[0].rsplit("/", 1)[1]
+    revised = _practitioner(HPR, "5000", "Lie-Berg")
+    revised["resource"]["id"] = res_id
+    revised["request"] = {"method": "PUT", "url": f"Practitioner/{res_id}"}
+    assert _statuses(submit(_transaction(revised))) == ["200"]  # now at version 2
+
+    def answer(prefer: str) -> dict[str, Any]:
+        request = FhirRequest(method="POST", resource=_transaction(_practitioner(HPR, "5000", "Lie")),
+                              base_url="", prefer_return=prefer)
+        response = handle(services, request, [], None, internal=True).resource
+        return response["entry"][0]["response"]
+
+    minimal, full = answer("minimal"), answer("representation")
+    assert minimal["status"].startswith("200")
+    assert minimal["location"] == full["location"]
+    assert minimal["location"].endswith(f"Practitioner/{res_id}/_history/2")
+    assert minimal["etag"] == full["etag"] == 'W/"2"'
