@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
+from psycopg import RawCursor
 from sqlalchemy import (
     Connection,
     String,
@@ -201,12 +202,17 @@ class Compiled:
     SQLAlchemy compiles a statement once as well (its compiled cache), but on every execution
     it still walks the statement for its cache key and processes each parameter; for the
     resolution's five subqueries that costs as much as the database's own work. The text is
-    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would."""
+    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would.
+
+    On PostgreSQL the text has the server's own numbered parameters (`$1`) and is sent as it is
+    (psycopg's raw cursor): psycopg parses a text with named parameters into that form on every
+    execution once it is longer than its cache takes (4 KiB), as a read's resolution is."""
 
     text: str
     names: tuple[str, ...] | None  # the parameters in order (positional style); None: by name
     constants: dict[str, Any]  # the values the statement itself carries
     processors: dict[str, Any]  # name → how the database wants the value (SQLite's datetimes)
+    numbered: bool  # `$1` parameters, sent to the server as they are
 
     @classmethod
     def of(cls, statement: Any, dialect: Dialect) -> Compiled:
@@ -217,7 +223,8 @@ class Compiled:
             if process is not None:
                 processors[compiled.bind_names.get(bind, name)] = process
         names = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors)
+        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors,
+                   dialect.paramstyle == "numeric_dollar")
 
     def run(self, conn: Connection, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, read by the driver's own cursor in the transaction of `conn`:
@@ -230,7 +237,7 @@ class Compiled:
                 merged[name] = process(merged[name])
         params = tuple(merged[name] for name in self.names) if self.names is not None else merged
         driver = conn.connection.dbapi_connection
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor = RawCursor(driver) if self.numbered else driver.cursor()  # type: ignore[arg-type, union-attr]
         try:
             cursor.execute(self.text, params)
             return cursor.fetchall()
@@ -244,7 +251,7 @@ class Compiled:
             cursor.close()
 
 
-_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect(paramstyle="numeric_dollar")}
 _RESOLUTION = {name: Compiled.of(_resolution(name), dialect) for name, dialect in _DIALECTS.items()}
 _RESOLUTION_READING = {name: Compiled.of(_resolution(name, reading=True), dialect)
                        for name, dialect in _DIALECTS.items()}
