@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
+from psycopg import RawCursor
 from sqlalchemy import (
     Connection,
     String,
@@ -55,6 +56,7 @@ from sqlalchemy.exc import DBAPIError
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.consent.access import Access, Basis
 from fhirip.consent.administrative import ADMIN_READ_TYPES, ADMIN_WRITE_TYPES
+from fhirip.consent.compartment import in_compartment
 from fhirip.consent.grants import EVERYONE, key
 from fhirip.consent.policy import AccessPolicy, scope_read_types, scope_write_types
 from fhirip.consent.scopes import scope_queries
@@ -70,18 +72,22 @@ from fhirip.consent.vocabulary import (
 )
 from fhirip.model.dates import to_naive_utc
 from fhirip.store import StoredVersion
-from fhirip.store.schema import access_grant, resource_version
+from fhirip.store.schema import access_grant, resource, resource_version, search_reference
 
 # Emergency access lasts as long as a fresh token: at most this long after it was issued.
 BREAK_THE_GLASS_MINUTES = 30
 
 _G = access_grant
 _V = resource_version
+_R = resource
+_L = search_reference
 # The version a read names, in the order `StoredVersion` takes them (the store's own read).
 _VERSION_COLUMNS = (_V.c.seq, _V.c.rid, _V.c.res_type, _V.c.res_id, _V.c.version, _V.c.last_updated,
                     _V.c.method, _V.c.deleted, _V.c.content)
 # The kind of the row that carries the version, which no row of the index has.
 READ_KIND = "version"
+# The kind of the rows naming the patients a read's resource refers to (`_reading_within`).
+LINKED_KIND = "linked"
 # What the decision reads of each row (a PractitionerRole's `via` is compared in SQL only).
 _COLUMNS = (_G.c.grantee, _G.c.kind, _G.c.patient_id, _G.c.target, _G.c.effect, _G.c.action,
             _G.c.classes, _G.c.labels, _G.c.resources, _G.c.purposes, _G.c.rank, _G.c.source_type,
@@ -180,18 +186,29 @@ def _resolution(dialect: str, reading: bool = False) -> Any:
     everyone = select(*_columns(g5)).where(g5.c.grantee == EVERYONE,
                                            _among(g5.c.patient_id, reached, dialect), _in_force(g5))
     parts = [select(*ids.c), select(*roles.c), select(*named.c), everyone]
-    if not reading:
-        return union_all(*parts)
-    # The version's columns follow the row's, empty in the rows of the index; the version's row
-    # has its kind (`READ_KIND`) and nothing else of a row. The store's own newest-version read.
+    return _with_version(parts) if reading else union_all(*parts)
+
+
+def _with_version(parts: list[Any], linked: Any = None) -> Any:
+    """The rows of `parts`, then the newest version of `:res_type/:res_id` (the store's own
+    newest-version read), then, given `linked` (a subquery of patient ids), a row per patient.
+    The version's columns follow the row's, empty in the rows of the index; the version's row
+    has its kind (`READ_KIND`) and nothing else of a row, a patient's row its kind
+    (`LINKED_KIND`) and the patient."""
     version = (select(*_VERSION_COLUMNS).where(_V.c.res_type == bindparam("res_type", type_=String),
                                                 _V.c.res_id == bindparam("res_id", type_=String))
                .order_by(_V.c.version.desc()).limit(1).subquery("named_version"))
     padding = [cast(null(), column.type).label(f"v_{column.name}") for column in _VERSION_COLUMNS]
-    empty = [literal(READ_KIND, String).label("kind") if column.name == "kind" else
-             cast(null(), column.type).label(column.name) for column in _COLUMNS]
-    return union_all(*(part.add_columns(*padding) for part in parts),
-                     select(*empty, *version.c))
+
+    def only(kind: str, patient: Any = None) -> list[Any]:
+        return [literal(kind, String).label("kind") if column.name == "kind" else
+                patient.label(column.name) if column.name == "patient_id" and patient is not None else
+                cast(null(), column.type).label(column.name) for column in _COLUMNS]
+
+    rows = [*(part.add_columns(*padding) for part in parts), select(*only(READ_KIND), *version.c)]
+    if linked is not None:
+        rows.append(select(*only(LINKED_KIND, linked.c.patient_id), *padding))
+    return union_all(*rows)
 
 
 @dataclass(frozen=True)
@@ -201,12 +218,17 @@ class Compiled:
     SQLAlchemy compiles a statement once as well (its compiled cache), but on every execution
     it still walks the statement for its cache key and processes each parameter; for the
     resolution's five subqueries that costs as much as the database's own work. The text is
-    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would."""
+    the one SQLAlchemy compiles; `run` binds the values as SQLAlchemy would.
+
+    On PostgreSQL the text has the server's own numbered parameters (`$1`) and is sent as it is
+    (psycopg's raw cursor): psycopg parses a text with named parameters into that form on every
+    execution once it is longer than its cache takes (4 KiB), as a read's resolution is."""
 
     text: str
     names: tuple[str, ...] | None  # the parameters in order (positional style); None: by name
     constants: dict[str, Any]  # the values the statement itself carries
     processors: dict[str, Any]  # name → how the database wants the value (SQLite's datetimes)
+    numbered: bool  # `$1` parameters, sent to the server as they are
 
     @classmethod
     def of(cls, statement: Any, dialect: Dialect) -> Compiled:
@@ -217,7 +239,8 @@ class Compiled:
             if process is not None:
                 processors[compiled.bind_names.get(bind, name)] = process
         names = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors)
+        return cls(str(compiled), names, {k: v for k, v in compiled.params.items() if v is not None}, processors,
+                   dialect.paramstyle == "numeric_dollar")
 
     def run(self, conn: Connection, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, read by the driver's own cursor in the transaction of `conn`:
@@ -230,7 +253,7 @@ class Compiled:
                 merged[name] = process(merged[name])
         params = tuple(merged[name] for name in self.names) if self.names is not None else merged
         driver = conn.connection.dbapi_connection
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor = RawCursor(driver) if self.numbered else driver.cursor()  # type: ignore[arg-type, union-attr]
         try:
             cursor.execute(self.text, params)
             return cursor.fetchall()
@@ -244,7 +267,7 @@ class Compiled:
             cursor.close()
 
 
-_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect(paramstyle="numeric_dollar")}
 _RESOLUTION = {name: Compiled.of(_resolution(name), dialect) for name, dialect in _DIALECTS.items()}
 _RESOLUTION_READING = {name: Compiled.of(_resolution(name, reading=True), dialect)
                        for name, dialect in _DIALECTS.items()}
@@ -270,6 +293,10 @@ def _patients_in(column: Any, dialect: str) -> Any:
 
 
 def _resolution_within(dialect: str) -> Any:
+    return union_all(*_within_parts(dialect, None))
+
+
+def _within_parts(dialect: str, patients: Any) -> list[Any]:
     """The caller's rows that decide about the patients `:within` (the person a request is
     about), driven from the patients' side: their few rows by the patient index, kept where
     they name the caller; of the caller's care teams only those these rows name, found by the
@@ -279,7 +306,9 @@ def _resolution_within(dialect: str) -> Any:
     naming the token's identifiers, the roles, the rows naming the caller's references or
     teams, the deny provisions naming no one); of the caller's identity (`_IDENTITY_KINDS`)
     every row; of other patients nothing. `decide` makes of them what it makes of the whole
-    resolution: for these patients the same decision."""
+    resolution: for these patients the same decision.
+
+    `patients`: a subquery of the patients instead of the parameter `:within`."""
     g1, g2, g3, g4, g5 = (access_grant.alias(f"w{n}") for n in range(1, 6))
     slots = [bindparam(f"key{n}", type_=String) for n in range(TOKEN_KEY_SLOTS)]
     ids = select(*_columns(g1)).where(g1.c.grantee.in_(slots), _one_of_kinds(g1, _IDENTITY_KINDS),
@@ -293,7 +322,9 @@ def _resolution_within(dialect: str) -> Any:
     # UNION ALL, as in `_resolution`: these lists are only looked in.
     refs = union_all(select(ids.c.target).where(or_(ids.c.kind == "alias", ids.c.kind == "relative")),
                      select(roles.c.target)).cte("refs")
-    theirs = select(*_columns(g3)).where(_patients_in(g3.c.patient_id, dialect), _in_force(g3)).cte("theirs")
+    among_them = _patients_in(g3.c.patient_id, dialect) if patients is None \
+        else _among(g3.c.patient_id, patients, dialect)
+    theirs = select(*_columns(g3)).where(among_them, _in_force(g3)).cte("theirs")
     # Looked up by team (the target index), a handful per team, not by the caller's key: a
     # coordinator's key is a member of hundreds of teams.
     memberships = select(*_columns(g4)).where(
@@ -306,11 +337,34 @@ def _resolution_within(dialect: str) -> Any:
     reached = union_all(select(ids.c.patient_id), select(theirs.c.patient_id).where(
         or_(theirs.c.grantee.in_(slots), theirs.c.grantee.in_(select(reach.c.target)))))
     everyone = select(*theirs.c).where(theirs.c.grantee == EVERYONE, theirs.c.patient_id.in_(reached))
-    return union_all(select(*ids.c), select(*roles.c), every_role, by_identifier, select(*memberships.c),
-                     by_reference, everyone)
+    return [select(*ids.c), select(*roles.c), every_role, by_identifier, select(*memberships.c),
+            by_reference, everyone]
 
 
 _RESOLUTION_WITHIN = {dialect: _resolution_within(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _reading_within(dialect: str) -> Any:
+    """A read's statement for a type in the patient compartment: the caller's rows that decide
+    about the patients the current resource `:res_type/:res_id` refers to (`_resolution_within`
+    driven by its reference index rows, and the Patient itself), the newest version and those patients
+    (`_with_version`). A version's patients the index does not show are not decided about: the
+    decision then admits nothing of it (`AccessPolicy.may_read_version`), never more."""
+    named = select(_R.c.rid, _R.c.res_type, _R.c.res_id).where(
+        _R.c.res_type == bindparam("res_type", type_=String),
+        _R.c.res_id == bindparam("res_id", type_=String)).cte("named_resource")
+    # By the (rid, res_type, param) index of the search's references, the rows the compartment
+    # membership of `fhirip.consent.sql` reads (of every parameter: a patient too many is only
+    # decided about); SQLite would read every link to a Patient by the target index of `resource_link`.
+    linked = union_all(
+        select(_L.c.target_id.label("patient_id")).where(
+            _L.c.rid.in_(select(named.c.rid)), _L.c.res_type == bindparam("res_type", type_=String),
+            _L.c.target_type == "Patient"),
+        select(named.c.res_id.label("patient_id")).where(named.c.res_type == "Patient")).cte("linked")
+    return _with_version(_within_parts(dialect, select(linked.c.patient_id)), linked)
+
+
+_READING_WITHIN = {name: Compiled.of(_reading_within(name), dialect) for name, dialect in _DIALECTS.items()}
 
 
 class ReadAhead(NamedTuple):
@@ -334,15 +388,18 @@ def index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection
 
 
 def _index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection[str] | None,
-                reading: tuple[str, str] | None) -> tuple[list[Row], set[str], set[str], ReadAhead | None]:
+                reading: tuple[str, str] | None
+                ) -> tuple[list[Row], set[str], set[str], ReadAhead | None, frozenset[str] | None]:
+    """`index_rows`, the version a read names and, when its rows were read for the patients the
+    resource refers to (`_reading_within`), those patients."""
     keys = sorted(token_keys(actor))
     if not keys:
-        return [], set(), set(), None
+        return [], set(), set(), None, None
     if len(keys) > TOKEN_KEY_SLOTS:  # `token_keys` learnt a kind of key the statement has no slot for
         raise RuntimeError(f"a token gave {len(keys)} identifier keys; "
                            f"the resolution has {TOKEN_KEY_SLOTS} slots")
     slots = {f"key{n}": keys[n] if n < len(keys) else None for n in range(TOKEN_KEY_SLOTS)}
-    ahead = None
+    ahead = linked = None
     if within is not None:
         result = conn.execute(_RESOLUTION_WITHIN[conn.dialect.name], {**slots, "now": now, "within": sorted(within)})
         found = [Row(*values) for values in result]
@@ -350,17 +407,22 @@ def _index_rows(conn: Connection, actor: Actor, now: datetime, within: Collectio
         found = [Row(*values) for values in _RESOLUTION[conn.dialect.name].run(conn, {**slots, "now": now})]
     else:
         res_type, res_id = reading
-        values = _RESOLUTION_READING[conn.dialect.name].run(
-            conn, {**slots, "now": now, "res_type": res_type, "res_id": res_id})
+        # A resource in the patient compartment is decided about for its patients only; a type in
+        # no one's record (the directory, definitions) by the whole decision, which it needs
+        # anyway: read wholesale or not at all, it is not judged by its content.
+        by_links = in_compartment(res_type)
+        statement = _READING_WITHIN if by_links else _RESOLUTION_READING
+        values = statement[conn.dialect.name].run(conn, {**slots, "now": now, "res_type": res_type, "res_id": res_id})
         width = len(_COLUMNS)
-        found = [Row(*row[:width]) for row in values if row[1] != READ_KIND]
+        found = [Row(*row[:width]) for row in values if row[1] != READ_KIND and row[1] != LINKED_KIND]
+        linked = frozenset(row[2] for row in values if row[1] == LINKED_KIND) if by_links else None
         version = next((row[width:] for row in values if row[1] == READ_KIND), None)
         ahead = ReadAhead(res_type, res_id, None if version is None else StoredVersion(*(
             value if process is None else process(value)
             for value, process in zip(version, _VERSION_RESULTS[conn.dialect.name]))))
     organizations = {r.target for r in found if r.kind == "alias" and r.target and r.target.startswith("Organization/")}
     refs = {r.target for r in found if r.kind in ("alias", "relative", "role", "member") and r.target}
-    return [r for r in found if r.kind != "role"], refs, organizations, ahead
+    return [r for r in found if r.kind != "role"], refs, organizations, ahead, linked
 
 
 def decide(conn: Connection, actor: Actor | None, *, now: datetime | None = None,
@@ -379,7 +441,12 @@ def decide_reading(conn: Connection, actor: Actor | None, res_type: str, res_id:
                    token_issued_at: datetime | None = None) -> tuple[AccessPolicy, ReadAhead | None]:
     """`decide`, and the newest version of `res_type/res_id` read in the same statement as the
     caller's rows: a read costs one statement. None instead of it when the decision reads no
-    rows (no caller, a system client): the read then reads it itself."""
+    rows (no caller, a system client): the read then reads it itself.
+
+    For a type in the patient compartment the decision is `decide(within=...)` of the patients
+    the stored resource refers to in its index (its `within`), read at the cost of those
+    patients, not of the caller's whole reach: it may admit the version it names
+    (`AccessPolicy.may_read_version`, `mask`); any other answer is the whole decision's to give."""
     return _decide(conn, actor, now, token_issued_at, None, (res_type, res_id))
 
 
@@ -399,7 +466,9 @@ def _decide(conn: Connection, actor: Actor | None, now: datetime | None, token_i
                             system_writes=scope_write_types(actor), scope_read_types=scope_types,
                             scope_queries=queries, dialect=conn.dialect.name, within=bound), None
 
-    rows, refs, organizations, ahead = _index_rows(conn, actor, to_naive_utc(now), within, reading)
+    rows, refs, organizations, ahead, linked = _index_rows(conn, actor, to_naive_utc(now), within, reading)
+    if linked is not None:
+        bound = linked
     team_refs = {r.target for r in rows if r.kind == "member" and r.target}
     grants: dict[str, list[Access]] = defaultdict(list)
     for row in rows:

@@ -244,6 +244,8 @@ class AccessPolicy:
         patients = patients_of(dict(content)) if content.get("resourceType") == res_type else frozenset()
         if not patients:
             return False
+        if self.within is not None and not patients <= self.within:
+            return False  # decided for some patients only: what it knows nothing of it admits nothing of
         instance = (res_type, str(content.get("id")))
         labels = _security_labels(res_type, content)
         accesses = [a for p in patients for a in self.grants.get(p, ())]

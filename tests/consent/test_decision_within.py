@@ -9,12 +9,14 @@ from dataclasses import fields
 from datetime import timedelta
 
 import consent_world as world
+import orjson
 import pytest
 from consent_support import World, put_all
 
 from fhirip.auth import Actor
 from fhirip.consent import decide
 from fhirip.consent.access import Basis
+from fhirip.consent.compartment import in_compartment, patients_of
 from fhirip.consent.decide import decide_reading
 
 PATIENTS = ("kari", "jon", "eva")
@@ -98,9 +100,15 @@ def test_a_decision_that_reads_the_named_resource_is_the_decision_and_the_stores
             reading, ahead = decide_reading(tx.conn, actor, res_type, res_id, now=world.NOW,
                                             token_issued_at=world.issued_at(claims))
             stored = tx.read(res_type, res_id)
-        for field in fields(whole):
-            if field.name != "_conditions":
-                assert getattr(whole, field.name) == getattr(reading, field.name), field.name
+        if reading.within is None:  # a type in no one's record, or a caller with no rows: the whole decision
+            for field in fields(whole):
+                if field.name != "_conditions":
+                    assert getattr(whole, field.name) == getattr(reading, field.name), field.name
+        else:  # for the patients the resource refers to (the Patient itself), the whole decision's
+            assert in_compartment(res_type)
+            assert reading.within == (patients_of(orjson.loads(stored.content)) if stored and stored.content
+                                      else frozenset())
+            _same_for(whole, reading, reading.within)
         if ahead is None:  # the decision reads no rows: no caller's rows, nothing read with them
             assert actor.kind.value == "system"
             continue

@@ -46,12 +46,15 @@ def test_the_text_run_gives_the_rows_sqlalchemy_gives(w: World, claims: dict) ->
         assert whole, "the caller has rows: the comparison compares something"
         for res_type, res_id in NAMED:
             named = {**values, "res_type": res_type, "res_id": res_id}
-            text_rows = resolution._RESOLUTION_READING[dialect].run(tx.conn, named)
-            general = tx.conn.execute(resolution._resolution(dialect, reading=True), named).all()
-            width = len(resolution._COLUMNS)
-            # The version's columns as the driver hands them back, before the store's processing.
-            assert sorted(((tuple(r[:width]), tuple(r[width:])) for r in map(tuple, text_rows)), key=repr) == \
-                sorted(((tuple(r[:width]), tuple(_raw(tx.conn, r[width:]))) for r in general), key=repr)
+            # The whole resolution and the one for the patients the resource refers to.
+            for compiled, statement in ((resolution._RESOLUTION_READING, resolution._resolution(dialect, reading=True)),
+                                        (resolution._READING_WITHIN, resolution._reading_within(dialect))):
+                text_rows = compiled[dialect].run(tx.conn, named)
+                general = tx.conn.execute(statement, named).all()
+                width = len(resolution._COLUMNS)
+                # The version's columns as the driver hands them back, before the store's processing.
+                assert sorted(((tuple(r[:width]), tuple(r[width:])) for r in map(tuple, text_rows)), key=repr) == \
+                    sorted(((tuple(r[:width]), tuple(_raw(tx.conn, r[width:]))) for r in general), key=repr)
 
 
 def _raw(conn, values):

@@ -29,7 +29,8 @@ ALLOWED_PACKAGES = ("store/", "search/")
 # Single modules that may, and why.
 ALLOWED_MODULES = {
     "consent/index.py": "writes the access index from the stored resources",
-    "consent/decide.py": "reads the caller's rows of the access index, and with them the resource a read names",
+    "consent/decide.py": "reads the caller's rows of the access index, and with them the resource a read names"
+                         " and the patients its reference rows name",
     "consent/sql.py": "builds the access condition every read carries",
     "consent/policy.py": "which keys the caller sees: the policy's own condition in the statement",
     "plans/policy_reads.py": "the current plan's reads, each statement with the caller's policy",
