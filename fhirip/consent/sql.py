@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import orjson
@@ -77,19 +77,27 @@ def in_list(column: Any, listed: ValueList, dialect: str) -> ColumnElement[bool]
 @dataclass(frozen=True)
 class ValueList:
     """The right-hand side of `one_of` for one list of values: built once, it can be tested
-    against the columns of any number of aliases (one parameter in the statement)."""
+    against the columns of any number of aliases (one parameter in the statement).
 
-    parameter: Any
+    The parameter is built when a statement first uses it: a decision prepares lists (the open
+    types, the scopes' types) that most statements, reading other types, never name."""
+
+    values: tuple[str, ...]  # sorted
+    dialect: str
+
+    @cached_property
+    def parameter(self) -> Any:
+        ordered = list(self.values)
+        if self.dialect == "postgresql":
+            return bindparam(None, ordered, type_=_TEXT_ARRAY)
+        if len(ordered) <= _FEW:
+            return bindparam(None, ordered, expanding=True, type_=String)
+        listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
+        return select(listed.c.value)
 
 
 def value_list(values: Collection[str], dialect: str) -> ValueList:
-    ordered = sorted(values)
-    if dialect == "postgresql":
-        return ValueList(bindparam(None, ordered, type_=_TEXT_ARRAY))
-    if len(ordered) <= _FEW:
-        return ValueList(bindparam(None, ordered, expanding=True, type_=String))
-    listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
-    return ValueList(select(listed.c.value))
+    return ValueList(tuple(sorted(values)), dialect)
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,22 @@ class Compartments:
     access: Access
     patients: ValueList | None  # None: every patient
     membership: tuple[ColumnElement[bool], ...]
-    # The members' rids as an uncorrelated subquery, for a few patients; None: tested per row.
-    members: Any
+    few: bool  # few patients: `members` may read their compartments in full
+
+    @cached_property
+    def linked(self) -> ColumnElement[bool]:
+        """The membership as one clause, for the per-row test of every alias."""
+        return and_(*self.membership)
+
+    @cached_property
+    def members(self) -> Any:
+        """The members' rids as an uncorrelated subquery, for a few patients; None: tested per
+        row. Built when a statement first reads the compartments whole: one that starts from a
+        few rows tests each by its own links instead (`compartment_condition`)."""
+        # For many patients (or every one: break-the-glass) an uncorrelated IN subquery would be
+        # computed in full for every statement (every resource of hundreds of compartments);
+        # testing the row's own links costs a seek.
+        return select(_LINK.c.rid).where(self.linked).correlate(None) if self.few else None
 
 
 def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str) -> Compartments:
@@ -114,12 +136,8 @@ def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str
     if access.read_types is not None:
         membership.append(one_of(link.c.res_type, access.read_types, dialect))
     membership.append(_compartment_pairs_sql(dialect))
-    # For many patients (or every one: break-the-glass) an uncorrelated IN subquery would be
-    # computed in full for every statement (every resource of hundreds of compartments);
-    # testing the row's own links costs a seek.
     few = patient_ids is not None and len(patient_ids) <= _FEW
-    members = select(link.c.rid).where(*membership).correlate(None) if few else None
-    return Compartments(access, patients, tuple(membership), members)
+    return Compartments(access, patients, tuple(membership), few)
 
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
@@ -147,8 +165,8 @@ def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
         else:
             inside.append(and_(alias.c.res_type == "Patient",
                                in_list(alias.c.res_id, built.patients, dialect)))
-    if built.members is None or per_row:
-        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *built.membership)
+    if per_row or built.members is None:
+        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, built.linked)
                              .correlate(alias)))
     else:
         inside.append(alias.c.rid.in_(built.members))
