@@ -164,7 +164,7 @@ class AccessPolicy:
             if shared.open_types is not None and (types is None or types & self.open_types):
                 conditions.append(policy_sql.in_list(alias.c.res_type, shared.open_types, self.dialect))
             owned = OWNED_TYPES - self.open_types
-            if shared.owned is not None and (types is None or types & owned):
+            if shared.owner is not None and (types is None or types & owned):
                 conditions.append(owned_clause(alias, shared.owned))  # the caller's own Subscriptions
             for group in shared.groups:
                 if types is None or any(group.access.reads(t) for t in types):
@@ -201,8 +201,7 @@ class AccessPolicy:
         return _SharedParts(
             open_types=policy_sql.value_list(self.open_types, self.dialect) if self.open_types else None,
             groups=tuple(groups),
-            owned=owned_rids(owner_key(self.actor)) if self.actor is not None and OWNED_TYPES - self.open_types
-            else None,
+            owner=owner_key(self.actor) if self.actor is not None and OWNED_TYPES - self.open_types else None,
             scope_read_types=policy_sql.value_list(self.scope_read_types, self.dialect)
             if self.scope_read_types else None)
 
@@ -342,8 +341,14 @@ class AccessPolicy:
 class _SharedParts:
     open_types: policy_sql.ValueList | None
     groups: tuple[policy_sql.Compartments, ...]
-    owned: Any  # the caller's own Subscriptions' rids (a subquery), None: nothing is owned
+    owner: str | None  # whose Subscriptions the caller reads (`owner_key`); None: nothing is owned
     scope_read_types: policy_sql.ValueList | None
+
+    @cached_property
+    def owned(self) -> Any:
+        """The caller's own Subscriptions' rids (a subquery), None: nothing is owned. Built when a
+        statement first reads a type the caller may own: few do."""
+        return owned_rids(self.owner) if self.owner is not None else None
 
 
 def _admits(access: Access, res_type: str, instance: tuple[str, str], labels: frozenset[Label]) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import orjson
@@ -31,6 +31,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     exists,
+    false,
     func,
     literal_column,
     not_,
@@ -52,6 +53,8 @@ LINK_ALIAS = "consent_link"
 # One alias object, built once (building one per statement costs more than running the
 # query); safe to share because every subquery using it states its correlation.
 _LINK = search_reference.alias(LINK_ALIAS)
+# The link row's `Type.param`, compared with the compartment's pairs (PostgreSQL).
+_LINK_KEY = _LINK.c.res_type.concat(".").concat(_LINK.c.param)
 # One instance: SQLAlchemy adapts a type to the dialect once per instance, and that is slow.
 _TEXT_ARRAY = ARRAY(String)
 # Up to this many values an IN list is written out (the planner sees them); beyond, one parameter.
@@ -77,19 +80,27 @@ def in_list(column: Any, listed: ValueList, dialect: str) -> ColumnElement[bool]
 @dataclass(frozen=True)
 class ValueList:
     """The right-hand side of `one_of` for one list of values: built once, it can be tested
-    against the columns of any number of aliases (one parameter in the statement)."""
+    against the columns of any number of aliases (one parameter in the statement).
 
-    parameter: Any
+    The parameter is built when a statement first uses it: a decision prepares lists (the open
+    types, the scopes' types) that most statements, reading other types, never name."""
+
+    values: tuple[str, ...]  # sorted
+    dialect: str
+
+    @cached_property
+    def parameter(self) -> Any:
+        ordered = list(self.values)
+        if self.dialect == "postgresql":
+            return bindparam(None, ordered, type_=_TEXT_ARRAY)
+        if len(ordered) <= _FEW:
+            return bindparam(None, ordered, expanding=True, type_=String)
+        listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
+        return select(listed.c.value)
 
 
 def value_list(values: Collection[str], dialect: str) -> ValueList:
-    ordered = sorted(values)
-    if dialect == "postgresql":
-        return ValueList(bindparam(None, ordered, type_=_TEXT_ARRAY))
-    if len(ordered) <= _FEW:
-        return ValueList(bindparam(None, ordered, expanding=True, type_=String))
-    listed = func.json_each(bindparam(None, orjson.dumps(ordered).decode(), type_=String)).table_valued("value")
-    return ValueList(select(listed.c.value))
+    return ValueList(tuple(sorted(values)), dialect)
 
 
 @dataclass(frozen=True)
@@ -100,9 +111,28 @@ class Compartments:
 
     access: Access
     patients: ValueList | None  # None: every patient
+    # What a link row must be to make its resource a member, but for being one of the
+    # compartment's (type, parameter) pairs (`_pairs_condition`, narrowed to a statement's types).
     membership: tuple[ColumnElement[bool], ...]
-    # The members' rids as an uncorrelated subquery, for a few patients; None: tested per row.
-    members: Any
+    few: bool  # few patients: `members` may read their compartments in full
+    dialect: str
+
+    @cached_property
+    def linked(self) -> ColumnElement[bool]:
+        """The membership as one clause, for the per-row test of every alias."""
+        return and_(*self.membership)
+
+    @cached_property
+    def members(self) -> Any:
+        """The members' rids as an uncorrelated subquery, for a few patients; None: tested per
+        row. Built when a statement first reads the compartments whole: one that starts from a
+        few rows tests each by its own links instead (`compartment_condition`)."""
+        # For many patients (or every one: break-the-glass) an uncorrelated IN subquery would be
+        # computed in full for every statement (every resource of hundreds of compartments);
+        # testing the row's own links costs a seek.
+        if not self.few:
+            return None
+        return select(_LINK.c.rid).where(self.linked, _compartment_pairs_sql(self.dialect)).correlate(None)
 
 
 def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str) -> Compartments:
@@ -113,13 +143,8 @@ def compartments(access: Access, patient_ids: Sequence[str] | None, dialect: str
         membership.append(in_list(link.c.target_id, patients, dialect))
     if access.read_types is not None:
         membership.append(one_of(link.c.res_type, access.read_types, dialect))
-    membership.append(_compartment_pairs_sql(dialect))
-    # For many patients (or every one: break-the-glass) an uncorrelated IN subquery would be
-    # computed in full for every statement (every resource of hundreds of compartments);
-    # testing the row's own links costs a seek.
     few = patient_ids is not None and len(patient_ids) <= _FEW
-    members = select(link.c.rid).where(*membership).correlate(None) if few else None
-    return Compartments(access, patients, tuple(membership), members)
+    return Compartments(access, patients, tuple(membership), few, dialect)
 
 
 def compartment_clause(alias: FromClause, access: Access, patient_ids: Sequence[str] | None,
@@ -147,11 +172,15 @@ def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
         else:
             inside.append(and_(alias.c.res_type == "Patient",
                                in_list(alias.c.res_id, built.patients, dialect)))
-    if built.members is None or per_row:
-        inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, *built.membership)
-                             .correlate(alias)))
+    if per_row or built.members is None:
+        pairs = _pairs_condition(dialect, types)
+        if pairs is not None:  # else none of these types is in a compartment: no link admits a row
+            inside.append(exists(select(link.c.rid).where(link.c.rid == alias.c.rid, built.linked, pairs)
+                                 .correlate(alias)))
     else:
         inside.append(alias.c.rid.in_(built.members))
+    if not inside:
+        return false()
 
     conditions: list[ColumnElement[bool]] = [or_(*inside) if len(inside) > 1 else inside[0]]
     if access.excluded_types and (types is None or not access.excluded_types.isdisjoint(types)):
@@ -165,6 +194,42 @@ def compartment_condition(alias: FromClause, built: Compartments, dialect: str,
     return and_(*conditions)
 
 
+def _pairs_condition(dialect: str, types: Collection[str] | None) -> ColumnElement[bool] | None:
+    """`_compartment_pairs_sql`, for the link rows of resources of `types` only (None: of any
+    type): the pairs of those types. A link row carries its resource's own type, so for a
+    statement that reads only these types through the alias the other pairs can never match,
+    and the list the database checks each link against is a few pairs instead of a hundred.
+    None: no pair is of these types."""
+    if types is None:
+        return _compartment_pairs_sql(dialect)
+    by_type = _pair_keys()
+    keys = sorted(key for res_type in set(types) for key in by_type.get(res_type, ()))
+    if not keys:
+        return None
+    if dialect == "postgresql":
+        return _LINK_KEY == any_(_split_by_database(bindparam(None, ",".join(keys), type_=String)))
+    return _pairs_in(keys)
+
+
+@cache
+def _pair_keys() -> dict[str, tuple[str, ...]]:
+    """Resource type → its `Type.param` keys of the patient compartment, each checked to be safe
+    to write into the statement's text."""
+    by_type: dict[str, list[str]] = {}
+    for res_type, param in compartment_pairs():
+        key = f"{res_type}.{param}"
+        if not _SAFE_KEY.match(key):
+            raise ValueError(f"unexpected compartment parameter {key}")
+        by_type.setdefault(res_type, []).append(key)
+    return {res_type: tuple(keys) for res_type, keys in by_type.items()}
+
+
+def _pairs_in(keys: Sequence[str]) -> ColumnElement[bool]:
+    """SQLite: the link row's `Type.param` among these (safe) keys, a literal list."""
+    values = ", ".join(f"'{key}'" for key in keys)
+    return text(f"({LINK_ALIAS}.res_type || '.' || {LINK_ALIAS}.param) IN ({values})")  # type: ignore[return-value]
+
+
 @cache
 def _compartment_pairs_sql(dialect: str) -> ColumnElement[bool]:
     """Whether the link row is one of the patient compartment's (type, parameter) pairs.
@@ -172,15 +237,10 @@ def _compartment_pairs_sql(dialect: str) -> ColumnElement[bool]:
     The pairs are a constant: on SQLite a literal `IN ('CarePlan.patient', …)` list,
     on PostgreSQL `= ANY(array)` with the pairs as one array parameter. One string per
     pair (rather than a row-value IN) is a hashed list lookup on both databases."""
-    keys = [f"{res_type}.{param}" for res_type, param in compartment_pairs()]
-    for key in keys:
-        if not _SAFE_KEY.match(key):
-            raise ValueError(f"unexpected compartment parameter {key}")
+    keys = [key for keys in _pair_keys().values() for key in keys]
     if dialect == "postgresql":
-        link_key = _LINK.c.res_type.concat(".").concat(_LINK.c.param)
-        return link_key == any_(_split_by_database(bindparam("compartment_keys", ",".join(keys), type_=String)))
-    values = ", ".join(f"'{key}'" for key in keys)
-    return text(f"({LINK_ALIAS}.res_type || '.' || {LINK_ALIAS}.param) IN ({values})")  # type: ignore[return-value]
+        return _LINK_KEY == any_(_split_by_database(bindparam("compartment_keys", ",".join(keys), type_=String)))
+    return _pairs_in(keys)
 
 
 def _split_by_database(joined: Any) -> Any:

@@ -192,3 +192,20 @@ def test_the_condition_for_rows_of_named_types_admits_what_the_whole_condition_a
                     (claims.get("sub"), types)
                 assert rids(named, types, policy.sql(named, types, per_row=True)) == \
                     rids(whole, types, policy.sql(whole)), (claims.get("sub"), types, "per row")
+
+
+def test_the_condition_for_rows_of_named_types_checks_links_against_their_compartment_pairs_only(w: World) -> None:
+    # A link row carries its resource's type, so rows of named types are checked against those
+    # types' (type, parameter) pairs of the compartment alone (the rows admitted are pinned above).
+    from fhirip.store.schema import resource
+
+    policy = w.policy(world.practitioner_claims(world.OLA, world.KOMMUNE))
+    named = resource.alias("named")
+    with w.services.store.transaction(write=False) as tx:
+        def said(condition: Any) -> str:
+            compiled = condition.compile(dialect=tx.conn.dialect)
+            return compiled.string + repr(list(compiled.params.values()))
+
+        goals, every = said(policy.sql(named, ("Goal",), per_row=True)), said(policy.sql(named, per_row=True))
+    assert "Goal.patient" in goals and "CarePlan.patient" not in goals
+    assert "Goal.patient" in every and "CarePlan.patient" in every
