@@ -77,17 +77,18 @@ class AuditTrail:
         requests committing their own events wait for it, so no move may hold it for long."""
         from fhirip.audit.mover import move_all
 
-        with self._flushing:
-            self._journalled = 0
-            return move_all(self._store, self.chunk)
+        return self._move(move_all)
 
     def _move_in_background(self) -> int:
         """`flush` as the background mover does it (`fhirip.audit.mover.move_in_background`)."""
         from fhirip.audit.mover import move_in_background
 
+        return self._move(move_in_background)
+
+    def _move(self, mover: Any) -> int:
         with self._flushing:
             self._journalled = 0
-            return move_in_background(self._store, self.chunk)
+            return mover(self._store, self.chunk)
 
     @contextmanager
     def held(self) -> Iterator[None]:

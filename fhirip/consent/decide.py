@@ -379,19 +379,14 @@ class ReadAhead(NamedTuple):
         return (res_type, res_id) == (self.res_type, self.res_id)
 
 
-def index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection[str] | None = None,
-               reading: tuple[str, str] | None = None) -> tuple[list[Row], set[str], set[str]]:
-    """The caller's rows of the access index in force at `now`, with the references they resolve
-    to (their own resources and current teams) and the organisations they act for; with
-    `within`, only those deciding about these patients (`_resolution_within`)."""
-    return _index_rows(conn, actor, now, within, reading)[:3]  # type: ignore[return-value]
-
-
 def _index_rows(conn: Connection, actor: Actor, now: datetime, within: Collection[str] | None,
                 reading: tuple[str, str] | None
                 ) -> tuple[list[Row], set[str], set[str], ReadAhead | None, frozenset[str] | None]:
-    """`index_rows`, the version a read names and, when its rows were read for the patients the
-    resource refers to (`_reading_within`), those patients."""
+    """The caller's rows of the access index in force at `now`, with the references they resolve
+    to (their own resources and current teams) and the organisations they act for; with
+    `within`, only those deciding about these patients (`_resolution_within`). With `reading`,
+    also the version a read names and, when its rows were read for the patients the resource
+    refers to (`_reading_within`), those patients."""
     keys = sorted(token_keys(actor))
     if not keys:
         return [], set(), set(), None, None
