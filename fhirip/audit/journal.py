@@ -99,9 +99,13 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
 
 
 def _claimable(tx: Tx, chosen: Any) -> Any:
-    if tx.conn.dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    return chosen.scalar_subquery()
+    if tx.conn.dialect.name != "postgresql":
+        return chosen.scalar_subquery()
+    # Materialised, so the choice is made once: as a plain subquery the planner may rescan it
+    # for each journal row, and each rescan skips the rows this very delete has just claimed
+    # and locks the next ones, so a drain of the oldest `limit` could claim every row.
+    once = chosen.with_for_update(skip_locked=True).cte("claimable").prefix_with("MATERIALIZED")
+    return select(once.c.seq)
 
 
 def _insert(tx: Tx, events: list[Prepared]) -> None:

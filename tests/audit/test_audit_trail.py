@@ -239,6 +239,24 @@ def test_prepared_rows_that_another_drain_claimed_meanwhile_are_not_stored_twice
             assert copies == 1
 
 
+def test_a_drain_of_the_oldest_claims_that_many_whatever_plan_the_database_picks(services: Services) -> None:
+    """A plan that rescans the chosen rows for each journal row (PostgreSQL picks one when its
+    statistics say the journal is small) must still claim only the oldest `limit`."""
+    trail = AuditTrail(services.store, flush_seconds=3600)
+    services.audit_trail.flush()
+    with services.audit_trail.held():
+        trail.append([event(6000 + n) for n in range(5)])
+
+        def drain_two_by_rescanning(tx):  # type: ignore[no-untyped-def]
+            if tx.conn.dialect.name == "postgresql":
+                for setting in ("hashjoin", "material", "mergejoin", "sort", "hashagg"):
+                    tx.conn.exec_driver_sql(f"SET LOCAL enable_{setting} = off")
+            return drain(tx, limit=2)
+
+        assert services.store.run(drain_two_by_rescanning, write=True) == 2
+        assert trail.flush() == 3
+
+
 def test_a_mover_whose_server_is_gone_ends_at_once(services: Services) -> None:
     from fhirip.audit.mover import move_forever
 
