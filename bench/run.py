@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench import peer as peer_server
 from bench.loadgen import Result, run
-from bench.servers import THREADS, WORKERS, Gunicorn, wait_until_idle
+from bench.servers import THREADS, WORKERS, FhiripServe, Gunicorn, wait_until_idle
 from bench.workloads import HTTP_KEYS, SPEC, Factory, Tokens, Workloads
 from bench.workloads_data import DataSet, load_store
 from bench.workloads_import import run_import, write_export
@@ -170,10 +170,10 @@ def bench_store(kind: str, data: DataSet, keys: list[str], driver: Driver) -> li
         http_keys = [k for k in HTTP_KEYS if k in keys]
         if http_keys:
             with ExitStack() as servers:
-                started_servers = [Gunicorn("server.wsgi:app", env)]
+                started_servers: list[FhiripServe | Gunicorn] = [FhiripServe(env, Path(tmp))]
                 urls = {"fhirip": servers.enter_context(started_servers[0])}
                 if any(k in BASELINES["unenforced"] for k in http_keys):
-                    started_servers.append(Gunicorn("bench.unenforced_app:app", env))
+                    started_servers.append(Gunicorn("bench.unenforced_app:app", env, as_fhirip_serve=True))
                     urls["unenforced"] = servers.enter_context(started_servers[-1])
                 if any(k in BASELINES["floor"] for k in http_keys):
                     started_servers.append(
@@ -255,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     data = DataSet(args.plans, args.extra_patients)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"servers: gunicorn {WORKERS} workers x {THREADS} threads (gthread) for fhirip, the unenforced app and "
-          f"the floor; the peer under uvicorn, {WORKERS} workers; driver: {args.concurrency} keep-alive connections")
+    print(f"servers: fhirip by `fhirip serve --workers {WORKERS} --threads {THREADS}`, the unenforced app with the same "
+          f"gunicorn settings, the floor under gunicorn ({WORKERS} workers x {THREADS} threads); the peer under uvicorn, "
+          f"{WORKERS} workers; driver: {args.concurrency} keep-alive connections")
     print(f"data: {args.plans} generated plans + {len(data.extras)} persons without a plan = "
           f"{data.resource_count()} resources; per workload {args.warmup:g} s warm-up, then {args.seconds:g} s "
           f"or {args.requests} requests (the reads and their baselines interleaved in {args.rounds} rounds); "

@@ -1,4 +1,5 @@
-"""Starting and stopping the servers a benchmark drives, under gunicorn as deployed."""
+"""Starting and stopping the servers a benchmark drives: fhirip as the README starts it
+(`fhirip serve`), its unenforced build with the same gunicorn settings, the floor under plain gunicorn."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import httpx
 
+from fhirip.cli import gunicorn_command
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+FHIRIP = str(Path(sys.executable).with_name("fhirip"))
 WORKERS = 2
 THREADS = 4
 
@@ -127,13 +131,29 @@ def wait_until_idle(roots: list[int], *, busy_share: float = 0.05, window: float
     return time.monotonic() - started
 
 
-class Gunicorn(Server):
-    """`with Gunicorn("server.wsgi:app", env) as url:` — a WSGI app under gunicorn (gthread, as deployed)."""
+class FhiripServe(Server):
+    """`with FhiripServe(env, data_dir) as url:` — fhirip started as the README tells users to start it,
+    `fhirip serve --workers WORKERS --threads THREADS`, on the store `env` names (already loaded)."""
 
-    def __init__(self, app: str, env: dict[str, str], ready_path: str = "/metadata"):
-        self.name = app
+    def __init__(self, env: dict[str, str], data_dir: Path):
+        self.name = "fhirip serve"
         port = free_port()
         super().__init__(
-            [GUNICORN, "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app],
-            {**os.environ, **env, "PYTHONPATH": str(ROOT)}, port, ready_path)
+            [FHIRIP, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--no-demo",
+             "--workers", str(WORKERS), "--threads", str(THREADS)],
+            {**os.environ, **env, "PYTHONPATH": str(ROOT)}, port, "/metadata")
+
+
+class Gunicorn(Server):
+    """`with Gunicorn("bench.floor_app:app", env) as url:` — another WSGI app under gunicorn (gthread);
+    with `as_fhirip_serve`, with the settings `fhirip serve` runs its own application with (the
+    unenforced build, so that what it leaves out is enforcement alone)."""
+
+    def __init__(self, app: str, env: dict[str, str], ready_path: str = "/metadata", as_fhirip_serve: bool = False):
+        self.name = app
+        port = free_port()
+        command = (gunicorn_command(app, host="127.0.0.1", port=port, workers=WORKERS, threads=THREADS)
+                   if as_fhirip_serve else
+                   [GUNICORN, "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
+                    "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app])
+        super().__init__(command, {**os.environ, **env, "PYTHONPATH": str(ROOT)}, port, ready_path)

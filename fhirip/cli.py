@@ -81,14 +81,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("Loaded the demo data set (Patient/demo-kari, CarePlan/demo-plan, …)")
     base = settings.base_url or f"http://{args.host}:{args.port}"
     print(_examples(base, settings.data_dir), flush=True)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "--config", "python:server.gunicorn_conf", "--workers", str(args.workers),
-               "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-               "server.wsgi:app"]
-    if args.threads > 1:
-        command[1:1] = ["--worker-class", "server.gunicorn_worker.FhirThreadWorker", "--threads", str(args.threads)]
+    command = gunicorn_command("server.wsgi:app", host=args.host, port=args.port, workers=args.workers,
+                               threads=args.threads)
     os.execv(command[0], command)
     return 0  # not reached
+
+
+def gunicorn_command(app: str, *, host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The gunicorn command line `fhirip serve` runs `app` (a WSGI application) with: the settings
+    of `server.gunicorn_conf`, the access log on standard output, threads when asked for."""
+    command = [str(Path(sys.executable).with_name("gunicorn")), "--config", "python:server.gunicorn_conf",
+               "--workers", str(workers), "--bind", f"{host}:{port}", "--access-logfile", "-",
+               "--access-logformat", ACCESS_LOG_FORMAT, app]
+    if threads > 1:
+        command[1:1] = ["--worker-class", "server.gunicorn_worker.FhirThreadWorker", "--threads", str(threads)]
+    return command
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
