@@ -39,6 +39,7 @@ class TemporaryPostgres:
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         self.url = f"postgresql+psycopg://fhirip@127.0.0.1:{self.port}/fhirip"
+        self.databases: set[str] = {"fhirip"}  # those created so far
 
     def _run(self, *args: str) -> None:
         command = [str(a) for a in args]
@@ -60,8 +61,16 @@ class TemporaryPostgres:
         return self
 
     def create_database(self, name: str) -> str:
-        self._run(self.bin / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "fhirip", name)
-        return f"postgresql+psycopg://fhirip@127.0.0.1:{self.port}/{name}"
+        """A new, empty database named `name`, or `name_2`, `name_3`, … when that name is taken: a
+        fixture that pytest sets up a second time in one session (as it may when tests are
+        spread over several processes) gets a database of its own again."""
+        chosen, number = name, 1
+        while chosen in self.databases:
+            number += 1
+            chosen = f"{name}_{number}"
+        self._run(self.bin / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "fhirip", chosen)
+        self.databases.add(chosen)
+        return f"postgresql+psycopg://fhirip@127.0.0.1:{self.port}/{chosen}"
 
     def stop(self) -> None:
         try:
