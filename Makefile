@@ -32,8 +32,11 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
+# Test files run in parallel processes (pytest-xdist), each file's tests in one process, so a
+# module's fixtures are set up once; each process starts its own PostgreSQL cluster.
+TEST_PROCESSES ?= auto
 test: venv postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --maxprocesses 4 --dist loadfile
 
 # The benchmark (bench/README.md): fhirip beside its floor, an unenforced build and the sekmet-fhir peer.
 # A subset: make bench BENCH_ARGS="--stores sqlite --seconds 2 --workloads read,search --no-peer"
