@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 import time
@@ -234,9 +235,7 @@ def write_gate(url: str) -> Callable[[], AbstractContextManager[None]]:
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     if not path or path == ":memory:":
         return nullcontext
-    try:
-        import fcntl  # noqa: F401 - POSIX only; elsewhere SQLite's busy handler does the waiting
-    except ImportError:
+    if importlib.util.find_spec("fcntl") is None:  # POSIX only; elsewhere SQLite's busy handler does the waiting
         return nullcontext
     return SqliteWriteGate(path)
 
