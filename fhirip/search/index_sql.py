@@ -1,6 +1,7 @@
 """Sending index rows to the database: many rows of one table in one statement, straight to the
 driver (an executemany on SQLite; on PostgreSQL at most two statements whatever the tables, one
-clearing the rows a new version replaces and one filling every table from arrays of values)."""
+clearing the rows a new version replaces and one filling every table from arrays of values, or,
+for thousands of rows at once, a COPY per table)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from fhirip.store.engine import driver_insert, driver_values, unnested_insert
+from fhirip.store.engine import copied_insert, driver_insert, driver_values, unnested_insert
+
+# PostgreSQL: from this many rows at once (the audit journal moves hundreds of events, each with
+# a score of rows), a COPY per table costs less than one statement of arrays; below, its
+# statements, one per table, cost more than they save.
+COPIED_FROM_ROWS = 500
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]],
@@ -25,7 +31,10 @@ def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] 
     if conn.dialect.name == "postgresql":
         if tables and replacing:
             _delete_in_one_statement(conn, tables, list(replacing))
-        _unnest_rows(conn, batch)
+        if sum(len(rows) for rows in batch.values()) >= COPIED_FROM_ROWS:
+            _copy_rows(conn, batch)
+        else:
+            _unnest_rows(conn, batch)
         return
     for table in tables if replacing else ():
         for rid in replacing:
@@ -49,6 +58,13 @@ def _delete_in_one_statement(conn: Connection, tables: Sequence[Table], rids: li
     conn.exec_driver_sql("WITH " + ", ".join(f"d{number} AS (DELETE FROM {table.name} WHERE rid = ANY(%s))"
                                              for number, table in enumerate(tables)) + " SELECT 1",
                          tuple(rids for _ in tables))
+
+
+def _copy_rows(conn: Connection, batch: dict[Table, list[Any]]) -> None:
+    """PostgreSQL: each table's rows by a COPY (`copied_insert`), the tables in one order."""
+    for table in sorted(batch, key=lambda t: t.name):
+        _, columns = driver_insert(table, conn.dialect)
+        copied_insert(conn, table, [_as_tuple(row, columns) for row in batch[table]])
 
 
 def _unnest_rows(conn: Connection, batch: dict[Table, list[Any]]) -> None:

@@ -270,6 +270,7 @@ audit_journal = Table(
     # freed one unless told not to; a PostgreSQL sequence never does).
     sqlite_autoincrement=True,
 )
+# On PostgreSQL its rows are stored uncompressed up to a page (migration 0015: they live a second).
 
 # --- the access index (fhirip.consent.grants derives its rows, fhirip.consent.index writes them) ---
 # Who may see which patient, derived from Consent, CareTeam, EpisodeOfCare, RelatedPerson,

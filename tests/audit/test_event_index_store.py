@@ -22,6 +22,7 @@ from fhirip.audit.mover import move_all
 from fhirip.search import index as search_index
 from fhirip.search import search
 from fhirip.search.index import INDEX_TABLES
+from fhirip.search.index_sql import COPIED_FROM_ROWS
 from fhirip.store import Store
 from fhirip.audit.journal import append
 from fhirip.store.schema import resource, resource_version
@@ -47,13 +48,13 @@ def index_rows(store: Store, rids: list[int]) -> dict[str, list[tuple[Any, ...]]
     return store.run(read, write=False)
 
 
-def moved(store: Store, resources: list[dict[str, Any]]) -> dict[str, int]:
+def moved(store: Store, resources: list[dict[str, Any]], chunk: int = 3) -> dict[str, int]:
     """Journal `resources` (fresh ids), move the journal as a mover does (chunks prepared before
     their write transaction); the rid of each id."""
     for item in resources:
         item["id"] = str(uuid.uuid4())
     append(store, resources)
-    assert move_all(store, chunk=3) == len(resources)
+    assert move_all(store, chunk=chunk) == len(resources)
     ids = [item["id"] for item in resources]
     return dict(store.run(lambda tx: tx.conn.execute(
         select(resource.c.res_id, resource.c.rid).where(resource.c.res_id.in_(ids))).all(), write=False))
@@ -82,6 +83,19 @@ def test_moved_events_have_exactly_the_generic_index_rows(store: Store, events: 
     fast = index_rows(store, list(rids.values()))
     assert any(fast.values())
     reindexed_generically(store, resources, rids)
+    assert index_rows(store, list(rids.values())) == fast
+
+
+@settings(max_examples=2, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(trail_events(), min_size=80, max_size=80))
+def test_a_chunk_of_many_rows_gets_exactly_the_generic_index_rows(store: Store, events: list[dict[str, Any]]) -> None:
+    """A chunk as large as a busy mover's: its rows go together (on PostgreSQL by COPY,
+    `fhirip.search.index_sql.COPIED_FROM_ROWS`)."""
+    rids = moved(store, events, chunk=len(events))
+    fast = index_rows(store, list(rids.values()))
+    assert sum(map(len, fast.values())) >= COPIED_FROM_ROWS
+    reindexed_generically(store, events, rids)
     assert index_rows(store, list(rids.values())) == fast
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from fhirip.store import Store
-from fhirip.audit.journal import drain, journal_in, oldest, prepare
+from fhirip.audit.journal import append, drain, journal_in, oldest, prepare
 from fhirip.store.migrations import upgrade
 from fhirip.store.schema import audit_journal, resource
 from fhirip.testing.postgres import TemporaryPostgres
@@ -71,4 +71,20 @@ def test_the_migration_keeps_journalled_rows_and_numbers_on_sqlite(tmp_path: Pat
     assert [(seq, orjson.loads(content)["id"]) for seq, content in rows] == [(7, journalled[0]["id"]),
                                                                             (8, journalled[1]["id"])]
     assert "AUTOINCREMENT" in created
+    store.dispose()
+
+
+def test_a_journal_row_of_a_few_kilobytes_is_kept_uncompressed_on_postgresql(
+        tmp_path: Path, postgres: TemporaryPostgres | None) -> None:
+    """A read's event past 2 KB (a person, a client, a few entities) costs its commit no compression."""
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    store = Store(_url("postgresql", tmp_path, postgres, "journal_uncompressed"))
+    store.migrate()
+    event = _event() | {"outcomeDesc": "GET /fhir/CarePlan/cp-1 -> HTTP 200 " * 100}  # compresses well
+    append(store, [event])
+    with store.engine.connect() as conn:
+        stored, length = conn.execute(text(
+            "SELECT pg_column_size(content), octet_length(content) FROM audit_journal")).one()
+    assert 3000 < length < 8000 and stored >= length
     store.dispose()
