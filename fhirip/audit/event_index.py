@@ -12,7 +12,8 @@ The rows come out as tuples in the tables' column order, ready for the driver.
 
 The walk is pinned to the AuditEvent search parameters it was written for (`PINNED`): when
 the registry's parameters (code, type, expression) or the index tables' columns differ,
-`fast_path_fits` says no and the caller indexes with the generic extractor. Values become
+`fast_path_fits` says no and the caller indexes with the generic extractor. The rows of the
+values met are remembered by whoever moves events (`AuditEventIndex`), for as long as it runs. Values become
 rows through the generic row makers, so a row means the same here as there.
 """
 
@@ -83,17 +84,6 @@ Row = tuple[Any, ...]
 
 def fast_path_fits(reg: Registry) -> bool:
     """The registry's AuditEvent parameters and the index tables are the ones the walk was written for."""
-    found = _FITS.get(id(reg))
-    if found is None or found[0] is not reg:
-        found = (reg, _fits(reg))
-        _FITS[id(reg)] = found
-    return found[1]
-
-
-_FITS: dict[int, tuple[Registry, bool]] = {}
-
-
-def _fits(reg: Registry) -> bool:
     described: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
     for code, param in reg.params_for(RES_TYPE).items():
         if code in RESOURCE_COLUMN_PARAMS:
@@ -130,36 +120,6 @@ def _root_values(event: dict[str, Any]) -> dict[str, list[Any]]:
                     "type": _children(root, "type")}
 
 
-def _agent_rows(agents: list[Any]) -> dict[str, list[Row]]:
-    who = _children(agents, "who")
-    return _param_rows({"address": _children(_children(agents, "network"), "address"), "agent": who,
-                        "agent-name": _children(agents, "name"), "agent-role": _children(agents, "role"),
-                        "altid": _children(agents, "altId"), "patient": who,
-                        "policy": _children(agents, "policy")})
-
-
-def _entity_rows(entities: list[Any]) -> dict[str, list[Row]]:
-    what = _children(entities, "what")
-    return _param_rows({"entity": what, "entity-name": _children(entities, "name"),
-                        "entity-role": _children(entities, "role"), "entity-type": _children(entities, "type"),
-                        "patient": what})
-
-
-def _param_rows(values: dict[str, list[Any]]) -> dict[str, list[Row]]:
-    """Each parameter's rows from its values, in order, each row once."""
-    rows: dict[str, list[Row]] = {}
-    for code, found in values.items():
-        if len(found) == 1:
-            made = _value_rows(code, found[0])
-        elif found:
-            made = _once([_value_rows(code, value) for value in found])
-        else:
-            continue
-        if made:
-            rows[code] = made
-    return rows
-
-
 def _once(parts: list[list[Row]]) -> list[Row]:
     """The rows of several values, each row once (the same value twice is one match, one row)."""
     return list(dict.fromkeys(row for part in parts for row in part))
@@ -173,30 +133,6 @@ def _key(value: Any) -> bytes | None:
         return None
 
 
-_MEMO: dict[tuple[str, str | bytes], Any] = {}
-
-
-def _remembered(kind: str, value: Any, make: Any) -> Any:
-    """`make(value)`, remembered by `kind` and the value's JSON text."""
-    key = _key(value) if type(value) is not str else value
-    if key is None:
-        return make(value)
-    found = _MEMO.get((kind, key))
-    if found is None:
-        found = make(value)
-        if len(_MEMO) >= _MEMO_LIMIT:
-            _MEMO.clear()
-        _MEMO[(kind, key)] = found
-    return found
-
-
-def _value_rows(code: str, value: Any) -> list[Row]:
-    """The rows one value of a parameter gives, each once."""
-    if code in _UNREMEMBERED:
-        return _made(code, value)
-    return _remembered(code, value, lambda item: _made(code, item))
-
-
 def _made(code: str, value: Any) -> list[Row]:
     param_type, _, resolve_types = PINNED[code]
     return list(dict.fromkeys((RES_TYPE, code, 0, *row.values())
@@ -207,38 +143,105 @@ _UNREMEMBERED = frozenset({"date"})  # unique to each event: remembering costs m
 _AGENTS, _ENTITY = " agents", " entity"  # memo kinds of their own, apart from every parameter code
 
 
-def audit_event_rows(event: dict[str, Any]) -> dict[str, list[Row]]:
-    """The index rows of `event` by parameter type ("sort" for the sort keys), without `rid`:
-    the rows `fhirip.search.index.extract` gives, in its order, as tuples in column order.
-    Only for a registry `fast_path_fits`.
+class AuditEventIndex:
+    """The index rows of AuditEvents, each found in one walk, for one mover or audit trail, which
+    keeps it while it lives: the rows of what recurs from event to event (the agents, an entity,
+    a coding, an action) are remembered, by the value's JSON text, up to `_MEMO_LIMIT` values.
 
-    The agents, and each entity, give the same rows wherever they recur (the same user and
-    client, the same patient or consent), so their rows are remembered by their JSON text."""
-    sections = [_param_rows(_root_values(event))]
-    if event.get("resourceType") == RES_TYPE:
-        root = [event]
-        agents = _children(root, "agent")
-        if agents:
-            sections.append(_remembered(_AGENTS, agents, _agent_rows))
-        sections += [_remembered(_ENTITY, [entity], _entity_rows) for entity in _children(root, "entity")]
-    # A parameter's rows in path order (the patient's: the agents' first), each row once.
-    by_code: dict[str, list[list[Row]]] = {}
-    for section in sections:
-        for code, made in section.items():
-            by_code.setdefault(code, []).append(made)
-    rows: dict[str, list[Row]] = {}
-    for kind in _TABLE_ORDER:
-        table_rows: list[Row] = []
-        for code in _ORDER[kind]:
-            parts = by_code.get(code)
-            if parts:
-                table_rows += parts[0] if len(parts) == 1 else _once(parts)
-        if table_rows:
-            rows[kind] = table_rows
-    sort = _sort_rows(rows)
-    if sort:
-        rows["sort"] = sort
-    return rows
+    Whether the walk may be used at all is settled when the index is made, for the registry
+    given (`fast_path_fits`); when it may not, `rows_by_table` gives None and the store's
+    indexer runs the generic extractor."""
+
+    def __init__(self, reg: Registry | None = None):
+        self.fits = fast_path_fits(reg if reg is not None else registry())
+        self._memo: dict[tuple[str, str | bytes], Any] = {}
+
+    def rows_by_table(self, res_type: str, resource: dict[str, Any]) -> dict[str, list[Row]] | None:
+        """`rows` of an AuditEvent by table name, for the store's indexer to take (a
+        `fhirip.search.index_ahead.RowsAhead`); None for any other resource, or when the walk
+        does not fit the registry (the generic extractor then runs)."""
+        if res_type != RES_TYPE or not self.fits:
+            return None
+        return {table_of(kind).name: rows for kind, rows in self.rows(resource).items()}
+
+    def rows(self, event: dict[str, Any]) -> dict[str, list[Row]]:
+        """The index rows of `event` by parameter type ("sort" for the sort keys), without `rid`:
+        the rows `fhirip.search.index.extract` gives, in its order, as tuples in column order.
+        Only where the walk fits the registry (`fits`).
+
+        The agents, and each entity, give the same rows wherever they recur (the same user and
+        client, the same patient or consent), so their rows are remembered by their JSON text."""
+        sections = [self._param_rows(_root_values(event))]
+        if event.get("resourceType") == RES_TYPE:
+            root = [event]
+            agents = _children(root, "agent")
+            if agents:
+                sections.append(self._remembered(_AGENTS, agents, self._agent_rows))
+            sections += [self._remembered(_ENTITY, [entity], self._entity_rows) for entity in _children(root, "entity")]
+        # A parameter's rows in path order (the patient's: the agents' first), each row once.
+        by_code: dict[str, list[list[Row]]] = {}
+        for section in sections:
+            for code, made in section.items():
+                by_code.setdefault(code, []).append(made)
+        rows: dict[str, list[Row]] = {}
+        for kind in _TABLE_ORDER:
+            table_rows: list[Row] = []
+            for code in _ORDER[kind]:
+                parts = by_code.get(code)
+                if parts:
+                    table_rows += parts[0] if len(parts) == 1 else _once(parts)
+            if table_rows:
+                rows[kind] = table_rows
+        sort = _sort_rows(rows)
+        if sort:
+            rows["sort"] = sort
+        return rows
+
+    def _agent_rows(self, agents: list[Any]) -> dict[str, list[Row]]:
+        who = _children(agents, "who")
+        return self._param_rows({"address": _children(_children(agents, "network"), "address"), "agent": who,
+                                 "agent-name": _children(agents, "name"), "agent-role": _children(agents, "role"),
+                                 "altid": _children(agents, "altId"), "patient": who,
+                                 "policy": _children(agents, "policy")})
+
+    def _entity_rows(self, entities: list[Any]) -> dict[str, list[Row]]:
+        what = _children(entities, "what")
+        return self._param_rows({"entity": what, "entity-name": _children(entities, "name"),
+                                 "entity-role": _children(entities, "role"),
+                                 "entity-type": _children(entities, "type"), "patient": what})
+
+    def _param_rows(self, values: dict[str, list[Any]]) -> dict[str, list[Row]]:
+        """Each parameter's rows from its values, in order, each row once."""
+        rows: dict[str, list[Row]] = {}
+        for code, found in values.items():
+            if len(found) == 1:
+                made = self._value_rows(code, found[0])
+            elif found:
+                made = _once([self._value_rows(code, value) for value in found])
+            else:
+                continue
+            if made:
+                rows[code] = made
+        return rows
+
+    def _value_rows(self, code: str, value: Any) -> list[Row]:
+        """The rows one value of a parameter gives, each once."""
+        if code in _UNREMEMBERED:
+            return _made(code, value)
+        return self._remembered(code, value, lambda item: _made(code, item))
+
+    def _remembered(self, kind: str, value: Any, make: Any) -> Any:
+        """`make(value)`, remembered by `kind` and the value's JSON text."""
+        key = _key(value) if type(value) is not str else value
+        if key is None:
+            return make(value)
+        found = self._memo.get((kind, key))
+        if found is None:
+            found = make(value)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[(kind, key)] = found
+        return found
 
 
 _SORTED_POSITION = {kind: COLUMNS[kind].index(column) for kind, column in SORTED_COLUMNS.items()
@@ -262,15 +265,6 @@ def _sort_rows(rows: dict[str, list[Row]]) -> list[Row]:
             elif key > bounds[1]:
                 bounds[1] = key
     return [(RES_TYPE, param, low, high) for param, (low, high) in keys.items()]
-
-
-def audit_event_rows_by_table(res_type: str, resource: dict[str, Any]) -> dict[str, list[Row]] | None:
-    """`audit_event_rows` of an AuditEvent by table name, for the store's indexer to take
-    (a `fhirip.search.index_ahead.RowsAhead`); None for any other resource, or when the
-    registry is not the one the walk was written for (the generic extractor then runs)."""
-    if res_type != RES_TYPE or not fast_path_fits(registry()):
-        return None
-    return {table_of(kind).name: rows for kind, rows in audit_event_rows(resource).items()}
 
 
 def table_of(kind: str) -> Table:

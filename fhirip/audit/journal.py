@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import delete, insert, select
 
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.store.engine import driver_insert, driver_transaction
 from fhirip.store.records import _stamped, now_utc
 from fhirip.store.schema import audit_journal
@@ -56,24 +57,24 @@ def oldest(tx: Tx, limit: int) -> list[tuple[int, datetime, bytes]]:
         .order_by(audit_journal.c.seq).limit(limit)).all()]
 
 
-def prepare(rows: Sequence[tuple[int, datetime, bytes]]) -> dict[int, Prepared]:
-    """Each journalled row parsed, with its index rows (`fhirip.audit.event_index`), by seq.
+def prepare(rows: Sequence[tuple[int, datetime, bytes]], index: AuditEventIndex) -> dict[int, Prepared]:
+    """Each journalled row parsed, with its index rows (`index`, the mover's), by seq.
 
     A journal row never changes once committed, so what is prepared from it outside any write
     transaction is what a drain would make from it inside one: a mover prepares the next rows
     first and then holds the write lock only to claim and insert them."""
-    from fhirip.audit.event_index import audit_event_rows_by_table
-
     prepared: dict[int, Prepared] = {}
     for seq, moment, content in rows:
         item = orjson.loads(content)
-        prepared[seq] = (item, moment, content, audit_event_rows_by_table(item.get("resourceType", ""), item))
+        prepared[seq] = (item, moment, content, index.rows_by_table(item.get("resourceType", ""), item))
     return prepared
 
 
-def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None = None) -> int:
+def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None = None,
+          index: AuditEventIndex | None = None) -> int:
     """Move journalled resources into the resource tables: every one, the oldest `limit`, or
-    those `prepared` (by `prepare`) that are still journalled; returns how many.
+    those `prepared` (by `prepare`) that are still journalled; returns how many. Rows not
+    prepared are indexed by `index` (a new one if none is given).
 
     The rows are claimed by deleting them, so concurrent drains never store one twice
     (on PostgreSQL a drain skips the rows another is claiming instead of waiting for them).
@@ -93,7 +94,7 @@ def drain(tx: Tx, limit: int | None = None, prepared: dict[int, Prepared] | None
         chosen = select(audit_journal.c.seq).order_by(audit_journal.c.seq).limit(limit)
         statement = statement.where(audit_journal.c.seq.in_(_claimable(tx, chosen)))
     rows = sorted(tx.conn.execute(statement).all())
-    ready = prepare(rows)
+    ready = prepare(rows, index if index is not None else AuditEventIndex())
     _insert(tx, [ready[seq] for seq, _, _ in rows])
     return len(rows)
 

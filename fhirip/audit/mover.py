@@ -45,6 +45,7 @@ def start_mover(url: str, *, interval: float, chunk: int) -> subprocess.Popen[by
 
 
 def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None:
+    from fhirip.audit.event_index import AuditEventIndex
     from fhirip.heap import settle_heap
     from fhirip.search import index as search_index
     from fhirip.store import Store
@@ -52,11 +53,12 @@ def move_forever(url: str, parent_pid: int, interval: float, chunk: int) -> None
     store = Store(url, indexer=search_index)
     settle_heap()
     turn = MoverTurn(url)
+    index = AuditEventIndex()  # for as long as this mover runs
     try:
         while os.getppid() == parent_pid:  # a mover outlives no server
             if turn.take():
                 try:
-                    move_in_background(store, chunk)
+                    move_in_background(store, chunk, index)
                 except Exception:  # noqa: BLE001 - the events stay journalled; the next round moves them
                     _LOG.exception("moving the audit journal failed; retrying in %s s", interval)
             time.sleep(interval)
@@ -116,8 +118,9 @@ class MoverTurn:
             self._file = None
 
 
-def move_all(store: Any, chunk: int) -> int:
-    """Move every journalled event, `chunk` to a transaction; how many.
+def move_all(store: Any, chunk: int, index: Any) -> int:
+    """Move every journalled event, `chunk` to a transaction, indexed by `index` (the mover's
+    `fhirip.audit.event_index.AuditEventIndex`); how many.
 
     Each chunk is read and prepared (parsed, its index rows found) before the write
     transaction, which then only claims and inserts it: every request's journal commit
@@ -129,13 +132,13 @@ def move_all(store: Any, chunk: int) -> int:
         rows = store.run(lambda tx: oldest(tx, chunk), write=False, unlimited=True)
         if not rows:
             return moved
-        prepared = prepare(rows)
+        prepared = prepare(rows, index)
         moved += store.run(lambda tx: drain(tx, prepared=prepared), write=True, unlimited=True)
         if len(rows) < chunk:
             return moved
 
 
-def move_in_background(store: Any, chunk: int) -> int:
+def move_in_background(store: Any, chunk: int, index: Any) -> int:
     """One round of a background mover: move every journalled event, then checkpoint SQLite's
     write-ahead log (`fhirip.store.engine.checkpoint_wal`); how many moved.
 
@@ -146,7 +149,7 @@ def move_in_background(store: Any, chunk: int) -> int:
     waits, no longer do. Not after a `flush` in a request: that one must return quickly."""
     from fhirip.store.engine import checkpoint_wal
 
-    moved = move_all(store, chunk)
+    moved = move_all(store, chunk, index)
     checkpoint_wal(store.engine)
     return moved
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fhirip.audit.event_index import audit_event_rows_by_table
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.store import Store, Tx
 from fhirip.store.records import first_versions
 
@@ -60,6 +60,7 @@ class AuditTrail:
         # How long an event may wait in the journal when nobody asks for it, or how many may gather.
         self.flush_seconds, self.flush_count = flush_seconds, flush_count
         self.chunk = _CHUNK.get(store.dialect, _CHUNK_ELSEWHERE)  # events moved per transaction
+        self.index = AuditEventIndex()  # the index rows of the events this trail stores or moves
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -88,7 +89,7 @@ class AuditTrail:
     def _move(self, mover: Any) -> int:
         with self._flushing:
             self._journalled = 0
-            return mover(self._store, self.chunk)
+            return mover(self._store, self.chunk, self.index)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -180,12 +181,12 @@ class AuditTrail:
                 pending.done = True
 
 
-def append_in(tx: Tx, events: list[dict[str, Any]]) -> None:
+def append_in(tx: Tx, events: list[dict[str, Any]], index: AuditEventIndex) -> None:
     """Store audit records as resources inside an open write transaction (a write records
-    itself in its own)."""
+    itself in its own), indexed by `index` (the server's trail's)."""
     _give_ids(events)
     items = first_versions(events)  # stamped before their rows are walked: as the journal's are
-    tx.insert_new(items, index_rows=[audit_event_rows_by_table(item["resourceType"], item) for item, _, _ in items])
+    tx.insert_new(items, index_rows=[index.rows_by_table(item["resourceType"], item) for item, _, _ in items])
 
 
 def _journal(store: Store, events: list[dict[str, Any]]) -> None:

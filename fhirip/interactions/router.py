@@ -263,7 +263,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
             event["id"] = str(uuid.uuid4())  # before the notices, which point at them
         events += break_the_glass_notices(ctx, events)
         if route.writes:  # the record is part of the change it records
-            append_in(tx, events)
+            append_in(tx, events, services.audit_trail.index)
         else:
             after.extend(events)
         return response

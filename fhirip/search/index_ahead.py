@@ -7,7 +7,7 @@ so they can be found before the write transaction, and elsewhere than in
 while it checks each plan (`fhirip.mapping.checking_ahead`), the writer taking them for exactly
 the content they were extracted from (`fhirip.validation.checked_ahead.CheckedAhead.index_rows_of`,
 passed to `Tx.write` as `index_rows`); an AuditEvent's come from one walk over the event
-(`fhirip.audit.event_index.audit_event_rows_by_table`). Rows are tuples of the table's columns
+(`fhirip.audit.event_index.AuditEventIndex.rows_by_table`). Rows are tuples of the table's columns
 after `rid`, sent to the driver as they are.
 """
 

@@ -165,7 +165,7 @@ def test_a_background_round_copies_the_write_ahead_log_into_the_database_file(
         assert trail.flush() == 1
         assert stored_now(services, flushed["id"]) and not in_database_file(flushed["id"])
         trail.append([moved])
-        assert move_in_background(services.store, trail.chunk) == 1
+        assert move_in_background(services.store, trail.chunk, trail.index) == 1
         assert in_database_file(flushed["id"]) and in_database_file(moved["id"])
 
 
@@ -225,7 +225,7 @@ def test_prepared_rows_that_another_drain_claimed_meanwhile_are_not_stored_twice
     with services.audit_trail.held():  # the fixture's own background flushes wait meanwhile
         events = [event(5000 + n) for n in range(5)]
         trail.append(events)
-        prepared = prepare(services.store.run(lambda tx: oldest(tx, 100), write=False))
+        prepared = prepare(services.store.run(lambda tx: oldest(tx, 100), write=False), trail.index)
         assert len(prepared) == 5
         # Another drain claims the two oldest between the preparing and the claiming.
         assert services.store.run(lambda tx: drain(tx, limit=2), write=True) == 2

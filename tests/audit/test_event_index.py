@@ -17,13 +17,18 @@ from fhirip.audit import audit_event
 from fhirip.audit.event_index import (
     PINNED,
     RES_TYPE,
-    audit_event_rows,
+    AuditEventIndex,
     fast_path_fits,
     table_of,
 )
 from fhirip.auth.actor import Actor, ActorKind
 from fhirip.search.registry import Registry, load_definitions, registry
 from fhirip.store.engine import driver_insert
+
+
+# One index for the whole module, as a mover keeps one: later events meet the rows remembered
+# from earlier ones, and must get exactly the generic rows all the same.
+audit_event_rows = AuditEventIndex().rows
 
 
 def test_the_fast_rows_are_written_for_the_registry_in_use() -> None:
@@ -118,6 +123,18 @@ def test_an_unchanged_registry_of_its_own_gets_the_fast_rows() -> None:
     from fhirip.model.resources import RESOURCE_TYPES
 
     assert fast_path_fits(Registry(load_definitions(), RESOURCE_TYPES))
+
+
+@pytest.mark.parametrize("change", [add_parameter, change_expression])
+def test_an_index_made_for_another_registry_gives_no_rows_and_leaves_them_to_the_generic_extractor(
+        change: Any) -> None:
+    from fhirip.model.resources import RESOURCE_TYPES
+
+    index = AuditEventIndex(Registry(definitions_with(change), RESOURCE_TYPES))
+    assert not index.fits
+    assert index.rows_by_table(RES_TYPE, EVERY_TABLE) is None
+    assert AuditEventIndex().rows_by_table(RES_TYPE, EVERY_TABLE) is not None
+    assert AuditEventIndex().rows_by_table("Patient", {"resourceType": "Patient"}) is None
 
 
 EVERY_TABLE = {"resourceType": RES_TYPE, "action": "R", "recorded": "2026-03-01", "agent": [{"name": "K"}],

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from fhirip.audit import audit_event
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.audit.mover import move_all
 from fhirip.search import index as search_index
 from fhirip.search import search
@@ -54,7 +55,7 @@ def moved(store: Store, resources: list[dict[str, Any]], chunk: int = 3) -> dict
     for item in resources:
         item["id"] = str(uuid.uuid4())
     append(store, resources)
-    assert move_all(store, chunk=chunk) == len(resources)
+    assert move_all(store, chunk=chunk, index=AuditEventIndex()) == len(resources)
     ids = [item["id"] for item in resources]
     return dict(store.run(lambda tx: tx.conn.execute(
         select(resource.c.res_id, resource.c.rid).where(resource.c.res_id.in_(ids))).all(), write=False))

@@ -16,6 +16,7 @@ import orjson
 from production_data import SYSTEM, at_once, created, new_fnr, patient, statuses
 from sqlalchemy import func, select
 
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.audit.mover import move_all
 from fhirip.search import index as search_index
 from fhirip.store import Store
@@ -52,7 +53,7 @@ def test_concurrent_drains_store_every_event_once(served: ServedFhirip) -> None:
     def drain(chunk: int) -> None:
         while not stop.is_set():
             try:
-                move_all(store, chunk)
+                move_all(store, chunk, AuditEventIndex())
             except BaseException as error:  # noqa: BLE001 - reported by the test
                 failures.append(error)
                 return
@@ -73,7 +74,7 @@ def test_concurrent_drains_store_every_event_once(served: ServedFhirip) -> None:
             stop.set()
             for thread in drainers:
                 thread.join()
-            move_all(store, 500)
+            move_all(store, 500, AuditEventIndex())
         assert not failures, failures
         assert statuses(responses) == {200: READS}
         with store.engine.connect() as conn:

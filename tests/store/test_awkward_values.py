@@ -12,7 +12,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from fhirip.audit.event_index import audit_event_rows
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.audit.trail import append_in
 from fhirip.store import Store
 from fhirip.store.schema import resource, resource_version, search_string
@@ -31,7 +31,7 @@ def test_awkward_values_are_stored_exactly(kind: str, tmp_path: Path, postgres: 
     store.migrate()
     events = [{"resourceType": "AuditEvent", "id": str(uuid.uuid4()), "recorded": "2026-12-07T01:00:00Z",
                "type": {"code": "rest"}, "agent": [{"requestor": True, "name": value}]} for value in AWKWARD]
-    store.run(lambda tx: append_in(tx, events), write=True)
+    store.run(lambda tx: append_in(tx, events, AuditEventIndex()), write=True)
 
     def stored(tx):  # type: ignore[no-untyped-def]
         ids = [event["id"] for event in events]
@@ -51,6 +51,6 @@ def test_awkward_values_are_stored_exactly(kind: str, tmp_path: Path, postgres: 
         content = current[event["id"]]  # the column gives the document parsed
         assert content["agent"][0]["name"] == value
         assert orjson.loads(versions[event["id"]]) == content
-        expected = [row[3:] for row in audit_event_rows(content).get("string", []) if row[1] == "agent-name"]
+        expected = [row[3:] for row in AuditEventIndex().rows(content).get("string", []) if row[1] == "agent-name"]
         assert ([names[event["id"]]] if event["id"] in names else []) == expected
     store.dispose()

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from fhirip.store import Store
+from fhirip.audit.event_index import AuditEventIndex
 from fhirip.audit.journal import append, drain, journal_in, oldest, prepare
 from fhirip.store.migrations import upgrade
 from fhirip.store.schema import audit_journal, resource
@@ -41,7 +42,7 @@ def test_a_late_drain_claims_nothing_after_the_journal_emptied_and_refilled(
     store.migrate()
     first = [_event(), _event()]
     store.run(lambda tx: journal_in(tx, first), write=True)
-    late = prepare(store.run(lambda tx: oldest(tx, 10), write=False))  # a mover reads them ...
+    late = prepare(store.run(lambda tx: oldest(tx, 10), write=False), AuditEventIndex())  # a mover reads them ...
     assert store.run(lambda tx: drain(tx), write=True) == 2  # ... another moves them first
     later = [_event()]
     store.run(lambda tx: journal_in(tx, later), write=True)
