@@ -28,9 +28,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhirip import companions
+
+if TYPE_CHECKING:
+    from fhirip.audit.event_index import AuditEventIndex
 
 _LOG = logging.getLogger(__name__)
 # The database URL reaches the mover through its environment, not its command line (where any
@@ -118,9 +121,9 @@ class MoverTurn:
             self._file = None
 
 
-def move_all(store: Any, chunk: int, index: Any) -> int:
-    """Move every journalled event, `chunk` to a transaction, indexed by `index` (the mover's
-    `fhirip.audit.event_index.AuditEventIndex`); how many.
+def move_all(store: Any, chunk: int, index: AuditEventIndex) -> int:
+    """Move every journalled event, `chunk` to a transaction, indexed by `index` (the mover's);
+    how many.
 
     Each chunk is read and prepared (parsed, its index rows found) before the write
     transaction, which then only claims and inserts it: every request's journal commit
@@ -138,7 +141,7 @@ def move_all(store: Any, chunk: int, index: Any) -> int:
             return moved
 
 
-def move_in_background(store: Any, chunk: int, index: Any) -> int:
+def move_in_background(store: Any, chunk: int, index: AuditEventIndex) -> int:
     """One round of a background mover: move every journalled event, then checkpoint SQLite's
     write-ahead log (`fhirip.store.engine.checkpoint_wal`); how many moved.
 

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,7 +86,7 @@ class AuditTrail:
 
         return self._move(move_in_background)
 
-    def _move(self, mover: Any) -> int:
+    def _move(self, mover: Callable[[Store, int, AuditEventIndex], int]) -> int:
         with self._flushing:
             self._journalled = 0
             return mover(self._store, self.chunk, self.index)

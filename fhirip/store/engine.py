@@ -277,15 +277,25 @@ def unnested_insert(table: Any, dialect: Any, rows: list[tuple[Any, ...]],
     and an executemany would run one insert per row. Also a clause of a WITH statement.
     The arrays go in binary (`%b`): in text the driver quotes and escapes every value with a
     regular expression, which for arrays of JSON documents costs more than the insert."""
-    _, converters = driver_insert(table, dialect, columns)
+    converters, converted = _typed_rows(table, dialect, rows, columns)
     names = ", ".join(name for name, _ in converters)
     arrays = ", ".join(f"%b::{_array_type(table.c[name], dialect)}" for name, _ in converters)
-    values: list[list[Any]] = []
-    for (name, _), column in zip(converters, zip(*driver_values(rows, converters)), strict=True):
-        # An array takes the type of its first value: a number column's ints go as floats.
-        values.append([None if value is None else float(value) for value in column]
-                      if isinstance(table.c[name].type, Float) else list(column))
+    values = [list(column) for _, column in zip(converters, zip(*converted), strict=True)]
     return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})", values
+
+
+def _typed_rows(table: Any, dialect: Any, rows: list[tuple[Any, ...]], columns: tuple[str, ...] | None
+                ) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]]]:
+    """PostgreSQL: `driver_insert`'s columns and the rows through their conversions, a number
+    column's ints as floats (an array takes the type of its first value, and a binary COPY field
+    the type it is declared with)."""
+    _, converters = driver_insert(table, dialect, columns)
+    converted = driver_values(rows, converters)
+    floats = [isinstance(table.c[name].type, Float) for name, _ in converters]
+    if any(floats):
+        converted = [tuple(float(value) if wide and value is not None else value
+                           for value, wide in zip(row, floats)) for row in converted]
+    return converters, converted
 
 
 def copied_insert(conn: Any, table: Any, rows: list[tuple[Any, ...]], columns: tuple[str, ...] | None = None) -> None:
@@ -294,17 +304,13 @@ def copied_insert(conn: Any, table: Any, rows: list[tuple[Any, ...]], columns: t
     `unnested_insert` are built value by value in Python, and the server stores each row without
     the executor's work per row of an INSERT … SELECT: for thousands of rows (a chunk of the audit
     journal's index rows) it costs less on both ends. One statement per table, so not for a few."""
-    _, converters = driver_insert(table, conn.dialect, columns)
+    converters, converted = _typed_rows(table, conn.dialect, rows, columns)
     names = ", ".join(name for name, _ in converters)
     types = [_value_type(table.c[name], conn.dialect) for name, _ in converters]
-    floats = [isinstance(table.c[name].type, Float) for name, _ in converters]
-    if any(floats):  # as in `unnested_insert`: a number column's ints go as floats
-        rows = [tuple(float(value) if wide and value is not None else value for value, wide in zip(row, floats))
-                for row in rows]
     with conn.connection.dbapi_connection.cursor() as cursor, \
             cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
-        for row in driver_values(rows, converters):
+        for row in converted:
             copy.write_row(row)
 
 
