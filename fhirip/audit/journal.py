@@ -1,9 +1,11 @@
-"""The audit journal: where a read's AuditEvent is committed before the response leaves, one row
-each, until it is moved into the resource tables in bulk (`fhirip.audit.trail`).
+"""The audit journal: where every request's AuditEvent is committed before the response leaves,
+one row each, until it is moved into the resource tables in bulk (`fhirip.audit.trail`).
 
 A read commits nothing else, so its journal row gets a short transaction of its own, sent
 straight through the driver (`append`): through a `Store.run` transaction the same insert
-costs three times the CPU, a share a read's own work does not dwarf.
+costs three times the CPU, a share a read's own work does not dwarf. A write journals its
+event in its own transaction (`journal_in`), one row beside its versions, instead of storing
+it there as a resource with a dozen index rows while it holds the write lock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from fhirip.audit.event_index import AuditEventIndex
 from fhirip.store.engine import driver_insert, driver_transaction
@@ -29,11 +31,10 @@ _CLAIM = delete(audit_journal).returning(audit_journal.c.seq)
 
 
 def journal_in(tx: Tx, resources: Sequence[dict[str, Any]], moment: datetime | None = None) -> None:
-    """Record new resources in the journal inside an open transaction."""
+    """Record new resources in the journal inside an open transaction: committed with its writes
+    (a write records itself in its own transaction), sent with them (`Tx.journal`)."""
     moment = moment or now_utc()
-    if resources:
-        tx.conn.execute(insert(audit_journal), [
-            {"last_updated": moment, "content": _stamped(item, 1, moment)} for item in resources])
+    tx.journal([(moment, _stamped(item, 1, moment)) for item in resources])
 
 
 def append(store: Store, resources: Sequence[dict[str, Any]]) -> None:

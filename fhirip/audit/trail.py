@@ -3,9 +3,9 @@
 https://hl7.org/fhir/R4/auditevent.html
 
 Every request leaves an AuditEvent, committed before the response is sent. Stored as a
-resource one by one, each read would pay for a write transaction with a dozen index
-rows. Instead a read's event is committed to the audit journal (one row), and
-concurrent requests share that transaction: whoever holds the writer commits everything
+resource one by one, each request would pay for a dozen index rows. Instead its event is
+committed to the audit journal (one row): a write's in its own transaction (`append_in`), a
+read's in a transaction concurrent reads share: whoever holds the writer commits everything
 queued so far, the others wait for that commit. The journal is moved into the resource
 tables in bulk, in the background about once a second (by a thread, or by a process of
 its own as a deployed server does: `fhirip.audit.mover`) and always before a request
@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from fhirip.audit.event_index import AuditEventIndex
+from fhirip.audit.journal import append, journal_in
 from fhirip.store import Store, Tx
-from fhirip.store.records import first_versions
 
 
 # Events moved per transaction. On SQLite a move holds the one write lock, which every request's
@@ -119,6 +119,14 @@ class AuditTrail:
         if self._journalled >= self.flush_count:
             self._wake.set()
 
+    def append_in(self, tx: Tx, events: list[dict[str, Any]]) -> None:
+        """Journal `events` (each gets a fresh id unless it has one) inside an open write
+        transaction, so that a write and its record commit together; moved like the others."""
+        _give_ids(events)
+        journal_in(tx, events)
+        self._journalled += len(events)  # a hint for the background mover, moot if it rolls back
+        self._ensure_flusher()
+
     def start(self) -> None:
         """Start the background moves now instead of at the first event: a server starting up,
         so that the mover's own start-up (a new interpreter importing the server) does not fall
@@ -181,17 +189,7 @@ class AuditTrail:
                 pending.done = True
 
 
-def append_in(tx: Tx, events: list[dict[str, Any]], index: AuditEventIndex) -> None:
-    """Store audit records as resources inside an open write transaction (a write records
-    itself in its own), indexed by `index` (the server's trail's)."""
-    _give_ids(events)
-    items = first_versions(events)  # stamped before their rows are walked: as the journal's are
-    tx.insert_new(items, index_rows=[index.rows_by_table(item["resourceType"], item) for item, _, _ in items])
-
-
 def _journal(store: Store, events: list[dict[str, Any]]) -> None:
-    from fhirip.audit.journal import append
-
     _give_ids(events)
     append(store, events)
 

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from fhirip import operations
-from fhirip.audit.trail import append_in
 from fhirip.auth import Actor
 from fhirip.consent import decide
 from fhirip.consent.decide import decide_reading
@@ -263,7 +262,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
             event["id"] = str(uuid.uuid4())  # before the notices, which point at them
         events += break_the_glass_notices(ctx, events)
         if route.writes:  # the record is part of the change it records
-            append_in(tx, events, services.audit_trail.index)
+            services.audit_trail.append_in(tx, events)
         else:
             after.extend(events)
         return response

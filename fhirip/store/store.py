@@ -32,7 +32,7 @@ from fhirip.errors import TooCostly
 from fhirip.store import claims as _claims
 from fhirip.store.engine import is_timeout, make_engine, time_limit, write_gate
 from fhirip.store.records import Current, StoredVersion, _stamped, now_utc
-from fhirip.store.write_buffer import NewVersion, send
+from fhirip.store.write_buffer import NewVersion, send, send_journal
 from fhirip.store.schema import resource, resource_link, resource_version
 
 T = TypeVar("T")
@@ -176,6 +176,7 @@ class Store:
                         return result
                 with self.transaction(write=write, unlimited=unlimited) as tx:
                     result = work(tx)
+                    tx.flush()  # what is still buffered is sent before the commit, not as part of it
                     committing = True
                 return result
             except (IntegrityError, DBAPIError) as exc:
@@ -206,12 +207,13 @@ class LockNeeded(Exception):
 @dataclass(frozen=True)
 class Prepared:
     """What a preparing transaction will write: its versions, the claims its rules stated, the
-    resources they refer to and the newest version number (`seq`) the work could see."""
+    resources they refer to, the newest version number (`seq`) the work could see and its journal rows."""
 
     versions: list[NewVersion]
     claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]]
     targets: set[tuple[str, str]]
     seen: int
+    journal: list[tuple[datetime, bytes]]
 
 
 def _by_keys(keys: set[tuple[str, str]]) -> tuple[Any, Any]:
@@ -239,7 +241,7 @@ def _is_race(exc: Exception) -> bool:
 class Tx:
     """One open transaction on the store: the unit of work.
 
-    Writes (`write`, `insert_new`) wait in the transaction's write buffer (`fhirip.store.
+    Writes (`write`, `insert_new`, `journal`) wait in the transaction's write buffer (`fhirip.store.
     write_buffer`) and are sent when the transaction next reads (any use of `conn`, every read
     method here) or commits. `preparing`: the transaction runs without the write lock
     (`Store.run(prepare=True)`); its writes are sent later, in a write transaction, and reading
@@ -251,6 +253,7 @@ class Tx:
         self.writing = write  # a write transaction (on SQLite: it holds the write lock)
         self.preparing = False
         self._waiting: list[NewVersion] = []
+        self._journal: list[tuple[datetime, bytes]] = []  # rows for the audit journal (`journal`)
         # Stated while preparing: (type, id, the claims, those another resource held then).
         self._claims: list[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]]] = []
 
@@ -262,12 +265,14 @@ class Tx:
 
     def flush(self) -> None:
         """Send the writes waiting in the buffer."""
-        if not self._waiting:
+        if not self._waiting and not self._journal:
             return
         if self.preparing:
             raise LockNeeded("the work reads what it has written")
         waiting, self._waiting = self._waiting, []
+        journal, self._journal = self._journal, []
         send(self._conn, self.store.indexer, waiting)
+        send_journal(self._conn, journal)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -351,6 +356,12 @@ class Tx:
                                             None, indexer.prepare(item["resourceType"], item, ahead)
                                             if indexer is not None else None, item))
 
+    def journal(self, rows: Sequence[tuple[datetime, bytes]]) -> None:
+        """Rows (moment, stored bytes) for the audit journal (`audit_journal`), sent with this
+        transaction's writes and committed with them; the journal's mover later stores each as a
+        resource (`fhirip.audit.journal`)."""
+        self._journal.extend(rows)
+
     def claim(self, res_type: str, res_id: str, claims: Iterable[str]) -> dict[str, tuple[str, str]]:
         """Make `claims` the facts (res_type, res_id) holds alone, giving up the others; returns the
         wanted ones another resource holds, with their holder (`fhirip.store.claims.claim`).
@@ -382,6 +393,7 @@ class Tx:
                 self.flush()
             except BaseException:
                 self._waiting.clear()
+                self._journal.clear()
                 raise
 
     def take_prepared(self) -> Prepared:
@@ -389,8 +401,8 @@ class Tx:
         own = {item.key for item in self._waiting}
         targets = {(link.res_type, link.res_id) for item in self._waiting for link in item.links} - own
         seen = self._conn.execute(_NEWEST_SEQ).scalar() or 0  # in the snapshot the work read
-        prepared = Prepared(self._waiting, self._claims, targets, seen)
-        self._waiting, self._claims = [], []
+        prepared = Prepared(self._waiting, self._claims, targets, seen, self._journal)
+        self._waiting, self._claims, self._journal = [], [], []
         return prepared
 
     def send_prepared(self, prepared: Prepared) -> None:
@@ -398,6 +410,7 @@ class Tx:
         the one it was prepared from, each claim held by whom it was then, no resource it refers to deleted since
         it read; otherwise a race (`IntegrityError`), and `Store.run` prepares the work again."""
         send(self._conn, self.store.indexer, prepared.versions)
+        send_journal(self._conn, prepared.journal)
         for res_type, res_id, wanted, held in prepared.claims:
             if _claims.claim(self._conn, res_type, res_id, wanted) != held:
                 raise IntegrityError("claim taken", None, Exception("a claim changed hands since it was prepared"))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from fhirip.model.references import LocalReference
 from fhirip.store.engine import driver_insert, driver_values, unnested_insert
 from fhirip.store.records import Current
-from fhirip.store.schema import resource, resource_link, resource_version
+from fhirip.store.schema import audit_journal, resource, resource_link, resource_version
 
 if TYPE_CHECKING:
     from fhirip.store.store import Indexer
@@ -71,6 +71,11 @@ def send(conn: Connection, indexer: Indexer | None, waiting: Sequence[NewVersion
         run = []
         _send_update(conn, indexer, item)
     _send_creates(conn, indexer, run)
+
+
+def send_journal(conn: Connection, rows: Sequence[tuple[datetime, bytes]]) -> None:
+    """Rows (moment, stored bytes) into the audit journal, in one statement."""
+    _insert_values(conn, audit_journal, ("last_updated", "content"), list(rows))
 
 
 def _send_update(conn: Connection, indexer: Indexer | None, item: NewVersion) -> None:

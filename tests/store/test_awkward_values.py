@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from fhirip.audit.event_index import AuditEventIndex
-from fhirip.audit.trail import append_in
+from fhirip.audit.journal import drain, journal_in
 from fhirip.store import Store
 from fhirip.store.schema import resource, resource_version, search_string
 from fhirip.testing.live import database_url
@@ -31,7 +31,8 @@ def test_awkward_values_are_stored_exactly(kind: str, tmp_path: Path, postgres: 
     store.migrate()
     events = [{"resourceType": "AuditEvent", "id": str(uuid.uuid4()), "recorded": "2026-12-07T01:00:00Z",
                "type": {"code": "rest"}, "agent": [{"requestor": True, "name": value}]} for value in AWKWARD]
-    store.run(lambda tx: append_in(tx, events, AuditEventIndex()), write=True)
+    store.run(lambda tx: journal_in(tx, events), write=True)
+    store.run(lambda tx: drain(tx, index=AuditEventIndex()), write=True)  # stored as resources, indexed
 
     def stored(tx):  # type: ignore[no-untyped-def]
         ids = [event["id"] for event in events]

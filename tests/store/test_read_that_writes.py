@@ -18,6 +18,7 @@ def test_a_read_that_writes_while_another_writer_holds_the_lock_succeeds(tmp_pat
     def other_writer() -> None:
         with store.transaction(write=True) as tx:
             journal_in(tx, [{"resourceType": "AuditEvent", "id": "held"}])
+            tx.flush()  # sent: this transaction now holds SQLite's write lock
             holding.set()
             release.wait(5)
 
