@@ -75,3 +75,27 @@ def test_work_that_reads_what_it_wrote_runs_under_the_lock(store: Store) -> None
 
     assert store.run(work, write=True, prepare=True) is True
     assert runs == [True, False]  # given up as soon as it read its own write, then run as a writer
+
+
+def test_a_prepared_write_journals_its_rows_once_however_often_it_is_prepared(store: Store) -> None:
+    from sqlalchemy import select
+
+    from fhirip.audit.journal import journal_in
+    from fhirip.store.schema import audit_journal
+
+    _write(store, "Nordmann")
+    runs: list[bool] = []
+
+    def work(tx: Any) -> None:
+        previous = tx.current("Patient", "kari")
+        runs.append(tx.preparing)
+        if len(runs) == 1:
+            _write(store, "Hansen")  # another writer: this preparation is not written
+        tx.write(_patient("Berg"), method="PUT", previous=previous)
+        journal_in(tx, [{"resourceType": "AuditEvent", "id": f"run-{len(runs)}"}])
+
+    store.run(work, write=True, prepare=True)
+    assert runs == [True, True]
+    journalled = store.run(lambda tx: tx.conn.execute(select(audit_journal.c.content)).scalars().all(), write=False)
+    assert [row.count(b'"run-') for row in journalled] == [1]
+    assert b'"run-2"' in journalled[0]
