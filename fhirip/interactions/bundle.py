@@ -36,7 +36,8 @@ from fhirip.interactions.conditional import (
     identifier_criterion,
     identifier_matches,
 )
-from fhirip.context import Context, visible_keys
+from fhirip.auth.actor import Actor
+from fhirip.context import Context, Services, visible_keys
 from fhirip.interactions.create import existing_match
 from fhirip.interactions.delete import refuse_if_referenced
 from fhirip.interactions.request import FhirRequest, FhirResponse
@@ -45,6 +46,7 @@ from fhirip.interactions.write import dangling_error
 from fhirip.model.dates import parse_instant
 from fhirip.model.resources import is_valid_id, new_id, parse_json
 from fhirip.store.unscoped import UnscopedReader, UnscopedUse
+from fhirip.validation.checked_ahead import CheckedAhead
 
 # https://hl7.org/fhir/R4/http.html#trules: deletes, then creates, then updates, then reads.
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -62,6 +64,40 @@ class _Entry:
     @property
     def where(self) -> str:
         return f"Bundle.entry[{self.index}]"
+
+
+def checked_before_the_lock(services: Services, req: FhirRequest, actor: Actor) -> CheckedAhead | None:
+    """A transaction Bundle of creates checked before its transaction starts: each entry as it will
+    be written (ids proposed, references between entries rewritten), through the model parse, the
+    validator of the conformance write hook and the search index extraction. The transaction takes
+    each result only for exactly the content checked, and checks anything else itself
+    (`fhirip.mapping.checking_ahead`). For a store whose writers queue for one lock (SQLite), which
+    a transaction holds throughout: it then holds it for what needs the store. None for anything
+    else (a body that does not parse is refused by the transaction, in its own words), and for a
+    caller whose token does not reach a create of every entry's type (nothing is done for a request
+    the transaction is sure to refuse)."""
+    from fhirip.interactions.conformance_check import ConformanceHook
+    from fhirip.mapping.checking_ahead import AheadChecker
+
+    hooks = [hook for hook in services.write_hooks if isinstance(hook, ConformanceHook)]
+    if len(hooks) != 1:
+        return None
+    if req.resource is None:
+        try:
+            req.resource = parse_json(req.body or b"")  # parsed once: the transaction reads it from here
+        except FhirError:
+            return None
+    bundle = req.resource
+    if not isinstance(bundle, dict) or bundle.get("type") != "transaction":
+        return None
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or len(entries) > services.settings.max_bundle_entries:
+        return None  # refused by the transaction
+    types = {str(entry["request"].get("url")) if isinstance(entry, dict) and isinstance(entry.get("request"), dict)
+             else "" for entry in entries}
+    if not all(actor.scope_allows(res_type, "create") for res_type in types):
+        return None
+    return AheadChecker(hooks[0].validator, store_free=False).check(bundle)
 
 
 def batch_or_transaction(ctx: Context, req: FhirRequest) -> FhirResponse:

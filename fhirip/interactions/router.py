@@ -253,7 +253,7 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
         else:
             access = decide(tx.conn, actor, token_issued_at=issued_at, within=within)
         ctx = Context(services, tx, req.base_url, actor, access=access, policy=access.sql,
-                      provenance=req.provenance, read_ahead=read_ahead)
+                      provenance=req.provenance, read_ahead=read_ahead, checked_ahead=checked)
         if not route.authorizes_itself:
             authorize(ctx, route.interaction, req.res_type)
         response = route.handler(ctx, req)
@@ -267,9 +267,15 @@ def handle(services: Services, req: FhirRequest, segments: list[str], actor: Act
             after.extend(events)
         return response
 
+    checked = None
     try:
         # A write is prepared before it takes the write lock, and holds it only to be written; a
-        # batch or transaction, whose later entries read what the earlier wrote, holds it throughout.
+        # batch or transaction, whose later entries read what the earlier wrote, holds it throughout,
+        # its entries' content checked before it (parse, validation, index rows).
+        if route.interaction == "batch" and services.store.writers_queue and actor is not None:
+            from fhirip.interactions.bundle import checked_before_the_lock
+
+            checked = checked_before_the_lock(services, req, actor)
         prepared = route.writes and route.interaction != "batch"
         response = services.store.run(work, write=route.writes, prepare=prepared)
     except FhirError as error:

@@ -6,7 +6,9 @@ The transaction gives each created resource an id and rewrites the references be
 entries to those ids before any entry is checked. The helper does the same ahead of time with
 ids it proposes (the writer then assigns them), runs the R4B model parse and the profile
 validation on the result, extracts its search index rows, and sends the outcomes with the plan
-(`fhirip.validation.checked_ahead.CheckedAhead`). An entry the helper cannot foresee exactly
+(`fhirip.validation.checked_ahead.CheckedAhead`). A server does the same for a transaction
+request before the request's transaction takes SQLite's write lock (`fhirip.interactions.bundle.
+checked_before_the_lock`), so the lock is held for what needs the store. An entry the helper cannot foresee exactly
 (a conditional reference, a resource it links to that already exists under another id) is
 simply checked again by the writer: its content will not be the content checked here.
 
@@ -39,10 +41,16 @@ class _NotForeseeable(Exception):
 
 
 class AheadChecker:
-    """Checks plan Bundles ahead of the writer; build it in the helper process only."""
+    """Checks transaction Bundles of creates ahead of the writer.
 
-    def __init__(self, validator: Any) -> None:
-        self.validation = StoreFreeValidation(validator)
+    `store_free` (the import's helper process, the only place to build it so): a validation that
+    would ask the store or read the clock gives no result, and the writer validates that resource
+    itself (`StoreFreeValidation`). Otherwise (a server checking a request's own Bundle before its
+    transaction takes the write lock) each resource is validated as the write hook would, as a
+    single write is validated before the lock (`Store.run(prepare=True)`)."""
+
+    def __init__(self, validator: Any, *, store_free: bool = True) -> None:
+        self._validate_content = StoreFreeValidation(validator).validate if store_free else validator.validate
         self._proposed: dict[tuple[str, str], str] = {}  # (fullUrl, type) → id, for this run
         # Outcomes by digest, for this run: the same Practitioner or Organization comes in many
         # plans, byte for byte, and is checked once.
@@ -98,7 +106,7 @@ class AheadChecker:
 
     def _validate(self, content: dict[str, Any]) -> tuple[Any, ...] | None:
         try:
-            found = self.validation.validate(content)
+            found = self._validate_content(content)
         except Exception:  # noqa: BLE001 - whatever breaks the validator here breaks it in the writer, which reports it
             return None
         return None if found is None else tuple(found)

@@ -118,6 +118,12 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.write_gate = write_gate(url)  # what a write transaction enters first (SQLite: the queue)
 
+    @property
+    def writers_queue(self) -> bool:
+        """Whether write transactions queue for one lock (SQLite), so that what a write can do
+        before its transaction is worth doing there."""
+        return self.write_gate is not nullcontext and self.dialect == "sqlite"
+
     def migrate(self, rebuilds: Mapping[str, Callable[[Connection], Any]] | None = None) -> None:
         """Bring the schema to the newest Alembic revision; a new derived table is filled by
         `rebuilds[table]` (`fhirip.store.migrations.fill_derived`)."""
@@ -157,7 +163,7 @@ class Store:
         A version that moved runs `work` again (its last attempt under the lock throughout);
         work that must read what it wrote, or lock names, runs under the lock from the start.
         """
-        prepare = prepare and write and self.write_gate is not nullcontext and self.dialect == "sqlite"
+        prepare = prepare and write and self.writers_queue
         for attempt in range(attempts):
             committing = False
             try:

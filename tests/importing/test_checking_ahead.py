@@ -174,10 +174,10 @@ def test_content_seen_before_in_the_run_is_checked_once(tmp_path: Path) -> None:
                      if e["resource"]["resourceType"] == "Practitioner"]
     assert len(practitioners) > len({orjson.dumps(p) for p in practitioners})  # the export repeats some
     validator = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)
-    checker = AheadChecker(validator)
     validated: list[str] = []
-    original = checker.validation.validate
-    checker.validation.validate = lambda resource: validated.append(resource["resourceType"]) or original(resource)
+    original = validator.validate
+    validator.validate = lambda resource: validated.append(resource["resourceType"]) or original(resource)
+    checker = AheadChecker(validator)
     try:
         results = [checker.check(bundle) for bundle in bundles]
     finally:
