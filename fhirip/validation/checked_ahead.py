@@ -11,7 +11,9 @@ else, including a resource changed after its check, is checked again in full. Wh
 the store (references, the plan rules, terminology stored on the server) or on the time of the
 write (invariants with now()) is never checked ahead: such a validation gives no result here.
 
-The HTTP API never carries such results: every request is checked by the writer itself.
+A client never sends such results. The server makes them itself for a transaction request on
+SQLite, before the request's transaction takes the write lock
+(`fhirip.interactions.bundle.checked_before_the_lock`), validating as its write hook does.
 """
 
 from __future__ import annotations
