@@ -304,7 +304,7 @@ def prepare(res_type: str, resource: dict[str, Any], ahead: IndexRows | None = N
 def write_index(conn: Connection, rid: int, res_type: str, resource: dict[str, Any],
                 prepared: IndexRows | None = None) -> None:
     """Replace all index rows of `rid` with those of its new version."""
-    insert_rows(conn, [_with_rid(rid, res_type, resource, prepared)], tables=INDEX_TABLES, replacing=[rid])
+    insert_rows(conn, [_with_rid(rid, res_type, resource, prepared)], tables=INDEX_TABLES, replacing=rid)
 
 
 def write_new_indexes(conn: Connection, items: Sequence[tuple[int, str, dict[str, Any], IndexRows | None]]) -> None:

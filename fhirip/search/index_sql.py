@@ -19,26 +19,25 @@ COPIED_FROM_ROWS = 500
 
 
 def insert_rows(conn: Connection, per_resource: Sequence[dict[Table, list[dict] | list[tuple]]],
-                tables: Sequence[Table] = (), replacing: Sequence[int] = ()) -> None:
+                tables: Sequence[Table] = (), replacing: int | None = None) -> None:
     """The index rows of several resources (per resource: table → rows), one statement per table.
     A row is a dict by column name, or a tuple of every column's value in the table's order.
-    `replacing`: resources whose rows in `tables` are deleted first (their new versions' rows)."""
+    `replacing`: the resource whose rows in `tables` are deleted first (its new version's rows)."""
     batch: dict[Table, list[Any]] = {}
     for rows in per_resource:
         for table, found in rows.items():
             if found:
                 batch.setdefault(table, []).extend(found)
     if conn.dialect.name == "postgresql":
-        if tables and replacing:
-            _delete_in_one_statement(conn, tables, list(replacing))
+        if tables and replacing is not None:
+            _delete_in_one_statement(conn, tables, replacing)
         if sum(len(rows) for rows in batch.values()) >= COPIED_FROM_ROWS:
             _copy_rows(conn, batch)
         else:
             _unnest_rows(conn, batch)
         return
-    for table in tables if replacing else ():
-        for rid in replacing:
-            conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = ?", (rid,))
+    for table in tables if replacing is not None else ():
+        conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE rid = ?", (replacing,))
     for table, rows in batch.items():
         statement, columns = driver_insert(table, conn.dialect)
         # Straight to the driver: the rows are plain values in the table's column order
@@ -51,13 +50,15 @@ def _as_tuple(row: dict | tuple, columns: list[tuple[str, Any]]) -> tuple:
     return row if isinstance(row, tuple) else tuple(row.get(name) for name, _ in columns)
 
 
-def _delete_in_one_statement(conn: Connection, tables: Sequence[Table], rids: list[int]) -> None:
-    """PostgreSQL: the rows of `rids` out of `tables` in one statement (data-modifying WITH
+def _delete_in_one_statement(conn: Connection, tables: Sequence[Table], rid: int) -> None:
+    """PostgreSQL: the rows of `rid` out of `tables` in one statement (data-modifying WITH
     clauses). Not in the statement that inserts the new rows: the parts of one statement all see
     the same snapshot, and a new row would meet the unique key of the old one it replaces."""
-    conn.exec_driver_sql("WITH " + ", ".join(f"d{number} AS (DELETE FROM {table.name} WHERE rid = ANY(%s))"
+    # By `rid = %s`: with `rid = ANY(%s)` and an array the server planned the statement anew at every
+    # call, its custom plan always looking cheaper than the prepared one.
+    conn.exec_driver_sql("WITH " + ", ".join(f"d{number} AS (DELETE FROM {table.name} WHERE rid = %s)"
                                              for number, table in enumerate(tables)) + " SELECT 1",
-                         tuple(rids for _ in tables))
+                         tuple(rid for _ in tables))
 
 
 def _copy_rows(conn: Connection, batch: dict[Table, list[Any]]) -> None:
