@@ -79,11 +79,11 @@ def checked_before_the_lock(services: Services, req: FhirRequest, actor: Actor) 
     else (a body that does not parse is refused by the transaction, in its own words), and for a
     caller whose token does not reach a create of every entry's type (nothing is done for a request
     the transaction is sure to refuse)."""
-    from fhirip.interactions.conformance_check import ConformanceHook
+    from fhirip.interactions.conformance_check import write_hook_validator
     from fhirip.mapping.checking_ahead import AheadChecker
 
-    hooks = [hook for hook in services.write_hooks if isinstance(hook, ConformanceHook)]
-    if len(hooks) != 1:
+    validator = write_hook_validator(services)
+    if validator is None:
         return None
     if req.resource is None:
         try:
@@ -96,12 +96,12 @@ def checked_before_the_lock(services: Services, req: FhirRequest, actor: Actor) 
     entries = bundle.get("entry")
     if not isinstance(entries, list) or len(entries) > services.settings.max_bundle_entries:
         return None  # refused by the transaction
-    types = {str(entry["request"].get("url")) if isinstance(entry, dict) and isinstance(entry.get("request"), dict)
-             else "" for entry in entries}
+    requests = [entry.get("request") if isinstance(entry, dict) else None for entry in entries]
+    types = {str(request.get("url")) if isinstance(request, dict) else "" for request in requests}
     if not all(actor.scope_allows(res_type, "create") for res_type in types):
         return None
     try:
-        return AheadChecker(hooks[0].validator, store_free=False).check(bundle)
+        return AheadChecker(validator, store_free=False).check(bundle)
     except Exception:  # noqa: BLE001 - the transaction checks every entry itself, and answers for it
         _LOG.exception("checking a transaction before the write lock failed; its entries are checked under it")
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhirip.errors import Issue
-from fhirip.context import Context, WriteHook
+from fhirip.context import Context, Services, WriteHook
 from fhirip.store import Current
 
 
@@ -35,3 +35,10 @@ class ConformanceHook:
 
 def conformance_hook(validator: Any) -> WriteHook:
     return ConformanceHook(validator)
+
+
+def write_hook_validator(services: Services) -> Any:
+    """The validator of the services' one conformance write hook, for checking content ahead of
+    the write that will take the results (`fhirip.mapping.checking_ahead`); None without exactly one."""
+    hooks = [hook for hook in services.write_hooks if isinstance(hook, ConformanceHook)]
+    return hooks[0].validator if len(hooks) == 1 else None

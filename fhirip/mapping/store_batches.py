@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy.exc import DBAPIError
 
 from fhirip.errors import FhirError
-from fhirip.interactions.conformance_check import ConformanceHook
+from fhirip.interactions.conformance_check import write_hook_validator
 from fhirip.context import Context, Services
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import resolve
@@ -63,8 +63,7 @@ class BatchedStoreSink:
     def validator(self) -> Any:
         """The validator of the store's conformance write hook, for checking plans ahead
         (`fhirip.mapping.checking_ahead`); None if the store validates with no such hook."""
-        hooks = [hook for hook in self.services.write_hooks if isinstance(hook, ConformanceHook)]
-        return hooks[0].validator if len(hooks) == 1 else None
+        return write_hook_validator(self.services)
 
     def submit(self, bundle: dict[str, Any], checks: CheckedAhead | None = None) -> dict[str, Any]:
         """Run one transaction Bundle in a savepoint: its transaction-response, or an

@@ -122,7 +122,7 @@ class Store:
     def writers_queue(self) -> bool:
         """Whether write transactions queue for one lock (SQLite), so that what a write can do
         before its transaction is worth doing there."""
-        return self.write_gate is not nullcontext and self.dialect == "sqlite"
+        return self.write_gate is not nullcontext  # only a SQLite file has a gate
 
     def migrate(self, rebuilds: Mapping[str, Callable[[Connection], Any]] | None = None) -> None:
         """Bring the schema to the newest Alembic revision; a new derived table is filled by
