@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fhirip.context import Services
+from fhirip.mapping import read_plans, to_bundle
+from fhirip.mapping.records import PlanRecord
 from migration.conftest import FreshStore, fresh  # noqa: F401  (the same stores as the migration tests)
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -30,3 +33,15 @@ def write_export(target: Path, plans: int, seed: int = 4711) -> Path:
     for name, data in make_samples.synthetic_export(plans, seed=seed).items():
         (target / name).write_bytes(data)
     return target
+
+
+def plan_bundles(export: Path) -> list[dict[str, Any]]:
+    """The transaction Bundle of each complete plan of a PlanPro-style export."""
+    return [to_bundle(item)[0] for item in read_plans("planpro", export) if isinstance(item, PlanRecord)]
+
+
+def wrong_check_digit(bundle: dict[str, Any]) -> None:
+    """Break the check digit of the plan's person's national identity number."""
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    identifier = patient["identifier"][0]
+    identifier["value"] = identifier["value"][:-1] + str((int(identifier["value"][-1]) + 1) % 10)

@@ -10,18 +10,14 @@ from typing import Any
 import pytest
 
 from fhirip.context import Services
-from fhirip.mapping import read_plans, run_import, to_bundle
-from fhirip.mapping.records import PlanRecord
+from fhirip.mapping import run_import
 from fhirip.mapping.store_batches import BatchedStoreSink
 from fhirip.migration import submitter
 from migration.conftest import FreshStore
 from migration.store_view import business_identifiers, counts, normalised, stored
 
-from .conftest import write_export
+from .conftest import plan_bundles, write_export
 
-
-def _bundles(export: Path) -> list[dict[str, Any]]:
-    return [to_bundle(item)[0] for item in read_plans("planpro", export) if isinstance(item, PlanRecord)]
 
 
 def _plan_keys(services: Services) -> set[str]:
@@ -31,7 +27,7 @@ def _plan_keys(services: Services) -> set[str]:
 
 def test_a_refused_plan_in_a_batch_leaves_nothing_and_its_neighbours_land(services: Services,
                                                                           tmp_path: Path) -> None:
-    good = _bundles(write_export(tmp_path / "export", 3))
+    good = plan_bundles(write_export(tmp_path / "export", 3))
     broken = copy.deepcopy(good[1])
     plan = next(e["resource"] for e in broken["entry"] if e["resource"]["resourceType"] == "CarePlan")
     plan["status"] = "not-a-status"  # the last entry fails, after the Patient and the rest were written
@@ -48,7 +44,7 @@ def test_a_refused_plan_in_a_batch_leaves_nothing_and_its_neighbours_land(servic
 
 def test_a_refusal_in_a_batch_gives_the_message_a_single_transaction_gives(fresh: FreshStore,
                                                                            tmp_path: Path) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
     plan["period"] = {"start": "2024-02-30"}
     alone, batched = fresh.services("alone"), fresh.services("batched")

@@ -17,9 +17,8 @@ from migration.store_view import stored
 from sqlalchemy import select
 
 from fhirip.context import Services
-from fhirip.mapping import read_plans, run_import, to_bundle
+from fhirip.mapping import run_import
 from fhirip.mapping.checking_ahead import AheadChecker
-from fhirip.mapping.records import PlanRecord
 from fhirip.mapping.store_batches import BatchedStoreSink
 from fhirip.search.index import _PARAM_CACHE, _indexed_params
 from fhirip.search.index_ahead import _STAMP_FREE, stamp_free
@@ -30,12 +29,9 @@ from fhirip.validation.checked_ahead import CheckedAhead, StoreFreeValidation, u
 from fhirip.validation.fhirpath import watch_clock
 from fhirip.validation.validator import Validator
 
-from .conftest import write_export
+from .conftest import plan_bundles, write_export, wrong_check_digit
 from .store_tables import table_views
 
-
-def _bundles(export: Path) -> list[dict[str, Any]]:
-    return [to_bundle(item)[0] for item in read_plans("planpro", export) if isinstance(item, PlanRecord)]
 
 
 def _check_into(validator: Any, bundles: list[dict[str, Any]], channel: Any) -> None:
@@ -79,11 +75,6 @@ def _resource(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type)
 
 
-def _wrong_check_digit(bundle: dict[str, Any]) -> None:
-    identifier = _resource(bundle, "Patient")["identifier"][0]
-    identifier["value"] = identifier["value"][:-1] + str((int(identifier["value"][-1]) + 1) % 10)
-
-
 def _active_plan_without_period(bundle: dict[str, Any]) -> None:
     plan = _resource(bundle, "CarePlan")
     plan["status"] = "active"
@@ -122,10 +113,10 @@ def _checked_by_a_helper(fresh: FreshStore, bundle: dict[str, Any]) -> Any:
     return checks
 
 
-@pytest.mark.parametrize("break_it", [_wrong_check_digit, _active_plan_without_period, _impossible_date])
+@pytest.mark.parametrize("break_it", [wrong_check_digit, _active_plan_without_period, _impossible_date])
 def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
         fresh: FreshStore, tmp_path: Path, break_it: Any) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     break_it(bundle)
     checks = _checked_by_a_helper(fresh, bundle)
     plain, answer, _ = _answers(fresh, bundle, checks)
@@ -137,9 +128,9 @@ def test_an_invalid_plan_checked_ahead_is_refused_with_the_outcome_of_today(
 
 def test_a_plan_changed_after_its_check_is_checked_again_and_refused_as_today(fresh: FreshStore,
                                                                              tmp_path: Path) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     checks = _checked_by_a_helper(fresh, bundle)
-    _wrong_check_digit(bundle)  # after the check
+    wrong_check_digit(bundle)  # after the check
     plain, answer, seen = _answers(fresh, bundle, checks)
     assert plain["resourceType"] == "OperationOutcome" and "fødselsnummer" in plain["issue"][0]["diagnostics"]
     assert answer == plain
@@ -148,7 +139,7 @@ def test_a_plan_changed_after_its_check_is_checked_again_and_refused_as_today(fr
 
 def test_a_harmless_change_after_the_check_is_validated_by_the_writer_and_stored(services: Services,
                                                                                 tmp_path: Path) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     checks = checked_in_a_helper_process(services, [bundle])[0]
     assert checks is not None
     _resource(bundle, "Patient")["name"][0]["family"] = "Endret"
@@ -169,7 +160,7 @@ def test_a_harmless_change_after_the_check_is_validated_by_the_writer_and_stored
 
 
 def test_content_seen_before_in_the_run_is_checked_once(tmp_path: Path) -> None:
-    bundles = _bundles(write_export(tmp_path / "export", 6))
+    bundles = plan_bundles(write_export(tmp_path / "export", 6))
     practitioners = [e["resource"] for bundle in bundles for e in bundle["entry"]
                      if e["resource"]["resourceType"] == "Practitioner"]
     assert len(practitioners) > len({orjson.dumps(p) for p in practitioners})  # the export repeats some
@@ -222,7 +213,7 @@ def test_only_types_whose_index_reads_no_stamp_or_narrative_take_rows_extracted_
 
 
 def test_a_proposed_id_that_is_taken_gives_way_to_a_fresh_one(services: Services, tmp_path: Path) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     checks = checked_in_a_helper_process(services, [bundle])[0]
     assert checks is not None
     patient_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
@@ -290,7 +281,7 @@ def test_a_validation_that_needs_stored_terminology_is_left_to_the_writer() -> N
 
 
 def test_a_validation_that_reads_the_clock_is_left_to_the_writer(tmp_path: Path) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     team = dict(_resource(bundle, "CareTeam"), id="t1",
                 meta={"profile": ["http://fhirip.no/fhir/StructureDefinition/ip-CareTeam"]})  # invariants with now()
     validator = Validator(terminology=TerminologyService(), allow_synthetic_identifiers=True)

@@ -20,20 +20,15 @@ from fhirip.errors import FhirError
 from fhirip.interactions import bundle as bundle_module
 from fhirip.interactions.request import FhirRequest
 from fhirip.interactions.router import handle
-from fhirip.mapping import read_plans, to_bundle
-from fhirip.mapping.records import PlanRecord
 from fhirip.validation.checked_ahead import CheckedAhead
 
-from .conftest import write_export
+from .conftest import plan_bundles, write_export, wrong_check_digit
 from .store_tables import table_views
 
 CHECKED_BEFORE_THE_LOCK = bundle_module.checked_before_the_lock
 SYSTEM = Actor(sub="ehr-system", kind=ActorKind.SYSTEM, issuer="https://helseid.example",
                client_id="ehr-system", scopes=ScopeSet.parse("system/*.cruds"))
 
-
-def _bundles(export: Path) -> list[dict[str, Any]]:
-    return [to_bundle(item)[0] for item in read_plans("planpro", export) if isinstance(item, PlanRecord)]
 
 
 def _post(services: Services, bundle: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -78,7 +73,7 @@ def _entries(answer: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("fresh", ["sqlite"], indirect=True)
 def test_transactions_checked_before_the_lock_store_what_transactions_checking_every_entry_store(
         fresh: FreshStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundles = _bundles(write_export(tmp_path / "export", 6))
+    bundles = plan_bundles(write_export(tmp_path / "export", 6))
     plain, plain_tables, plain_seen = _run(fresh, monkeypatch, "plain", bundles, ahead=False)
     checked, checked_tables, checked_seen = _run(fresh, monkeypatch, "ahead", bundles, ahead=True)
     assert [status for status, _ in plain] == [200] * len(bundles)
@@ -102,17 +97,11 @@ def _without_audit(rows: Any) -> dict[str, int]:
     return {row: count for row, count in rows.items() if '"AuditEvent"' not in row}
 
 
-def _wrong_check_digit(bundle: dict[str, Any]) -> None:
-    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
-    number = patient["identifier"][0]["value"]
-    patient["identifier"][0]["value"] = number[:-1] + str((int(number[-1]) + 1) % 10)
-
-
 @pytest.mark.parametrize("fresh", ["sqlite"], indirect=True)
 def test_a_transaction_refused_after_its_checks_ahead_is_refused_with_the_same_answer(
         fresh: FreshStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
-    _wrong_check_digit(bundle)
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
+    wrong_check_digit(bundle)
     (plain,), _, _ = _run(fresh, monkeypatch, "plain", [bundle], ahead=False)
     (checked,), _, seen = _run(fresh, monkeypatch, "ahead", [bundle], ahead=True)
     assert plain[0] == 422 and "fødselsnummer" in str(plain[1])
@@ -123,7 +112,7 @@ def test_a_transaction_refused_after_its_checks_ahead_is_refused_with_the_same_a
 @pytest.mark.parametrize("fresh", ["sqlite"], indirect=True)
 def test_a_caller_whose_token_reaches_no_create_of_a_type_gets_nothing_checked_ahead(
         fresh: FreshStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     services = fresh.services("scoped")
     try:
         reader = replace(SYSTEM, scopes=ScopeSet.parse("system/*.rs system/Patient.c"))
@@ -139,7 +128,7 @@ def test_a_caller_whose_token_reaches_no_create_of_a_type_gets_nothing_checked_a
 @pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
 def test_on_postgresql_a_transaction_is_not_checked_ahead(
         fresh: FreshStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = _bundles(write_export(tmp_path / "export", 1))[0]
+    bundle = plan_bundles(write_export(tmp_path / "export", 1))[0]
     (answer,), _, seen = _run(fresh, monkeypatch, "pg", [bundle], ahead=True)
     assert answer[0] == 200
     assert seen.checks == []  # where writers do not queue for one lock there is nothing to gain
